@@ -1,0 +1,15 @@
+/**
+ * Redis key layout. Every per-user key carries the hash tag {userId}: the keys one script touches
+ * live in one Redis Cluster slot.
+ */
+const tag = (userId: string) => `{${userId}}`;
+
+export const keys = {
+  /** Rate limiter identifier: the limiter appends its own suffixes after the tag. */
+  rateLimitId: (userId: string) => tag(userId),
+  quota: (userId: string) => `rd:${tag(userId)}:quota`,
+  request: (userId: string, requestId: string) => `rd:${tag(userId)}:req:${requestId}`,
+  inflight: (userId: string) => `rd:${tag(userId)}:inflight`,
+  ledger: (userId: string) => `rd:${tag(userId)}:ledger`,
+  daily: (userId: string, periodStart: number) => `rd:${tag(userId)}:daily:${periodStart}`,
+};

@@ -1,0 +1,79 @@
+/**
+ * Read side of metering: a user's balance for the current period, daily totals and recent ledger
+ * events, fetched together (one auto-pipelined round trip).
+ */
+import { planOf, type Plan } from '../config/plans';
+import type { Redis } from '../store/redis';
+import { keys } from './keys';
+import { monthlyPeriodAt, type Period } from './periods';
+
+export interface LedgerEntry {
+  requestId: string;
+  action: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  billedTokens: number;
+  costUsd: number;
+  status: string;
+  at: number;
+}
+
+export interface Balance {
+  plan: Plan;
+  period: Period;
+  usedTokens: number;
+  hardCapTokens: number;
+  daily: Record<string, number>;
+  recent: LedgerEntry[];
+}
+
+export interface UsageReader {
+  /** Null when the user has never been seen (no quota hash yet). */
+  balance(userId: string, now: number, recentCount: number): Promise<Balance | null>;
+}
+
+/** Ledger stream fields as the client returns them (values may arrive already parsed as numbers). */
+export function parseLedgerEntry(fields: Record<string, unknown>, streamId: string): LedgerEntry {
+  return {
+    requestId: String(fields.id ?? ''),
+    action: String(fields.action ?? ''),
+    model: String(fields.model ?? ''),
+    inputTokens: Number(fields.in ?? 0),
+    outputTokens: Number(fields.out ?? 0),
+    billedTokens: Number(fields.billed ?? 0),
+    costUsd: Number(fields.cost ?? 0),
+    status: String(fields.status ?? ''),
+    at: Number(fields.ended ?? streamId.split('-')[0]),
+  };
+}
+
+export function createUsageReader(redis: Redis): UsageReader {
+  return {
+    async balance(userId, now, recentCount) {
+      const q = await redis.hmget<Record<string, string | number | null>>(keys.quota(userId), 'plan', 'start', 'end', 'anchor', 'used', 'capOverride');
+      if (!q || q.plan == null) return null;
+      const plan = planOf(String(q.plan));
+      let period: Period = { start: Number(q.start), end: Number(q.end) };
+      let used = Number(q.used ?? 0);
+      const cap = q.capOverride != null ? Number(q.capOverride) : plan.hardCapTokens;
+      if (now >= period.end) {
+        // No request since the period ended: show the new, empty period (the next reserve rolls it for real).
+        period = monthlyPeriodAt(Number(q.anchor ?? q.start), now);
+        used = 0;
+      }
+      const [daily, recent] = await Promise.all([
+        redis.hgetall<Record<string, number>>(keys.daily(userId, period.start)),
+        redis.xrevrange(keys.ledger(userId), '+', '-', recentCount),
+      ]);
+      return {
+        plan,
+        period,
+        usedTokens: used,
+        hardCapTokens: cap,
+        daily: Object.fromEntries(Object.entries(daily ?? {}).map(([d, n]) => [d, Number(n)])),
+        recent: Object.entries(recent ?? {}).map(([id, fields]) => parseLedgerEntry(fields, id)),
+      };
+    },
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * Token quota per user per billing period, enforced atomically in Redis:
+ * reserve (before the model runs) → settle (after, to actual usage) or release (failed before any token).
+ */
+import { PLANS, type PlanId } from '../config/plans';
+import { defineScript, type Redis } from '../store/redis';
+import { keys } from './keys';
+import { monthlyPeriodAt, utcDay, type Period } from './periods';
+import { ENSURE_LUA, RELEASE_LUA, RESERVE_LUA, SETTLE_LUA } from './quota.lua';
+
+export type Reservation =
+  | { ok: true; granted: number; usedAfter: number; cap: number; period: Period; plan: PlanId }
+  | { ok: false; reason: 'exhausted'; used: number; cap: number; period: Period; plan: PlanId }
+  | { ok: false; reason: 'duplicate'; state: string };
+
+export interface LedgerEvent {
+  requestId: string;
+  userId: string;
+  action: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  status: 'completed' | 'aborted' | 'error';
+  /** Whether the token counts came from the provider or were counted by us (abort, error). */
+  source: 'provider' | 'counted';
+  startedAt: number;
+  endedAt: number;
+  promptVersion: string;
+}
+
+export type Settlement = { ok: true; billed: number; usedAfter: number; cap: number; duplicate: boolean } | { ok: false; reason: 'missing' };
+
+export interface QuotaStore {
+  reserve(userId: string, requestId: string, want: number, minGrant: number, now: number): Promise<Reservation>;
+  settle(userId: string, period: Period, event: LedgerEvent): Promise<Settlement>;
+  release(userId: string, requestId: string): Promise<boolean>;
+  ensure(userId: string, now: number): Promise<void>;
+}
+
+export interface QuotaOptions {
+  /** How long a request id is remembered (dedupe window), seconds. */
+  requestTtlSeconds: number;
+  /** A reservation not settled after this long is considered abandoned (its holder crashed). */
+  abandonAfterMs: number;
+  ledgerRetentionDays: number;
+}
+
+const PLANS_JSON = JSON.stringify(Object.fromEntries(Object.values(PLANS).map((p) => [p.id, { hardCap: p.hardCapTokens }])));
+const num = (v: unknown) => Number(v);
+
+export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promise<QuotaStore> {
+  const [reserveScript, settleScript, releaseScript, ensureScript] = await Promise.all([
+    defineScript<unknown[]>(redis, RESERVE_LUA),
+    defineScript<unknown[]>(redis, SETTLE_LUA),
+    defineScript<number>(redis, RELEASE_LUA),
+    defineScript<number>(redis, ENSURE_LUA),
+  ]);
+
+  async function reserve(userId: string, requestId: string, want: number, minGrant: number, now: number, roll?: Period): Promise<Reservation> {
+    const init = monthlyPeriodAt(now, now);
+    const reply = await reserveScript.run(
+      [keys.quota(userId), keys.request(userId, requestId), keys.inflight(userId)],
+      [want, minGrant, now, init.start, init.end, PLANS_JSON, roll?.start ?? '', roll?.end ?? '', opts.requestTtlSeconds, now + opts.abandonAfterMs, requestId],
+    );
+    const [kind, ...r] = reply;
+    switch (kind) {
+      case 'OK':
+        return { ok: true, granted: num(r[0]), usedAfter: num(r[1]), cap: num(r[2]), period: { start: num(r[3]), end: num(r[4]) }, plan: r[5] as PlanId };
+      case 'DENY':
+        return { ok: false, reason: 'exhausted', used: num(r[0]), cap: num(r[1]), period: { start: num(r[2]), end: num(r[3]) }, plan: r[4] as PlanId };
+      case 'DUP':
+        return { ok: false, reason: 'duplicate', state: String(r[0]) };
+      case 'ROLL': {
+        if (roll) throw new Error('quota period did not roll over');
+        return reserve(userId, requestId, want, minGrant, now, monthlyPeriodAt(num(r[0]), now));
+      }
+      default:
+        throw new Error(`unexpected reserve reply: ${JSON.stringify(reply)}`);
+    }
+  }
+
+  return {
+    reserve: (userId, requestId, want, minGrant, now) => reserve(userId, requestId, want, minGrant, now),
+
+    async settle(userId, period, event) {
+      const minId = event.endedAt - opts.ledgerRetentionDays * 86_400_000;
+      const fields: Record<string, string | number> = {
+        id: event.requestId,
+        user: event.userId,
+        action: event.action,
+        model: event.model,
+        in: event.inputTokens,
+        out: event.outputTokens,
+        cost: event.costUsd.toFixed(8),
+        status: event.status,
+        source: event.source,
+        started: event.startedAt,
+        ended: event.endedAt,
+        prompt: event.promptVersion,
+      };
+      const reply = await settleScript.run(
+        [keys.quota(userId), keys.request(userId, event.requestId), keys.inflight(userId), keys.ledger(userId), keys.daily(userId, period.start)],
+        [event.inputTokens + event.outputTokens, PLANS_JSON, utcDay(event.endedAt), Math.max(0, minId), ...Object.entries(fields).flat()],
+      );
+      const [kind, ...r] = reply;
+      if (kind === 'OK') return { ok: true, billed: num(r[0]), usedAfter: num(r[1]), cap: num(r[2]), duplicate: false };
+      if (kind === 'DUP') return { ok: true, billed: num(r[0]), usedAfter: NaN, cap: NaN, duplicate: true };
+      return { ok: false, reason: 'missing' };
+    },
+
+    async release(userId, requestId) {
+      return (await releaseScript.run([keys.quota(userId), keys.request(userId, requestId), keys.inflight(userId)], [])) === 1;
+    },
+
+    async ensure(userId, now) {
+      const p = monthlyPeriodAt(now, now);
+      await ensureScript.run([keys.quota(userId)], [p.start, p.end]);
+    },
+  };
+}

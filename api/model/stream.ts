@@ -1,0 +1,123 @@
+/**
+ * Runs the model and exposes its text as a byte stream, reporting exactly once how it ended.
+ * The first token is awaited before anything is returned, so a provider failure before it becomes a
+ * clean error (and a full release of the reservation) instead of a broken 200.
+ */
+import { streamText, type LanguageModel } from 'ai';
+import { countTextTokens } from './estimate';
+import type { ChatMessage } from './prompts';
+import type { StreamOutcome } from '../metering/settlement';
+
+export interface StreamOptions {
+  model: LanguageModel;
+  messages: ChatMessage[];
+  maxOutputTokens: number;
+  estimatedInputTokens: number;
+  maxRetries: number;
+  firstTokenTimeoutMs: number;
+  totalTimeoutMs: number;
+  /** Called once, after the stream ended in any way after its first token. Must not throw. */
+  onEnd: (outcome: StreamOutcome) => Promise<void>;
+}
+
+export class NoFirstToken extends Error {
+  constructor(readonly reason: 'error' | 'timeout' | 'empty', cause?: unknown) {
+    super(`model produced no output (${reason})`, { cause });
+  }
+}
+
+type Part = { type: string; text?: string; error?: unknown; totalUsage?: { inputTokens: number | undefined; outputTokens: number | undefined } };
+
+/** Resolves with the response body once the first text arrives; rejects with NoFirstToken otherwise. */
+export async function streamModelText(o: StreamOptions): Promise<ReadableStream<Uint8Array>> {
+  const abort = new AbortController();
+  const total = setTimeout(() => abort.abort(new Error('model total timeout')), o.totalTimeoutMs);
+  const result = streamText({
+    model: o.model,
+    system: o.messages.find((m) => m.role === 'system')?.content,
+    messages: o.messages.filter((m) => m.role !== 'system').map((m) => ({ role: 'user' as const, content: m.content })),
+    maxOutputTokens: o.maxOutputTokens,
+    maxRetries: o.maxRetries,
+    abortSignal: abort.signal,
+    temperature: 0.7,
+  });
+  const parts = (result.stream as AsyncIterable<Part>)[Symbol.asyncIterator]();
+  let text = '';
+  let ended = false;
+
+  const end = async (status: StreamOutcome['status'], providerUsage?: StreamOutcome['providerUsage']) => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(total);
+    await o.onEnd({ status, providerUsage, estimatedInputTokens: o.estimatedInputTokens, countedOutputTokens: countTextTokens(text) });
+  };
+
+  // Wait for the first text, bounded by the first-token timeout.
+  let first: string;
+  const firstTimer = setTimeout(() => abort.abort(new Error('first token timeout')), o.firstTokenTimeoutMs);
+  try {
+    first = await firstText(parts);
+  } catch (err) {
+    abort.abort();
+    clearTimeout(total);
+    throw err instanceof NoFirstToken ? err : new NoFirstToken(abort.signal.aborted ? 'timeout' : 'error', err);
+  } finally {
+    clearTimeout(firstTimer);
+  }
+  text = first;
+  const encoder = new TextEncoder();
+
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(first));
+    },
+    async pull(controller) {
+      try {
+        for (;;) {
+          const next = await parts.next();
+          if (next.done) {
+            await end(abort.signal.aborted ? 'aborted' : 'completed');
+            controller.close();
+            return;
+          }
+          const p = next.value;
+          if (p.type === 'text-delta' && p.text) {
+            text += p.text;
+            controller.enqueue(encoder.encode(p.text));
+            return;
+          }
+          if (p.type === 'finish') {
+            await end('completed', p.totalUsage);
+            controller.close();
+            return;
+          }
+          if (p.type === 'error' || p.type === 'abort') {
+            await end(p.type === 'abort' ? 'aborted' : 'error');
+            controller.error(p.type === 'error' ? p.error : new Error('model stream aborted'));
+            return;
+          }
+        }
+      } catch (err) {
+        await end(abort.signal.aborted ? 'aborted' : 'error');
+        controller.error(err);
+      }
+    },
+    async cancel() {
+      // The client went away: stop the model and charge what was generated so far.
+      abort.abort();
+      await end('aborted');
+    },
+  });
+}
+
+async function firstText(parts: AsyncIterator<Part>): Promise<string> {
+  for (;;) {
+    const next = await parts.next();
+    if (next.done) throw new NoFirstToken('empty');
+    const p = next.value;
+    if (p.type === 'text-delta' && p.text) return p.text;
+    if (p.type === 'error') throw new NoFirstToken('error', p.error);
+    if (p.type === 'abort') throw new NoFirstToken('timeout');
+    if (p.type === 'finish') throw new NoFirstToken('empty');
+  }
+}

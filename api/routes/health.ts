@@ -1,0 +1,34 @@
+/**
+ * GET /health — each dependency's state, so an operator (and the dev) can see what is wired to what.
+ */
+import { Hono } from 'hono';
+import type { AppEnv, Services } from '../context';
+
+async function probe(fn: () => Promise<void>): Promise<{ ok: boolean; latencyMs: number; error?: string }> {
+  const t0 = performance.now();
+  try {
+    await fn();
+    return { ok: true, latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
+  } catch (err) {
+    return { ok: false, latencyMs: Math.round(performance.now() - t0), error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export function healthRoutes(s: Services) {
+  const app = new Hono<AppEnv>();
+  app.get('/health', async (c) => {
+    const [redis, model] = await Promise.all([probe(s.probes.redis), probe(s.probes.model)]);
+    const ok = redis.ok && model.ok;
+    return c.json(
+      {
+        status: ok ? 'ok' : 'degraded',
+        redis,
+        model: { ...model, id: s.config.model.id, baseURL: s.config.model.baseURL ?? 'https://api.openai.com/v1', standIn: s.config.model.standIn ? 'OFFLINE STAND-IN: a local OpenAI-compatible server, not OpenAI' : false },
+        auth: { mode: s.config.auth.devAuth ? 'dev (local RSA key; POST /dev/session)' : 'clerk (offline JWT verification)' },
+        billing: { enabled: false, note: 'billing disabled: everyone is on the free plan' },
+      },
+      ok ? 200 : 503,
+    );
+  });
+  return app;
+}

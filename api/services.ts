@@ -1,0 +1,50 @@
+/**
+ * Wires configuration to real services (Redis, rate limits, quota, model, auth). Tests and runtimes
+ * call this; tests may override single services.
+ */
+import type { Config } from './config/env';
+import type { Services } from './context';
+import { createRedis } from './store/redis';
+import { createRateLimits } from './limits/rate-limits';
+import { createQuotaStore } from './metering/quota';
+import { createUsageReader } from './metering/ledger';
+import { createChatModel } from './model/provider';
+import { createSessionVerifier } from './auth/verify';
+import { createDevIssuer } from './auth/dev-issuer';
+
+export interface ServiceOptions {
+  /** @upstash/ratelimit's in-memory cache of blocked ids (default on; tests that flush Redis turn it off). */
+  ephemeralCache?: boolean;
+  now?: () => number;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+export async function createServices(config: Config, opts: ServiceOptions = {}): Promise<Services> {
+  const redis = createRedis(config.redis);
+  const devIssuer = config.auth.devAuth ? await createDevIssuer() : undefined;
+  const jwtKey = devIssuer?.publicKeyPem ?? config.auth.jwtKey;
+  if (!jwtKey) throw new Error('no JWT key: set CLERK_JWT_KEY (or DEV_AUTH=1 locally)');
+  const modelBase = config.model.baseURL ?? 'https://api.openai.com/v1';
+
+  return {
+    config,
+    verifySession: createSessionVerifier({ jwtKey, authorizedParties: config.auth.authorizedParties }),
+    devIssuer,
+    rateLimits: createRateLimits(redis, { requestsPerMinute: config.limits.requestsPerMinute, tokensPerMinute: config.limits.tokensPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache }),
+    quota: await createQuotaStore(redis, { requestTtlSeconds: 7 * 86_400, abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000, ledgerRetentionDays: config.ledgerRetentionDays }),
+    usage: createUsageReader(redis),
+    model: createChatModel(config.model),
+    probes: {
+      redis: async () => {
+        if ((await redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
+      },
+      model: async () => {
+        const res = await fetch(`${modelBase}/models`, { headers: { Authorization: `Bearer ${config.model.apiKey}` }, signal: AbortSignal.timeout(3000) });
+        if (!res.ok) throw new Error(`GET /models answered ${res.status}`);
+        await res.body?.cancel();
+      },
+    },
+    now: opts.now ?? Date.now,
+    log: opts.log ?? ((line) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }))),
+  };
+}
