@@ -48,12 +48,27 @@ export function parseLedgerEntry(fields: Record<string, unknown>, streamId: stri
   };
 }
 
+/** Raw reply helpers: the client runs with automaticDeserialization off, so replies arrive as Redis sends them. */
+export const flatToRecord = (flat: unknown): Record<string, string> => {
+  const out: Record<string, string> = {};
+  const a = Array.isArray(flat) ? flat : [];
+  for (let i = 0; i + 1 < a.length; i += 2) out[String(a[i])] = String(a[i + 1]);
+  return out;
+};
+
+/** XRANGE/XREVRANGE reply: [[id, [field, value, ...]], ...]. */
+export const streamEntries = (reply: unknown): [string, Record<string, string>][] =>
+  (Array.isArray(reply) ? reply : []).map((e) => [String((e as unknown[])[0]), flatToRecord((e as unknown[])[1])]);
+
+const QUOTA_FIELDS = ['plan', 'start', 'end', 'anchor', 'used', 'capOverride'] as const;
+
 export function createUsageReader(redis: Redis): UsageReader {
   return {
     async balance(userId, now, recentCount) {
-      const q = await redis.hmget<Record<string, string | number | null>>(keys.quota(userId), 'plan', 'start', 'end', 'anchor', 'used', 'capOverride');
-      if (!q || q.plan == null) return null;
-      const plan = planOf(String(q.plan));
+      const raw = (await redis.hmget(keys.quota(userId), ...QUOTA_FIELDS)) as unknown as (string | null)[] | null;
+      const q = Object.fromEntries(QUOTA_FIELDS.map((f, i) => [f, raw?.[i] ?? null])) as Record<(typeof QUOTA_FIELDS)[number], string | null>;
+      if (q.plan == null) return null;
+      const plan = planOf(q.plan);
       let period: Period = { start: Number(q.start), end: Number(q.end) };
       let used = Number(q.used ?? 0);
       const cap = q.capOverride != null ? Number(q.capOverride) : plan.hardCapTokens;
@@ -62,17 +77,14 @@ export function createUsageReader(redis: Redis): UsageReader {
         period = monthlyPeriodAt(Number(q.anchor ?? q.start), now);
         used = 0;
       }
-      const [daily, recent] = await Promise.all([
-        redis.hgetall<Record<string, number>>(keys.daily(userId, period.start)),
-        redis.xrevrange(keys.ledger(userId), '+', '-', recentCount),
-      ]);
+      const [daily, recent] = await Promise.all([redis.hgetall(keys.daily(userId, period.start)), redis.xrevrange(keys.ledger(userId), '+', '-', recentCount)]);
       return {
         plan,
         period,
         usedTokens: used,
         hardCapTokens: cap,
-        daily: Object.fromEntries(Object.entries(daily ?? {}).map(([d, n]) => [d, Number(n)])),
-        recent: Object.entries(recent ?? {}).map(([id, fields]) => parseLedgerEntry(fields, id)),
+        daily: Object.fromEntries(Object.entries(flatToRecord(daily)).map(([d, n]) => [d, Number(n)])),
+        recent: streamEntries(recent).map(([id, fields]) => parseLedgerEntry(fields, id)),
       };
     },
   };
