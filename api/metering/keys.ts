@@ -10,6 +10,8 @@ export const keys = {
   quota: (userId: string) => `rd:${tag(userId)}:quota`,
   request: (userId: string, requestId: string) => `rd:${tag(userId)}:req:${requestId}`,
   inflight: (userId: string) => `rd:${tag(userId)}:inflight`,
+  /** Tombstone of an attempt given up before its reservation reached Redis. */
+  cancel: (userId: string, attempt: string) => `rd:${tag(userId)}:cancel:${attempt}`,
   ledger: (userId: string) => `rd:${tag(userId)}:ledger`,
   daily: (userId: string, periodStart: number) => `rd:${tag(userId)}:daily:${periodStart}`,
 };

@@ -17,18 +17,21 @@ local plan, pstart, pend, anchor, used, capOverride = f[1], tonumber(f[2]), tonu
 
 /**
  * RESERVE
- * KEYS: quota, request, inflight
+ * KEYS: quota, request, inflight, cancel (this attempt's tombstone, set by a RELEASE that got here first)
  * ARGV: 1 want (tokens), 2 minimum grant, 3 now ms, 4 init start, 5 init end, 6 plans JSON,
- *       7 roll start ('' unless retrying after ROLL), 8 roll end, 9 request ttl s, 10 inflight deadline ms, 11 requestId
+ *       7 roll start ('' unless retrying after ROLL), 8 roll end, 9 request ttl s, 10 inflight deadline ms, 11 requestId,
+ *       12 attempt (a nonce of this HTTP request: only its holder may release the reservation)
  * Returns one of:
  *   {'OK', granted, usedAfter, cap, start, end, plan}
  *   {'DENY', used, cap, start, end, plan}
  *   {'DUP', state}                 the requestId was already reserved or settled
  *   {'ROLL', anchor, end, plan}    the period ended: call again with the next period in ARGV 7/8
+ *   {'CANCELLED'}                  this attempt was already given up (its reply would be too late)
  */
 export const RESERVE_LUA = LOAD.replace('PLANS_ARG', '6') + `
 local r, inflight = KEYS[2], KEYS[3]
 local want, minGrant, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'CANCELLED'} end
 
 local state = redis.call('HGET', r, 'state')
 if state and state ~= 'released' then return {'DUP', state} end
@@ -62,7 +65,7 @@ if grant < minGrant then return {'DENY', used, cap, pstart, pend, plan} end
 redis.call('HINCRBY', q, 'used', grant)
 local member = ARGV[11] .. '|' .. grant .. '|' .. pstart
 redis.call('ZADD', inflight, tonumber(ARGV[10]), member)
-redis.call('HSET', r, 'state', 'reserved', 'amount', grant, 'period', pstart, 'member', member)
+redis.call('HSET', r, 'state', 'reserved', 'amount', grant, 'period', pstart, 'member', member, 'attempt', ARGV[12])
 redis.call('EXPIRE', r, tonumber(ARGV[9]))
 return {'OK', grant, used + grant, cap, pstart, pend, plan}
 `;
@@ -107,14 +110,19 @@ return {'OK', billed, counted - held + billed, cap}
 
 /**
  * RELEASE: the request failed before any token was generated; give the whole reservation back.
- * The request may then be retried with the same requestId.
- * KEYS: quota, request, inflight
+ * The request may then be retried with the same requestId. Only the attempt that made the reservation
+ * may release it: a late release (after a Redis timeout) never frees a retry's reservation. When the
+ * attempt's RESERVE has not run yet (its request is still in flight), a tombstone makes it a no-op.
+ * KEYS: quota, request, inflight, cancel. ARGV: 1 attempt, 2 tombstone ttl s
  * Returns 1 when released, 0 when there was nothing to release.
  */
 export const RELEASE_LUA = `
 local q, r, inflight = KEYS[1], KEYS[2], KEYS[3]
-local req = redis.call('HMGET', r, 'state', 'amount', 'period', 'member')
-if req[1] ~= 'reserved' then return 0 end
+local req = redis.call('HMGET', r, 'state', 'amount', 'period', 'member', 'attempt')
+if req[1] ~= 'reserved' or req[5] ~= ARGV[1] then
+  redis.call('SET', KEYS[4], '1', 'EX', tonumber(ARGV[2]))
+  return 0
+end
 local held = redis.call('ZREM', inflight, req[4]) == 1 and tonumber(req[2]) or 0
 local pstart = tonumber(redis.call('HGET', q, 'start'))
 local field = (tonumber(req[3]) == pstart) and 'used' or ('used:' .. req[3])

@@ -11,7 +11,8 @@ import { ENSURE_LUA, RELEASE_LUA, RESERVE_LUA, SETTLE_LUA } from './quota.lua';
 export type Reservation =
   | { ok: true; granted: number; usedAfter: number; cap: number; period: Period; plan: PlanId }
   | { ok: false; reason: 'exhausted'; used: number; cap: number; period: Period; plan: PlanId }
-  | { ok: false; reason: 'duplicate'; state: string };
+  | { ok: false; reason: 'duplicate'; state: string }
+  | { ok: false; reason: 'cancelled' };
 
 export interface LedgerEvent {
   requestId: string;
@@ -32,9 +33,10 @@ export interface LedgerEvent {
 export type Settlement = { ok: true; billed: number; usedAfter: number; cap: number; duplicate: boolean } | { ok: false; reason: 'missing' };
 
 export interface QuotaStore {
-  reserve(userId: string, requestId: string, want: number, minGrant: number, now: number): Promise<Reservation>;
+  /** `attempt`: a nonce of this HTTP request; release needs it, so only the reserving attempt can release. */
+  reserve(userId: string, requestId: string, want: number, minGrant: number, now: number, attempt: string): Promise<Reservation>;
   settle(userId: string, period: Period, event: LedgerEvent): Promise<Settlement>;
-  release(userId: string, requestId: string): Promise<boolean>;
+  release(userId: string, requestId: string, attempt: string): Promise<boolean>;
   ensure(userId: string, now: number): Promise<void>;
 }
 
@@ -57,11 +59,11 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
     defineScript<number>(redis, ENSURE_LUA),
   ]);
 
-  async function reserve(userId: string, requestId: string, want: number, minGrant: number, now: number, roll?: Period): Promise<Reservation> {
+  async function reserve(userId: string, requestId: string, want: number, minGrant: number, now: number, attempt: string, roll?: Period): Promise<Reservation> {
     const init = monthlyPeriodAt(now, now);
     const reply = await reserveScript.run(
-      [keys.quota(userId), keys.request(userId, requestId), keys.inflight(userId)],
-      [want, minGrant, now, init.start, init.end, PLANS_JSON, roll?.start ?? '', roll?.end ?? '', opts.requestTtlSeconds, now + opts.abandonAfterMs, requestId],
+      [keys.quota(userId), keys.request(userId, requestId), keys.inflight(userId), keys.cancel(userId, attempt)],
+      [want, minGrant, now, init.start, init.end, PLANS_JSON, roll?.start ?? '', roll?.end ?? '', opts.requestTtlSeconds, now + opts.abandonAfterMs, requestId, attempt],
     );
     const [kind, ...r] = reply;
     switch (kind) {
@@ -71,9 +73,11 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
         return { ok: false, reason: 'exhausted', used: num(r[0]), cap: num(r[1]), period: { start: num(r[2]), end: num(r[3]) }, plan: r[4] as PlanId };
       case 'DUP':
         return { ok: false, reason: 'duplicate', state: String(r[0]) };
+      case 'CANCELLED':
+        return { ok: false, reason: 'cancelled' };
       case 'ROLL': {
         if (roll) throw new Error('quota period did not roll over');
-        return reserve(userId, requestId, want, minGrant, now, monthlyPeriodAt(num(r[0]), now));
+        return reserve(userId, requestId, want, minGrant, now, attempt, monthlyPeriodAt(num(r[0]), now));
       }
       default:
         throw new Error(`unexpected reserve reply: ${JSON.stringify(reply)}`);
@@ -81,7 +85,7 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
   }
 
   return {
-    reserve: (userId, requestId, want, minGrant, now) => reserve(userId, requestId, want, minGrant, now),
+    reserve: (userId, requestId, want, minGrant, now, attempt) => reserve(userId, requestId, want, minGrant, now, attempt),
 
     async settle(userId, period, event) {
       const minId = event.endedAt - opts.ledgerRetentionDays * 86_400_000;
@@ -109,8 +113,8 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
       return { ok: false, reason: 'missing' };
     },
 
-    async release(userId, requestId) {
-      return (await releaseScript.run([keys.quota(userId), keys.request(userId, requestId), keys.inflight(userId)], [])) === 1;
+    async release(userId, requestId, attempt) {
+      return (await releaseScript.run([keys.quota(userId), keys.request(userId, requestId), keys.inflight(userId), keys.cancel(userId, attempt)], [attempt, 3600])) === 1;
     },
 
     async ensure(userId, now) {

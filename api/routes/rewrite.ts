@@ -39,12 +39,15 @@ export function rewriteRoutes(s: Services) {
     const startedAt = s.now();
 
     // Issued in the same tick: both rate windows and the reservation share one auto-pipelined round trip.
-    const [rate, reservation] = await Promise.allSettled([s.rateLimits.check(userId, want), s.quota.reserve(userId, requestId, want, minGrant, startedAt)]);
-    const reserved = reservation.status === 'fulfilled' && reservation.value.ok ? reservation.value : undefined;
-    const releaseQuietly = () => (reserved ? s.quota.release(userId, requestId).catch(() => false) : Promise.resolve(false));
+    const attempt = crypto.randomUUID();
+    const [rate, reservation] = await Promise.allSettled([s.rateLimits.check(userId, want), s.quota.reserve(userId, requestId, want, minGrant, startedAt, attempt)]);
+    const reserved = reservation.status === 'fulfilled' && reservation.value.ok;
+    const release = () => (reserved ? releaseWithRetry(s, userId, requestId, attempt, 0) : Promise.resolve());
 
     if (rate.status === 'rejected' || reservation.status === 'rejected') {
-      await releaseQuietly();
+      // The reservation may have been made even if its reply was lost (timeout): release it in the
+      // background, by this attempt's nonce, once Redis answers again — never a retry's reservation.
+      void releaseWithRetry(s, userId, requestId, attempt, 3);
       throw meteringUnavailable(rate.status === 'rejected' ? rate.reason : (reservation as PromiseRejectedResult).reason);
     }
     const r = rate.value;
@@ -52,13 +55,14 @@ export function rewriteRoutes(s: Services) {
     c.header(HEADERS.rateLimitRemaining, String(Math.max(0, r.remaining)));
     c.header(HEADERS.rateLimitReset, String(Math.max(0, Math.ceil((r.reset - startedAt) / 1000))));
     if (!r.allowed) {
-      await releaseQuietly();
+      await release();
       const retryAfter = Math.max(1, Math.ceil((r.reset - s.now()) / 1000));
       const what = r.refusedBy === 'tokens' ? `${s.config.limits.tokensPerMinute} tokens` : `${s.config.limits.requestsPerMinute} requests`;
       throw new AppError('rate_limited', `Too many rewrites: the limit is ${what} per minute. Try again in ${retryAfter} s.`, { retryAfterSeconds: retryAfter }, { 'Retry-After': String(retryAfter) });
     }
     const q = reservation.value;
     if (!q.ok) {
+      if (q.reason === 'cancelled') throw meteringUnavailable(new Error('reservation cancelled'));
       if (q.reason === 'duplicate') throw new AppError('duplicate_request', `Request ${requestId} was already ${q.state === 'settled' ? 'completed and charged' : 'started'}; send a new requestId to run it again.`);
       const end = new Date(q.period.end).toISOString();
       throw new AppError('quota_exhausted', `You have used your ${q.cap.toLocaleString('en-US')} tokens for this period (${q.used.toLocaleString('en-US')} used). It resets on ${end.slice(0, 10)}${q.plan === 'free' ? '; upgrade to Pro for more' : ''}.`, { periodEnd: end });
@@ -82,13 +86,29 @@ export function rewriteRoutes(s: Services) {
       });
     } catch (err) {
       // Nothing was generated: give the whole reservation back, so the user may retry (even with the same requestId).
-      await releaseQuietly();
+      await release();
       if (err instanceof NoFirstToken) throw modelUnavailable(err);
       throw err;
     }
   });
 
   return app;
+}
+
+/** Give a reservation back; on a Redis error retry a few times in the background (release is idempotent). */
+async function releaseWithRetry(s: Services, userId: string, requestId: string, attempt: string, retries: number): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await s.quota.release(userId, requestId, attempt);
+      return;
+    } catch (err) {
+      if (i >= retries) {
+        s.log({ level: 'warn', msg: 'release failed; the reservation will be swept as abandoned', requestId, user: userId, error: String(err) });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500 * 2 ** i));
+    }
+  }
 }
 
 /** Charge what the request used, once; retried a few times so a Redis blip does not lose usage. */

@@ -21,7 +21,9 @@ export interface UpstashBridge {
   url: string;
   token: string;
   /** Requests served, by path. */
-  stats: { requests: number; commands: number; byPath: Record<string, number> };
+  stats: { requests: number; commands: number; inFlight: number; byPath: Record<string, number> };
+  /** Fault injection: hold every reply this long (a slow Redis / network); 0 turns it off. */
+  setDelay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -48,7 +50,7 @@ export async function startUpstashBridge(opts: { redisUrl: string; port?: number
     setTimeout(() => reject(new Error(`upstash bridge: cannot reach ${opts.redisUrl}`)), 10_000).unref();
   });
   const shaMap = new Map<string, string>();
-  const stats = { requests: 0, commands: 0, byPath: {} as Record<string, number> };
+  const stats = { requests: 0, commands: 0, inFlight: 0, byPath: {} as Record<string, number> };
 
   /** Rewrites script commands for this Redis version; returns the command as Redis should see it. */
   function prepare(cmd: Command): string[] {
@@ -117,6 +119,8 @@ export async function startUpstashBridge(opts: { redisUrl: string; port?: number
     res.end(text);
   };
 
+  let delayMs = 0;
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     stats.requests++;
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
@@ -131,6 +135,8 @@ export async function startUpstashBridge(opts: { redisUrl: string; port?: number
     } catch {
       return send(res, 400, { error: 'ERR failed to parse command' });
     }
+    // A slow Redis: the commands still run, after the delay, even when the client has given up.
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     const base64 = String(req.headers['upstash-encoding'] ?? '').toLowerCase() === 'base64';
     const isCommand = (c: unknown): c is Command => Array.isArray(c) && c.length > 0;
 
@@ -151,7 +157,10 @@ export async function startUpstashBridge(opts: { redisUrl: string; port?: number
   }
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((err) => send(res, 500, { error: `ERR bridge: ${errorText(err)}` }));
+    stats.inFlight++;
+    handle(req, res)
+      .catch((err) => send(res, 500, { error: `ERR bridge: ${errorText(err)}` }))
+      .finally(() => stats.inFlight--);
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
@@ -161,6 +170,9 @@ export async function startUpstashBridge(opts: { redisUrl: string; port?: number
     url: `http://127.0.0.1:${port}`,
     token,
     stats,
+    setDelay(ms) {
+      delayMs = ms;
+    },
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

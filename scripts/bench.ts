@@ -1,0 +1,154 @@
+/**
+ * `npm run bench`: what metering costs, measured in one run on this machine (figures, not assertions).
+ *
+ * Both paths stream the same prompts from the same OpenAI-compatible stand-in (a separate process,
+ * paced like a fast real model) through the real AI SDK on @hono/node-server:
+ *   - metered:    the Redraft API — JWT verification, both rate windows, the Lua quota reservation,
+ *                 streamText, settlement and ledger — against a real redis-server through the Upstash
+ *                 REST bridge (the real @upstash/redis client, auto-pipelined);
+ *   - passthrough: a bare Hono route that calls streamText and streams the text, nothing else.
+ * Prints requests/s and time-to-first-byte p50/p99 for each, their ratios, and the Redis round trips
+ * (HTTP requests to the bridge) per request: before the first byte, and in all.
+ *
+ * Options (env): BENCH_REQUESTS (per path, default 600), BENCH_CONCURRENCY (default 24),
+ * BENCH_FIRST_TOKEN_MS (default 150), BENCH_TOKENS_PER_SECOND (default 250), BENCH_OUTPUT_TOKENS (default 40).
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { Hono } from 'hono';
+import { serve, type ServerType } from '@hono/node-server';
+import { streamText } from 'ai';
+import { startStack } from '../tests/support/stack';
+import { createChatModel } from '../api/model/provider';
+import { buildMessages } from '../api/model/prompts';
+import type { RewriteRequest } from '../shared/contract';
+
+const env = (name: string, def: number) => Number(process.env[name] ?? def);
+const REQUESTS = env('BENCH_REQUESTS', 600);
+const CONCURRENCY = env('BENCH_CONCURRENCY', 24);
+const FIRST_TOKEN_MS = env('BENCH_FIRST_TOKEN_MS', 150);
+const TOKENS_PER_SECOND = env('BENCH_TOKENS_PER_SECOND', 250);
+const OUTPUT_TOKENS = env('BENCH_OUTPUT_TOKENS', 40);
+
+const BODIES: RewriteRequest[] = [
+  { text: 'Our running shoes are light, fast and made from recycled plastic bottles.', action: 'rewrite' },
+  { text: 'Fresh bread every morning, baked with local flour and a lot of patience.', action: 'shorten' },
+  { text: 'The new espresso blend: chocolate, cherry and a long finish.', action: 'tone', tone: 'friendly' },
+  { text: 'Spring sale: 30% off all jackets this weekend only.', action: 'social_post', platform: 'x' },
+];
+
+interface Run {
+  rps: number;
+  ttfb: number[];
+  failures: number;
+}
+
+/** A closed-loop load: CONCURRENCY workers, REQUESTS in all; TTFB = time to the first body chunk. */
+async function load(send: (body: RewriteRequest, i: number) => Promise<Response>, requests = REQUESTS, concurrency = CONCURRENCY): Promise<Run> {
+  const ttfb: number[] = [];
+  let failures = 0;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < requests; i = next++) {
+        const start = performance.now();
+        const res = await send(BODIES[i % BODIES.length]!, i);
+        if (res.status !== 200 || !res.body) {
+          failures++;
+          await res.arrayBuffer();
+          continue;
+        }
+        const reader = res.body.getReader();
+        const first = await reader.read();
+        ttfb.push(performance.now() - start);
+        if (first.done) continue;
+        while (!(await reader.read()).done);
+      }
+    }),
+  );
+  return { rps: requests / ((performance.now() - t0) / 1000), ttfb: ttfb.sort((a, b) => a - b), failures };
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const f1 = (n: number) => n.toFixed(1);
+
+async function startModelProcess(): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tests/support/model-server.ts', '--port', '0', '--first-token-ms', String(FIRST_TOKEN_MS), '--tokens-per-second', String(TOKENS_PER_SECOND), '--output-tokens', String(OUTPUT_TOKENS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`model stand-in exited (${code})`)));
+  });
+  const { url } = JSON.parse(line) as { url: string };
+  process.once('exit', () => child.kill());
+  return { url, stop: () => child.kill('SIGTERM') };
+}
+
+async function startPassthrough(modelUrl: string): Promise<{ url: string; server: ServerType }> {
+  const model = createChatModel({ id: 'gpt-4o-mini', apiKey: 'stand-in', baseURL: modelUrl });
+  const app = new Hono();
+  app.post('/v1/rewrite', async (c) => {
+    const body = (await c.req.json()) as RewriteRequest;
+    const messages = buildMessages(body);
+    const result = streamText({ model, system: messages[0]!.content, messages: [{ role: 'user', content: messages[1]!.content }], maxOutputTokens: 2000, maxRetries: 0 });
+    return new Response(result.textStream.pipeThrough(new TextEncoderStream()), { headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+  });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const address = server.address();
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, server };
+}
+
+const model = await startModelProcess();
+const stack = await startStack({ env: { OPENAI_BASE_URL: model.url, RATE_LIMIT_RPM: '1000000', RATE_LIMIT_TPM: '1000000000' } });
+const passthrough = await startPassthrough(model.url);
+const USERS = 50;
+const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => stack.token(`user_bench_${i}`)));
+const post = (base: string) => (body: RewriteRequest) => fetch(`${base}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+const metered = (body: RewriteRequest, i: number) =>
+  fetch(`${stack.api}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[i % USERS]}` }, body: JSON.stringify(body) });
+
+console.log(`Redraft bench — ${REQUESTS} requests per path, ${CONCURRENCY} in flight, ${USERS} users; model stand-in: first token ${FIRST_TOKEN_MS} ms, ${TOKENS_PER_SECOND} tokens/s, ${OUTPUT_TOKENS} tokens`);
+
+// Warm up both paths (scripts loaded, connections open, JIT).
+await load(post(passthrough.url), 48, 8);
+await load(metered, 48, 8);
+
+// Redis round trips per request, measured sequentially so requests do not share pipelines.
+const SEQ = 40;
+let beforeFirstByte = 0;
+let total = 0;
+for (let i = 0; i < SEQ; i++) {
+  const r0 = stack.bridge.stats.requests;
+  const res = await metered(BODIES[i % BODIES.length]!, i);
+  const reader = res.body!.getReader();
+  await reader.read();
+  beforeFirstByte += stack.bridge.stats.requests - r0;
+  while (!(await reader.read()).done);
+  total += stack.bridge.stats.requests - r0;
+}
+
+// Alternate the two paths twice so drift on a noisy machine hits both alike.
+const runs = { passthrough: [] as Run[], metered: [] as Run[] };
+for (let round = 0; round < 2; round++) {
+  runs.passthrough.push(await load(post(passthrough.url), REQUESTS / 2));
+  runs.metered.push(await load(metered, REQUESTS / 2));
+}
+const merge = (rs: Run[]): Run => ({ rps: rs.reduce((s, r) => s + r.rps, 0) / rs.length, ttfb: rs.flatMap((r) => r.ttfb).sort((a, b) => a - b), failures: rs.reduce((s, r) => s + r.failures, 0) });
+const p = merge(runs.passthrough);
+const m = merge(runs.metered);
+
+const rows = [
+  ['path', 'req/s', 'TTFB p50 ms', 'TTFB p99 ms', 'failures'],
+  ['passthrough (no metering)', f1(p.rps), f1(pct(p.ttfb, 50)), f1(pct(p.ttfb, 99)), String(p.failures)],
+  ['metered (full Redraft path)', f1(m.rps), f1(pct(m.ttfb, 50)), f1(pct(m.ttfb, 99)), String(m.failures)],
+];
+const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '));
+console.log(`ratio metered/passthrough: throughput ${(m.rps / p.rps).toFixed(3)}; TTFB p50 ×${(pct(m.ttfb, 50) / pct(p.ttfb, 50)).toFixed(3)} (+${f1(pct(m.ttfb, 50) - pct(p.ttfb, 50))} ms), p99 ×${(pct(m.ttfb, 99) / pct(p.ttfb, 99)).toFixed(3)}`);
+console.log(`Redis round trips per request (sequential, ${SEQ} requests): ${f1(beforeFirstByte / SEQ)} before the first byte, ${f1(total / SEQ)} in all (incl. settlement)`);
+
+await stack.close();
+await new Promise<void>((resolve) => passthrough.server.close(() => resolve()));
+model.stop();
+process.exit(0);
