@@ -1,14 +1,16 @@
 /**
  * `npm run bench`: what metering costs, measured in one run on this machine (figures, not assertions).
  *
- * Both paths stream the same prompts from the same OpenAI-compatible stand-in (a separate process,
- * paced like a fast real model) through the real AI SDK on @hono/node-server:
- *   - metered:    the Redraft API — JWT verification, both rate windows, the Lua quota reservation,
- *                 streamText, settlement and ledger — against a real redis-server through the Upstash
- *                 REST bridge (the real @upstash/redis client, auto-pipelined);
- *   - passthrough: a bare Hono route that calls streamText and streams the text, nothing else.
- * Prints requests/s and time-to-first-byte p50/p99 for each, their ratios, and the Redis round trips
- * (HTTP requests to the bridge) per request: before the first byte, and in all.
+ * Both paths stream the same prompts from the same OpenAI-compatible stand-in through the real AI SDK
+ * on @hono/node-server, served by one API process:
+ *   - metered:     the Redraft API — JWT verification, both rate windows, the Lua quota reservation,
+ *                  streamText, settlement and ledger — against a real redis-server through the Upstash
+ *                  REST bridge (the real @upstash/redis client, auto-pipelined);
+ *   - passthrough: a bare Hono route in the same process that calls streamText and streams the text.
+ * As in production, Redis (+ its REST bridge, standing in for Upstash) and the model run in processes of
+ * their own, and the load comes from this process. Prints requests/s and time-to-first-byte p50/p99
+ * for each, their ratios, and the Redis round trips (HTTP requests to the bridge) per request: before
+ * the first byte, and in all.
  *
  * Options (env): BENCH_REQUESTS (per path, default 600), BENCH_CONCURRENCY (default 24),
  * BENCH_FIRST_TOKEN_MS (default 150), BENCH_TOKENS_PER_SECOND (default 250), BENCH_OUTPUT_TOKENS (default 40).
@@ -18,7 +20,12 @@ import { createInterface } from 'node:readline';
 import { Hono } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { streamText } from 'ai';
-import { startStack } from '../tests/support/stack';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../api/config/env';
+import { createServices } from '../api/services';
+import { createApp } from '../api/app';
+import { startRedisServer } from '../tests/support/redis-server';
+import { startUpstashBridge } from '../tests/support/upstash-bridge';
 import { createChatModel } from '../api/model/provider';
 import { buildMessages } from '../api/model/prompts';
 import type { RewriteRequest } from '../shared/contract';
@@ -73,18 +80,25 @@ async function load(send: (body: RewriteRequest, i: number) => Promise<Response>
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const f1 = (n: number) => n.toFixed(1);
 
-async function startModelProcess(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tests/support/model-server.ts', '--port', '0', '--first-token-ms', String(FIRST_TOKEN_MS), '--tokens-per-second', String(TOKENS_PER_SECOND), '--output-tokens', String(OUTPUT_TOKENS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts a child process and resolves with the JSON it prints on its first line. */
+async function child<T>(args: string[], env: Record<string, string> = {}): Promise<{ info: T; stop: () => void }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  process.once('exit', () => proc.kill());
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`model stand-in exited (${code})`)));
+    createInterface({ input: proc.stdout! }).once('line', resolve);
+    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
   });
-  const { url } = JSON.parse(line) as { url: string };
-  process.once('exit', () => child.kill());
-  return { url, stop: () => child.kill('SIGTERM') };
+  return { info: JSON.parse(line) as T, stop: () => proc.kill('SIGTERM') };
 }
 
-async function startPassthrough(modelUrl: string): Promise<{ url: string; server: ServerType }> {
+async function listen(app: { fetch: (req: Request) => Response | Promise<Response> }): Promise<{ url: string; server: ServerType }> {
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const address = server.address();
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, server };
+}
+
+function passthroughApp(modelUrl: string) {
   const model = createChatModel({ id: 'gpt-4o-mini', apiKey: 'stand-in', baseURL: modelUrl });
   const app = new Hono();
   app.post('/v1/rewrite', async (c) => {
@@ -93,62 +107,84 @@ async function startPassthrough(modelUrl: string): Promise<{ url: string; server
     const result = streamText({ model, system: messages[0]!.content, messages: [{ role: 'user', content: messages[1]!.content }], maxOutputTokens: 2000, maxRetries: 0 });
     return new Response(result.textStream.pipeThrough(new TextEncoderStream()), { headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
   });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  const address = server.address();
-  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, server };
+  return app;
 }
 
-const model = await startModelProcess();
-const stack = await startStack({ env: { OPENAI_BASE_URL: model.url, RATE_LIMIT_RPM: '1000000', RATE_LIMIT_TPM: '1000000000' } });
-const passthrough = await startPassthrough(model.url);
 const USERS = 50;
-const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => stack.token(`user_bench_${i}`)));
-const post = (base: string) => (body: RewriteRequest) => fetch(`${base}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-const metered = (body: RewriteRequest, i: number) =>
-  fetch(`${stack.api}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[i % USERS]}` }, body: JSON.stringify(body) });
+const { values } = parseArgs({ options: { role: { type: 'string', default: 'main' } } });
 
-console.log(`Redraft bench — ${REQUESTS} requests per path, ${CONCURRENCY} in flight, ${USERS} users; model stand-in: first token ${FIRST_TOKEN_MS} ms, ${TOKENS_PER_SECOND} tokens/s, ${OUTPUT_TOKENS} tokens`);
+if (values.role === 'redis') {
+  // Redis and its REST bridge: the "Upstash" of this benchmark.
+  const redis = await startRedisServer();
+  const bridge = await startUpstashBridge({ redisUrl: redis.url });
+  console.log(JSON.stringify({ url: bridge.url, token: bridge.token }));
+  process.once('SIGTERM', () => void bridge.close().then(() => redis.stop()).then(() => process.exit(0)));
+} else if (values.role === 'api') {
+  // The API under test, and the passthrough beside it in the same process.
+  const config = loadConfig({ ...process.env, NODE_ENV: 'test', DEV_AUTH: '1', MODEL_STAND_IN: '1', MODEL_MAX_RETRIES: '0', RATE_LIMIT_RPM: '1000000', RATE_LIMIT_TPM: '1000000000' });
+  let logged = 0;
+  const services = await createServices(config, { log: () => void logged++ });
+  const metered = await listen(createApp(services));
+  const passthrough = await listen(passthroughApp(config.model.baseURL!));
+  const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => services.devIssuer!.issue({ userId: `user_bench_${i}`, ttlSeconds: 3600 })));
+  console.log(JSON.stringify({ metered: metered.url, passthrough: passthrough.url, tokens }));
+  process.once('SIGTERM', () => process.exit(0));
+} else {
+  const model = await child<{ url: string }>(['tests/support/model-server.ts', '--port', '0', '--first-token-ms', String(FIRST_TOKEN_MS), '--tokens-per-second', String(TOKENS_PER_SECOND), '--output-tokens', String(OUTPUT_TOKENS)]);
+  const redis = await child<{ url: string; token: string }>(['scripts/bench.ts', '--role', 'redis']);
+  const api = await child<{ metered: string; passthrough: string; tokens: string[] }>(['scripts/bench.ts', '--role', 'api'], {
+    UPSTASH_REDIS_REST_URL: redis.info.url,
+    UPSTASH_REDIS_REST_TOKEN: redis.info.token,
+    OPENAI_API_KEY: 'stand-in',
+    OPENAI_BASE_URL: model.info.url,
+    CLERK_TELEMETRY_DISABLED: '1',
+  });
+  const bridgeRequests = async () => ((await (await fetch(`${redis.info.url}/_bridge/stats`)).json()) as { requests: number }).requests;
+  const { tokens } = api.info;
+  const passthrough = (body: RewriteRequest) => fetch(`${api.info.passthrough}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const metered = (body: RewriteRequest, i: number) =>
+    fetch(`${api.info.metered}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[i % USERS]}` }, body: JSON.stringify(body) });
 
-// Warm up both paths (scripts loaded, connections open, JIT).
-await load(post(passthrough.url), 48, 8);
-await load(metered, 48, 8);
+  console.log(`Redraft bench — ${REQUESTS} requests per path, ${CONCURRENCY} in flight, ${USERS} users; model stand-in: first token ${FIRST_TOKEN_MS} ms, ${TOKENS_PER_SECOND} tokens/s, ${OUTPUT_TOKENS} tokens`);
 
-// Redis round trips per request, measured sequentially so requests do not share pipelines.
-const SEQ = 40;
-let beforeFirstByte = 0;
-let total = 0;
-for (let i = 0; i < SEQ; i++) {
-  const r0 = stack.bridge.stats.requests;
-  const res = await metered(BODIES[i % BODIES.length]!, i);
-  const reader = res.body!.getReader();
-  await reader.read();
-  beforeFirstByte += stack.bridge.stats.requests - r0;
-  while (!(await reader.read()).done);
-  total += stack.bridge.stats.requests - r0;
+  // Warm up both paths (scripts loaded, connections open, JIT).
+  await load(passthrough, 48, 8);
+  await load(metered, 48, 8);
+
+  // Redis round trips per request, measured sequentially so requests do not share pipelines.
+  const SEQ = 40;
+  let beforeFirstByte = 0;
+  let total = 0;
+  for (let i = 0; i < SEQ; i++) {
+    const r0 = await bridgeRequests();
+    const res = await metered(BODIES[i % BODIES.length]!, i);
+    const reader = res.body!.getReader();
+    await reader.read();
+    beforeFirstByte += (await bridgeRequests()) - r0;
+    while (!(await reader.read()).done);
+    total += (await bridgeRequests()) - r0;
+  }
+
+  // Alternate the two paths twice so drift on a noisy machine hits both alike.
+  const runs = { passthrough: [] as Run[], metered: [] as Run[] };
+  for (let round = 0; round < 2; round++) {
+    runs.passthrough.push(await load(passthrough, REQUESTS / 2));
+    runs.metered.push(await load(metered, REQUESTS / 2));
+  }
+  const merge = (rs: Run[]): Run => ({ rps: rs.reduce((sum, r) => sum + r.rps, 0) / rs.length, ttfb: rs.flatMap((r) => r.ttfb).sort((a, b) => a - b), failures: rs.reduce((sum, r) => sum + r.failures, 0) });
+  const p = merge(runs.passthrough);
+  const m = merge(runs.metered);
+
+  const rows = [
+    ['path', 'req/s', 'TTFB p50 ms', 'TTFB p99 ms', 'failures'],
+    ['passthrough (no metering)', f1(p.rps), f1(pct(p.ttfb, 50)), f1(pct(p.ttfb, 99)), String(p.failures)],
+    ['metered (full Redraft path)', f1(m.rps), f1(pct(m.ttfb, 50)), f1(pct(m.ttfb, 99)), String(m.failures)],
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '));
+  console.log(`ratio metered/passthrough: throughput ${(m.rps / p.rps).toFixed(3)}; TTFB p50 ×${(pct(m.ttfb, 50) / pct(p.ttfb, 50)).toFixed(3)} (+${f1(pct(m.ttfb, 50) - pct(p.ttfb, 50))} ms), p99 ×${(pct(m.ttfb, 99) / pct(p.ttfb, 99)).toFixed(3)}`);
+  console.log(`Redis round trips per request (sequential, ${SEQ} requests): ${f1(beforeFirstByte / SEQ)} before the first byte, ${f1(total / SEQ)} in all (incl. settlement)`);
+
+  for (const c of [api, redis, model]) c.stop();
+  process.exit(0);
 }
-
-// Alternate the two paths twice so drift on a noisy machine hits both alike.
-const runs = { passthrough: [] as Run[], metered: [] as Run[] };
-for (let round = 0; round < 2; round++) {
-  runs.passthrough.push(await load(post(passthrough.url), REQUESTS / 2));
-  runs.metered.push(await load(metered, REQUESTS / 2));
-}
-const merge = (rs: Run[]): Run => ({ rps: rs.reduce((s, r) => s + r.rps, 0) / rs.length, ttfb: rs.flatMap((r) => r.ttfb).sort((a, b) => a - b), failures: rs.reduce((s, r) => s + r.failures, 0) });
-const p = merge(runs.passthrough);
-const m = merge(runs.metered);
-
-const rows = [
-  ['path', 'req/s', 'TTFB p50 ms', 'TTFB p99 ms', 'failures'],
-  ['passthrough (no metering)', f1(p.rps), f1(pct(p.ttfb, 50)), f1(pct(p.ttfb, 99)), String(p.failures)],
-  ['metered (full Redraft path)', f1(m.rps), f1(pct(m.ttfb, 50)), f1(pct(m.ttfb, 99)), String(m.failures)],
-];
-const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '));
-console.log(`ratio metered/passthrough: throughput ${(m.rps / p.rps).toFixed(3)}; TTFB p50 ×${(pct(m.ttfb, 50) / pct(p.ttfb, 50)).toFixed(3)} (+${f1(pct(m.ttfb, 50) - pct(p.ttfb, 50))} ms), p99 ×${(pct(m.ttfb, 99) / pct(p.ttfb, 99)).toFixed(3)}`);
-console.log(`Redis round trips per request (sequential, ${SEQ} requests): ${f1(beforeFirstByte / SEQ)} before the first byte, ${f1(total / SEQ)} in all (incl. settlement)`);
-
-await stack.close();
-await new Promise<void>((resolve) => passthrough.server.close(() => resolve()));
-model.stop();
-process.exit(0);

@@ -15,7 +15,7 @@ const dataDir = resolve('.data/redis');
 mkdirSync(dataDir, { recursive: true });
 const port = Number(process.env.PORT ?? 8787);
 
-const redis = await startRedisServer({ dir: dataDir, port: Number(process.env.REDIS_PORT ?? 0) || undefined });
+const redis = await startRedisServer({ dir: dataDir, persist: true, port: Number(process.env.REDIS_PORT ?? 0) || undefined });
 const bridge = await startUpstashBridge({ redisUrl: redis.url });
 const useOpenAI = Boolean(process.env.OPENAI_API_KEY);
 const model = useOpenAI ? undefined : await startModelServer({ tokensPerSecond: Number(process.env.STAND_IN_TOKENS_PER_SECOND ?? 40), firstTokenDelayMs: 300 });

@@ -120,7 +120,8 @@ const singleToken = (s: string) => encode(s).length === 1;
  * joined text exactly at the piece boundaries. Any prefix therefore counts as exactly as many tokens.
  */
 export function generatePieces(source: string, n: number): string[] {
-  const fromSource = (source.match(/\p{L}+/gu) ?? []).filter((w) => singleToken(` ${w}`));
+  // Markup such as our prompt's <text>…</text> wrapper is not content: leave tag names out.
+  const fromSource = (source.replace(/<\/?[A-Za-z][^>]*>/g, ' ').match(/\p{L}+/gu) ?? []).filter((w) => singleToken(` ${w}`));
   const words = fromSource.length > 0 ? fromSource : LOREM;
   const pieces: string[] = [];
   for (let i = 0; i < n; i++) {
