@@ -25,7 +25,9 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 
 export const RewriteRequestSchema = z
   .object({
-    text: z.string().refine((s) => s.trim().length > 0, 'text must not be empty'),
+    // Something to rewrite: at least one letter, digit, punctuation mark or symbol (not only spaces,
+    // control or zero-width characters).
+    text: z.string().refine((s) => /[\p{L}\p{N}\p{P}\p{S}]/u.test(s), 'text must contain something to rewrite (it is empty or only invisible characters)'),
     action: z.enum(ACTIONS),
     tone: z.enum(TONES).optional(),
     platform: z.enum(PLATFORMS).optional(),
