@@ -2,7 +2,7 @@
  * POST /v1/rewrite — the metered path of one rewrite:
  * validate → (rate windows + quota reservation, one Redis round trip) → stream the model → settle.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { HEADERS, RewriteRequestSchema, type RewriteRequest } from '../../shared/contract';
 import { AppError, meteringUnavailable, modelUnavailable } from '../errors';
 import type { AppEnv, Services } from '../context';
@@ -69,6 +69,8 @@ export function rewriteRoutes(s: Services) {
     }
     c.header(HEADERS.tokensRemaining, String(Math.max(0, q.cap - q.usedAfter)));
 
+    let markSettled = () => {};
+    const settled = new Promise<void>((resolve) => (markSettled = resolve));
     try {
       const stream = await streamModelText({
         model: s.model,
@@ -78,8 +80,11 @@ export function rewriteRoutes(s: Services) {
         maxRetries: s.config.model.maxRetries,
         firstTokenTimeoutMs: s.config.model.firstTokenTimeoutMs,
         totalTimeoutMs: s.config.model.totalTimeoutMs,
-        onEnd: (outcome) => settle(s, { userId, requestId, req, period: q.period, startedAt, outcome }),
+        onEnd: (outcome) => settle(s, { userId, requestId, req, period: q.period, startedAt, outcome }).finally(markSettled),
       });
+      // Runtimes that stop work when the response ends (Workers) are asked to wait for the settlement,
+      // registered now, while the request is certainly alive (a client abort may come later).
+      waitUntil(c, settled);
       return new Response(stream, {
         status: 200,
         headers: { ...Object.fromEntries(c.res.headers), 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
@@ -93,6 +98,17 @@ export function rewriteRoutes(s: Services) {
   });
 
   return app;
+}
+
+/** Workers' `executionCtx.waitUntil` where there is one; on Node the process simply outlives the response. */
+function waitUntil(c: Context, p: Promise<unknown>): void {
+  let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    return; // no execution context on this runtime
+  }
+  ctx.waitUntil(p);
 }
 
 /** Give a reservation back; on a Redis error retry a few times in the background (release is idempotent). */

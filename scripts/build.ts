@@ -1,0 +1,53 @@
+/**
+ * `npm run build`: bundles the one Hono app for each deploy target, so none of them rots.
+ *   dist/node/index.mjs                        Node (Docker, any VM): `node dist/node/index.mjs`
+ *   dist/worker/index.js                       Cloudflare Workers (deploy/wrangler.toml)
+ *   .vercel/output/functions/index.func/       Vercel Build Output API (`vercel deploy --prebuilt`)
+ * Prints each bundle's size, raw and gzipped.
+ */
+import { build, type BuildOptions } from 'esbuild';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+/** Cron schedule of the usage reporter on Vercel (Vercel Cron calls the path with `Authorization: Bearer $CRON_SECRET`). */
+export const VERCEL_CRONS = [{ path: '/internal/report-usage', schedule: '0 * * * *' }];
+
+const common: BuildOptions = {
+  bundle: true,
+  format: 'esm',
+  minify: true,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { 'process.env.NODE_ENV': '"production"' },
+};
+// Node built-ins stay imports; CommonJS dependencies get a `require` that can load them.
+const nodeBanner = { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" };
+
+const targets: { name: string; out: string; options: BuildOptions }[] = [
+  { name: 'node', out: 'dist/node/index.mjs', options: { entryPoints: ['api/runtimes/node.ts'], platform: 'node', target: 'node22', banner: nodeBanner } },
+  {
+    name: 'workers',
+    out: 'dist/worker/index.js',
+    // The Workers runtime with `nodejs_compat` provides node:* modules; everything else is bundled.
+    options: { entryPoints: ['api/runtimes/worker.ts'], platform: 'browser', target: 'es2022', conditions: ['workerd', 'worker', 'browser'], external: ['node:*'] },
+  },
+  { name: 'vercel', out: '.vercel/output/functions/index.func/index.mjs', options: { entryPoints: ['api/runtimes/vercel.ts'], platform: 'node', target: 'node22', banner: nodeBanner } },
+];
+
+rmSync('dist', { recursive: true, force: true });
+rmSync('.vercel/output', { recursive: true, force: true });
+const rows: string[] = [];
+for (const t of targets) {
+  mkdirSync(dirname(t.out), { recursive: true });
+  await build({ ...common, ...t.options, outfile: t.out });
+  const code = readFileSync(t.out);
+  rows.push(`${t.name.padEnd(8)} ${t.out.padEnd(48)} ${(code.length / 1024).toFixed(0).padStart(6)} KB raw  ${(gzipSync(code).length / 1024).toFixed(0).padStart(5)} KB gzipped`);
+}
+
+writeFileSync('.vercel/output/functions/index.func/.vc-config.json', JSON.stringify({ runtime: 'nodejs22.x', handler: 'index.mjs', launcherType: 'Nodejs', supportsResponseStreaming: true, maxDuration: 300 }, null, 2));
+writeFileSync('.vercel/output/functions/index.func/package.json', JSON.stringify({ type: 'module' }));
+writeFileSync('.vercel/output/config.json', JSON.stringify({ version: 3, routes: [{ src: '/(.*)', dest: '/index' }], crons: VERCEL_CRONS }, null, 2));
+
+console.log(rows.join('\n'));
