@@ -11,15 +11,19 @@ import { rewriteRoutes } from './routes/rewrite';
 import { usageRoutes } from './routes/usage';
 import { healthRoutes } from './routes/health';
 import { devRoutes } from './routes/dev';
+import { metricsRoutes } from './routes/metrics';
+import { requestLog } from './observe/request-log';
 
 export function createApp(s: Services) {
   const app = new Hono<AppEnv>();
+  app.use('*', requestLog(s));
 
   if (s.config.allowedOrigins.length > 0) {
     app.use('*', cors({ origin: s.config.allowedOrigins, allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['X-Request-Id', 'X-Tokens-Remaining', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'], maxAge: 600 }));
   }
 
   app.route('/', healthRoutes(s));
+  app.route('/', metricsRoutes(s));
   if (s.config.auth.devAuth && s.devIssuer) app.route('/', devRoutes(s.devIssuer, s.config.auth.authorizedParties));
 
   app.use('/v1/*', requireUser(s.verifySession));

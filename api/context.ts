@@ -8,6 +8,7 @@ import type { DevIssuer } from './auth/dev-issuer';
 import type { RateLimits } from './limits/rate-limits';
 import type { QuotaStore } from './metering/quota';
 import type { UsageReader } from './metering/ledger';
+import type { Metrics } from './observe/metrics';
 
 export interface Services {
   config: Config;
@@ -20,10 +21,12 @@ export interface Services {
   /** Liveness probes for /health. */
   probes: { redis: () => Promise<void>; model: () => Promise<void> };
   now: () => number;
-  /** Keeps a promise alive after the response on runtimes that need it (Workers' waitUntil). */
+  /** Structured logs: one JSON object per line. */
   log: (line: Record<string, unknown>) => void;
+  metrics: Metrics;
 }
 
 export type AppEnv = {
-  Variables: { user: SessionUser; requestId: string };
+  /** requestId: this request's id (a rewrite's may come from its body); deferLog: a streamed rewrite logs at settlement. */
+  Variables: { user: SessionUser; requestId: string; deferLog: boolean };
 };

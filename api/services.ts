@@ -11,6 +11,7 @@ import { createUsageReader } from './metering/ledger';
 import { createChatModel } from './model/provider';
 import { createSessionVerifier } from './auth/verify';
 import { createDevIssuer } from './auth/dev-issuer';
+import { createApiMetrics } from './observe/metrics';
 
 export interface ServiceOptions {
   /** @upstash/ratelimit's in-memory cache of blocked ids (default on; tests that flush Redis turn it off). */
@@ -46,5 +47,6 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     },
     now: opts.now ?? Date.now,
     log: opts.log ?? ((line) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }))),
+    metrics: createApiMetrics(),
   };
 }

@@ -40,6 +40,7 @@ const EnvSchema = z
     RATE_LIMIT_RPM: int(60),
     RATE_LIMIT_TPM: int(200_000),
     LEDGER_RETENTION_DAYS: int(400),
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   })
   .superRefine((e, ctx) => {
     if (e.DEV_AUTH && e.NODE_ENV === 'production') ctx.addIssue({ code: 'custom', path: ['DEV_AUTH'], message: 'is refused when NODE_ENV=production (dev tokens would bypass Clerk)' });
@@ -55,6 +56,8 @@ export interface Config {
   allowedOrigins: string[];
   limits: { maxTextChars: number; maxBodyBytes: number; requestsPerMinute: number; tokensPerMinute: number };
   ledgerRetentionDays: number;
+  /** Bearer token GET /metrics requires; open when unset. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -87,5 +90,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     allowedOrigins: e.ALLOWED_ORIGINS,
     limits: { maxTextChars: e.MAX_TEXT_CHARS, maxBodyBytes: e.MAX_BODY_BYTES, requestsPerMinute: e.RATE_LIMIT_RPM, tokensPerMinute: e.RATE_LIMIT_TPM },
     ledgerRetentionDays: e.LEDGER_RETENTION_DAYS,
+    metricsToken: e.METRICS_TOKEN,
   });
 }

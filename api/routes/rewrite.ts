@@ -29,7 +29,8 @@ export function rewriteRoutes(s: Services) {
       throw new AppError('text_too_long', `The selected text is ${req.text.length} characters; the limit is ${s.config.limits.maxTextChars}. Select a shorter passage.`);
     }
     const { userId } = c.get('user');
-    const requestId = req.requestId ?? crypto.randomUUID();
+    const requestId = req.requestId ?? c.get('requestId');
+    c.set('requestId', requestId);
     c.header(HEADERS.requestId, requestId);
 
     const messages = buildMessages(req);
@@ -85,6 +86,7 @@ export function rewriteRoutes(s: Services) {
       // Runtimes that stop work when the response ends (Workers) are asked to wait for the settlement,
       // registered now, while the request is certainly alive (a client abort may come later).
       waitUntil(c, settled);
+      c.set('deferLog', true); // the settlement writes this request's log line, with its tokens
       return new Response(stream, {
         status: 200,
         headers: { ...Object.fromEntries(c.res.headers), 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
@@ -153,10 +155,31 @@ async function settle(
   for (let attempt = 0; ; attempt++) {
     try {
       const result = await s.quota.settle(a.userId, a.period, event);
-      s.log({ msg: 'rewrite', requestId: a.requestId, user: a.userId, action: a.req.action, status: a.outcome.status, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, billedTokens: result.ok ? result.billed : null, costUsd, latencyMs: endedAt - a.startedAt });
+      const billed = result.ok ? result.billed : 0;
+      s.metrics.inc('redraft_rewrites_total', { action: a.req.action, outcome: a.outcome.status });
+      s.metrics.inc('redraft_tokens_billed_total', { action: a.req.action }, billed);
+      s.metrics.inc('redraft_provider_cost_usd_total', { model: event.model }, costUsd);
+      s.metrics.observe('redraft_rewrite_duration_seconds', {}, (endedAt - a.startedAt) / 1000);
+      s.log({
+        msg: 'request',
+        requestId: a.requestId,
+        method: 'POST',
+        route: '/v1/rewrite',
+        status: 200,
+        user: a.userId,
+        action: a.req.action,
+        outcome: a.outcome.status,
+        usageSource: usage.source,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        billedTokens: result.ok ? result.billed : null,
+        costUsd,
+        latencyMs: endedAt - a.startedAt,
+      });
       return;
     } catch (err) {
       if (attempt >= 5) {
+        s.metrics.inc('redraft_settle_failures_total');
         s.log({ level: 'error', msg: 'settle failed; the reservation will be released as abandoned', requestId: a.requestId, user: a.userId, error: String(err) });
         return;
       }

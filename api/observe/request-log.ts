@@ -1,0 +1,36 @@
+/**
+ * One JSON log line per request (request id, user, route, status, error code, latency) and the HTTP
+ * metrics. A streamed rewrite defers its line to the settlement, which adds tokens, cost and outcome.
+ */
+import { createMiddleware } from 'hono/factory';
+import { routePath } from 'hono/route';
+import type { AppEnv, Services } from '../context';
+import { AppError } from '../errors';
+
+export function requestLog(s: Pick<Services, 'log' | 'metrics'>) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const t0 = performance.now();
+    const id = crypto.randomUUID();
+    c.set('requestId', id);
+    c.header('X-Request-Id', id); // a rewrite replaces it with its own (client-chosen) id
+    await next();
+    const matched = routePath(c, -1);
+    const route = matched === '*' ? 'unmatched' : matched;
+    const seconds = (performance.now() - t0) / 1000;
+    const err = c.error;
+    const code = err instanceof AppError ? err.code : err ? 'internal' : c.res.status === 404 ? 'not_found' : '';
+    s.metrics.inc('redraft_http_requests_total', { route, status: String(c.res.status), code });
+    s.metrics.observe('redraft_http_request_duration_seconds', { route }, seconds);
+    if (c.get('deferLog')) return;
+    s.log({
+      msg: 'request',
+      requestId: c.get('requestId'),
+      method: c.req.method,
+      route,
+      status: c.res.status,
+      user: c.get('user')?.userId,
+      ...(code ? { code } : {}),
+      latencyMs: Math.round(seconds * 1000),
+    });
+  });
+}
