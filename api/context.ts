@@ -9,6 +9,7 @@ import type { RateLimits } from './limits/rate-limits';
 import type { QuotaStore } from './metering/quota';
 import type { UsageReader } from './metering/ledger';
 import type { Metrics } from './observe/metrics';
+import type { Inflight } from './model/inflight';
 
 export interface Services {
   config: Config;
@@ -24,6 +25,8 @@ export interface Services {
   /** Structured logs: one JSON object per line. */
   log: (line: Record<string, unknown>) => void;
   metrics: Metrics;
+  /** Model streams in progress (graceful shutdown drains them). */
+  inflight: Inflight;
 }
 
 export type AppEnv = {

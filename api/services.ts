@@ -12,6 +12,7 @@ import { createChatModel } from './model/provider';
 import { createSessionVerifier } from './auth/verify';
 import { createDevIssuer } from './auth/dev-issuer';
 import { createApiMetrics } from './observe/metrics';
+import { createInflight } from './model/inflight';
 
 export interface ServiceOptions {
   /** @upstash/ratelimit's in-memory cache of blocked ids (default on; tests that flush Redis turn it off). */
@@ -48,5 +49,6 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     now: opts.now ?? Date.now,
     log: opts.log ?? ((line) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }))),
     metrics: createApiMetrics(),
+    inflight: createInflight(),
   };
 }

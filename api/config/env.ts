@@ -40,6 +40,7 @@ const EnvSchema = z
     RATE_LIMIT_RPM: int(60),
     RATE_LIMIT_TPM: int(200_000),
     LEDGER_RETENTION_DAYS: int(400),
+    SHUTDOWN_GRACE_MS: int(25_000, 0),
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   })
   .superRefine((e, ctx) => {
@@ -56,6 +57,8 @@ export interface Config {
   allowedOrigins: string[];
   limits: { maxTextChars: number; maxBodyBytes: number; requestsPerMinute: number; tokensPerMinute: number };
   ledgerRetentionDays: number;
+  /** Node: how long a shutdown waits for streams in progress before cutting them. */
+  shutdownGraceMs: number;
   /** Bearer token GET /metrics requires; open when unset. */
   metricsToken: string | undefined;
 }
@@ -91,5 +94,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     limits: { maxTextChars: e.MAX_TEXT_CHARS, maxBodyBytes: e.MAX_BODY_BYTES, requestsPerMinute: e.RATE_LIMIT_RPM, tokensPerMinute: e.RATE_LIMIT_TPM },
     ledgerRetentionDays: e.LEDGER_RETENTION_DAYS,
     metricsToken: e.METRICS_TOKEN,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
   });
 }

@@ -16,6 +16,8 @@ export interface StreamOptions {
   maxRetries: number;
   firstTokenTimeoutMs: number;
   totalTimeoutMs: number;
+  /** Stops the model from outside (server shutdown): the stream ends as "aborted" and settles. */
+  signal?: AbortSignal;
   /** Called once, after the stream ended in any way after its first token. Must not throw. */
   onEnd: (outcome: StreamOutcome) => Promise<void>;
 }
@@ -32,6 +34,7 @@ type Part = { type: string; text?: string; error?: unknown; totalUsage?: { input
 export async function streamModelText(o: StreamOptions): Promise<ReadableStream<Uint8Array>> {
   const abort = new AbortController();
   const total = setTimeout(() => abort.abort(new Error('model total timeout')), o.totalTimeoutMs);
+  o.signal?.addEventListener('abort', () => abort.abort(new Error('server shutting down')), { once: true });
   const result = streamText({
     model: o.model,
     system: o.messages.find((m) => m.role === 'system')?.content,
@@ -76,7 +79,13 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
         for (;;) {
           const next = await parts.next();
           if (next.done) {
-            await end(abort.signal.aborted ? 'aborted' : 'completed');
+            if (abort.signal.aborted) {
+              // Cut by us (total timeout, shutdown): the client must see a broken stream, not a short answer.
+              await end('aborted');
+              controller.error(abort.signal.reason ?? new Error('model stream cut'));
+              return;
+            }
+            await end('completed');
             controller.close();
             return;
           }

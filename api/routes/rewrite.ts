@@ -72,6 +72,7 @@ export function rewriteRoutes(s: Services) {
 
     let markSettled = () => {};
     const settled = new Promise<void>((resolve) => (markSettled = resolve));
+    const cut = new AbortController();
     try {
       const stream = await streamModelText({
         model: s.model,
@@ -81,11 +82,13 @@ export function rewriteRoutes(s: Services) {
         maxRetries: s.config.model.maxRetries,
         firstTokenTimeoutMs: s.config.model.firstTokenTimeoutMs,
         totalTimeoutMs: s.config.model.totalTimeoutMs,
+        signal: cut.signal,
         onEnd: (outcome) => settle(s, { userId, requestId, req, period: q.period, startedAt, outcome }).finally(markSettled),
       });
       // Runtimes that stop work when the response ends (Workers) are asked to wait for the settlement,
       // registered now, while the request is certainly alive (a client abort may come later).
       waitUntil(c, settled);
+      s.inflight.track(() => cut.abort(), settled);
       c.set('deferLog', true); // the settlement writes this request's log line, with its tokens
       return new Response(stream, {
         status: 200,

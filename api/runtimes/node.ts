@@ -1,15 +1,26 @@
 /**
- * Node entry point: validate config once, wire services, serve the app.
- * `npm start` runs this with the environment as it is; `npm run dev` runs it with local stand-ins.
+ * Node entry point: validate config once, wire services, serve the app. On SIGTERM/SIGINT it shuts
+ * down gracefully: stops accepting connections, lets streams in progress finish for SHUTDOWN_GRACE_MS,
+ * cuts the rest (each settles, charged for what it generated), then exits.
+ * `npm start` runs the bundle of this file (`npm run build`); `npm run dev` runs it with local stand-ins.
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from '../app';
 import { ConfigError, loadConfig, type Config } from '../config/env';
-import { createServices } from '../services';
+import { createServices, type ServiceOptions } from '../services';
+import type { Services } from '../context';
 
-export async function startNodeServer(config: Config, port: number, host = '0.0.0.0'): Promise<{ server: ServerType; url: string; close: () => Promise<void> }> {
-  const app = createApp(await createServices(config));
-  const server = serve({ fetch: app.fetch, port, hostname: host });
+export interface NodeServer {
+  server: ServerType;
+  services: Services;
+  url: string;
+  /** Graceful: stop accepting, drain streams in progress (grace period), close. */
+  close: () => Promise<{ finished: number; cut: number; unsettled: number }>;
+}
+
+export async function startNodeServer(config: Config, port: number, host = '0.0.0.0', opts: ServiceOptions = {}): Promise<NodeServer> {
+  const services = await createServices(config, opts);
+  const server = serve({ fetch: createApp(services).fetch, port, hostname: host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -18,8 +29,15 @@ export async function startNodeServer(config: Config, port: number, host = '0.0.
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return {
     server,
+    services,
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const drained = await services.inflight.drain(config.shutdownGraceMs);
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await closed;
+      return drained;
+    },
   };
 }
 
@@ -35,12 +53,21 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     const config = loadConfig(process.env);
     const port = Number(process.env.PORT ?? 8787);
-    const { url, close } = await startNodeServer(config, port);
+    const node = await startNodeServer(config, port);
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(JSON.stringify({ time: new Date().toISOString(), msg: 'shutting down', signal, streamsInProgress: node.services.inflight.size, graceMs: config.shutdownGraceMs }));
+      const drained = await node.close();
+      console.log(JSON.stringify({ time: new Date().toISOString(), msg: 'stopped', ...drained }));
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+    // Announced only once a signal can be handled (a supervisor may signal as soon as it reads this).
     for (const line of startupSummary(config)) console.log(line);
-    console.log(`Redraft API listening on ${url}`);
-    const stop = () => close().then(() => process.exit(0));
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    console.log(`Redraft API listening on ${node.url}`);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
