@@ -10,7 +10,7 @@ import { createQuotaStore } from './metering/quota';
 import { createUsageReader } from './metering/ledger';
 import { createChatModel } from './model/provider';
 import { createSessionVerifier } from './auth/verify';
-import { createDevIssuer } from './auth/dev-issuer';
+import { createDevIssuer, DEV_ISSUER } from './auth/dev-issuer';
 import { createApiMetrics } from './observe/metrics';
 import { createInflight } from './model/inflight';
 
@@ -30,7 +30,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
 
   return {
     config,
-    verifySession: createSessionVerifier({ jwtKey, authorizedParties: config.auth.authorizedParties }),
+    verifySession: createSessionVerifier({ jwtKey, authorizedParties: config.auth.authorizedParties, issuer: devIssuer ? DEV_ISSUER : config.auth.issuer }),
     devIssuer,
     rateLimits: createRateLimits(redis, { requestsPerMinute: config.limits.requestsPerMinute, tokensPerMinute: config.limits.tokensPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache }),
     quota: await createQuotaStore(redis, { requestTtlSeconds: 7 * 86_400, abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000, ledgerRetentionDays: config.ledgerRetentionDays }),

@@ -3,10 +3,13 @@
  * signs Clerk-shaped session tokens, and the same offline verifier checks them with its public key.
  * The whole product runs without a Clerk account. WebCrypto only, so it runs on every runtime.
  */
+/** The `iss` of dev tokens (the verifier requires it in dev mode, as it requires Clerk's in production). */
+export const DEV_ISSUER = 'https://redraft.dev.local';
+
 export interface DevIssuer {
   /** SPKI PEM of the public key, given to the verifier as its jwtKey. */
   publicKeyPem: string;
-  issue(claims: { userId: string; azp?: string; ttlSeconds?: number; now?: number }): Promise<string>;
+  issue(claims: { userId: string; azp?: string; ttlSeconds?: number; now?: number; iss?: string }): Promise<string>;
 }
 
 const b64url = (bytes: Uint8Array | string) =>
@@ -23,10 +26,10 @@ export async function createDevIssuer(): Promise<DevIssuer> {
 
   return {
     publicKeyPem,
-    async issue({ userId, azp, ttlSeconds = 3600, now = Date.now() }) {
+    async issue({ userId, azp, ttlSeconds = 3600, now = Date.now(), iss = DEV_ISSUER }) {
       const iat = Math.floor(now / 1000);
       const header = { alg: 'RS256', typ: 'JWT', kid: 'redraft-dev' };
-      const payload = { sub: userId, sid: `sess_dev_${crypto.randomUUID()}`, iss: 'https://redraft.dev.local', iat, nbf: iat - 5, exp: iat + ttlSeconds, ...(azp ? { azp } : {}) };
+      const payload = { sub: userId, sid: `sess_dev_${crypto.randomUUID()}`, iss, iat, nbf: iat - 5, exp: iat + ttlSeconds, ...(azp ? { azp } : {}) };
       const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
       const sig = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', privateKey, new TextEncoder().encode(input));
       return `${input}.${b64url(new Uint8Array(sig))}`;

@@ -17,7 +17,7 @@ export type SessionVerifier = (token: string) => Promise<VerifyResult>;
 /** User ids become part of Redis keys: allow only what Clerk issues (and dev ids) — no braces, no spaces. */
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 
-export function createSessionVerifier(opts: { jwtKey: string; authorizedParties: string[] }): SessionVerifier {
+export function createSessionVerifier(opts: { jwtKey: string; authorizedParties: string[]; issuer?: string | undefined }): SessionVerifier {
   return async (token) => {
     let data: Record<string, unknown>;
     try {
@@ -27,6 +27,7 @@ export function createSessionVerifier(opts: { jwtKey: string; authorizedParties:
       return { ok: false, reason: (err as { reason?: string }).reason ?? 'token-invalid' };
     }
     if (opts.authorizedParties.length > 0 && typeof data.azp !== 'string') return { ok: false, reason: 'token-missing-azp' };
+    if (opts.issuer && data.iss !== opts.issuer) return { ok: false, reason: 'token-wrong-issuer' };
     if (typeof data.sub !== 'string' || !USER_ID.test(data.sub)) return { ok: false, reason: 'token-invalid-sub' };
     return { ok: true, user: { userId: data.sub, sessionId: typeof data.sid === 'string' ? data.sid : undefined } };
   };

@@ -33,6 +33,7 @@ const EnvSchema = z
     MODEL_TOTAL_TIMEOUT_MS: int(180_000),
     CLERK_JWT_KEY: z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'must be the PEM public key from the Clerk dashboard (API keys → JWT public key)' }).optional(),
     CLERK_AUTHORIZED_PARTIES: list,
+    CLERK_ISSUER: z.url({ message: "must be your Clerk instance's Frontend API URL, e.g. https://clerk.example.com" }).optional(),
     DEV_AUTH: flag,
     ALLOWED_ORIGINS: list,
     MAX_TEXT_CHARS: int(20_000),
@@ -53,7 +54,7 @@ export interface Config {
   env: 'development' | 'production' | 'test';
   redis: { url: string; token: string; timeoutMs: number };
   model: { id: string; apiKey: string; baseURL: string | undefined; standIn: boolean; maxRetries: number; firstTokenTimeoutMs: number; totalTimeoutMs: number };
-  auth: { jwtKey: string | undefined; authorizedParties: string[]; devAuth: boolean };
+  auth: { jwtKey: string | undefined; authorizedParties: string[]; issuer: string | undefined; devAuth: boolean };
   allowedOrigins: string[];
   limits: { maxTextChars: number; maxBodyBytes: number; requestsPerMinute: number; tokensPerMinute: number };
   ledgerRetentionDays: number;
@@ -89,7 +90,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       firstTokenTimeoutMs: e.MODEL_FIRST_TOKEN_TIMEOUT_MS,
       totalTimeoutMs: e.MODEL_TOTAL_TIMEOUT_MS,
     },
-    auth: { jwtKey: e.CLERK_JWT_KEY, authorizedParties: e.CLERK_AUTHORIZED_PARTIES, devAuth: e.DEV_AUTH },
+    auth: { jwtKey: e.CLERK_JWT_KEY, authorizedParties: e.CLERK_AUTHORIZED_PARTIES, issuer: e.CLERK_ISSUER, devAuth: e.DEV_AUTH },
     allowedOrigins: e.ALLOWED_ORIGINS,
     limits: { maxTextChars: e.MAX_TEXT_CHARS, maxBodyBytes: e.MAX_BODY_BYTES, requestsPerMinute: e.RATE_LIMIT_RPM, tokensPerMinute: e.RATE_LIMIT_TPM },
     ledgerRetentionDays: e.LEDGER_RETENTION_DAYS,

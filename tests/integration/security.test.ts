@@ -1,0 +1,118 @@
+/**
+ * Security properties, as tests: CORS only for the configured extension origins, users isolated from
+ * each other, dev-only routes absent in production, and tokens with a wrong issuer, a tampered payload,
+ * `alg: none` or a hostile subject refused.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app';
+import { loadConfig } from '../../api/config/env';
+import { createServices } from '../../api/services';
+import { startInfra, type Infra } from '../support/infra';
+import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
+
+const EXT = 'chrome-extension://abcdefghijklmnopabcdefghijklmnop';
+const ISSUER = 'https://clerk.redraft.example';
+
+describe('production app (Clerk keys, no dev auth)', () => {
+  let infra: Infra;
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    infra = await startInfra();
+    const config = loadConfig({ ...infra.env, CLERK_AUTHORIZED_PARTIES: EXT, CLERK_ISSUER: ISSUER, ALLOWED_ORIGINS: EXT });
+    const app = createApp(await createServices(config, { log: () => {} }));
+    server = createServer(getRequestListener(app.fetch));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    await infra?.close();
+  });
+
+  const usage = (token: string, headers: Record<string, string> = {}) => fetch(`${base}/v1/usage`, { headers: { Authorization: `Bearer ${token}`, ...headers } });
+  const token = (userId: string, o: { iss?: string; azp?: string } = {}) => infra.issuer.issue({ userId, azp: EXT, iss: ISSUER, ...o });
+
+  it('accepts a token from the configured issuer and extension', async () => {
+    expect((await usage(await token('user_sec_ok'))).status).toBe(200);
+  });
+
+  it('refuses a token from another issuer, even when signed by the right key', async () => {
+    const res = await usage(await token('user_sec_iss', { iss: 'https://clerk.attacker.example' }));
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('token-wrong-issuer') } });
+  });
+
+  it('refuses alg:none, a tampered payload and a hostile subject', async () => {
+    const good = await token('user_sec_victim');
+    const [h, p, s] = good.split('.');
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as Record<string, unknown>;
+    const forge = (c: Record<string, unknown>) => Buffer.from(JSON.stringify(c)).toString('base64url');
+    const none = forge({ alg: 'none', typ: 'JWT' });
+    for (const bad of [`${none}.${p}.`, `${none}.${forge({ ...claims, sub: 'user_attacker' })}.`, `${h}.${forge({ ...claims, sub: 'user_attacker' })}.${s}`, `${h}.${p}.${s!.slice(0, -4)}AAAA`]) {
+      expect((await usage(bad)).status).toBe(401);
+    }
+    // A correctly signed token whose subject would break out of the Redis key layout.
+    for (const sub of ['user}{evil', 'user with spaces', '', 'x'.repeat(200)]) {
+      expect((await usage(await token(sub))).status).toBe(401);
+    }
+  });
+
+  it('serves CORS only to the configured extension origin', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${base}/v1/rewrite`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' } });
+    const ok = await preflight(EXT);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(EXT);
+    expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+    for (const evil of ['https://evil.example', 'chrome-extension://otherextensionidotherextensionid', 'null']) {
+      const res = await preflight(evil);
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+      const get = await usage(await token('user_sec_cors'), { Origin: evil });
+      expect(get.headers.get('access-control-allow-origin')).toBeNull();
+    }
+    const own = await usage(await token('user_sec_cors'), { Origin: EXT });
+    expect(own.headers.get('access-control-allow-origin')).toBe(EXT);
+    expect(own.headers.get('access-control-expose-headers')).toContain('X-Tokens-Remaining');
+  });
+
+  it('has no dev routes: /dev/session does not exist without DEV_AUTH', async () => {
+    const res = await fetch(`${base}/dev/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"userId":"user_dev"}' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: 'not_found' } });
+  });
+});
+
+describe('user isolation', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("a user cannot name another user's account, and the same request id is separate per user", async () => {
+    const [a, b] = [await stack.token('user_iso_a'), await stack.token('user_iso_b')];
+    // The body cannot carry a user: the schema is strict.
+    const smuggled = await stack.rewrite(a, { text: 'hello', action: 'rewrite', userId: 'user_iso_b' });
+    expect(smuggled.status).toBe(400);
+    // The same requestId from both users: two separate requests, each charged to its own user.
+    for (const t of [a, b]) {
+      const res = await stack.rewrite(t, { text: 'Fresh flowers every Friday.', action: 'shorten', requestId: 'shared_id_0001' });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    await expect.poll(async () => (await ledgerOf(stack.db, 'user_iso_a')).length + (await ledgerOf(stack.db, 'user_iso_b')).length).toBe(2);
+    for (const [user, t] of [['user_iso_a', a], ['user_iso_b', b]] as const) {
+      const ledger = await ledgerOf(stack.db, user);
+      expect(ledger.map((e) => e.user)).toEqual([user]);
+      const u = (await (await fetch(`${stack.api}/v1/usage`, { headers: { Authorization: `Bearer ${t}` } })).json()) as { usedTokens: number; recent: { requestId: string }[] };
+      expect(u.usedTokens).toBe(await usedOf(stack.db, user));
+      expect(u.usedTokens).toBe(Number(ledger[0]!.billed));
+      expect(u.recent.map((r) => r.requestId)).toEqual(['shared_id_0001']);
+    }
+  });
+});
