@@ -16,14 +16,14 @@ export interface StreamOptions {
   maxRetries: number;
   firstTokenTimeoutMs: number;
   totalTimeoutMs: number;
-  /** Stops the model from outside (server shutdown): the stream ends as "aborted" and settles. */
+  /** Stops the model from outside (client gone, server shutdown): the stream ends as "aborted" and settles; before the first token, nothing is charged. */
   signal?: AbortSignal;
   /** Called once, after the stream ended in any way after its first token. Must not throw. */
   onEnd: (outcome: StreamOutcome) => Promise<void>;
 }
 
 export class NoFirstToken extends Error {
-  constructor(readonly reason: 'error' | 'timeout' | 'empty', cause?: unknown) {
+  constructor(readonly reason: 'error' | 'timeout' | 'empty' | 'cancelled', cause?: unknown) {
     super(`model produced no output (${reason})`, { cause });
   }
 }
@@ -43,6 +43,8 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
     maxRetries: o.maxRetries,
     abortSignal: abort.signal,
     temperature: 0.7,
+    // Errors arrive as stream parts and are handled below (release or settle); no console noise.
+    onError: () => {},
   });
   const parts = (result.stream as AsyncIterable<Part>)[Symbol.asyncIterator]();
   let text = '';
@@ -63,6 +65,7 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
   } catch (err) {
     abort.abort();
     clearTimeout(total);
+    if (o.signal?.aborted) throw new NoFirstToken('cancelled', err);
     throw err instanceof NoFirstToken ? err : new NoFirstToken(abort.signal.aborted ? 'timeout' : 'error', err);
   } finally {
     clearTimeout(firstTimer);

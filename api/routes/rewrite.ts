@@ -82,7 +82,8 @@ export function rewriteRoutes(s: Services) {
         maxRetries: s.config.model.maxRetries,
         firstTokenTimeoutMs: s.config.model.firstTokenTimeoutMs,
         totalTimeoutMs: s.config.model.totalTimeoutMs,
-        signal: cut.signal,
+        // The client going away (even while waiting for the first token) or a shutdown stops the model.
+        signal: AbortSignal.any([cut.signal, c.req.raw.signal]),
         onEnd: (outcome) => settle(s, { userId, requestId, req, period: q.period, startedAt, outcome }).finally(markSettled),
       });
       // Runtimes that stop work when the response ends (Workers) are asked to wait for the settlement,
@@ -97,6 +98,7 @@ export function rewriteRoutes(s: Services) {
     } catch (err) {
       // Nothing was generated: give the whole reservation back, so the user may retry (even with the same requestId).
       await release();
+      if (err instanceof NoFirstToken && err.reason === 'cancelled') throw new AppError('model_unavailable', 'The request was cancelled before the model answered. Nothing was charged.');
       if (err instanceof NoFirstToken) throw modelUnavailable(err);
       throw err;
     }

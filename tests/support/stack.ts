@@ -8,7 +8,7 @@ import { createServices, type ServiceOptions } from '../../api/services';
 import { createApp } from '../../api/app';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Services } from '../../api/context';
-import { startRedisServer, type RedisServer } from './redis-server';
+import { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server';
 import { startUpstashBridge, type UpstashBridge } from './upstash-bridge';
 import { startModelServer, type ModelServer, type ModelServerOptions } from './model-server';
 
@@ -30,10 +30,12 @@ export interface StackOptions {
   env?: Record<string, string>;
   model?: ModelServerOptions;
   services?: ServiceOptions;
+  /** e.g. `{ persist: true }`: data survives a restart, as on Upstash. */
+  redis?: RedisServerOptions;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const redis = await startRedisServer();
+  const redis = await startRedisServer(opts.redis);
   const bridge = await startUpstashBridge({ redisUrl: redis.url });
   const model = await startModelServer(opts.model);
   const config = loadConfig({
@@ -56,6 +58,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const address = server.address();
   const api = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const db = new IORedis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  db.on('error', () => {}); // fault tests stop Redis; commands still report their errors
 
   return {
     api,
