@@ -25,7 +25,7 @@ export function explainError(e: Pick<ErrorMessage, 'status' | 'code' | 'message'
       return { sentence: 'You are not signed in to Redraft. Sign in from the Redraft button in the toolbar, then try again.', next: 'sign_in' };
     case 'quota_exhausted': {
       const on = dateOf(e.periodEnd);
-      return { sentence: `You have used all your tokens for this period${on ? `; they reset on ${on}` : ''}. Upgrade your plan to keep rewriting now.`, next: 'upgrade' };
+      return { sentence: `You have used all your tokens for this period${on ? `; they reset on ${on}` : ''}. Upgrade your plan from the Redraft button to keep rewriting now.`, next: 'upgrade' };
     }
     case 'text_too_long':
     case 'payload_too_large':

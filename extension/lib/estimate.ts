@@ -2,9 +2,10 @@
  * A cheap client-side token estimate, shown on the toolbar before an action runs. The real count
  * (o200k, gpt-tokenizer) happens on the server; shipping a tokenizer to every page would add >1 MB.
  *
- * - Input: the server's own prompt (`buildMessages`, pure) measured at ~4 characters per token plus
- *   the chat format's per-message overhead. English marketing copy is within ~15% of o200k
- *   (tests/unit/extension/estimate.test.ts measures it against the real tokenizer).
+ * - Input: the server's own prompt (`buildMessages`, pure): its fixed instructions at ~4.4 characters per
+ *   token, the user's text at ~4.6 (o200k on English marketing copy), characters beyond Latin scripts
+ *   (CJK, Cyrillic, emoji…) at one token each (an overestimate for some scripts), plus the chat format's
+ *   overhead. tests/unit/extension/estimate.test.ts measures it against the real tokenizer.
  * - Most: input + the action's output cap, the same function the API reserves with (`outputTokenCap`).
  *   That is what is held from the balance while the rewrite runs; only actual use is charged.
  * - Likely: input + a typical output length per action (an approximation, capped by the maximum).
@@ -25,15 +26,21 @@ export interface Estimate {
   maxTokens: number;
 }
 
-export const CHARS_PER_TOKEN = 4;
-const PER_MESSAGE_OVERHEAD = 4;
+const PROMPT_CHARS_PER_TOKEN = 4.4;
+const TEXT_CHARS_PER_TOKEN = 4.6;
+const PER_MESSAGE_OVERHEAD = 3;
 
-export const approxTokens = (text: string) => Math.ceil(text.length / CHARS_PER_TOKEN);
+/** Approximate o200k tokens of user text: Latin-script characters at 4.6 per token, others one each. */
+export function approxTokens(text: string): number {
+  const other = text.match(/[^\u0000-\u02ff\u2000-\u206f]/gu)?.length ?? 0;
+  return Math.ceil((text.length - other) / TEXT_CHARS_PER_TOKEN + other);
+}
 
 export function estimateTokens(r: EstimateInput): Estimate {
   const req = { text: r.text, action: r.action, ...(r.action === 'tone' ? { tone: r.tone ?? 'professional' } : {}), ...(r.action === 'social_post' ? { platform: r.platform ?? 'linkedin' } : {}) } as const;
   const messages = buildMessages(req);
-  const inputTokens = messages.reduce((n, m) => n + approxTokens(m.content) + PER_MESSAGE_OVERHEAD, 3);
+  const promptChars = messages.reduce((n, m) => n + m.content.length, 0) - r.text.length;
+  const inputTokens = Math.ceil(promptChars / PROMPT_CHARS_PER_TOKEN) + approxTokens(r.text) + messages.length * PER_MESSAGE_OVERHEAD + 3;
   const cap = outputTokenCap(req, inputTokens);
   const textTokens = approxTokens(r.text);
   const typical: Record<Action, number> = {

@@ -105,20 +105,27 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
       return;
     }
     const reader = res!.body.getReader();
+    // Cancel the body ourselves on abort: the API sees the disconnect and stops the model (whatever fetch does).
+    const cancel = () => void reader.cancel(signal.reason).catch(() => {});
+    signal.addEventListener('abort', cancel, { once: true });
     const decoder = new TextDecoder();
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) break;
+        if (done || signal.aborted) break;
         const text = decoder.decode(value, { stream: true });
         if (text) post({ type: 'chunk', text });
       }
     } catch (err) {
-      if (signal.aborted) {
-        if (run.stopped) post({ type: 'done', stopped: true });
+      if (!signal.aborted) {
+        post({ type: 'error', status: 0, code: 'stream_interrupted', message: `The stream was cut off: ${describe(err)}` });
         return;
       }
-      post({ type: 'error', status: 0, code: 'stream_interrupted', message: `The stream was cut off: ${describe(err)}` });
+    } finally {
+      signal.removeEventListener('abort', cancel);
+    }
+    if (signal.aborted) {
+      if (run.stopped) post({ type: 'done', stopped: true });
       return;
     }
     const tail = decoder.decode();

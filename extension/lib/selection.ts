@@ -15,7 +15,17 @@ export type FieldElement = HTMLTextAreaElement | HTMLInputElement;
 
 export type Target =
   | { kind: 'field'; el: FieldElement; start: number; end: number; text: string; editable: boolean }
-  | { kind: 'editable'; root: HTMLElement; range: Range; text: string; editable: true }
+  | {
+      kind: 'editable';
+      root: HTMLElement;
+      range: Range;
+      /** As the user sees it (line breaks between blocks): what is sent to the API. */
+      text: string;
+      editable: true;
+      /** The same text in textContent units (no block line breaks), and where it starts in root.textContent. */
+      raw: string;
+      start: number;
+    }
   | { kind: 'page'; range: Range; text: string; editable: false };
 
 /** Input types whose value is free text with a selection API. Passwords are never offered. */
@@ -72,10 +82,13 @@ export function captureSelection(doc: Document, opts: CaptureOptions = {}): Targ
   if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return null;
   const range = sel.getRangeAt(0).cloneRange();
   if (opts.ignore?.(range.commonAncestorContainer)) return null;
-  const text = range.toString();
-  if (!text.trim()) return null;
+  const raw = range.toString();
+  const text = sel.toString() || raw;
+  if (!raw.trim() || !text.trim()) return null;
   const root = editableRoot(range.commonAncestorContainer);
-  return root ? { kind: 'editable', root, range, text, editable: true } : { kind: 'page', range, text, editable: false };
+  if (!root) return { kind: 'page', range, text, editable: false };
+  // Offsets survive DOM changes that a live Range does not (an undo re-creates the text nodes).
+  return { kind: 'editable', root, range, text, editable: true, raw, start: textOffset(root, range.startContainer, range.startOffset) };
 }
 
 /** Where to anchor the toolbar: the selection's rectangle (a field's own box for fields). */
@@ -131,9 +144,24 @@ function fireInput(el: Element, inputType: string, data: string | null) {
   el.dispatchEvent(Ctor ? new Ctor('input', { bubbles: true, composed: true, inputType, data }) : new Event('input', { bubbles: true }));
 }
 
-function replaceInField(t: Extract<Target, { kind: 'field' }>, text: string, exec: ExecCommand): Replacement {
-  const el = t.el;
+/**
+ * Where the selected text is now: where it was captured, or (when the page changed the text before it)
+ * its only occurrence. Null when it is gone or ambiguous: never replace the wrong words.
+ */
+export function locate(haystack: string, needle: string, start: number): number | null {
+  if (haystack.slice(start, start + needle.length) === needle) return start;
+  const first = haystack.indexOf(needle);
+  return first >= 0 && haystack.indexOf(needle, first + 1) < 0 ? first : null;
+}
+
+const moved = () => new Error('The selected text changed since you selected it; select it again.');
+
+function replaceInField(target: Extract<Target, { kind: 'field' }>, text: string, exec: ExecCommand): Replacement {
+  const el = target.el;
   const before = el.value;
+  const at = locate(before, target.text, target.start);
+  if (at === null) throw moved();
+  const t = { ...target, start: at, end: at + target.text.length };
   el.focus();
   el.setSelectionRange(t.start, t.end);
   const expected = before.slice(0, t.start) + text + before.slice(t.end);
@@ -214,10 +242,11 @@ function insertTextAtRange(range: Range, text: string): Node | null {
 function replaceInEditable(t: Extract<Target, { kind: 'editable' }>, text: string, exec: ExecCommand): Replacement {
   const root = t.root;
   const before = root.textContent ?? '';
-  const startOffset = textOffset(root, t.range.startContainer, t.range.startOffset);
-  const originalLen = t.range.toString().length;
+  const startOffset = locate(before, t.raw, t.start);
+  if (startOffset === null) throw moved();
+  const originalLen = t.raw.length;
   root.focus();
-  selectRange(t.range);
+  selectRange(rangeFromOffsets(root, startOffset, startOffset + originalLen));
   let method: Replacement['method'] = 'execCommand';
   const ran = exec('insertText', text);
   if (!ran || (root.textContent ?? '') === before) {

@@ -9,7 +9,7 @@ import { send } from '../../ui/send';
 import { useClerkBridge } from '../../ui/clerk-context';
 import type { AuthState, UsageResult, UsageWithBilling } from '../../lib/protocol';
 import { actionLabel } from '../../lib/labels';
-import { fmtAgo, fmtDate, fmtInt, fmtUsd, share } from '../../lib/format';
+import { fmtAgo, fmtDate, fmtInt, fmtUsd, periodDays, share, type ChartDay } from '../../lib/format';
 
 export function App() {
   const clerk = useClerkBridge();
@@ -163,7 +163,7 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
       </p>
 
       <h2>Daily usage</h2>
-      <DailyChart daily={u.daily} />
+      <DailyChart days={periodDays(u.period, u.daily)} />
 
       <h2>Recent rewrites</h2>
       {u.recent.length === 0 ? (
@@ -208,31 +208,33 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
   );
 }
 
-function DailyChart({ daily }: { daily: { date: string; tokens: number }[] }) {
+function DailyChart({ days }: { days: ChartDay[] }) {
   const W = 320;
   const H = 56;
-  const max = Math.max(1, ...daily.map((d) => d.tokens));
-  const gap = daily.length > 40 ? 0.5 : 1.5;
-  const bw = daily.length > 0 ? W / daily.length : W;
-  const total = daily.reduce((n, d) => n + d.tokens, 0);
+  const max = Math.max(1, ...days.map((d) => d.tokens));
+  const bw = days.length > 0 ? W / days.length : W;
+  const gap = bw > 6 ? 2 : 0.5;
+  const total = days.reduce((n, d) => n + d.tokens, 0);
+  const today = days.filter((d) => !d.future).at(-1)?.date;
   return (
     <figure className="chart" data-testid="chart">
       <svg viewBox={`0 0 ${W} ${H}`} width="100%" height={H} role="img" aria-label={`Daily tokens this period, ${fmtInt(total)} in all`}>
-        <line x1="0" y1={H - 0.5} x2={W} y2={H - 0.5} className="axis" />
-        {daily.map((d, i) => {
-          const h = d.tokens > 0 ? Math.max(2, (d.tokens / max) * (H - 4)) : 0;
+        {days.map((d, i) => {
+          const h = d.tokens > 0 ? Math.max(2, (d.tokens / max) * (H - 4)) : 1;
           return (
-            <rect key={d.date} x={i * bw + gap / 2} y={H - h} width={Math.max(1, bw - gap)} height={h} rx="1" className={i === daily.length - 1 ? 'today' : ''}>
+            <rect key={d.date} x={i * bw + gap / 2} y={H - h} width={Math.max(1, bw - gap)} height={h} rx="1" className={d.future ? 'future' : d.date === today ? 'today' : d.tokens > 0 ? 'day' : 'empty'}>
               <title>{`${fmtDate(d.date)}: ${fmtInt(d.tokens)} tokens`}</title>
             </rect>
           );
         })}
       </svg>
-      {daily.length > 0 && (
+      {days.length > 0 && (
         <figcaption className="muted small">
-          <span>{fmtDate(daily[0]!.date)}</span>
-          <span>max {fmtInt(max)}/day</span>
-          <span>{fmtDate(daily[daily.length - 1]!.date)}</span>
+          <span>{fmtDate(days[0]!.date)}</span>
+          <span>
+            {fmtInt(total)} this period · max {fmtInt(max)}/day
+          </span>
+          <span>{fmtDate(days[days.length - 1]!.date)}</span>
         </figcaption>
       )}
     </figure>

@@ -99,9 +99,8 @@ class SelectionController {
   }
 
   private async check(point: { x: number; y: number } | null, fromCommand = false) {
-    if (this.phase === 'streaming' || this.phase === 'done' || this.phase === 'error') {
-      if (!fromCommand) return;
-    }
+    // A rewrite in flight keeps its panel; a finished one gives way to a new selection.
+    if (this.phase === 'streaming' && !fromCommand) return;
     const target = captureSelection(document, { ignore: (n) => !!this.ui && (n === this.ui.shadowHost || this.ui.shadowHost.contains(n)) });
     if (!target) {
       if (fromCommand) await this.showHint('Select some text first, then press Alt+Shift+R.');
@@ -163,7 +162,7 @@ class SelectionController {
       retry: cmd('retry', 'Try again'),
       undo: cmd('undo', 'Undo'),
       signin: cmd('signin', 'Sign in', 'primary'),
-      upgrade: cmd('upgrade', 'Upgrade', 'primary'),
+      upgrade: cmd('upgrade', 'Open Redraft', 'primary'),
       options: cmd('options', 'Open options'),
     };
     const panel = h(
