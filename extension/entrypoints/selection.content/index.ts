@@ -112,6 +112,8 @@ class SelectionController {
     this.anchor = point;
     await this.ensureUi();
     this.setPhase('toolbar');
+    // Opened from the keyboard: move focus to the first action (Enter runs it, Esc closes).
+    if (fromCommand) this.els.actionButtons[0]?.focus();
   }
 
   private async ensureUi() {
