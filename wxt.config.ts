@@ -14,6 +14,17 @@ import { manifestFor, resolveBuildConfig } from './extension/lib/build-config';
 
 const build = resolveBuildConfig(process.env);
 
+/**
+ * `@clerk/chrome-extension/client` lazily imports Clerk's UI for popup use; the service worker (an IIFE, where
+ * lazy imports are inlined) never renders UI, so it gets an empty stand-in instead of ~2 MB of components.
+ */
+const noClerkUiInWorker = {
+  name: 'redraft:no-clerk-ui-in-service-worker',
+  enforce: 'pre' as const,
+  resolveId: (id: string) => (id === '@clerk/ui/no-rhc' ? '\0redraft-clerk-ui-stub' : null),
+  load: (id: string) => (id === '\0redraft-clerk-ui-stub' ? 'export const ui = undefined;' : null),
+};
+
 export default defineConfig({
   srcDir: 'extension',
   entrypointsDir: 'entrypoints',
@@ -23,6 +34,11 @@ export default defineConfig({
   imports: false,
   manifestVersion: 3,
   manifest: manifestFor(build),
+  hooks: {
+    'vite:build:extendConfig': (entrypoints, viteConfig) => {
+      if (entrypoints.some((e) => e.type === 'background')) viteConfig.plugins = [...(viteConfig.plugins ?? []), noClerkUiInWorker];
+    },
+  },
   vite: () => ({
     build: {
       rolldownOptions: {

@@ -6,6 +6,8 @@ import { createContext, useContext, type ReactNode } from 'react';
 
 export interface ClerkBridge {
   isLoaded: boolean;
+  /** Clerk could not load (offline, blocked, wrong key). */
+  failed: boolean;
   isSignedIn: boolean;
   signIn: () => ReactNode;
   signOut: () => Promise<void>;

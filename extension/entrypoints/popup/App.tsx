@@ -99,7 +99,17 @@ function SignedOut({ auth, onSignedIn }: { auth: AuthState; onSignedIn: () => vo
   return (
     <section className="signed-out">
       <p>Sign in to rewrite text on any page and see your balance.</p>
-      {clerk && <div className="clerk">{clerk.isLoaded ? clerk.signIn() : <p className="muted">Loading sign-in…</p>}</div>}
+      {clerk && (
+        <div className="clerk">
+          {clerk.failed ? (
+            <p className="error">Sign-in could not load. Check your connection and reopen Redraft.</p>
+          ) : clerk.isLoaded ? (
+            clerk.signIn()
+          ) : (
+            <p className="muted">Loading sign-in…</p>
+          )}
+        </div>
+      )}
       {auth.devAuthAvailable && (
         <form className="dev" onSubmit={devSignIn}>
           <label htmlFor="dev-user">Local user id</label>
