@@ -53,6 +53,18 @@ async function selectFirstLine(p: Page, field: Locator) {
   await p.keyboard.press('Shift+End');
 }
 
+/** After a (re)load the content script arrives at document_idle: select until its toolbar answers, then dismiss it. */
+async function contentScriptReady(p: Page) {
+  await expect
+    .poll(async () => {
+      await p.locator('#plain').click({ clickCount: 3 });
+      return ui(p).toolbar.isVisible();
+    }, WAIT)
+    .toBe(true);
+  await p.keyboard.press('Escape');
+  await ui(p).toolbar.waitFor({ state: 'hidden', ...WAIT });
+}
+
 /** What the API streams for this text and action, asked directly with another user (the stand-in is deterministic). */
 async function expectedOutput(text: string, action: string, extra: Record<string, string> = {}): Promise<string> {
   const token = await stack.token('e2e_reference');
@@ -252,7 +264,7 @@ describe('extension in Chromium', () => {
     await u.cmd('close').click();
   });
 
-  it('Stop and closing the panel abort the request: the model stream is cut and only what was generated is charged', async () => {
+  it('Stop, closing the panel and leaving the page abort the request: the model stream is cut and only what was generated is charged', async () => {
     const u = ui(page);
     stack.model.setOptions({ tokensPerSecond: 8, outputTokens: 200 });
     try {
@@ -273,8 +285,18 @@ describe('extension in Chromium', () => {
       await u.cmd('close').click();
 
       await expect.poll(() => stack.model.stats.aborted, WAIT).toBe(abortedBefore + 2);
-      await expect.poll(async () => (await ledgerOf(stack.db, USER)).length, WAIT).toBe(ledgerBefore + 2);
-      const events = (await ledgerOf(stack.db, USER)).slice(-2);
+
+      // Navigating away mid-stream (here: a reload) disconnects the port, which aborts the request too.
+      await selectFirstLine(page, page.locator('#ta'));
+      await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+      await u.action('expand').click();
+      await expect.poll(async () => ((await u.result.textContent()) ?? '').length, WAIT).toBeGreaterThan(0);
+      await page.reload();
+      await expect.poll(() => stack.model.stats.aborted, WAIT).toBe(abortedBefore + 3);
+      await contentScriptReady(page);
+
+      await expect.poll(async () => (await ledgerOf(stack.db, USER)).length, WAIT).toBe(ledgerBefore + 3);
+      const events = (await ledgerOf(stack.db, USER)).slice(-3);
       for (const e of events) {
         expect(e.status).toBe('aborted');
         expect(Number(e.out)).toBeLessThan(200);
