@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Redraft needs on a fresh Debian/Ubuntu machine, idempotently:
-#   Node.js >= 22.12 (a local copy under .tools/ when the system's is older), redis-server, npm deps.
+#   Node.js >= 22.12 (a local copy under .tools/ when the system's is older), redis-server, chromium, npm deps.
 # Source it (`. scripts/setup.sh`) to get the right node on PATH, or use scripts/run.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +26,8 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
 }
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+# Debian's chromium runs the extension's end-to-end tests (playwright-core drives it; no browser download).
+[ -n "${CHROMIUM_PATH:-}" ] || [ -x /usr/bin/chromium ] || apt_install chromium
 
 # npm deps: install when missing or when the lock file changed since the last install.
 stamp="$ROOT/node_modules/.redraft-lock"

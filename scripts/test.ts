@@ -4,9 +4,13 @@
  * with the command that installs them; nothing is skipped silently.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 
-const missing = ['redis-server'].filter((bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0);
+// System binaries the tests need: redis-server (integration) and Chromium (extension end to end;
+// CHROMIUM_PATH may point at another Chromium build, the default is Debian's /usr/bin/chromium).
+const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
+const missing = ['redis-server'].filter((bin) => !has(bin));
+if (process.env.CHROMIUM_PATH ? !existsSync(process.env.CHROMIUM_PATH) : !existsSync('/usr/bin/chromium')) missing.push('chromium');
 if (missing.length > 0) {
   console.error(`Missing: ${missing.join(', ')}. Install with: sudo apt-get install -y ${missing.join(' ')}  (or run: bash scripts/run.sh test)`);
   console.log('0 passed, 1 failed');

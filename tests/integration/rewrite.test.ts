@@ -26,7 +26,7 @@ const usage = async (token: string) => (await (await fetch(`${stack.api}/v1/usag
 
 describe('POST /v1/rewrite', () => {
   it('streams the rewrite and charges exactly the provider-reported usage', async () => {
-    stack.model.setOptions({ tokensPerSecond: 100 }); // paced, so the stream arrives in several chunks
+    stack.model.setOptions({ tokensPerSecond: 100 }); // paced (~0.2 s in all), so the stream arrives in several chunks even on a busy machine
     const user = freshUser();
     const token = await stack.token(user);
     const res = await stack.rewrite(token, { text: 'Our shoes are light, fast and made from recycled plastic bottles.', action: 'rewrite', requestId: 'req_happy_0001' });

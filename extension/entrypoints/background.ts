@@ -1,0 +1,184 @@
+/**
+ * The service worker: holds the session (tokens never leave it), relays rewrite streams between content
+ * scripts and the API, answers the popup and options page, keeps the toolbar badge current, and opens
+ * the toolbar from the keyboard shortcut and the context menu.
+ */
+import { defineBackground } from 'wxt/utils/define-background';
+import { browser, type Browser } from 'wxt/browser';
+import { checkApiUrl, OPEN_TOOLBAR_COMMAND } from '../lib/build-config';
+import { serveRewritePort } from '../lib/relay';
+import { REWRITE_PORT, type BackgroundRequest, type BackgroundResponses, type OpenToolbarMessage } from '../lib/protocol';
+import { createSessions, SessionError, type ClerkSession, type KeyValueArea } from '../lib/session';
+import { billingUrl, fetchUsage } from '../lib/api';
+import { badgeFor } from '../lib/badge';
+
+const BUILD = __REDRAFT_BUILD__;
+const API_URL_KEY = 'apiUrl';
+const MENU_ID = 'redraft-open-toolbar';
+const BADGE_ALARM = 'redraft-badge';
+
+const area = (a: Browser.storage.StorageArea): KeyValueArea => ({
+  get: async (key) => (await a.get(key))[key],
+  set: (key, value) => a.set({ [key]: value }),
+  remove: (key) => a.remove(key),
+});
+
+async function apiUrl(): Promise<string> {
+  const stored = (await browser.storage.local.get(API_URL_KEY))[API_URL_KEY];
+  if (typeof stored === 'string') {
+    const ok = checkApiUrl(stored);
+    if (ok.ok) return ok.origin;
+  }
+  return BUILD.apiUrl;
+}
+
+/** Clerk in the service worker (only in builds with a publishable key; dropped from the bundle otherwise). */
+function clerkSession(): ClerkSession | null {
+  if (!__REDRAFT_CLERK__ || !BUILD.clerkPublishableKey) return null;
+  type Clerk = Awaited<ReturnType<typeof import('@clerk/chrome-extension/client').createClerkClient>>;
+  let client: Promise<Clerk> | null = null;
+  const load = () =>
+    (client ??= import('@clerk/chrome-extension/client')
+      .then(({ createClerkClient }) =>
+        createClerkClient({ publishableKey: BUILD.clerkPublishableKey!, background: true, ...(BUILD.clerkSyncHost ? { syncHost: BUILD.clerkSyncHost } : {}) }),
+      )
+      .catch((err: unknown) => {
+        client = null;
+        throw err;
+      }));
+  // The popup signs in and out through Clerk's storage: start over when it changes.
+  browser.storage.onChanged.addListener((changes, areaName) => {
+    if (areaName === 'local' && Object.keys(changes).some((k) => k.includes('clerk'))) client = null;
+  });
+  return {
+    async token(fresh) {
+      const clerk = await load();
+      if (!clerk.session) return null;
+      return (await clerk.session.getToken(fresh ? { skipCache: true } : undefined)) ?? null;
+    },
+    async userId() {
+      const clerk = await load();
+      return clerk.user ? (clerk.user.primaryEmailAddress?.emailAddress ?? clerk.user.id) : null;
+    },
+    async signOut() {
+      const clerk = await load();
+      await clerk.signOut();
+      client = null;
+    },
+  };
+}
+
+export default defineBackground(() => {
+  void browser.storage.session.setAccessLevel?.({ accessLevel: 'TRUSTED_CONTEXTS' }).catch(() => {});
+  const sessions = createSessions({
+    fetch: (...args) => fetch(...args),
+    apiUrl,
+    devAuth: BUILD.devAuth,
+    local: area(browser.storage.local),
+    session: area(browser.storage.session),
+    clerk: clerkSession(),
+  });
+  const api = { fetch: (...args: Parameters<typeof fetch>) => fetch(...args), apiUrl, getToken: sessions.getToken };
+
+  async function refreshBadge() {
+    const result = await fetchUsage(api);
+    const badge = badgeFor(result.ok ? result.usage : null);
+    await Promise.all([
+      browser.action.setBadgeText({ text: result.ok || result.status === 401 ? badge.text : '' }),
+      browser.action.setBadgeBackgroundColor({ color: badge.color }),
+      browser.action.setTitle({ title: result.ok || result.status === 401 ? badge.title : 'Redraft' }),
+    ]).catch(() => {});
+    return result;
+  }
+
+  // The rewrite stream: content script ⇄ background ⇄ API.
+  browser.runtime.onConnect.addListener((port) => {
+    if (port.name !== REWRITE_PORT || !port.sender?.tab) {
+      port.disconnect();
+      return;
+    }
+    serveRewritePort(port, { ...api, afterRequest: () => void refreshBadge() });
+  });
+
+  const isExtensionPage = (sender: Browser.runtime.MessageSender) => sender.id === browser.runtime.id && (sender.url ?? '').startsWith(browser.runtime.getURL('/'));
+
+  async function openPopup(): Promise<boolean> {
+    try {
+      await browser.action.openPopup();
+      return true;
+    } catch {
+      await browser.tabs.create({ url: browser.runtime.getURL('/popup.html') });
+      return true;
+    }
+  }
+
+  async function handle(msg: BackgroundRequest, sender: Browser.runtime.MessageSender): Promise<BackgroundResponses[BackgroundRequest['type']] | undefined> {
+    // Content scripts (any page) may only ask to open the extension's own pages.
+    if (msg.type === 'ui/open-popup') return { ok: await openPopup() };
+    if (msg.type === 'ui/open-options') {
+      await browser.runtime.openOptionsPage();
+      return { ok: true };
+    }
+    if (!isExtensionPage(sender)) return undefined;
+    switch (msg.type) {
+      case 'auth/state':
+        return sessions.state();
+      case 'auth/dev-sign-in':
+        try {
+          await sessions.devSignIn(msg.userId.trim());
+          void refreshBadge();
+          return { ok: true, state: await sessions.state() };
+        } catch (err) {
+          return { ok: false, message: err instanceof SessionError ? err.message : `Sign-in failed: ${String(err)}` };
+        }
+      case 'auth/sign-out':
+        await sessions.signOut();
+        await refreshBadge();
+        return sessions.state();
+      case 'usage/get':
+        return refreshBadge();
+      case 'billing/open': {
+        const r = await billingUrl(api, msg.kind);
+        if (r.ok) await browser.tabs.create({ url: r.url });
+        return r;
+      }
+      case 'settings/set-api-url': {
+        const check = checkApiUrl(msg.apiUrl);
+        if (!check.ok) return { ok: false, message: check.reason };
+        await browser.storage.local.set({ [API_URL_KEY]: check.origin });
+        void refreshBadge();
+        return { ok: true, apiUrl: check.origin };
+      }
+    }
+    return undefined;
+  }
+
+  browser.runtime.onMessage.addListener((msg: unknown, sender, sendResponse) => {
+    if (typeof msg !== 'object' || msg === null || typeof (msg as { type?: unknown }).type !== 'string') return undefined;
+    void handle(msg as BackgroundRequest, sender).then(sendResponse, (err: unknown) => sendResponse({ ok: false, message: String(err) }));
+    return true; // respond asynchronously
+  });
+
+  // Keyboard shortcut and context menu open the toolbar in the page.
+  const openToolbar = (tabId: number | undefined, frameId = 0) => {
+    if (tabId == null || tabId < 0) return;
+    const msg: OpenToolbarMessage = { type: 'redraft/open-toolbar' };
+    browser.tabs.sendMessage(tabId, msg, { frameId }).catch(() => {
+      // No content script (a browser page, or a tab opened before install/update).
+    });
+  };
+  browser.commands.onCommand.addListener((command, tab) => {
+    if (command === OPEN_TOOLBAR_COMMAND) openToolbar(tab?.id);
+  });
+  browser.runtime.onInstalled.addListener(() => {
+    browser.contextMenus.create({ id: MENU_ID, title: 'Rewrite with Redraft', contexts: ['selection', 'editable'] }, () => void browser.runtime.lastError);
+    void browser.alarms.create(BADGE_ALARM, { periodInMinutes: 30 });
+  });
+  browser.contextMenus.onClicked.addListener((info, tab) => {
+    if (info.menuItemId === MENU_ID) openToolbar(tab?.id, 0);
+  });
+  browser.alarms.onAlarm.addListener((alarm) => {
+    if (alarm.name === BADGE_ALARM) void refreshBadge();
+  });
+  browser.runtime.onStartup.addListener(() => void refreshBadge());
+});

@@ -1,0 +1,65 @@
+/**
+ * The background's non-streaming API calls (the streaming one is relay.ts). Injected fetch/token: unit-tested.
+ */
+import type { UsageResult, UsageWithBilling } from './protocol';
+import { errorFromResponse } from './relay';
+
+export interface ApiDeps {
+  fetch: typeof fetch;
+  apiUrl(): Promise<string>;
+  getToken(fresh?: boolean): Promise<string | null>;
+}
+
+/**
+ * Billing endpoints (the billing issue). Expected: POST with the session token, answering `{ url }` (a Stripe
+ * Checkout or Customer Portal URL). The popup shows the buttons only when GET /v1/usage says
+ * `billing: { enabled: true }`. Adjust here if the billing branch names them differently.
+ */
+export const BILLING_ENDPOINTS = { checkout: '/v1/billing/checkout', portal: '/v1/billing/portal' } as const;
+
+async function authed(deps: ApiDeps, path: string, init: RequestInit = {}): Promise<Response | { signedOut: true }> {
+  const apiUrl = await deps.apiUrl();
+  let token = await deps.getToken();
+  if (!token) return { signedOut: true };
+  const call = (t: string) => deps.fetch(`${apiUrl}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), Authorization: `Bearer ${t}` } });
+  let res = await call(token);
+  if (res.status === 401) {
+    const fresh = await deps.getToken(true);
+    if (fresh && fresh !== token) {
+      token = fresh;
+      res = await call(token);
+    }
+  }
+  return res;
+}
+
+export async function fetchUsage(deps: ApiDeps, now: () => Date = () => new Date()): Promise<UsageResult> {
+  try {
+    const res = await authed(deps, '/v1/usage');
+    if ('signedOut' in res) return { ok: false, status: 401, code: 'unauthenticated', message: 'Not signed in.' };
+    if (!res.ok) {
+      const e = await errorFromResponse(res);
+      return { ok: false, status: e.status, code: e.code, message: e.message };
+    }
+    const usage = (await res.json()) as UsageWithBilling;
+    if (typeof usage?.remainingTokens !== 'number' || typeof usage.usedTokens !== 'number') return { ok: false, status: 502, code: 'bad_response', message: 'The API answered an unexpected usage shape.' };
+    return { ok: true, usage, fetchedAt: now().toISOString() };
+  } catch (err) {
+    return { ok: false, status: 0, code: 'network', message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+/** Asks the API for a Checkout/Portal URL; only https URLs are ever opened. */
+export async function billingUrl(deps: ApiDeps, kind: keyof typeof BILLING_ENDPOINTS): Promise<{ ok: true; url: string } | { ok: false; message: string }> {
+  try {
+    const res = await authed(deps, BILLING_ENDPOINTS[kind], { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    if ('signedOut' in res) return { ok: false, message: 'Sign in first.' };
+    if (!res.ok) return { ok: false, message: (await errorFromResponse(res)).message || `The API answered ${res.status}.` };
+    const body = (await res.json().catch(() => null)) as { url?: unknown } | null;
+    const url = typeof body?.url === 'string' ? body.url : '';
+    if (!/^https:\/\//.test(url)) return { ok: false, message: 'The API did not return a billing page address.' };
+    return { ok: true, url };
+  } catch (err) {
+    return { ok: false, message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The runtime-port protocol between the content script and the background service worker, and the
+ * one-shot runtime messages of the popup, the options page and the content script.
+ *
+ * The content script never talks to the API and never sees a token: it opens a port named
+ * REWRITE_PORT, sends `start` (or `stop`), and receives `chunk`s, then `done` or `error`.
+ * The version is part of the port name, so a content script left over from an older build (still
+ * injected in an open tab after an update) is refused rather than misunderstood.
+ */
+import { ACTIONS, PLATFORMS, REQUEST_ID_PATTERN, TONES, type Action, type ErrorCode, type Platform, type Tone, type UsageResponse } from '../../shared/contract';
+
+export const PROTOCOL_VERSION = 1;
+export const REWRITE_PORT = `redraft/rewrite@${PROTOCOL_VERSION}`;
+
+// content → background
+export interface StartMessage {
+  type: 'start';
+  requestId: string;
+  text: string;
+  action: Action;
+  tone?: Tone;
+  platform?: Platform;
+}
+export interface StopMessage {
+  type: 'stop';
+}
+export type ClientMessage = StartMessage | StopMessage;
+
+/** Error codes the extension adds to the API's own. */
+export type ClientErrorCode = 'network' | 'stream_interrupted' | 'bad_message' | 'bad_response';
+
+// background → content
+export interface ChunkMessage {
+  type: 'chunk';
+  text: string;
+}
+export interface DoneMessage {
+  type: 'done';
+  /** True when the user pressed Stop: the text is partial (and was charged only for what was generated). */
+  stopped: boolean;
+  /** From X-Tokens-Remaining (after this request's reservation; the popup shows the settled figure). */
+  tokensRemaining?: number;
+}
+export interface ErrorMessage {
+  type: 'error';
+  /** HTTP status, or 0 when the API was not reached / the stream broke. */
+  status: number;
+  code: ErrorCode | ClientErrorCode;
+  message: string;
+  retryAfterSeconds?: number;
+  periodEnd?: string;
+}
+export type ServerMessage = ChunkMessage | DoneMessage | ErrorMessage;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const oneOf = <T extends string>(list: readonly T[], v: unknown): v is T => typeof v === 'string' && (list as readonly string[]).includes(v);
+
+/** Longest text a start message may carry; the API refuses more than its own limit (default 20,000) with 413. */
+export const MAX_MESSAGE_TEXT = 200_000;
+
+/** Validates a message from a content script (which runs in pages we do not control). */
+export function parseClientMessage(raw: unknown): ClientMessage | null {
+  if (!isObject(raw)) return null;
+  if (raw.type === 'stop') return { type: 'stop' };
+  if (raw.type !== 'start') return null;
+  const { requestId, text, action, tone, platform } = raw;
+  if (typeof requestId !== 'string' || !REQUEST_ID_PATTERN.test(requestId)) return null;
+  if (typeof text !== 'string' || text.trim() === '' || text.length > MAX_MESSAGE_TEXT) return null;
+  if (!oneOf(ACTIONS, action)) return null;
+  if (action === 'tone' ? !oneOf(TONES, tone) : tone !== undefined) return null;
+  if (action === 'social_post' ? !oneOf(PLATFORMS, platform) : platform !== undefined) return null;
+  return { type: 'start', requestId, text, action, ...(action === 'tone' ? { tone: tone as Tone } : {}), ...(action === 'social_post' ? { platform: platform as Platform } : {}) };
+}
+
+/** A fresh id per run: a retried *delivery* of the same run is idempotent, "Try again" uses a new one. */
+export function newRequestId(random: () => string = () => crypto.randomUUID()): string {
+  return `rd_${random().replace(/-/g, '')}`.slice(0, 64);
+}
+
+// ---- one-shot runtime messages (chrome.runtime.sendMessage) ----
+
+export interface AuthState {
+  signedIn: boolean;
+  mode: 'dev' | 'clerk' | null;
+  userId: string | null;
+  apiUrl: string;
+  /** "Sign in as a local user" is offered (dev-auth build and a loopback API). */
+  devAuthAvailable: boolean;
+  clerkEnabled: boolean;
+}
+
+/** GET /v1/usage, plus the billing block the billing issue is expected to add (see README: The extension). */
+export interface UsageWithBilling extends UsageResponse {
+  billing?: BillingInfo;
+}
+export interface BillingInfo {
+  enabled: boolean;
+}
+
+export type UsageResult = { ok: true; usage: UsageWithBilling; fetchedAt: string } | { ok: false; status: number; code: string; message: string };
+
+export type BackgroundRequest =
+  | { type: 'auth/state' }
+  | { type: 'auth/dev-sign-in'; userId: string }
+  | { type: 'auth/sign-out' }
+  | { type: 'usage/get' }
+  | { type: 'billing/open'; kind: 'checkout' | 'portal' }
+  | { type: 'settings/set-api-url'; apiUrl: string }
+  | { type: 'ui/open-popup' }
+  | { type: 'ui/open-options' };
+
+export interface BackgroundResponses {
+  'auth/state': AuthState;
+  'auth/dev-sign-in': { ok: true; state: AuthState } | { ok: false; message: string };
+  'auth/sign-out': AuthState;
+  'usage/get': UsageResult;
+  'billing/open': { ok: true; url: string } | { ok: false; message: string };
+  'settings/set-api-url': { ok: true; apiUrl: string } | { ok: false; message: string };
+  'ui/open-popup': { ok: boolean };
+  'ui/open-options': { ok: boolean };
+}
+
+/** background → content script (tabs.sendMessage): open the toolbar for the current selection. */
+export interface OpenToolbarMessage {
+  type: 'redraft/open-toolbar';
+}
+export const isOpenToolbarMessage = (m: unknown): m is OpenToolbarMessage => isObject(m) && m.type === 'redraft/open-toolbar';

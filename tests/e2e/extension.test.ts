@@ -1,0 +1,387 @@
+/**
+ * The extension end to end in real Chromium (Debian `chromium` + playwright-core, headless), against the local
+ * API stack (real redis-server, Upstash bridge, model stand-in, API with dev auth): build the extension, select
+ * text in a textarea, a contenteditable and plain page text, run actions, watch the result stream, Replace,
+ * undo with the page's own undo, and watch the popup's balance go down by exactly what the API charged.
+ *
+ * Screenshots of the toolbar, the result panel and the popup go to test-results/screenshots/.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import { ledgerOf, startStack, type Stack } from '../support/stack';
+import { bundleSizes, buildExtension, launchWithExtension, ROOT, screenshotPath, serveTestSite, type LoadedExtension, type TestSite } from './helpers';
+
+/** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
+declare const chrome: {
+  runtime: { getManifest(): { manifest_version: number; host_permissions?: string[]; permissions?: string[]; commands?: Record<string, { suggested_key?: unknown }> } };
+  action: { getBadgeText(details: object): Promise<string> };
+  tabs: { query(q: { url: string }): Promise<{ id?: number }[]>; sendMessage(tabId: number, msg: unknown, opts: { frameId: number }): Promise<unknown> };
+};
+
+const USER = 'e2e_marketer';
+const WAIT = { timeout: 15_000 };
+
+let stack: Stack;
+let ext: LoadedExtension;
+let site: TestSite;
+let page: Page;
+
+const ui = (p: Page) => ({
+  toolbar: p.locator('[data-redraft="toolbar"]'),
+  estimate: p.locator('[data-redraft="estimate"]'),
+  panel: p.locator('[data-redraft="panel"]'),
+  result: p.locator('[data-redraft="result"]'),
+  error: p.locator('[data-redraft="error"]'),
+  note: p.locator('[data-redraft="note"]'),
+  status: p.locator('[data-redraft="status"]'),
+  action: (a: string) => p.locator(`[data-redraft="toolbar"] [data-action="${a}"]`),
+  cmd: (c: string) => p.locator(`[data-redraft="panel"] [data-cmd="${c}"]`),
+});
+
+/** Waits until the panel finished (Done/Stopped) and returns the streamed text. */
+async function finished(p: Page): Promise<string> {
+  await ui(p).cmd('stop').waitFor({ state: 'hidden', ...WAIT });
+  return (await ui(p).result.textContent()) ?? '';
+}
+
+/** Select the first line of a textarea/contenteditable with the keyboard, as a user would. */
+async function selectFirstLine(p: Page, field: Locator) {
+  await field.click({ position: { x: 5, y: 5 } });
+  await p.keyboard.press('Control+Home');
+  await p.keyboard.press('Shift+End');
+}
+
+/** After a (re)load the content script arrives at document_idle: select until its toolbar answers, then dismiss it. */
+async function contentScriptReady(p: Page) {
+  await expect
+    .poll(async () => {
+      await p.locator('#plain').click({ clickCount: 3 });
+      return ui(p).toolbar.isVisible();
+    }, WAIT)
+    .toBe(true);
+  await p.keyboard.press('Escape');
+  await ui(p).toolbar.waitFor({ state: 'hidden', ...WAIT });
+}
+
+/** What the API streams for this text and action, asked directly with another user (the stand-in is deterministic). */
+async function expectedOutput(text: string, action: string, extra: Record<string, string> = {}): Promise<string> {
+  const token = await stack.token('e2e_reference');
+  const res = await stack.rewrite(token, { text, action, ...extra });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+async function billedTokens(userId: string): Promise<number> {
+  return (await ledgerOf(stack.db, userId)).reduce((n, e) => n + Number(e.billed ?? 0), 0);
+}
+
+async function openPopup(): Promise<Page> {
+  const p = await ext.context.newPage();
+  await p.setViewportSize({ width: 380, height: 640 });
+  await p.goto(`chrome-extension://${ext.id}/popup.html`);
+  return p;
+}
+
+async function badgeText(): Promise<string> {
+  return ext.worker.evaluate(() => chrome.action.getBadgeText({}));
+}
+
+beforeAll(async () => {
+  stack = await startStack({ model: { tokensPerSecond: 25, firstTokenDelayMs: 150 } });
+  const outRoot = join(ROOT, 'test-results/e2e-extension');
+  rmSync(outRoot, { recursive: true, force: true });
+  mkdirSync(outRoot, { recursive: true });
+  // The build points at this stack's API (a loopback URL, so "Sign in as a local user" is offered).
+  const dir = await buildExtension({ REDRAFT_API_URL: stack.api }, outRoot);
+  writeFileSync(join(ROOT, 'test-results/extension-bundle-sizes.json'), JSON.stringify(bundleSizes(dir), null, 2));
+  site = await serveTestSite();
+  ext = await launchWithExtension(dir);
+  await ext.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(site.url).origin });
+  page = await ext.context.newPage();
+  await page.goto(site.url);
+}, 120_000);
+
+afterAll(async () => {
+  await ext?.close().catch(() => {});
+  await site?.close().catch(() => {});
+  await stack?.close().catch(() => {});
+});
+
+describe('extension in Chromium', () => {
+  afterEach(async () => {
+    // A failed test must not leave its panel open for the next one.
+    if (page && (await ui(page).panel.isVisible().catch(() => false))) await ui(page).cmd('close').click().catch(() => {});
+  });
+
+  it('loads the built extension with the API origin in host_permissions and no secret in the bundle', async () => {
+    const manifest = await ext.worker.evaluate(() => chrome.runtime.getManifest());
+    expect(manifest.manifest_version).toBe(3);
+    expect(manifest.host_permissions).toContain('http://127.0.0.1/*');
+    expect(manifest.commands?.['open-toolbar']?.suggested_key).toEqual({ default: 'Alt+Shift+R' });
+    expect(manifest.permissions).toEqual(expect.arrayContaining(['storage', 'contextMenus']));
+  });
+
+  it('signed out: selecting page text shows the toolbar with an estimate; a rewrite says to sign in', async () => {
+    const u = ui(page);
+    await page.locator('#plain').click({ clickCount: 3 });
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await u.action('rewrite').hover();
+    await expect.poll(() => u.estimate.textContent()).toMatch(/Rewrite: ≈ \d+ tokens · at most \d+/);
+    // Page CSS (lime buttons, monospace, magenta divs) does not reach the shadow-root UI.
+    const style = await u.action('rewrite').evaluate((b) => {
+      const s = getComputedStyle(b);
+      return { bg: s.backgroundColor, font: s.fontFamily, size: s.fontSize };
+    });
+    expect(style.bg).not.toBe('rgb(0, 255, 0)');
+    expect(style.font).not.toMatch(/Courier/);
+    expect(style.size).toBe('13px');
+    await page.screenshot({ path: screenshotPath('1-toolbar-plain-text') });
+
+    await u.action('rewrite').click();
+    await u.error.waitFor({ state: 'visible', ...WAIT });
+    expect(await u.error.textContent()).toMatch(/not signed in/i);
+    await expect.poll(() => u.cmd('signin').isVisible()).toBe(true);
+    await page.screenshot({ path: screenshotPath('2-panel-signed-out') });
+    await page.keyboard.press('Escape');
+    await u.panel.waitFor({ state: 'hidden', ...WAIT });
+  });
+
+  let remainingAtStart = 0;
+  it('popup: "Sign in as a local user" through the background, then the balance', async () => {
+    const popup = await openPopup();
+    await popup.getByLabel('Local user id').fill(USER);
+    await popup.getByRole('button', { name: 'Sign in as a local user' }).click();
+    await popup.getByTestId('remaining').waitFor(WAIT);
+    expect(await popup.getByTestId('user').textContent()).toContain(USER);
+    remainingAtStart = Number((await popup.getByTestId('remaining').textContent())!.replace(/,/g, ''));
+    expect(remainingAtStart).toBe(20_000); // a new free user
+    expect(await popup.getByTestId('plan').textContent()).toMatch(/Free plan/);
+    // No billing field in /v1/usage yet: Upgrade / Manage billing stay hidden.
+    expect(await popup.getByRole('button', { name: /Upgrade|Manage billing/ }).count()).toBe(0);
+    await popup.close();
+  });
+
+  it('textarea: the result streams in, Replace inserts it, the page\'s own undo (Ctrl+Z) restores the original', async () => {
+    const u = ui(page);
+    const ta = page.locator('#ta');
+    const original = await ta.inputValue();
+    const firstLine = original.split('\n')[0]!;
+    await selectFirstLine(page, ta);
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await u.action('rewrite').click();
+
+    // Streaming: partial text is visible while Stop is still offered.
+    await u.cmd('stop').waitFor({ state: 'visible', ...WAIT });
+    await expect.poll(async () => ((await u.result.textContent()) ?? '').length, WAIT).toBeGreaterThan(0);
+    const partial = (await u.result.textContent()) ?? '';
+    const stillStreaming = await u.cmd('stop').isVisible();
+    await page.screenshot({ path: screenshotPath('3-panel-streaming') });
+    const text = await finished(page);
+    if (stillStreaming) expect(text.length).toBeGreaterThan(partial.length);
+    expect(text).toBe(await expectedOutput(firstLine, 'rewrite'));
+    await u.cmd('replace').waitFor({ state: 'visible', ...WAIT });
+    await page.screenshot({ path: screenshotPath('4-panel-result-textarea') });
+
+    await page.evaluate(() => ((window as unknown as { __events: unknown[] }).__events = []));
+    await u.cmd('replace').click();
+    await expect.poll(() => ta.inputValue()).toBe(original.replace(firstLine, text));
+    // The editing pipeline ran as if typed: beforeinput + input with inputType insertText (React/Draft listen to these).
+    const events = await page.evaluate(() => (window as unknown as { __events: { id: string; type: string; inputType: string }[] }).__events);
+    // Through the browser's editing pipeline (execCommand), as if typed: an `input` event with inputType insertText
+    // (the setRangeText fallback would say insertReplacementText). Chromium fires no `beforeinput` for execCommand.
+    expect(events).toEqual([{ id: 'ta', type: 'input', inputType: 'insertText' }]);
+    expect(await u.note.textContent()).toMatch(/Replaced/);
+    await page.screenshot({ path: screenshotPath('5-replaced-textarea') });
+
+    // The page's own undo stack has the replacement as one step.
+    await ta.focus();
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => ta.inputValue()).toBe(original);
+    await u.cmd('close').click();
+  });
+
+  it('contenteditable: Replace, the panel\'s Undo restores the original, Replace again, Ctrl+Z restores it too', async () => {
+    const u = ui(page);
+    const ce = page.locator('#ce');
+    const originalHtml = await ce.innerHTML();
+    const firstPara = 'This bag is nice and it has many pockets.';
+    await selectFirstLine(page, ce.locator('p').first());
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await u.toolbar.locator('select[data-option="tone"]').selectOption('friendly');
+    await u.action('tone').click();
+    const text = await finished(page);
+    expect(text).toBe(await expectedOutput(firstPara, 'tone', { tone: 'friendly' }));
+    expect(await u.panel.locator('.title').textContent()).toBe('Tone · Friendly');
+
+    await u.cmd('replace').click();
+    await expect.poll(() => ce.locator('p').first().textContent()).toBe(text);
+    expect(await ce.locator('p').nth(1).textContent()).toBe('The second paragraph stays.');
+
+    await u.cmd('undo').click();
+    await expect.poll(() => ce.locator('p').first().textContent()).toBe(firstPara);
+    expect(await u.note.textContent()).toMatch(/Original restored/);
+
+    await u.cmd('replace').click();
+    await expect.poll(() => ce.locator('p').first().textContent()).toBe(text);
+    await ce.focus();
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => ce.innerHTML()).toBe(originalHtml);
+    await u.cmd('close').click();
+  });
+
+  it('text input: social post for a platform; Replace keeps the rest of the value', async () => {
+    const u = ui(page);
+    const input = page.locator('#title');
+    const original = await input.inputValue();
+    await input.click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Control+Shift+ArrowLeft'); // select the last word: "store"
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await u.toolbar.locator('select[data-option="platform"]').selectOption('x');
+    await u.action('social_post').click();
+    const text = await finished(page);
+    expect(text).toBe(await expectedOutput('store', 'social_post', { platform: 'x' }));
+    await u.cmd('replace').click();
+    await expect.poll(() => input.inputValue()).toBe(original.replace(/store$/, text));
+    await u.cmd('close').click();
+  });
+
+  it('plain page text: Copy only (no Replace); the clipboard gets the result', async () => {
+    const u = ui(page);
+    await page.locator('#plain').click({ clickCount: 3 });
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await u.action('shorten').click();
+    const text = await finished(page);
+    expect(text.length).toBeGreaterThan(0);
+    expect(await u.cmd('replace').isVisible()).toBe(false);
+    expect(await u.status.textContent()).toMatch(/not editable/);
+    await u.cmd('copy').click();
+    await expect.poll(() => u.note.textContent()).toMatch(/Copied/);
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(text);
+    await page.screenshot({ path: screenshotPath('6-panel-result-plain-text') });
+    await u.cmd('close').click();
+  });
+
+  it('Stop, closing the panel and leaving the page abort the request: the model stream is cut and only what was generated is charged', async () => {
+    const u = ui(page);
+    stack.model.setOptions({ tokensPerSecond: 8, outputTokens: 200 });
+    try {
+      const abortedBefore = stack.model.stats.aborted;
+      const ledgerBefore = (await ledgerOf(stack.db, USER)).length;
+
+      await selectFirstLine(page, page.locator('#ta'));
+      await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+      await u.action('expand').click();
+      await expect.poll(async () => ((await u.result.textContent()) ?? '').length, WAIT).toBeGreaterThan(0);
+      await u.cmd('stop').click();
+      await expect.poll(() => u.status.textContent(), WAIT).toBe('Stopped');
+      expect(await u.cmd('replace').isVisible()).toBe(true); // a partial result may still be used
+
+      // Try again, then close the panel mid-stream.
+      await u.cmd('retry').click();
+      await expect.poll(async () => ((await u.result.textContent()) ?? '').length, WAIT).toBeGreaterThan(0);
+      await u.cmd('close').click();
+
+      await expect.poll(() => stack.model.stats.aborted, WAIT).toBe(abortedBefore + 2);
+
+      // Navigating away mid-stream (here: a reload) disconnects the port, which aborts the request too.
+      await selectFirstLine(page, page.locator('#ta'));
+      await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+      await u.action('expand').click();
+      await expect.poll(async () => ((await u.result.textContent()) ?? '').length, WAIT).toBeGreaterThan(0);
+      await page.reload();
+      await expect.poll(() => stack.model.stats.aborted, WAIT).toBe(abortedBefore + 3);
+      await contentScriptReady(page);
+
+      await expect.poll(async () => (await ledgerOf(stack.db, USER)).length, WAIT).toBe(ledgerBefore + 3);
+      const events = (await ledgerOf(stack.db, USER)).slice(-3);
+      for (const e of events) {
+        expect(e.status).toBe('aborted');
+        expect(Number(e.out)).toBeLessThan(200);
+      }
+    } finally {
+      stack.model.setOptions({ tokensPerSecond: 25, outputTokens: 'echo' });
+    }
+  });
+
+  it('the keyboard shortcut / context menu message opens the toolbar for the current selection', async () => {
+    const u = ui(page);
+    await page.locator('#plain').click({ clickCount: 3 });
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await page.mouse.click(900, 700); // hide it, keep nothing selected
+    await u.toolbar.waitFor({ state: 'hidden', ...WAIT });
+    await page.evaluate(() => {
+      const p = document.getElementById('plain')!;
+      const r = document.createRange();
+      r.selectNodeContents(p);
+      getSelection()!.removeAllRanges();
+      getSelection()!.addRange(r);
+    });
+    // What the command and context-menu handlers send to the tab.
+    await ext.worker.evaluate(async (url) => {
+      const [tab] = await chrome.tabs.query({ url: `${url}*` });
+      await chrome.tabs.sendMessage(tab!.id!, { type: 'redraft/open-toolbar' }, { frameId: 0 });
+    }, site.url);
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await page.keyboard.press('Escape');
+  });
+
+  it('popup: remaining tokens went down by exactly what the API charged; recent rewrites and daily chart', async () => {
+    const charged = await billedTokens(USER);
+    expect(charged).toBeGreaterThan(0);
+    const popup = await openPopup();
+    await popup.getByTestId('remaining').waitFor(WAIT);
+    const remaining = Number((await popup.getByTestId('remaining').textContent())!.replace(/,/g, ''));
+    expect(remaining).toBe(remainingAtStart - charged);
+    expect(Number((await popup.getByTestId('used').textContent())!.replace(/,/g, ''))).toBe(charged);
+    const recent = await popup.getByTestId('recent').locator('li').allTextContents();
+    expect(recent.length).toBeGreaterThanOrEqual(5);
+    expect(recent.join(' ')).toMatch(/Expand/);
+    expect(await popup.getByTestId('chart').locator('rect').count()).toBeGreaterThan(0);
+    await popup.screenshot({ path: screenshotPath('7-popup-balance'), fullPage: true });
+    await popup.close();
+  });
+
+  it('badge: amber percentage from 80% of the included tokens, red "!" at 100%; a rewrite then explains the 402', async () => {
+    await stack.db.hset(`rd:{${USER}}:quota`, 'used', '16400'); // 82% of 20,000
+    let popup = await openPopup();
+    await popup.getByTestId('remaining').waitFor(WAIT);
+    await expect.poll(badgeText, WAIT).toBe('82%');
+    await popup.close();
+
+    await stack.db.hset(`rd:{${USER}}:quota`, 'used', '20000');
+    popup = await openPopup();
+    await popup.getByTestId('remaining').waitFor(WAIT);
+    expect(await popup.getByTestId('remaining').textContent()).toBe('0');
+    await expect.poll(badgeText, WAIT).toBe('!');
+    await popup.screenshot({ path: screenshotPath('8-popup-exhausted'), fullPage: true });
+    await popup.close();
+
+    const u = ui(page);
+    await page.bringToFront();
+    await selectFirstLine(page, page.locator('#ta'));
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await u.action('rewrite').click();
+    await u.error.waitFor({ state: 'visible', ...WAIT });
+    expect(await u.error.textContent()).toMatch(/used all your tokens for this period; they reset on .+\. Upgrade/);
+    expect(await u.cmd('upgrade').isVisible()).toBe(true);
+    await page.screenshot({ path: screenshotPath('9-panel-quota-exhausted') });
+    await u.cmd('close').click();
+  });
+
+  it('options page: validates the API URL and shows the signed-in user', async () => {
+    const opts = await ext.context.newPage();
+    await opts.goto(`chrome-extension://${ext.id}/options.html`);
+    await expect.poll(() => opts.getByTestId('options-user').textContent(), WAIT).toMatch(new RegExp(`Signed in as ${USER}`));
+    const input = opts.getByLabel('API address');
+    await input.fill('http://api.example.com');
+    await opts.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => opts.getByTestId('options-status').textContent(), WAIT).toMatch(/only allowed for this machine/);
+    await input.fill(stack.api + '/');
+    await opts.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => opts.getByTestId('options-status').textContent(), WAIT).toMatch(/Saved .* answers \/health/);
+    await opts.close();
+  });
+});

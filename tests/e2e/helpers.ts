@@ -1,0 +1,150 @@
+/**
+ * End-to-end helpers: build the extension (a real `wxt build` child process), launch Debian Chromium with
+ * it loaded (playwright-core, headless), and serve a local test page.
+ */
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { chromium, type BrowserContext, type Worker } from 'playwright-core';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOTS = join(ROOT, 'test-results/screenshots');
+
+/**
+ * Runs `wxt build` with NODE_ENV=production (under Vitest's NODE_ENV=test a React build emits jsxDEV calls
+ * against React's production runtime and the UI never mounts). Returns the unpacked extension directory.
+ */
+export async function buildExtension(env: Record<string, string>, outRoot: string): Promise<string> {
+  const wxt = join(ROOT, 'node_modules/wxt/bin/wxt.mjs');
+  const output: string[] = [];
+  const code = await new Promise<number | null>((done, fail) => {
+    const child = spawn(process.execPath, [wxt, 'build'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, NODE_ENV: 'production', REDRAFT_OUT_DIR: outRoot, CI: '1', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+    child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
+    child.on('error', fail);
+    child.on('exit', done);
+  });
+  const dir = join(outRoot, 'chrome-mv3');
+  if (code !== 0 || !existsSync(join(dir, 'manifest.json'))) throw new Error(`wxt build failed (exit ${code}):\n${output.join('')}`);
+  return dir;
+}
+
+/** Raw and gzipped sizes of the built bundles (reported, not asserted). */
+export function bundleSizes(dir: string): Record<string, { raw: number; gzip: number }> {
+  const out: Record<string, { raw: number; gzip: number }> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(js|css|html)$/.test(name)) {
+        const buf = readFileSync(p);
+        out[p.slice(dir.length + 1)] = { raw: buf.length, gzip: gzipSync(buf, { level: 9 }).length };
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export interface LoadedExtension {
+  context: BrowserContext;
+  worker: Worker;
+  id: string;
+  close(): Promise<void>;
+}
+
+export async function launchWithExtension(extensionDir: string): Promise<LoadedExtension> {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}. Install it: sudo apt-get install -y chromium`);
+  const profile = mkdtempSync(join(tmpdir(), 'redraft-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1100, height: 760 },
+    args: [
+      `--disable-extensions-except=${extensionDir}`,
+      `--load-extension=${extensionDir}`,
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const worker = context.serviceWorkers().find((w) => w.url().startsWith('chrome-extension://')) ?? (await context.waitForEvent('serviceworker', { timeout: 15_000 }));
+  const id = new URL(worker.url()).host;
+  return {
+    context,
+    worker,
+    id,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestSite {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A page with a textarea, a contenteditable and plain text, plus hostile CSS to prove style isolation. */
+export const TEST_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Redraft test page</title>
+<style>
+  /* Hostile page styles: none of this may reach the extension's toolbar or panel. */
+  * { font-family: "Courier New", monospace !important; letter-spacing: 1px; }
+  button { background: rgb(0, 255, 0) !important; border: 4px dashed red !important; font-size: 30px !important; }
+  div { color: rgb(255, 0, 255); }
+  body { margin: 24px; }
+  textarea, #ce { display: block; width: 560px; margin: 12px 0; padding: 6px; font-size: 15px; }
+  #ce { border: 1px solid #999; min-height: 60px; }
+</style></head>
+<body>
+  <h1>Spring collection</h1>
+  <p id="plain">Our summer sale starts Friday with thirty percent off every pair of running shoes.</p>
+  <textarea id="ta" rows="4">Our shoes are good and you should buy them.
+Keep this second line exactly as it is.</textarea>
+  <input id="title" type="text" value="A short product title for the store" style="width:560px">
+  <div id="ce" contenteditable="true"><p>This bag is nice and it has many pockets.</p><p>The second paragraph stays.</p></div>
+  <script>
+    window.__events = [];
+    for (const type of ['beforeinput', 'input']) {
+      document.addEventListener(type, (e) => window.__events.push({ id: e.target.id || e.target.closest('[id]')?.id, type, inputType: e.inputType }), true);
+    }
+  </script>
+</body></html>`;
+
+export async function serveTestSite(html = TEST_PAGE): Promise<TestSite> {
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/favicon.ico') return void res.writeHead(404).end();
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(html);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+export function screenshotPath(name: string): string {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return join(SCREENSHOTS, `${name}.png`);
+}

@@ -1,0 +1,247 @@
+/**
+ * The background relay with a fake port and a fake fetch that returns real streaming Responses
+ * (a test double of the network only): chunks are forwarded, stop/disconnect abort, API errors are mapped.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { errorFromResponse, serveRewritePort, type RelayDeps } from '../../../extension/lib/relay';
+import type { ServerMessage } from '../../../extension/lib/protocol';
+
+class FakePort {
+  sent: ServerMessage[] = [];
+  private onMsg: ((m: unknown) => void)[] = [];
+  private onDisc: (() => void)[] = [];
+  connected = true;
+  postMessage(m: ServerMessage) {
+    if (!this.connected) throw new Error('Attempting to use a disconnected port object');
+    this.sent.push(m);
+  }
+  onMessage = { addListener: (fn: (m: unknown) => void) => void this.onMsg.push(fn) };
+  onDisconnect = { addListener: (fn: () => void) => void this.onDisc.push(fn) };
+  /** The content script sends. */
+  send(m: unknown) {
+    for (const fn of this.onMsg) fn(m);
+  }
+  /** The content script goes away (panel closed, navigation). */
+  disconnect() {
+    this.connected = false;
+    for (const fn of this.onDisc) fn();
+  }
+  text() {
+    return this.sent.filter((m) => m.type === 'chunk').map((m) => (m as { text: string }).text).join('');
+  }
+  last() {
+    return this.sent.at(-1);
+  }
+}
+
+/** A streaming body whose chunks the test releases one by one; records cancellation. */
+function controlledStream() {
+  const enc = new TextEncoder();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const state = { cancelled: false };
+  const stream = new ReadableStream<Uint8Array>({
+    start: (c) => void (controller = c),
+    cancel: () => void (state.cancelled = true),
+  });
+  return {
+    stream,
+    state,
+    push: (s: string | Uint8Array) => controller.enqueue(typeof s === 'string' ? enc.encode(s) : s),
+    close: () => controller.close(),
+    error: (e: Error) => controller.error(e),
+  };
+}
+
+const until = async (cond: () => boolean, ms = 2000) => {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+};
+
+const START = { type: 'start', requestId: 'rd_0123456789ab', text: 'Our shoes are good.', action: 'tone', tone: 'friendly' };
+
+function setup(fetchImpl: (url: string, init: RequestInit) => Promise<Response>, opts: Partial<RelayDeps> = {}) {
+  const port = new FakePort();
+  const calls: { url: string; init: RequestInit }[] = [];
+  const afterRequest = vi.fn();
+  const deps: RelayDeps = {
+    fetch: ((url: string, init: RequestInit) => {
+      calls.push({ url, init });
+      return fetchImpl(url, init);
+    }) as typeof fetch,
+    apiUrl: async () => 'http://api.test',
+    getToken: async () => 'tok-1',
+    afterRequest,
+    ...opts,
+  };
+  serveRewritePort(port, deps);
+  return { port, calls, afterRequest };
+}
+
+const jsonError = (status: number, error: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify({ error }), { status, headers: { 'Content-Type': 'application/json', ...headers } });
+
+describe('background relay', () => {
+  it('sends the request with the token and forwards each chunk as it arrives, then done', async () => {
+    const s = controlledStream();
+    const { port, calls, afterRequest } = setup(async () => new Response(s.stream, { status: 200, headers: { 'X-Tokens-Remaining': '18766' } }));
+    port.send(START);
+    await until(() => calls.length === 1);
+    expect(calls[0]!.url).toBe('http://api.test/v1/rewrite');
+    expect((calls[0]!.init.headers as Record<string, string>).Authorization).toBe('Bearer tok-1');
+    expect(JSON.parse(calls[0]!.init.body as string)).toEqual({ text: 'Our shoes are good.', action: 'tone', tone: 'friendly', requestId: 'rd_0123456789ab' });
+
+    s.push('Our ');
+    await until(() => port.sent.length === 1);
+    expect(port.sent).toEqual([{ type: 'chunk', text: 'Our ' }]);
+    // A multi-byte character split across two network chunks is decoded whole.
+    const euro = new TextEncoder().encode('€');
+    s.push(euro.slice(0, 2));
+    s.push(euro.slice(2));
+    s.push(' shoes');
+    s.close();
+    await until(() => port.last()?.type === 'done');
+    expect(port.text()).toBe('Our € shoes');
+    expect(port.last()).toEqual({ type: 'done', stopped: false, tokensRemaining: 18766 });
+    expect(port.sent.some((m) => m.type === 'chunk' && m.text.includes('\uFFFD'))).toBe(false);
+    expect(afterRequest).toHaveBeenCalledTimes(1);
+  });
+
+  it('never calls the API when signed out', async () => {
+    const { port, calls, afterRequest } = setup(async () => new Response('x'), { getToken: async () => null });
+    port.send(START);
+    await until(() => port.sent.length === 1);
+    expect(port.sent[0]).toMatchObject({ type: 'error', status: 401, code: 'unauthenticated' });
+    expect(calls).toHaveLength(0);
+    expect(afterRequest).not.toHaveBeenCalled();
+  });
+
+  it('retries a 401 once with a freshly minted token (same requestId)', async () => {
+    const tokens = ['old', 'new'];
+    const { port, calls } = setup(
+      async (_url, init) => ((init.headers as Record<string, string>).Authorization === 'Bearer new' ? new Response('ok') : jsonError(401, { code: 'unauthenticated', message: 'expired' })),
+      { getToken: async (fresh) => (fresh ? tokens[1]! : tokens[0]!) },
+    );
+    port.send(START);
+    await until(() => port.last()?.type === 'done');
+    expect(calls).toHaveLength(2);
+    expect(JSON.parse(calls[0]!.init.body as string).requestId).toBe(JSON.parse(calls[1]!.init.body as string).requestId);
+    expect(port.text()).toBe('ok');
+  });
+
+  it('a port disconnect aborts the fetch and cancels the stream; nothing is posted afterwards', async () => {
+    const s = controlledStream();
+    let signal: AbortSignal | undefined;
+    const { port } = setup(async (_url, init) => {
+      signal = init.signal ?? undefined;
+      return new Response(s.stream);
+    });
+    port.send(START);
+    s.push('partial');
+    await until(() => port.sent.length === 1);
+    port.disconnect();
+    expect(signal?.aborted).toBe(true);
+    await until(() => s.state.cancelled);
+    expect(port.sent).toHaveLength(1);
+  });
+
+  it('a disconnect before the API answers aborts the pending fetch', async () => {
+    let signal: AbortSignal | undefined;
+    const { port } = setup(
+      (_url, init) =>
+        new Promise<Response>((_resolve, reject) => {
+          signal = init.signal ?? undefined;
+          signal?.addEventListener('abort', () => reject(signal!.reason));
+        }),
+    );
+    port.send(START);
+    await until(() => signal !== undefined);
+    port.disconnect();
+    expect(signal!.aborted).toBe(true);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(port.sent).toEqual([]);
+  });
+
+  it('stop aborts and reports done { stopped: true } with the partial text kept', async () => {
+    const s = controlledStream();
+    const { port } = setup(async () => new Response(s.stream));
+    port.send(START);
+    s.push('half a sen');
+    await until(() => port.sent.length === 1);
+    port.send({ type: 'stop' });
+    await until(() => port.last()?.type === 'done');
+    expect(port.last()).toEqual({ type: 'done', stopped: true });
+    expect(s.state.cancelled).toBe(true);
+    expect(port.text()).toBe('half a sen');
+  });
+
+  it('a new start supersedes the running one: the old stream is cancelled and stays silent', async () => {
+    const first = controlledStream();
+    const second = controlledStream();
+    const streams = [first, second];
+    const { port } = setup(async () => new Response(streams.shift()!.stream));
+    port.send(START);
+    first.push('old ');
+    await until(() => port.sent.length === 1);
+    port.send({ ...START, requestId: 'rd_second_request' });
+    await until(() => first.state.cancelled);
+    second.push('new');
+    second.close();
+    await until(() => port.last()?.type === 'done');
+    expect(port.sent).toEqual([
+      { type: 'chunk', text: 'old ' },
+      { type: 'chunk', text: 'new' },
+      { type: 'done', stopped: false },
+    ]);
+  });
+
+  it('a stream that breaks after the first token is reported as stream_interrupted', async () => {
+    const s = controlledStream();
+    const { port } = setup(async () => new Response(s.stream));
+    port.send(START);
+    s.push('some');
+    await until(() => port.sent.length === 1);
+    s.error(new Error('socket hang up'));
+    await until(() => port.last()?.type === 'error');
+    expect(port.last()).toMatchObject({ type: 'error', status: 0, code: 'stream_interrupted' });
+  });
+
+  it('a network failure is reported as network, naming the API', async () => {
+    const { port } = setup(async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    port.send(START);
+    await until(() => port.last()?.type === 'error');
+    expect(port.last()).toMatchObject({ type: 'error', status: 0, code: 'network' });
+    expect((port.last() as { message: string }).message).toContain('http://api.test');
+  });
+
+  it('an invalid message is answered with bad_message and never reaches the API', async () => {
+    const { port, calls } = setup(async () => new Response('x'));
+    port.send({ type: 'start', requestId: 'rd_0123456789ab', text: 'x', action: 'summarize' });
+    expect(port.sent[0]).toMatchObject({ type: 'error', code: 'bad_message' });
+    expect(calls).toHaveLength(0);
+  });
+
+  it.each([
+    [402, { code: 'quota_exhausted', message: 'used', periodEnd: '2026-12-24T00:00:00.000Z' }, {}, { status: 402, code: 'quota_exhausted', periodEnd: '2026-12-24T00:00:00.000Z' }],
+    [429, { code: 'rate_limited', message: 'slow down', retryAfterSeconds: 17 }, { 'Retry-After': '17' }, { status: 429, code: 'rate_limited', retryAfterSeconds: 17 }],
+    [429, { code: 'rate_limited', message: 'slow down' }, { 'Retry-After': '9' }, { status: 429, code: 'rate_limited', retryAfterSeconds: 9 }],
+    [413, { code: 'text_too_long', message: 'too long' }, {}, { status: 413, code: 'text_too_long' }],
+    [503, { code: 'metering_unavailable', message: 'redis' }, {}, { status: 503, code: 'metering_unavailable' }],
+    [503, { code: 'model_unavailable', message: 'model' }, {}, { status: 503, code: 'model_unavailable' }],
+  ])('maps the API error %i %o', async (status, error, headers, expected) => {
+    const { port, afterRequest } = setup(async () => jsonError(status, error, headers));
+    port.send(START);
+    await until(() => port.last()?.type === 'error');
+    expect(port.last()).toMatchObject({ type: 'error', ...expected, message: error.message });
+    expect(afterRequest).toHaveBeenCalledTimes(1);
+  });
+
+  it('a non-JSON error (a proxy page) becomes bad_response with the status', async () => {
+    const e = await errorFromResponse(new Response('<html>Bad gateway</html>', { status: 502, statusText: 'Bad Gateway' }));
+    expect(e).toEqual({ type: 'error', status: 502, code: 'bad_response', message: 'The API answered 502 Bad Gateway' });
+  });
+});
