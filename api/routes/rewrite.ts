@@ -118,6 +118,7 @@ async function settle(
     try {
       const result = await s.quota.settle(a.userId, a.period, event);
       s.log({ msg: 'rewrite', requestId: a.requestId, user: a.userId, action: a.req.action, status: a.outcome.status, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, billedTokens: result.ok ? result.billed : null, costUsd, latencyMs: endedAt - a.startedAt });
+      if (result.ok && result.alerts.length > 0) s.log({ msg: 'usage alert', user: a.userId, thresholds: result.alerts, usedTokens: result.usedAfter });
       return;
     } catch (err) {
       if (attempt >= 5) {
