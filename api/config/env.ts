@@ -160,14 +160,16 @@ export class ConfigError extends Error {
 /** Validate the environment once. Throws ConfigError listing every wrong variable. */
 const problems = (error: z.ZodError) => new ConfigError(error.issues.map((i) => `${i.path.join('.') || '(env)'} ${i.message}`));
 
+function apiOf(base: string | undefined): BillingConfig['api'] {
+  if (!base) return undefined;
+  const u = new URL(base);
+  const protocol = u.protocol === 'http:' ? 'http' : 'https';
+  return { host: u.hostname, port: Number(u.port || (protocol === 'http' ? 80 : 443)), protocol };
+}
+
 function billingFrom(e: BillingEnv): BillingConfig | undefined {
   if (!e.STRIPE_SECRET_KEY) return undefined;
-  let api: BillingConfig['api'];
-  if (e.STRIPE_API_BASE) {
-    const u = new URL(e.STRIPE_API_BASE);
-    const protocol = u.protocol === 'http:' ? 'http' : 'https';
-    api = { host: u.hostname, port: Number(u.port || (protocol === 'http' ? 80 : 443)), protocol };
-  }
+  const api = apiOf(e.STRIPE_API_BASE);
   return {
     secretKey: e.STRIPE_SECRET_KEY,
     webhookSecret: e.STRIPE_WEBHOOK_SECRET!,
@@ -188,6 +190,30 @@ function reporterFrom(e: BillingEnv & { MODEL_TOTAL_TIMEOUT_MS: number }): Repor
     periodEndFlushDelayMs: e.MODEL_TOTAL_TIMEOUT_MS + 60_000,
     cronSecret: e.CRON_SECRET,
   };
+}
+
+const SetupEnvSchema = z.object({
+  NODE_ENV: CommonShape.NODE_ENV,
+  STRIPE_SECRET_KEY: BillingShape.STRIPE_SECRET_KEY,
+  STRIPE_API_BASE: BillingShape.STRIPE_API_BASE,
+  STRIPE_STAND_IN: BillingShape.STRIPE_STAND_IN,
+  STRIPE_METER_EVENT_NAME: BillingShape.STRIPE_METER_EVENT_NAME,
+  STRIPE_TIMEOUT_MS: BillingShape.STRIPE_TIMEOUT_MS,
+}).superRefine((e, ctx) => {
+  if (!e.STRIPE_SECRET_KEY) ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'is required: the Stripe secret key of the account to set up (sk_test_… first)' });
+  if (e.NODE_ENV === 'production' && e.STRIPE_API_BASE && !e.STRIPE_API_BASE.startsWith('https://')) ctx.addIssue({ code: 'custom', path: ['STRIPE_API_BASE'], message: 'must be https:// when NODE_ENV=production' });
+});
+
+export interface StripeSetupConfig {
+  billing: Pick<BillingConfig, 'secretKey' | 'api' | 'timeoutMs' | 'meterEventName' | 'standIn'>;
+}
+
+/** What `npm run stripe:setup` needs: the key (and where Stripe is). The price ids are its output. */
+export function loadStripeSetupConfig(env: Record<string, string | undefined>): StripeSetupConfig {
+  const parsed = SetupEnvSchema.safeParse(env);
+  if (!parsed.success) throw problems(parsed.error);
+  const e = parsed.data;
+  return { billing: { secretKey: e.STRIPE_SECRET_KEY!, api: apiOf(e.STRIPE_API_BASE), timeoutMs: e.STRIPE_TIMEOUT_MS, meterEventName: e.STRIPE_METER_EVENT_NAME, standIn: e.STRIPE_STAND_IN } };
 }
 
 /** Validate what the billing jobs need (Redis + Stripe). Throws ConfigError listing every wrong variable. */
