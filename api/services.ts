@@ -37,7 +37,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   if (config.billing) {
     const gateway = opts.stripeGateway ?? createStripeGateway(config.billing);
     const [entitlements, reportStore] = await Promise.all([createEntitlementStore(redis, { periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs }), createReportStore(redis)]);
-    const reports = createReportRunner(redis, reportStore, gateway, { concurrency: config.reporter.concurrency, periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs, log });
+    const reports = createReportRunner(redis, reportStore, gateway, { concurrency: config.reporter.concurrency, periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs, log, now: opts.now ?? Date.now });
     billing = { gateway, entitlements, reports };
   }
 

@@ -50,13 +50,13 @@ export function createReportRunner(
   redis: Redis,
   store: ReportStore,
   gateway: StripeGateway,
-  opts: { concurrency: number; periodEndFlushDelayMs: number; log: (line: Record<string, unknown>) => void },
+  opts: { concurrency: number; periodEndFlushDelayMs: number; log: (line: Record<string, unknown>) => void; now?: () => number },
 ): ReportRunner {
   const lock = createLock(redis, keys.reportLock);
   return {
     async run(mode, extra = {}) {
       return lock.withLock(async () => {
-        const summary = await runReport(store, gateway, { concurrency: opts.concurrency, periodEndFlushDelayMs: opts.periodEndFlushDelayMs, mode, log: opts.log, ...extra });
+        const summary = await runReport(store, gateway, { concurrency: opts.concurrency, periodEndFlushDelayMs: opts.periodEndFlushDelayMs, mode, log: opts.log, ...(opts.now ? { now: opts.now } : {}), ...extra });
         if (mode === 'full' || summary.users > 0) {
           await redis.set(keys.reportLastRun, JSON.stringify({ ...summary, failed: summary.failed.slice(0, 20) })).catch(() => {});
           const { failed, ...counts } = summary;

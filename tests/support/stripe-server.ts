@@ -40,7 +40,8 @@ export type FaultKind =
   | 'timeout' // no answer at all (the client times out); nothing happens
   | 'timeout_after' // the request takes effect, then no answer
   | 'drop' // the connection is destroyed before anything happens
-  | 'drop_after'; // the request takes effect, then the connection is destroyed
+  | 'drop_after' // the request takes effect, then the connection is destroyed
+  | 'bad_request'; // 400 that retrying cannot fix (not drawn unless asked for)
 
 export const ALL_FAULTS: FaultKind[] = ['rate_limit', 'server_error', 'server_error_after', 'timeout', 'timeout_after', 'drop', 'drop_after'];
 
@@ -740,6 +741,8 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
         return hold();
       case 'drop':
         return void req.socket.destroy();
+      case 'bad_request':
+        return send(res, 400, errorBody(new ApiError(400, 'Invalid request (stand-in fault).', 'parameter_invalid')));
     }
 
     const idemKey = req.method === 'POST' ? req.headers['idempotency-key'] : undefined;
