@@ -18,7 +18,8 @@ const PENDING_FIELDS = `'plast', 'pperiod', 'ppend', 'pcust', 'pvalue', 'pcount'
  * KEYS: report, ledger, quota
  * ARGV: 1 max billable events per batch, 2 max stream entries scanned, 3 now ms
  * Returns {qplan, qend, kind, ...}:
- *   kind 'PENDING' | 'CLAIMED', then plast, pperiod, ppend, pcust, pvalue, pcount, pended
+ *   kind 'PENDING' | 'CLAIMED', then plast, pperiod, ppend, pcust, pvalue, pcount, pended, more
+ *   (more = '0' when the batch reaches the end of the ledger: no need to claim again after committing it)
  *   kind 'SKIPPED', scanned (cursor advanced; call again)
  *   kind 'NONE'
  */
@@ -33,7 +34,7 @@ local function reply(t)
 end
 
 local p = redis.call('HMGET', rep, ${PENDING_FIELDS})
-if p[1] then return reply({'PENDING', p[1], p[2], p[3], p[4], p[5], p[6], p[7]}) end
+if p[1] then return reply({'PENDING', p[1], p[2], p[3], p[4], p[5], p[6], p[7], '1'}) end
 
 local maxEvents, scanLimit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local cursor = redis.call('HGET', rep, 'cursor') or '0-0'
@@ -41,14 +42,17 @@ local entries = redis.call('XRANGE', ledger, '(' .. cursor, '+', 'COUNT', scanLi
 if #entries == 0 then return reply({'NONE'}) end
 
 local last, first, period, pend, cust, value, count, ended = nil, nil, nil, nil, nil, 0, 0, 0
+local more = #entries >= scanLimit and '1' or '0'
 for _, e in ipairs(entries) do
   local id, flat = e[1], e[2]
   local f = {}
   for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
   local billed = tonumber(f.billed) or 0
   if f.billable == '1' and billed > 0 then
-    if period and (f.period ~= period or (f.cust or '') ~= cust) then break end
-    if count >= maxEvents then break end
+    if (period and (f.period ~= period or (f.cust or '') ~= cust)) or count >= maxEvents then
+      more = '1'
+      break
+    end
     if not period then period, pend, cust, first = f.period, f.pend or '', f.cust or '', id end
     value = value + billed
     count = count + 1
@@ -63,7 +67,7 @@ if count == 0 then
 end
 redis.call('HSET', rep, 'plast', last, 'pperiod', period, 'ppend', pend, 'pcust', cust, 'pvalue', value, 'pcount', count,
   'pended', ended, 'pfirst', first, 'pclaimed', ARGV[3])
-return reply({'CLAIMED', last, period, pend, cust, tostring(value), tostring(count), tostring(ended)})
+return reply({'CLAIMED', last, period, pend, cust, tostring(value), tostring(count), tostring(ended), more})
 `;
 
 /**

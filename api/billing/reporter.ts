@@ -17,7 +17,7 @@ import { CLAIM_LUA, COMMIT_LUA } from './reporter.lua';
 import { StripeCallError, type StripeGateway } from './stripe';
 
 export type Claim =
-  | { kind: 'batch'; batch: Batch; resumed: boolean; plan: string; periodEnd: number }
+  | { kind: 'batch'; batch: Batch; resumed: boolean; /** More ledger may follow this batch. */ more: boolean; plan: string; periodEnd: number }
   | { kind: 'skipped'; scanned: number; plan: string; periodEnd: number }
   | { kind: 'none'; plan: string; periodEnd: number };
 
@@ -43,6 +43,12 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
   const [claimScript, commitScript] = await Promise.all([defineScript<unknown[]>(redis, CLAIM_LUA), defineScript<number>(redis, COMMIT_LUA)]);
   const maxEvents = opts.maxEventsPerBatch ?? 1000;
   const scanLimit = opts.scanLimit ?? 2000;
+  let commits: (() => void)[] = [];
+  const flushCommits = () => {
+    const now = commits;
+    commits = [];
+    for (const c of now) c();
+  };
 
   return {
     async claim(userId, now) {
@@ -52,10 +58,11 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
       if (kind === 'NONE') return { kind: 'none', ...head };
       if (kind === 'SKIPPED') return { kind: 'skipped', scanned: Number(f[0]), ...head };
       if (kind === 'PENDING' || kind === 'CLAIMED') {
-        const [lastId, period, pend, cust, value, count, ended] = f as [string, string, string, string, string, string, string];
+        const [lastId, period, pend, cust, value, count, ended, more] = f as [string, string, string, string, string, string, string, string];
         return {
           kind: 'batch',
           resumed: kind === 'PENDING',
+          more: more !== '0',
           ...head,
           batch: { userId, lastId, periodStart: Number(period), periodEnd: Number(pend), customerId: cust, value: Number(value), events: Number(count), lastEndedAt: Number(ended) },
         };
@@ -63,8 +70,13 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
       throw new Error(`unexpected claim reply: ${JSON.stringify(r)}`);
     },
 
-    async commit(userId, lastId, outcome, identifier, now) {
-      return (await commitScript.run([keys.report(userId), keys.reportLate(userId)], [lastId, outcome, now, identifier])) === 1;
+    commit(userId, lastId, outcome, identifier, now) {
+      // Commits finishing close together (many users' Stripe calls returning) are issued in the same
+      // tick, so they share one auto-pipelined round trip; each is still its own atomic script.
+      return new Promise<boolean>((resolve, reject) => {
+        commits.push(() => commitScript.run([keys.report(userId), keys.reportLate(userId)], [lastId, outcome, now, identifier]).then((r) => resolve(r === 1), reject));
+        if (commits.length === 1) setImmediate(flushCommits);
+      });
     },
 
     async *users() {
@@ -92,6 +104,7 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
 }
 
 export interface ReportOptions {
+  /** Stripe calls in flight at once (each user's batches are sent one after the other). */
   concurrency: number;
   /** A paid period is flushed this long after it ends. */
   periodEndFlushDelayMs: number;
@@ -101,6 +114,8 @@ export interface ReportOptions {
   maxAttempts?: number;
   /** Batches per user per run (a user with a huge backlog does not starve the others). */
   maxBatchesPerUser?: number;
+  /** Users claimed together: their Redis calls share one auto-pipelined round trip. */
+  chunkSize?: number;
   /** Stop taking new users after this time (epoch ms): serverless time limits. Unfinished users wait for the next run. */
   deadline?: number;
   /** Called about every `progressEvery` users and at the end. */
@@ -136,114 +151,177 @@ export interface ReportSummary extends ReportProgress {
 
 const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A counting semaphore: at most `n` holders at once. */
+function semaphore(n: number) {
+  let free = Math.max(1, n);
+  const waiting: (() => void)[] = [];
+  return {
+    async acquire(): Promise<void> {
+      if (free > 0) {
+        free--;
+        return;
+      }
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release(): void {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    },
+  };
+}
+
+/**
+ * One report run. Users are taken in chunks whose claims go out together (one Redis round trip per
+ * chunk); users with a batch then drain through a pool of `concurrency` Stripe calls, each user's
+ * batches in order (claim → send → commit), while the next chunk is claimed.
+ */
 export async function runReport(store: ReportStore, gateway: StripeGateway, opts: ReportOptions): Promise<ReportSummary> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? sleepReal;
   const maxAttempts = opts.maxAttempts ?? 6;
   const maxBatches = opts.maxBatchesPerUser ?? 20;
+  const chunkSize = opts.chunkSize ?? 100;
   const t0 = now();
   const callsBefore = gateway.calls;
   const p: ReportProgress = { users: 0, batches: 0, events: 0, tokens: 0, duplicates: 0, resumed: 0, late: 0, retries: 0, failures: 0, stripeCalls: 0 };
   const failed: ReportSummary['failed'] = [];
   const seen = new Set<string>();
+  // Stripe calls in flight are bounded by `concurrency`; users being worked on (claim → send → commit)
+  // by a few times that, so Redis round trips overlap Stripe calls instead of holding their slots.
+  const calls = semaphore(opts.concurrency);
+  const slots = semaphore(opts.concurrency * 4);
   let complete = true;
   const progress = () => opts.onProgress?.({ ...p, stripeCalls: gateway.calls - callsBefore });
+  const pastDeadline = () => opts.deadline !== undefined && now() >= opts.deadline;
 
+  /** One meter event, retried with backoff while the failure is retryable; holds a Stripe slot only while calling. */
   async function send(batch: Batch, identifier: string, timestamp: number): Promise<'accepted' | 'duplicate'> {
     for (let attempt = 0; ; attempt++) {
+      let failure: unknown;
+      await calls.acquire();
       try {
         return await gateway.sendMeterEvent({ identifier, customerId: batch.customerId, value: batch.value, timestamp });
       } catch (err) {
-        const retryable = err instanceof StripeCallError ? err.kind === 'retry' : false;
-        if (!retryable || attempt + 1 >= maxAttempts) throw err;
-        p.retries++;
-        const wait = err instanceof StripeCallError && err.retryAfterMs !== undefined ? err.retryAfterMs : backoffMs(attempt);
-        await sleep(wait);
+        failure = err;
+      } finally {
+        calls.release();
       }
+      if (!(failure instanceof StripeCallError) || failure.kind !== 'retry' || attempt + 1 >= maxAttempts) throw failure;
+      p.retries++;
+      await sleep(failure.retryAfterMs ?? backoffMs(attempt));
     }
   }
 
-  async function reportUser(userId: string, due: boolean): Promise<void> {
-    let claim: Claim | undefined;
-    for (let n = 0; n < maxBatches; n++) {
-      claim = await store.claim(userId, now());
-      if (claim.kind === 'none') break;
-      if (claim.kind === 'skipped') continue;
-      const { batch } = claim;
-      if (claim.resumed) p.resumed++;
-      const identifier = await meterEventIdentifier(batch);
-      const placed = placeBatch(batch, now());
-      if (!batch.customerId) throw new Error(`billable usage without a Stripe customer (ledger up to ${batch.lastId})`);
-      if (!placed.ok) {
-        // Stripe no longer accepts this period (older than ~35 days): set it aside, listed by reconcile.
-        if (await store.commit(userId, batch.lastId, 'late', identifier, now())) p.late++;
-        opts.log?.({ level: 'error', msg: 'usage too old for Stripe: set aside', user: userId, identifier, tokens: batch.value, periodStart: new Date(batch.periodStart).toISOString() });
-        continue;
-      }
-      const outcome = await send(batch, identifier, placed.timestamp);
-      if (outcome === 'duplicate') p.duplicates++;
-      if (await store.commit(userId, batch.lastId, 'sent', identifier, now())) {
-        p.batches++;
-        p.events += batch.events;
-        p.tokens += batch.value;
-      }
+  /** Deliver one claimed batch and commit it. Throws when it stays pending. */
+  async function deliver(userId: string, claim: Extract<Claim, { kind: 'batch' }>): Promise<void> {
+    const { batch } = claim;
+    if (claim.resumed) p.resumed++;
+    if (!batch.customerId) throw new Error(`billable usage without a Stripe customer (ledger up to ${batch.lastId})`);
+    const identifier = await meterEventIdentifier(batch);
+    const placed = placeBatch(batch, now());
+    if (!placed.ok) {
+      // Stripe no longer accepts this period (older than ~35 days): set it aside, listed by reconcile.
+      if (await store.commit(userId, batch.lastId, 'late', identifier, now())) p.late++;
+      opts.log?.({ level: 'error', msg: 'usage too old for Stripe: set aside', user: userId, identifier, tokens: batch.value, periodStart: new Date(batch.periodStart).toISOString() });
+      return;
     }
-    // Keep the period-end flush scheduled for paid users: after a due flush, the next period's end;
-    // in a full pass only ever earlier (a missing entry is repaired, a due one is never postponed).
-    if (claim) {
-      const next = claim.plan === 'pro' && claim.periodEnd > 0 ? claim.periodEnd + opts.periodEndFlushDelayMs : undefined;
-      if (due) await store.scheduleFlush(userId, next !== undefined && next > now() ? next : undefined, 'set');
-      else if (next !== undefined) await store.scheduleFlush(userId, next, 'earlier');
+    const outcome = await send(batch, identifier, placed.timestamp);
+    if (outcome === 'duplicate') p.duplicates++;
+    if (await store.commit(userId, batch.lastId, 'sent', identifier, now())) {
+      p.batches++;
+      p.events += batch.events;
+      p.tokens += batch.value;
     }
   }
 
-  async function visit(userId: string, due: boolean): Promise<void> {
-    if (seen.has(userId)) return;
-    seen.add(userId);
-    try {
-      await reportUser(userId, due);
-    } catch (err) {
-      p.failures++;
-      const error = err instanceof Error ? err.message : String(err);
-      failed.push({ userId, error });
-      opts.log?.({ level: 'warn', msg: 'usage report failed for user; the batch stays pending for the next run', user: userId, error });
-    }
+  function failedUser(userId: string, err: unknown): void {
+    p.failures++;
+    const error = err instanceof Error ? err.message : String(err);
+    failed.push({ userId, error });
+    opts.log?.({ level: 'warn', msg: 'usage report failed for user; the batch stays pending for the next run', user: userId, error });
+  }
+
+  function done(): void {
     p.users++;
     if (p.users % (opts.progressEvery ?? 100) === 0) progress();
   }
 
-  /** A bounded pool over pages of user ids. */
-  async function pool(pages: AsyncIterable<string[]>, due: boolean): Promise<void> {
-    const queue: string[] = [];
-    const it = pages[Symbol.asyncIterator]();
-    let exhausted = false;
-    const next = async (): Promise<string | undefined> => {
-      while (queue.length === 0 && !exhausted) {
-        const r = await it.next();
-        if (r.done) exhausted = true;
-        else queue.push(...r.value);
-      }
-      return queue.shift();
-    };
-    let pulling: Promise<unknown> = Promise.resolve();
-    const take = () => {
-      const t = pulling.then(next);
-      pulling = t.catch(() => undefined);
-      return t;
-    };
-    await Promise.all(
-      Array.from({ length: Math.max(1, opts.concurrency) }, async () => {
-        for (;;) {
-          if (opts.deadline !== undefined && now() >= opts.deadline) {
-            complete = false;
-            return;
-          }
-          const userId = await take();
-          if (userId === undefined) return;
-          await visit(userId, due);
+  /** Flush schedule after a user: due users move on to their current period's end; a full pass only ever brings it earlier. */
+  function reschedule(userId: string, claim: Claim, due: boolean): Promise<void> {
+    const next = claim.plan === 'pro' && claim.periodEnd > 0 ? claim.periodEnd + opts.periodEndFlushDelayMs : undefined;
+    if (due) return store.scheduleFlush(userId, next !== undefined && next > now() ? next : undefined, 'set');
+    return next !== undefined ? store.scheduleFlush(userId, next, 'earlier') : Promise.resolve();
+  }
+
+  /** A user with something claimed: deliver their batches in order, holding one Stripe slot. */
+  async function drain(userId: string, first: Claim, due: boolean): Promise<void> {
+    let claim = first;
+    try {
+      for (let n = 0; n < maxBatches; n++) {
+        if (claim.kind === 'none') break;
+        if (claim.kind === 'batch') {
+          await deliver(userId, claim);
+          if (!claim.more) break;
         }
-      }),
-    );
+        claim = await store.claim(userId, now());
+      }
+      if (due) await reschedule(userId, claim, true);
+    } catch (err) {
+      failedUser(userId, err);
+    } finally {
+      slots.release();
+      done();
+    }
+  }
+
+  const inflight = new Set<Promise<void>>();
+
+  async function chunk(userIds: string[], due: boolean): Promise<void> {
+    const fresh = userIds.filter((u) => !seen.has(u));
+    for (const u of fresh) seen.add(u);
+    // Claims issued in the same tick share one auto-pipelined round trip.
+    const claims = await Promise.all(fresh.map((u) => store.claim(u, now()).then((c) => ({ u, c }), (err: unknown) => ({ u, err }))));
+    const quick: Promise<unknown>[] = [];
+    const work: { u: string; c: Claim }[] = [];
+    for (const x of claims) {
+      if ('err' in x) {
+        failedUser(x.u, x.err);
+        done();
+      } else if (x.c.kind === 'none') {
+        // Nothing to send: just keep the flush schedule right (one round trip for the whole chunk).
+        quick.push(reschedule(x.u, x.c, due).catch((err: unknown) => failedUser(x.u, err)).finally(done));
+      } else {
+        work.push({ u: x.u, c: x.c });
+        if (!due) quick.push(reschedule(x.u, x.c, false).catch(() => {}));
+      }
+    }
+    await Promise.all(quick);
+    for (const w of work) {
+      await slots.acquire();
+      if (pastDeadline()) {
+        // Claimed but not sent: the batch stays pending (write-ahead) and the next run sends it.
+        slots.release();
+        complete = false;
+        return;
+      }
+      const run = drain(w.u, w.c, due);
+      inflight.add(run);
+      void run.finally(() => inflight.delete(run));
+    }
+  }
+
+  async function over(pages: AsyncIterable<string[]>, due: boolean): Promise<void> {
+    for await (const page of pages) {
+      for (let i = 0; i < page.length; i += chunkSize) {
+        if (pastDeadline()) {
+          complete = false;
+          return;
+        }
+        await chunk(page.slice(i, i + chunkSize), due);
+        if (!complete) return;
+      }
+    }
   }
 
   async function* duePages(): AsyncIterable<string[]> {
@@ -251,8 +329,9 @@ export async function runReport(store: ReportStore, gateway: StripeGateway, opts
     if (users.length > 0) yield users;
   }
 
-  await pool(duePages(), true);
-  if (opts.mode === 'full') await pool(store.users(), false);
+  await over(duePages(), true);
+  if (opts.mode === 'full' && complete) await over(store.users(), false);
+  while (inflight.size > 0) await Promise.all([...inflight]);
 
   progress();
   return { ...p, stripeCalls: gateway.calls - callsBefore, mode: opts.mode, startedAt: new Date(t0).toISOString(), durationMs: now() - t0, complete, failed };

@@ -1,7 +1,8 @@
 /**
  * The one place that talks to Stripe, behind a narrow interface (StripeGateway) so the billing logic
- * around it stays testable. Uses the real `stripe` SDK with its fetch HTTP client and Web Crypto
- * (runtime-agnostic: Node, Vercel, Workers). STRIPE_API_BASE points it at a local stand-in in dev/tests.
+ * around it stays testable. Uses the real `stripe` SDK; its package exports pick the runtime's HTTP
+ * client and crypto (Node's http agent with keep-alive on Node — measured ~2× faster than its fetch
+ * client here — fetch and Web Crypto on Workers). STRIPE_API_BASE points it at a local stand-in.
  */
 import Stripe from 'stripe';
 import type { BillingConfig } from '../config/env';
@@ -48,10 +49,10 @@ export interface StripeGateway {
 /** The SDK configured from BillingConfig (also used by scripts/stripe-setup.ts). */
 export function createStripeClient(billing: Pick<BillingConfig, 'secretKey' | 'api' | 'timeoutMs'>, opts: { maxNetworkRetries?: number } = {}): Stripe {
   return new Stripe(billing.secretKey, {
-    httpClient: Stripe.createFetchHttpClient(),
     timeout: billing.timeoutMs,
     maxNetworkRetries: opts.maxNetworkRetries ?? 2,
     appInfo: { name: 'redraft' },
+    telemetry: false,
     ...(billing.api ? { host: billing.api.host, port: billing.api.port, protocol: billing.api.protocol } : {}),
   });
 }
@@ -69,7 +70,6 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
   // (customers, sessions) keeps the SDK's retries, which reuse one Idempotency-Key per call.
   const reporting = createStripeClient(billing, { maxNetworkRetries: 0 });
   const stripe = createStripeClient(billing);
-  const crypto = Stripe.createSubtleCryptoProvider();
   let calls = 0;
   let meterIdCache: string | undefined;
   const counted = <T>(p: () => Promise<T>) => {
@@ -171,7 +171,7 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
     },
 
     verifyWebhook(rawBody, signature) {
-      return stripe.webhooks.constructEventAsync(rawBody, signature, billing.webhookSecret, undefined, crypto);
+      return stripe.webhooks.constructEventAsync(rawBody, signature, billing.webhookSecret);
     },
   };
 }

@@ -112,12 +112,14 @@ describe('usage reporter', () => {
     }
 
     // Each way of losing Stripe's answer after it recorded the event: exactly one duplicate, billed once.
+    // (A closed connection is retried once inside the SDK with the same Idempotency-Key — Stripe answers
+    // that replay with the original success — so it takes two drops in a row to reach our retry.)
     for (const kind of ['server_error_after', 'timeout_after', 'drop_after'] as const) {
       const u = freshUser();
       const { customerId } = await subscribeDirect(b, u);
       const tokens = await seedUsage(b.stack, u, 4_000, clock + 2000);
       const accepted = b.stripe.stats.meterEvents.accepted;
-      b.stripe.injectFaults({ times: 1, kinds: [kind], route: /meter_events/, holdMs: 2_500 });
+      b.stripe.injectFaults({ times: kind === 'drop_after' ? 2 : 1, kinds: [kind], route: /meter_events/, holdMs: 2_500 });
       const s = await report();
       b.stripe.clearFaults();
       expect({ kind, failures: s.failures, retries: s.retries, duplicates: s.duplicates, batches: s.batches }).toEqual({ kind, failures: 0, retries: 1, duplicates: 1, batches: 1 });

@@ -94,7 +94,8 @@ describe('Stripe stand-in', () => {
     ['drop', 'StripeConnectionError', undefined, false],
     ['drop_after', 'StripeConnectionError', undefined, true],
   ])('fault %s reaches the SDK as %s (%s) and is retried; took effect: %s', async (kind, type, status, tookEffect) => {
-    s.injectFaults({ times: 1, kinds: [kind], route: /meter_events/, holdMs: 1500 });
+    // The SDK retries a closed connection once by itself (same Idempotency-Key): two drops reach the caller.
+    s.injectFaults({ times: kind.startsWith('drop') ? 2 : 1, kinds: [kind], route: /meter_events/, holdMs: 1500 });
     const identifier = `fault_${kind}_${Date.now()}`;
     const before = s.stats.meterEvents.accepted;
     const err = await sdk.billing.meterEvents.create({ event_name: 'redraft_tokens', payload: { stripe_customer_id: 'cus_f', value: '5' }, identifier, timestamp: nowSec() }).catch((x: Stripe.errors.StripeError) => x);
@@ -102,6 +103,17 @@ describe('Stripe stand-in', () => {
     expect(err).toMatchObject({ type, ...(status ? { statusCode: status } : {}) });
     expect(classifyFailure({ statusCode: (err as Stripe.errors.StripeError).statusCode, type: (err as Stripe.errors.StripeError).type, message: (err as Error).message })).toBe('retry');
     expect(s.stats.meterEvents.accepted - before).toBe(tookEffect ? 1 : 0);
+  });
+
+  it('a single dropped connection is absorbed by the SDK’s own retry (Stripe replays the original answer)', async () => {
+    s.injectFaults({ times: 1, kinds: ['drop_after'], route: /meter_events/ });
+    const before = { ...s.stats.meterEvents };
+    const e = await sdk.billing.meterEvents.create({ event_name: 'redraft_tokens', payload: { stripe_customer_id: 'cus_f', value: '5' }, identifier: `replay_${Date.now()}`, timestamp: nowSec() });
+    s.clearFaults();
+    expect(e.object).toBe('billing.meter_event');
+    expect(s.stats.meterEvents.accepted - before.accepted).toBe(1);
+    // The replay came from the idempotency cache: not a second event, not a duplicate rejection.
+    expect(s.stats.meterEvents.duplicates - before.duplicates).toBe(0);
   });
 
   it('the gateway reports a duplicate as delivered and other failures as typed errors', async () => {
