@@ -69,6 +69,8 @@ if entitled then
   end
   redis.call('HSET', q, 'plan', 'pro', 'anchor', ARGV[12], 'pastDue', ARGV[9], 'cancelAtEnd', ARGV[13])
   qplan = 'pro'
+  -- Stripe confirmed the period the quota is in: the next one may be guessed before its event arrives.
+  if qstart == pstart then redis.call('HSET', q, 'confirmed', pstart) end
 else
   if qplan == 'pro' then
     -- Downgrade: the paid period closes now and a free monthly period starts.

@@ -75,7 +75,7 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
       // tick, so they share one auto-pipelined round trip; each is still its own atomic script.
       return new Promise<boolean>((resolve, reject) => {
         commits.push(() => commitScript.run([keys.report(userId), keys.reportLate(userId)], [lastId, outcome, now, identifier]).then((r) => resolve(r === 1), reject));
-        if (commits.length === 1) setImmediate(flushCommits);
+        if (commits.length === 1) setTimeout(flushCommits, 0); // (setTimeout: also on Workers)
       });
     },
 

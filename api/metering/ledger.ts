@@ -67,7 +67,7 @@ export const flatToRecord = (flat: unknown): Record<string, string> => {
 export const streamEntries = (reply: unknown): [string, Record<string, string>][] =>
   (Array.isArray(reply) ? reply : []).map((e) => [String((e as unknown[])[0]), flatToRecord((e as unknown[])[1])]);
 
-const QUOTA_FIELDS = ['plan', 'start', 'end', 'anchor', 'used', 'capOverride', 'pastDue', 'cancelAtEnd', 'customer'] as const;
+const QUOTA_FIELDS = ['plan', 'start', 'end', 'anchor', 'used', 'capOverride', 'pastDue', 'cancelAtEnd', 'customer', 'confirmed'] as const;
 
 /** Alerts of one period from the alerts hash (fields `<periodStart>:<threshold>` → epoch ms). */
 export function alertsOfPeriod(flat: Record<string, string>, periodStart: number): { threshold: AlertThreshold; at: number }[] {
@@ -88,7 +88,7 @@ export function createUsageReader(redis: Redis): UsageReader {
       let pastDue = q.pastDue === '1';
       if (now >= period.end) {
         // No request since the period ended: show the new, empty period (the next reserve rolls it for real).
-        const next = periodAfter({ plan: plan.id, anchor: Number(q.anchor ?? q.start), end: period.end, cancelAtEnd: q.cancelAtEnd === '1' }, now);
+        const next = periodAfter({ plan: plan.id, anchor: Number(q.anchor ?? q.start), end: period.end, cancelAtEnd: q.cancelAtEnd === '1', confirmed: q.confirmed === q.start }, now);
         if (next.plan !== plan.id) pastDue = false;
         plan = planOf(next.plan);
         period = next.period;

@@ -57,6 +57,8 @@ export interface EndedPeriod {
   end: number;
   /** The subscription is set to cancel when this period ends. */
   cancelAtEnd: boolean;
+  /** A Stripe webhook confirmed this (paid) period. */
+  confirmed: boolean;
 }
 
 /**
@@ -64,9 +66,11 @@ export interface EndedPeriod {
  * - Paid users roll monthly from their Stripe billing cycle anchor: the same calendar arithmetic Stripe
  *   uses for a monthly price, so the guess matches the renewal the webhook will confirm.
  * - A subscription set to cancel at period end becomes free, in a monthly period anchored at that end.
+ * - A paid period that Stripe never confirmed (its renewal event never came) is not guessed again: the
+ *   user becomes free, so a lost cancellation event grants at most one unconfirmed month.
  * - Free users roll monthly from first sight.
  */
 export function periodAfter(ended: EndedPeriod, now: number): { plan: 'free' | 'pro'; period: Period; anchor: number } {
-  if (ended.plan === 'pro' && ended.cancelAtEnd) return { plan: 'free', period: monthlyPeriodAt(ended.end, now), anchor: ended.end };
+  if (ended.plan === 'pro' && (ended.cancelAtEnd || !ended.confirmed)) return { plan: 'free', period: monthlyPeriodAt(ended.end, now), anchor: ended.end };
   return { plan: ended.plan, period: monthlyPeriodAt(ended.anchor, now), anchor: ended.anchor };
 }

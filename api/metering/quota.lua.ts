@@ -6,7 +6,8 @@
  * reservations of the current period), capOverride (optional per-user hard cap) and, after a period
  * rolls over, `used:<start>` with the final count of earlier periods. Billing (api/billing/entitlements)
  * adds: customer (Stripe customer id), pastDue ('1': a payment failed, capped at the included
- * allowance), cancelAtEnd ('1': the subscription ends with this period).
+ * allowance), cancelAtEnd ('1': the subscription ends with this period), confirmed (start of the last
+ * paid period a Stripe event confirmed).
  */
 
 /** Shared prelude: load the quota hash; returns plan caps and the current period. */
@@ -34,7 +35,7 @@ end
  *   {'OK', granted, usedAfter, cap, start, end, plan}
  *   {'DENY', used, cap, start, end, plan}
  *   {'DUP', state}                 the requestId was already reserved or settled
- *   {'ROLL', anchor, end, plan, cancelAtEnd}  the period ended: call again with the next period in ARGV 7/8/12/13/14
+ *   {'ROLL', anchor, end, plan, cancelAtEnd, confirmed}  the period ended: call again with the next period in ARGV 7/8/12/13/14
  *                                  (asked again if the hash changed in between, e.g. a webhook moved the period)
  */
 export const RESERVE_LUA = LOAD.replace('PLANS_ARG', '6') + `
@@ -48,7 +49,10 @@ if not plan then
   plan, pstart, pend, anchor, used = 'free', tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[4], 0
   redis.call('HSET', q, 'plan', plan, 'start', pstart, 'end', pend, 'anchor', anchor, 'used', 0)
 elseif now >= pend then
-  if ARGV[7] == '' or tonumber(ARGV[12]) ~= pend then return {'ROLL', anchor or tostring(pstart), tostring(pend), plan, cancelAtEnd and '1' or '0'} end
+  if ARGV[7] == '' or tonumber(ARGV[12]) ~= pend then
+    local confirmed = tonumber(redis.call('HGET', q, 'confirmed')) == pstart
+    return {'ROLL', anchor or tostring(pstart), tostring(pend), plan, cancelAtEnd and '1' or '0', confirmed and '1' or '0'}
+  end
   redis.call('HINCRBY', q, 'used:' .. pstart, used)
   redis.call('HSET', q, 'start', ARGV[7], 'end', ARGV[8], 'used', 0, 'plan', ARGV[13], 'anchor', ARGV[14])
   if ARGV[13] ~= plan then

@@ -78,7 +78,7 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
         case 'DUP':
           return { ok: false, reason: 'duplicate', state: String(r[0]) };
         case 'ROLL': {
-          const ended = { anchor: num(r[0]), end: num(r[1]), plan: (r[2] === 'pro' ? 'pro' : 'free') as PlanId, cancelAtEnd: String(r[3]) === '1' };
+          const ended = { anchor: num(r[0]), end: num(r[1]), plan: (r[2] === 'pro' ? 'pro' : 'free') as PlanId, cancelAtEnd: String(r[3]) === '1', confirmed: String(r[4]) === '1' };
           const next = periodAfter(ended, now);
           roll = { from: ended.end, to: next.period, plan: next.plan, anchor: next.anchor };
           continue;

@@ -8,6 +8,7 @@ import Stripe from 'stripe';
 import { startBillingStack, type BillingStack } from '../support/billing';
 import { ledgerOf, startStack, usedOf } from '../support/stack';
 import type { UsageResponse } from '../../shared/contract';
+import { addMonths } from '../../api/metering/periods';
 
 let clock = Date.now();
 const now = () => clock;
@@ -232,6 +233,33 @@ describe('POST /webhooks/stripe', () => {
     expect(await quota(userId)).toMatchObject({ plan: 'free', start: String(p.end), [`used:${p.start}`]: paid!.billed });
     const u = await usage(api);
     expect(u).toMatchObject({ plan: 'free', hardCapTokens: 20_000, billing: { canUpgrade: true, canManage: true } });
+    clock = startedAt;
+  });
+
+  it('rolls a paid period on its own when the renewal event is late, but guesses only one unconfirmed period', async () => {
+    const { userId, api, subId, sub } = await subscribed();
+    const p1 = periodOf(sub());
+    const startedAt = clock;
+    clock = p1.end + 60_000; // renewed at Stripe, event not here yet
+    expect((await rewrite(api)).status).toBe(200);
+    const q2 = await quota(userId);
+    expect({ plan: q2.plan, start: Number(q2.start) }).toEqual({ plan: 'pro', start: p1.end });
+    const [guessedEvent] = await ledgerOf(b.stack.db, userId);
+    expect(guessedEvent).toMatchObject({ billable: '1', period: String(p1.end) });
+    // The renewal arrives and agrees with the guess: nothing is reset.
+    const used = await usedOf(b.stack.db, userId);
+    expect(await b.deliver(b.stripe.renew(subId))).toEqual([200, 200]);
+    expect(await usedOf(b.stack.db, userId)).toBe(used);
+    const p2 = periodOf(sub());
+    expect(Number((await quota(userId)).end)).toBe(p2.end);
+    // Then no event at all for a month (the subscription ended at Stripe, the event was lost): the guessed
+    // month stays paid, the one after is free.
+    clock = p2.end + 60_000;
+    expect((await rewrite(api)).status).toBe(200);
+    expect((await quota(userId)).plan).toBe('pro'); // P2 was confirmed, P3 is the one guess
+    clock = addMonths(p2.end, 1) + 60_000;
+    expect((await rewrite(api)).status).toBe(200);
+    expect((await quota(userId)).plan).toBe('free');
     clock = startedAt;
   });
 

@@ -147,12 +147,17 @@ describe('entitlements from a subscription', () => {
 describe('periods without a webhook', () => {
   it('roll a paid period monthly from the Stripe anchor, as Stripe does (Jan 31 → Feb 28 → Mar 31)', () => {
     const anchor = at('2027-01-31T09:00:00Z');
-    const r = periodAfter({ plan: 'pro', anchor, end: addMonths(anchor, 1), cancelAtEnd: false }, at('2027-03-01T00:00:00Z'));
+    const r = periodAfter({ plan: 'pro', anchor, end: addMonths(anchor, 1), cancelAtEnd: false, confirmed: true }, at('2027-03-01T00:00:00Z'));
     expect(r).toEqual({ plan: 'pro', anchor, period: { start: at('2027-02-28T09:00:00Z'), end: at('2027-03-31T09:00:00Z') } });
   });
   it('turn a subscription set to cancel at period end into the free plan, anchored at that end', () => {
     const end = at('2026-12-03T10:15:30Z');
-    expect(periodAfter({ plan: 'pro', anchor: at('2026-11-03T10:15:30Z'), end, cancelAtEnd: true }, end + 1000)).toEqual({ plan: 'free', anchor: end, period: { start: end, end: at('2027-01-03T10:15:30Z') } });
+    expect(periodAfter({ plan: 'pro', anchor: at('2026-11-03T10:15:30Z'), end, cancelAtEnd: true, confirmed: true }, end + 1000)).toEqual({ plan: 'free', anchor: end, period: { start: end, end: at('2027-01-03T10:15:30Z') } });
+  });
+  it('guess at most one paid period Stripe has not confirmed (a lost cancellation costs one month, not forever)', () => {
+    const end = at('2026-12-03T10:15:30Z');
+    expect(periodAfter({ plan: 'pro', anchor: at('2026-11-03T10:15:30Z'), end, cancelAtEnd: false, confirmed: false }, end + 1000)).toMatchObject({ plan: 'free', anchor: end });
+    expect(periodAfter({ plan: 'free', anchor: at('2026-11-03T10:15:30Z'), end, cancelAtEnd: false, confirmed: false }, end + 1000)).toMatchObject({ plan: 'free', period: { start: end } });
   });
 });
 
