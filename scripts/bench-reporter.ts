@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { Agent, request } from 'node:http';
 import { startRedisServer } from '../tests/support/redis-server';
 import { createRedis } from '../api/store/redis';
 import { createQuotaStore } from '../api/metering/quota';
@@ -115,13 +116,18 @@ try {
   const BASELINE_N = 1000;
   const RAW_N = 1500;
   const baseline = () => rate(BASELINE_N, CONCURRENCY, (i, t) => baselineGateway.sendMeterEvent({ identifier: `baseline_${t}_${i}`, customerId: `cus_baseline_${i}`, value: 1, timestamp: ts }));
-  const raw = () =>
-    rate(RAW_N, 32, async (i, t) => {
-      const body = `event_name=redraft_tokens&payload[stripe_customer_id]=cus_raw_${i}&payload[value]=1&identifier=raw_${t}_${i}&timestamp=${ts}`;
-      const res = await fetch(`${standInUrl}/v1/billing/meter_events`, { method: 'POST', headers: { Authorization: 'Bearer sk_test_bench', 'Content-Type': 'application/x-www-form-urlencoded' }, body });
-      if (!res.ok) throw new Error(`raw POST ${res.status}`);
-      await res.arrayBuffer();
+  // Raw POSTs over node:http with keep-alive (the lightest client here), so this measures the stand-in.
+  const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  const post = (body: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(`${standInUrl}/v1/billing/meter_events`, { method: 'POST', agent, headers: { Authorization: 'Bearer sk_test_bench', 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`raw POST ${res.statusCode}`))));
+      });
+      req.once('error', reject);
+      req.end(body);
     });
+  const raw = () => rate(RAW_N, 32, (i, t) => post(`event_name=redraft_tokens&payload[stripe_customer_id]=cus_raw_${i}&payload[value]=1&identifier=raw_${t}_${i}&timestamp=${ts}`));
   const rawBefore = await raw();
   const baselineBefore = await baseline();
 
@@ -140,7 +146,7 @@ try {
   console.log(`
 Usage reporter benchmark (Stripe stand-in in its own process; redis-server via the Upstash REST bridge; concurrency ${CONCURRENCY})
   seeded                ${fmt(USERS)} paid users × ${EVENTS} ledger events = ${fmt(seeded)} events in ${fmt(seedSeconds, 1)} s
-  stand-in alone        ${fmt(rawPerSecond)} meter events/s (raw HTTP POSTs, 32 in flight, no SDK; mean of ${fmt(rawBefore)} before, ${fmt(2 * rawPerSecond - rawBefore)} after)
+  stand-in alone        ${fmt(rawPerSecond)} meter events/s (raw node:http POSTs, 32 in flight, no SDK; mean of ${fmt(rawBefore)} before, ${fmt(2 * rawPerSecond - rawBefore)} after)
   baseline              ${fmt(baselinePerSecond)} bare meter events/s (SDK → stand-in, no Redis, ${CONCURRENCY} in flight; mean of ${fmt(baselineBefore)} before, ${fmt(2 * baselinePerSecond - baselineBefore)} after)
   reporter, usage       ${fmt(usersPerSecond)} users/s (${fmt(r1.users)} users, ${fmt(r1.batches)} meter events, ${fmt(r1.tokens)} tokens in ${fmt(r1.durationMs / 1000, 2)} s)
                         = ${fmt(eventsPerSecond)} meter events/s, ${fmt((eventsPerSecond / baselinePerSecond) * 100)}% of the baseline
@@ -150,6 +156,7 @@ Usage reporter benchmark (Stripe stand-in in its own process; redis-server via t
   Stripe's live limit is 1,000 meter events/s per account: at ${fmt(eventsPerSecond)}/s this reporter ${eventsPerSecond < 1000 ? 'stays under it' : 'reaches it: lower REPORT_USAGE_CONCURRENCY (429s are retried with backoff)'}.
   With real Stripe (~100–300 ms a call) throughput ≈ REPORT_USAGE_CONCURRENCY ÷ latency: 8 → ~25–80 users/s.
 `);
+  agent.destroy();
   if (r1.failures > 0 || r2.batches > 0) throw new Error(`unexpected: ${r1.failures} failures, ${r2.batches} batches on the second pass`);
 } finally {
   await cleanup();
