@@ -247,14 +247,19 @@ export async function runReport(store: ReportStore, gateway: StripeGateway, opts
     if (p.users % (opts.progressEvery ?? 100) === 0) progress();
   }
 
-  /** Flush schedule after a user: due users move on to their current period's end; a full pass only ever brings it earlier. */
+  /**
+   * Flush schedule after a user: a due user moves on to the end of the period their quota is in now (or
+   * leaves the schedule when it is not paid, or has not rolled yet — the renewal event schedules it); a
+   * full pass only ever brings an entry earlier (repairs a missing one, never postpones a due one).
+   */
   function reschedule(userId: string, claim: Claim, due: boolean): Promise<void> {
-    const next = claim.plan === 'pro' && claim.periodEnd > 0 ? claim.periodEnd + opts.periodEndFlushDelayMs : undefined;
-    if (due) return store.scheduleFlush(userId, next !== undefined && next > now() ? next : undefined, 'set');
+    const end = claim.plan === 'pro' && claim.periodEnd > 0 ? claim.periodEnd + opts.periodEndFlushDelayMs : undefined;
+    const next = end !== undefined && end > now() ? end : undefined;
+    if (due) return store.scheduleFlush(userId, next, 'set');
     return next !== undefined ? store.scheduleFlush(userId, next, 'earlier') : Promise.resolve();
   }
 
-  /** A user with something claimed: deliver their batches in order, holding one Stripe slot. */
+  /** A user with something claimed: deliver their batches in order (one user slot; Stripe slots per call). */
   async function drain(userId: string, first: Claim, due: boolean): Promise<void> {
     let claim = first;
     try {

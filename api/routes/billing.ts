@@ -34,7 +34,7 @@ export function billingRoutes(s: Services) {
     const { userId } = c.get('user');
     const now = s.now();
     const url = await guarded(async () => {
-      const balance = await s.usage.balance(userId, now, 0);
+      const balance = await s.usage.balance(userId, now, 1);
       if (balance?.plan.id === 'pro') {
         throw new AppError('already_subscribed', 'You already have Redraft Pro. Manage your subscription in the billing portal (POST /v1/billing/portal).');
       }
