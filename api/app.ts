@@ -13,6 +13,9 @@ import { healthRoutes } from './routes/health';
 import { devRoutes } from './routes/dev';
 import { metricsRoutes } from './routes/metrics';
 import { requestLog } from './observe/request-log';
+import { billingRoutes } from './routes/billing';
+import { webhookRoutes } from './routes/webhooks';
+import { internalRoutes } from './routes/internal';
 
 export function createApp(s: Services) {
   const app = new Hono<AppEnv>();
@@ -24,11 +27,14 @@ export function createApp(s: Services) {
 
   app.route('/', healthRoutes(s));
   app.route('/', metricsRoutes(s));
+  app.route('/', webhookRoutes(s));
+  app.route('/', internalRoutes(s));
   if (s.config.auth.devAuth && s.devIssuer) app.route('/', devRoutes(s.devIssuer, s.config.auth.authorizedParties));
 
   app.use('/v1/*', requireUser(s.verifySession));
   app.route('/', rewriteRoutes(s));
   app.route('/', usageRoutes(s));
+  app.route('/', billingRoutes(s));
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
   app.onError((err, c) => {

@@ -10,6 +10,16 @@ import type { QuotaStore } from './metering/quota';
 import type { UsageReader } from './metering/ledger';
 import type { Metrics } from './observe/metrics';
 import type { Inflight } from './model/inflight';
+import type { StripeGateway } from './billing/stripe';
+import type { EntitlementStore } from './billing/entitlements';
+import type { ReportRunner } from './billing/schedule';
+
+/** Present only when billing is enabled (STRIPE_SECRET_KEY set). */
+export interface BillingServices {
+  gateway: StripeGateway;
+  entitlements: EntitlementStore;
+  reports: ReportRunner;
+}
 
 export interface Services {
   config: Config;
@@ -19,6 +29,7 @@ export interface Services {
   quota: QuotaStore;
   usage: UsageReader;
   model: LanguageModel;
+  billing: BillingServices | undefined;
   /** Liveness probes for /health. */
   probes: { redis: () => Promise<void>; model: () => Promise<void> };
   now: () => number;

@@ -13,12 +13,18 @@ import { createSessionVerifier } from './auth/verify';
 import { createDevIssuer, DEV_ISSUER } from './auth/dev-issuer';
 import { createApiMetrics } from './observe/metrics';
 import { createInflight } from './model/inflight';
+import { createStripeGateway, type StripeGateway } from './billing/stripe';
+import { createEntitlementStore } from './billing/entitlements';
+import { createReportStore } from './billing/reporter';
+import { createReportRunner } from './billing/schedule';
 
 export interface ServiceOptions {
   /** @upstash/ratelimit's in-memory cache of blocked ids (default on; tests that flush Redis turn it off). */
   ephemeralCache?: boolean;
   now?: () => number;
   log?: (line: Record<string, unknown>) => void;
+  /** Replaces the Stripe gateway (tests). */
+  stripeGateway?: StripeGateway;
 }
 
 export async function createServices(config: Config, opts: ServiceOptions = {}): Promise<Services> {
@@ -27,6 +33,15 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const jwtKey = devIssuer?.publicKeyPem ?? config.auth.jwtKey;
   if (!jwtKey) throw new Error('no JWT key: set CLERK_JWT_KEY (or DEV_AUTH=1 locally)');
   const modelBase = config.model.baseURL ?? 'https://api.openai.com/v1';
+  const log = opts.log ?? ((line) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line })));
+
+  let billing: Services['billing'];
+  if (config.billing) {
+    const gateway = opts.stripeGateway ?? createStripeGateway(config.billing);
+    const [entitlements, reportStore] = await Promise.all([createEntitlementStore(redis, { periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs }), createReportStore(redis)]);
+    const reports = createReportRunner(redis, reportStore, gateway, { concurrency: config.reporter.concurrency, periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs, log, now: opts.now ?? Date.now });
+    billing = { gateway, entitlements, reports };
+  }
 
   return {
     config,
@@ -36,6 +51,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     quota: await createQuotaStore(redis, { requestTtlSeconds: 7 * 86_400, abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000, ledgerRetentionDays: config.ledgerRetentionDays }),
     usage: createUsageReader(redis),
     model: createChatModel(config.model),
+    billing,
     probes: {
       redis: async () => {
         if ((await redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
@@ -47,7 +63,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       },
     },
     now: opts.now ?? Date.now,
-    log: opts.log ?? ((line) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line }))),
+    log,
     metrics: createApiMetrics(),
     inflight: createInflight(),
   };

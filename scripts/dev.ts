@@ -1,8 +1,11 @@
 /**
  * `npm run dev`: the whole product on one machine, no accounts needed.
  * Starts redis-server (data under .data/redis), the Upstash REST bridge, the OFFLINE model stand-in
- * (unless OPENAI_API_KEY is set), and the API on :8787 with dev auth.
+ * (unless OPENAI_API_KEY is set), and the API on :8787 with dev auth. Billing stays disabled unless
+ * STRIPE_SECRET_KEY is set, or DEV_STRIPE=1 starts the OFFLINE Stripe stand-in (set up with the same code
+ * as `npm run stripe:setup`; its Checkout and portal pages have buttons that send signed webhooks).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../api/config/env';
@@ -10,6 +13,9 @@ import { startNodeServer, startupSummary } from '../api/runtimes/node';
 import { startRedisServer } from '../tests/support/redis-server';
 import { startUpstashBridge } from '../tests/support/upstash-bridge';
 import { startModelServer } from '../tests/support/model-server';
+import { startStripeServer } from '../tests/support/stripe-server';
+import { setupStripe } from '../api/billing/setup';
+import { createStripeClient } from '../api/billing/stripe';
 
 const dataDir = resolve('.data/redis');
 mkdirSync(dataDir, { recursive: true });
@@ -19,6 +25,15 @@ const redis = await startRedisServer({ dir: dataDir, persist: true, port: Number
 const bridge = await startUpstashBridge({ redisUrl: redis.url });
 const useOpenAI = Boolean(process.env.OPENAI_API_KEY);
 const model = useOpenAI ? undefined : await startModelServer({ tokensPerSecond: Number(process.env.STAND_IN_TOKENS_PER_SECOND ?? 40), firstTokenDelayMs: 300 });
+
+const devStripe = process.env.DEV_STRIPE === '1';
+const webhookSecret = `whsec_dev_${randomBytes(12).toString('hex')}`;
+const stripe = devStripe ? await startStripeServer({ port: Number(process.env.DEV_STRIPE_PORT ?? 0), webhook: { url: `http://127.0.0.1:${port}/webhooks/stripe`, secret: webhookSecret } }) : undefined;
+let stripeEnv: Record<string, string> = {};
+if (stripe) {
+  const setup = await setupStripe(createStripeClient({ secretKey: 'sk_test_standin', api: { host: '127.0.0.1', port: stripe.port, protocol: 'http' }, timeoutMs: 5000 }), { meterEventName: 'redraft_tokens' });
+  stripeEnv = { ...stripe.env({ webhookSecret, priceBase: setup.basePriceId, priceMetered: setup.meteredPriceId }), REPORT_USAGE_INTERVAL_MINUTES: process.env.REPORT_USAGE_INTERVAL_MINUTES ?? '5' };
+}
 
 let api: Awaited<ReturnType<typeof startNodeServer>> | undefined;
 let config;
@@ -30,6 +45,7 @@ try {
     UPSTASH_REDIS_REST_URL: bridge.url,
     UPSTASH_REDIS_REST_TOKEN: bridge.token,
     ...(model ? { OPENAI_API_KEY: 'offline-stand-in', OPENAI_BASE_URL: model.url, MODEL_STAND_IN: '1' } : {}),
+    ...stripeEnv,
   });
 } catch (err) {
   console.error(err instanceof ConfigError ? err.message : err);
@@ -42,6 +58,7 @@ Redraft dev stack
   redis-server  ${redis.url}  (pid ${redis.pid}, data in .data/redis)
   upstash REST  ${bridge.url}  (local bridge → redis-server)
   model         ${model ? `${model.url}  — OFFLINE STAND-IN, not OpenAI (set OPENAI_API_KEY to use OpenAI)` : 'OpenAI'}
+  stripe        ${stripe ? `${stripe.url}  — OFFLINE STRIPE STAND-IN, not Stripe (POST /v1/billing/checkout, open the url, press Pay)` : config!.billing ? 'Stripe (STRIPE_SECRET_KEY)' : 'none — billing disabled (DEV_STRIPE=1 for an offline stand-in)'}
   ${startupSummary(config!).join('\n  ')}
   API           ${api.url}
 
@@ -50,12 +67,13 @@ Try it:
   curl -N ${api.url}/v1/rewrite -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
        -d '{"text":"Our shoes are good and you should buy them.","action":"rewrite"}'
   curl -s ${api.url}/v1/usage -H "Authorization: Bearer $TOKEN"
-  curl -s ${api.url}/health
+  curl -s ${api.url}/health${stripe ? `
+  curl -s -X POST ${api.url}/v1/billing/checkout -H "Authorization: Bearer $TOKEN"   # open the url, press Pay: you are on Pro` : ''}
 `);
 
 async function shutdown(code = 0): Promise<never> {
   await api?.close().catch(() => {});
-  await Promise.allSettled([model?.close(), bridge.close()]);
+  await Promise.allSettled([model?.close(), bridge.close(), stripe?.close()]);
   await redis.stop();
   process.exit(code);
 }

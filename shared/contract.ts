@@ -50,13 +50,25 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   duplicate_request: 409,
+  /** Checkout asked for by a user who already has an active subscription: manage it in the portal instead. */
+  already_subscribed: 409,
+  /** Portal asked for by a user who has no Stripe customer yet: upgrade first. */
+  no_billing_account: 409,
+  /** A scheduled usage report is already running (another instance holds the lock). */
+  report_in_progress: 409,
   text_too_long: 413,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  /** A Stripe webhook whose signature does not verify against the raw body. */
+  invalid_signature: 400,
   rate_limited: 429,
   internal: 500,
   metering_unavailable: 503,
   model_unavailable: 503,
+  /** The server runs without STRIPE_SECRET_KEY: everyone is on the free plan. */
+  billing_disabled: 501,
+  /** Stripe failed or timed out; nothing was changed. */
+  billing_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -86,6 +98,23 @@ export interface UsageResponse {
   rateLimit: { limit: number; remaining: number; resetAt: string };
   daily: { date: string; tokens: number }[];
   recent: { requestId: string; action: string; tokens: number; at: string }[];
+  /** canUpgrade: billing is enabled and the user is not on Pro. canManage: billing is enabled and the user has a Stripe customer (portal). */
+  billing: { enabled: boolean; canUpgrade: boolean; canManage: boolean };
+  /** Thresholds of the included allowance reached this period, each at most once, oldest first. */
+  alerts: UsageAlert[];
+}
+
+export const ALERT_THRESHOLDS = [50, 80, 100] as const;
+export type AlertThreshold = (typeof ALERT_THRESHOLDS)[number];
+export interface UsageAlert {
+  threshold: AlertThreshold;
+  /** When the period's usage first reached the threshold (ISO 8601). */
+  at: string;
+}
+
+/** POST /v1/billing/checkout and POST /v1/billing/portal answer with the Stripe-hosted page to open. */
+export interface BillingRedirectResponse {
+  url: string;
 }
 
 /** Response headers of POST /v1/rewrite. */

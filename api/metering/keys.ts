@@ -1,6 +1,7 @@
 /**
  * Redis key layout. Every per-user key carries the hash tag {userId}: the keys one script touches
- * live in one Redis Cluster slot.
+ * live in one Redis Cluster slot. The few global keys (billing registry, schedule, lock, Stripe
+ * customer → user) are only ever touched by single-key commands.
  */
 const tag = (userId: string) => `{${userId}}`;
 
@@ -14,4 +15,25 @@ export const keys = {
   cancel: (userId: string, attempt: string) => `rd:${tag(userId)}:cancel:${attempt}`,
   ledger: (userId: string) => `rd:${tag(userId)}:ledger`,
   daily: (userId: string, periodStart: number) => `rd:${tag(userId)}:daily:${periodStart}`,
+  /** Usage alerts reached: field `<periodStart>:<threshold>` → epoch ms. */
+  alerts: (userId: string) => `rd:${tag(userId)}:alerts`,
+  /** Stripe entitlement: subscription, item, status, period, ordering key of the newest applied event. */
+  billing: (userId: string) => `rd:${tag(userId)}:billing`,
+  /** Marker of one processed Stripe webhook event (kept 30 days). */
+  stripeEvent: (userId: string, eventId: string) => `rd:${tag(userId)}:stripe-evt:${eventId}`,
+  /** Usage reporter state: ledger cursor, the pending (write-ahead) batch, totals sent per period. */
+  report: (userId: string) => `rd:${tag(userId)}:report`,
+  /** Batches that could not be placed in Stripe (period older than Stripe accepts): listed by reconcile. */
+  reportLate: (userId: string) => `rd:${tag(userId)}:report:late`,
+
+  /** Global: Stripe customer id → user id. */
+  customerUser: (customerId: string) => `rd:stripe:customer:${customerId}`,
+  /** Global: every user who ever had a Stripe subscription (the reporter's work list). */
+  billingUsers: 'rd:billing:users',
+  /** Global sorted set: user → when their current paid period must be flushed to Stripe (epoch ms). */
+  reportDue: 'rd:billing:due',
+  /** Global: one scheduled report run at a time. */
+  reportLock: 'rd:billing:report-lock',
+  /** Global: summary of the last report run (JSON), shown in /health. */
+  reportLastRun: 'rd:billing:last-run',
 };

@@ -3,9 +3,10 @@
  * events, fetched together (one auto-pipelined round trip).
  */
 import { planOf, type Plan } from '../config/plans';
+import { ALERT_THRESHOLDS, type AlertThreshold } from '../../shared/contract';
 import type { Redis } from '../store/redis';
 import { keys } from './keys';
-import { monthlyPeriodAt, type Period } from './periods';
+import { periodAfter, type Period } from './periods';
 
 export interface LedgerEntry {
   requestId: string;
@@ -26,6 +27,12 @@ export interface Balance {
   hardCapTokens: number;
   daily: Record<string, number>;
   recent: LedgerEntry[];
+  /** The user's Stripe customer, once they started a checkout. */
+  customerId: string | undefined;
+  /** A payment failed: capped at the included allowance until it is paid. */
+  pastDue: boolean;
+  /** Usage alerts reached in this period, oldest first. */
+  alerts: { threshold: AlertThreshold; at: number }[];
 }
 
 export interface UsageReader {
@@ -60,7 +67,14 @@ export const flatToRecord = (flat: unknown): Record<string, string> => {
 export const streamEntries = (reply: unknown): [string, Record<string, string>][] =>
   (Array.isArray(reply) ? reply : []).map((e) => [String((e as unknown[])[0]), flatToRecord((e as unknown[])[1])]);
 
-const QUOTA_FIELDS = ['plan', 'start', 'end', 'anchor', 'used', 'capOverride'] as const;
+const QUOTA_FIELDS = ['plan', 'start', 'end', 'anchor', 'used', 'capOverride', 'pastDue', 'cancelAtEnd', 'customer', 'confirmed'] as const;
+
+/** Alerts of one period from the alerts hash (fields `<periodStart>:<threshold>` → epoch ms). */
+export function alertsOfPeriod(flat: Record<string, string>, periodStart: number): { threshold: AlertThreshold; at: number }[] {
+  return ALERT_THRESHOLDS.filter((t) => flat[`${periodStart}:${t}`] != null)
+    .map((threshold) => ({ threshold, at: Number(flat[`${periodStart}:${threshold}`]) }))
+    .sort((a, b) => a.threshold - b.threshold);
+}
 
 export function createUsageReader(redis: Redis): UsageReader {
   return {
@@ -68,21 +82,33 @@ export function createUsageReader(redis: Redis): UsageReader {
       const raw = (await redis.hmget(keys.quota(userId), ...QUOTA_FIELDS)) as unknown as (string | null)[] | null;
       const q = Object.fromEntries(QUOTA_FIELDS.map((f, i) => [f, raw?.[i] ?? null])) as Record<(typeof QUOTA_FIELDS)[number], string | null>;
       if (q.plan == null) return null;
-      const plan = planOf(q.plan);
+      let plan = planOf(q.plan);
       let period: Period = { start: Number(q.start), end: Number(q.end) };
       let used = Number(q.used ?? 0);
-      const cap = q.capOverride != null ? Number(q.capOverride) : plan.hardCapTokens;
+      let pastDue = q.pastDue === '1';
       if (now >= period.end) {
         // No request since the period ended: show the new, empty period (the next reserve rolls it for real).
-        period = monthlyPeriodAt(Number(q.anchor ?? q.start), now);
+        const next = periodAfter({ plan: plan.id, anchor: Number(q.anchor ?? q.start), end: period.end, cancelAtEnd: q.cancelAtEnd === '1', confirmed: q.confirmed === q.start }, now);
+        if (next.plan !== plan.id) pastDue = false;
+        plan = planOf(next.plan);
+        period = next.period;
         used = 0;
       }
-      const [daily, recent] = await Promise.all([redis.hgetall(keys.daily(userId, period.start)), redis.xrevrange(keys.ledger(userId), '+', '-', recentCount)]);
+      let cap = q.capOverride != null ? Number(q.capOverride) : plan.hardCapTokens;
+      if (pastDue) cap = Math.min(cap, plan.includedTokens);
+      const [daily, recent, alerts] = await Promise.all([
+        redis.hgetall(keys.daily(userId, period.start)),
+        redis.xrevrange(keys.ledger(userId), '+', '-', recentCount),
+        redis.hgetall(keys.alerts(userId)),
+      ]);
       return {
         plan,
         period,
         usedTokens: used,
         hardCapTokens: cap,
+        customerId: q.customer ?? undefined,
+        pastDue,
+        alerts: alertsOfPeriod(flatToRecord(alerts), period.start),
         daily: Object.fromEntries(Object.entries(flatToRecord(daily)).map(([d, n]) => [d, Number(n)])),
         recent: streamEntries(recent).map(([id, fields]) => parseLedgerEntry(fields, id)),
       };

@@ -48,3 +48,29 @@ export function daysOfPeriod(period: Period, until: number): string[] {
   }
   return days;
 }
+
+/** What the quota hash knows when a period has ended and no webhook has moved it on yet. */
+export interface EndedPeriod {
+  plan: 'free' | 'pro';
+  /** The monthly anchor: first sight for free users, the Stripe billing cycle anchor for paid ones. */
+  anchor: number;
+  end: number;
+  /** The subscription is set to cancel when this period ends. */
+  cancelAtEnd: boolean;
+  /** A Stripe webhook confirmed this (paid) period. */
+  confirmed: boolean;
+}
+
+/**
+ * The period (and plan) that follows an ended one, when no webhook has said otherwise yet.
+ * - Paid users roll monthly from their Stripe billing cycle anchor: the same calendar arithmetic Stripe
+ *   uses for a monthly price, so the guess matches the renewal the webhook will confirm.
+ * - A subscription set to cancel at period end becomes free, in a monthly period anchored at that end.
+ * - A paid period that Stripe never confirmed (its renewal event never came) is not guessed again: the
+ *   user becomes free, so a lost cancellation event grants at most one unconfirmed month.
+ * - Free users roll monthly from first sight.
+ */
+export function periodAfter(ended: EndedPeriod, now: number): { plan: 'free' | 'pro'; period: Period; anchor: number } {
+  if (ended.plan === 'pro' && (ended.cancelAtEnd || !ended.confirmed)) return { plan: 'free', period: monthlyPeriodAt(ended.end, now), anchor: ended.end };
+  return { plan: ended.plan, period: monthlyPeriodAt(ended.anchor, now), anchor: ended.anchor };
+}

@@ -4,15 +4,25 @@
  *
  * The quota hash holds: plan, start, end (period, epoch ms), anchor, used (settled + in-flight
  * reservations of the current period), capOverride (optional per-user hard cap) and, after a period
- * rolls over, `used:<start>` with the final count of earlier periods.
+ * rolls over, `used:<start>` with the final count of earlier periods. Billing (api/billing/entitlements)
+ * adds: customer (Stripe customer id), pastDue ('1': a payment failed, capped at the included
+ * allowance), cancelAtEnd ('1': the subscription ends with this period), confirmed (start of the last
+ * paid period a Stripe event confirmed).
  */
 
 /** Shared prelude: load the quota hash; returns plan caps and the current period. */
 const LOAD = `
 local q = KEYS[1]
 local plans = cjson.decode(ARGV[PLANS_ARG])
-local f = redis.call('HMGET', q, 'plan', 'start', 'end', 'anchor', 'used', 'capOverride')
+local f = redis.call('HMGET', q, 'plan', 'start', 'end', 'anchor', 'used', 'capOverride', 'pastDue', 'cancelAtEnd', 'customer')
 local plan, pstart, pend, anchor, used, capOverride = f[1], tonumber(f[2]), tonumber(f[3]), f[4], tonumber(f[5]) or 0, tonumber(f[6])
+local pastDue, cancelAtEnd, customer = f[7] == '1', f[8] == '1', f[9]
+-- The hard cap of the current plan; a failed payment caps a paid plan at its included allowance (no new overage).
+local function capOf(p)
+  local c = capOverride or tonumber(plans[p] and plans[p].hardCap or 0)
+  if pastDue then c = math.min(c, tonumber(plans[p] and plans[p].included or 0)) end
+  return c
+end
 `;
 
 /**
@@ -20,12 +30,14 @@ local plan, pstart, pend, anchor, used, capOverride = f[1], tonumber(f[2]), tonu
  * KEYS: quota, request, inflight, cancel (this attempt's tombstone, set by a RELEASE that got here first)
  * ARGV: 1 want (tokens), 2 minimum grant, 3 now ms, 4 init start, 5 init end, 6 plans JSON,
  *       7 roll start ('' unless retrying after ROLL), 8 roll end, 9 request ttl s, 10 inflight deadline ms, 11 requestId,
- *       12 attempt (a nonce of this HTTP request: only its holder may release the reservation)
+ *       12 the ended period's end the roll was computed from, 13 plan after the roll, 14 anchor after the roll,
+ *       15 attempt (a nonce of this HTTP request: only its holder may release the reservation)
  * Returns one of:
  *   {'OK', granted, usedAfter, cap, start, end, plan}
  *   {'DENY', used, cap, start, end, plan}
  *   {'DUP', state}                 the requestId was already reserved or settled
- *   {'ROLL', anchor, end, plan}    the period ended: call again with the next period in ARGV 7/8
+ *   {'ROLL', anchor, end, plan, cancelAtEnd, confirmed}  the period ended: call again with the next period in ARGV 7/8/12/13/14
+ *                                  (asked again if the hash changed in between, e.g. a webhook moved the period)
  *   {'CANCELLED'}                  this attempt was already given up (its reply would be too late)
  */
 export const RESERVE_LUA = LOAD.replace('PLANS_ARG', '6') + `
@@ -40,9 +52,17 @@ if not plan then
   plan, pstart, pend, anchor, used = 'free', tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[4], 0
   redis.call('HSET', q, 'plan', plan, 'start', pstart, 'end', pend, 'anchor', anchor, 'used', 0)
 elseif now >= pend then
-  if ARGV[7] == '' then return {'ROLL', anchor or tostring(pstart), tostring(pend), plan} end
-  redis.call('HSET', q, 'used:' .. pstart, used, 'start', ARGV[7], 'end', ARGV[8], 'used', 0)
-  pstart, pend, used = tonumber(ARGV[7]), tonumber(ARGV[8]), 0
+  if ARGV[7] == '' or tonumber(ARGV[12]) ~= pend then
+    local confirmed = tonumber(redis.call('HGET', q, 'confirmed')) == pstart
+    return {'ROLL', anchor or tostring(pstart), tostring(pend), plan, cancelAtEnd and '1' or '0', confirmed and '1' or '0'}
+  end
+  redis.call('HINCRBY', q, 'used:' .. pstart, used)
+  redis.call('HSET', q, 'start', ARGV[7], 'end', ARGV[8], 'used', 0, 'plan', ARGV[13], 'anchor', ARGV[14])
+  if ARGV[13] ~= plan then
+    redis.call('HDEL', q, 'cancelAtEnd', 'pastDue')
+    pastDue, cancelAtEnd = false, false
+  end
+  pstart, pend, used, plan = tonumber(ARGV[7]), tonumber(ARGV[8]), 0, ARGV[13]
 end
 
 -- Release reservations whose holder vanished (crashed before settling). A late settle still finds
@@ -58,14 +78,16 @@ for _, member in ipairs(stale) do
   redis.call('ZREM', inflight, member)
 end
 
-local cap = capOverride or tonumber(plans[plan] and plans[plan].hardCap or 0)
+local cap = capOf(plan)
 local grant = math.min(want, cap - used)
 if grant < minGrant then return {'DENY', used, cap, pstart, pend, plan} end
 
 redis.call('HINCRBY', q, 'used', grant)
 local member = ARGV[11] .. '|' .. grant .. '|' .. pstart
 redis.call('ZADD', inflight, tonumber(ARGV[10]), member)
-redis.call('HSET', r, 'state', 'reserved', 'amount', grant, 'period', pstart, 'member', member, 'attempt', ARGV[12])
+-- The plan and period end travel with the reservation: settle records them on the ledger event, so usage
+-- is billed (or not) by the plan it was granted under, in the period it was granted in.
+redis.call('HSET', r, 'state', 'reserved', 'amount', grant, 'period', pstart, 'pend', pend, 'plan', plan, 'member', member, 'attempt', ARGV[15])
 redis.call('EXPIRE', r, tonumber(ARGV[9]))
 return {'OK', grant, used + grant, cap, pstart, pend, plan}
 `;
@@ -73,16 +95,21 @@ return {'OK', grant, used + grant, cap, pstart, pend, plan}
 /**
  * SETTLE: charge what was actually used, once. Appends the ledger event and the daily count in the
  * same atomic step, so the ledger always sums to the counter.
- * KEYS: quota, request, inflight, ledger (stream), daily (hash)
- * ARGV: 1 actual tokens, 2 plans JSON, 3 day (YYYY-MM-DD), 4 ledger MINID (trim by age),
- *       5.. ledger event fields as alternating name, value (billed is added here)
- * Returns {'OK', billed, usedAfter, cap} | {'DUP', billed} | {'MISSING'}
+ * The event also records what billing needs: billable ('1' when granted under a paid plan), period /
+ * pend (the period it belongs to), cust (the Stripe customer, when billable). Usage alerts (50/80/100 %
+ * of the included allowance) are recorded once per threshold per period.
+ * KEYS: quota, request, inflight, ledger (stream), daily (hash), alerts (hash)
+ * ARGV: 1 actual tokens, 2 plans JSON, 3 day (YYYY-MM-DD), 4 ledger MINID (trim by age), 5 now ms,
+ *       6.. ledger event fields as alternating name, value (billed, billable, period, pend, cust are added here)
+ * Returns {'OK', billed, usedAfter, cap, thresholds reached by this settlement...} | {'DUP', billed} | {'MISSING'}
  */
 export const SETTLE_LUA = LOAD.replace('PLANS_ARG', '2') + `
-local r, inflight, ledger, daily = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local r, inflight, ledger, daily, alerts = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local actual = tonumber(ARGV[1])
-local req = redis.call('HMGET', r, 'state', 'amount', 'period', 'member')
+local req = redis.call('HMGET', r, 'state', 'amount', 'period', 'member', 'plan', 'pend')
 local state, reserved, period, member = req[1], tonumber(req[2]), tonumber(req[3]), req[4]
+local rplan = req[5] or plan
+local rpend = req[6] or ((period == pstart) and tostring(pend) or '')
 if state == 'settled' then return {'DUP', tonumber(redis.call('HGET', r, 'billed'))} end
 if state ~= 'reserved' then return {'MISSING'} end
 
@@ -90,22 +117,35 @@ if state ~= 'reserved' then return {'MISSING'} end
 local held = redis.call('ZREM', inflight, member) == 1 and reserved or 0
 local field = (period == pstart) and 'used' or ('used:' .. period)
 local counted = tonumber(redis.call('HGET', q, field)) or 0
-local cap = capOverride or tonumber(plans[plan] and plans[plan].hardCap or 0)
+local cap = capOf(plan)
 local headroom = math.max(0, cap - (counted - held))
 local billed = math.min(actual, headroom)
 redis.call('HINCRBY', q, field, billed - held)
 redis.call('HSET', r, 'state', 'settled', 'billed', billed)
 
+local billable = (rplan == 'pro') and '1' or '0'
 local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
-fields[#fields + 1] = 'billed'
-fields[#fields + 1] = tostring(billed)
-fields[#fields + 1] = 'period'
-fields[#fields + 1] = tostring(period)
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for _, v in ipairs({'billed', tostring(billed), 'period', tostring(period), 'pend', rpend, 'billable', billable}) do fields[#fields + 1] = v end
+if billable == '1' then
+  fields[#fields + 1] = 'cust'
+  fields[#fields + 1] = customer or ''
+end
 redis.call('XADD', ledger, 'MINID', '~', ARGV[4], '*', unpack(fields))
 redis.call('HINCRBY', daily, ARGV[3], billed)
 redis.call('EXPIRE', daily, 40 * 86400 * 12)
-return {'OK', billed, counted - held + billed, cap}
+
+local usedAfter = counted - held + billed
+local reply = {'OK', billed, usedAfter, cap}
+if period == pstart then
+  local included = tonumber(plans[plan] and plans[plan].included or 0)
+  for _, t in ipairs({50, 80, 100}) do
+    if included > 0 and usedAfter * 100 >= included * t and redis.call('HSETNX', alerts, pstart .. ':' .. t, ARGV[5]) == 1 then
+      reply[#reply + 1] = t
+    end
+  end
+end
+return reply
 `;
 
 /**

@@ -192,6 +192,7 @@ async function settle(
         costUsd,
         latencyMs: endedAt - a.startedAt,
       });
+      if (result.ok && result.alerts.length > 0) s.log({ msg: 'usage alert', user: a.userId, thresholds: result.alerts, usedTokens: result.usedAfter });
       return;
     } catch (err) {
       if (attempt >= 5) {

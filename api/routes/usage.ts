@@ -17,7 +17,7 @@ export function usageRoutes(s: Services) {
     const [balance, rate] = await readBalance(s, userId, now).catch((err) => {
       throw meteringUnavailable(err);
     });
-    return c.json(toUsageResponse(balance, rate, now));
+    return c.json(toUsageResponse(balance, rate, now, s.config.billing !== undefined));
   });
   return app;
 }
@@ -32,7 +32,7 @@ async function readBalance(s: Services, userId: string, now: number) {
   return [balance, rate] as const;
 }
 
-export function toUsageResponse(b: Balance, rate: { limit: number; remaining: number; reset: number }, now: number): UsageResponse {
+export function toUsageResponse(b: Balance, rate: { limit: number; remaining: number; reset: number }, now: number, billingEnabled: boolean): UsageResponse {
   const over = overage(b.plan, b.usedTokens);
   return {
     plan: b.plan.id,
@@ -46,5 +46,7 @@ export function toUsageResponse(b: Balance, rate: { limit: number; remaining: nu
     rateLimit: { limit: rate.limit, remaining: Math.max(0, rate.remaining), resetAt: new Date(rate.reset || now).toISOString() },
     daily: daysOfPeriod(b.period, now).map((date) => ({ date, tokens: b.daily[date] ?? 0 })),
     recent: b.recent.map((e) => ({ requestId: e.requestId, action: e.action, tokens: e.billedTokens, at: new Date(e.at).toISOString() })),
+    billing: { enabled: billingEnabled, canUpgrade: billingEnabled && b.plan.id !== 'pro', canManage: billingEnabled && b.customerId !== undefined },
+    alerts: b.alerts.map((a) => ({ threshold: a.threshold, at: new Date(a.at).toISOString() })),
   };
 }

@@ -9,17 +9,21 @@ import { createApp } from '../app';
 import { ConfigError, loadConfig, type Config } from '../config/env';
 import { createServices, type ServiceOptions } from '../services';
 import type { Services } from '../context';
+import { startReportSchedule } from '../billing/schedule';
 
 export interface NodeServer {
   server: ServerType;
   services: Services;
   url: string;
-  /** Graceful: stop accepting, drain streams in progress (grace period), close. */
+  /** Graceful: stop the report schedule and accepting, drain streams in progress (grace period), close. */
   close: () => Promise<{ finished: number; cut: number; unsettled: number }>;
 }
 
 export async function startNodeServer(config: Config, port: number, host = '0.0.0.0', opts: ServiceOptions = {}): Promise<NodeServer> {
   const services = await createServices(config, opts);
+  // Usage reporting runs in-process on Node (a Redis lock keeps it to one instance at a time).
+  const schedule =
+    services.billing && config.reporter.intervalMinutes > 0 ? startReportSchedule(services.billing.reports, { intervalMinutes: config.reporter.intervalMinutes, log: services.log }) : undefined;
   const server = serve({ fetch: createApp(services).fetch, port, hostname: host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -33,7 +37,7 @@ export async function startNodeServer(config: Config, port: number, host = '0.0.
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const drained = await services.inflight.drain(config.shutdownGraceMs);
+      const [drained] = await Promise.all([services.inflight.drain(config.shutdownGraceMs), schedule?.stop()]);
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
       return drained;
@@ -45,8 +49,17 @@ export function startupSummary(config: Config): string[] {
   return [
     `model: ${config.model.id} via ${config.model.baseURL ?? 'OpenAI'}${config.model.standIn ? '  [OFFLINE STAND-IN — not OpenAI]' : ''}`,
     `auth: ${config.auth.devAuth ? 'DEV_AUTH (local RSA key, POST /dev/session) — development only' : `Clerk JWT (offline), authorized parties: ${config.auth.authorizedParties.join(', ') || '(any)'}`}`,
-    'billing: disabled — everyone is on the free plan',
+    billingSummary(config),
   ];
+}
+
+function billingSummary(config: Config): string {
+  const b = config.billing;
+  if (!b) return 'billing: disabled (no STRIPE_SECRET_KEY) — everyone is on the free plan';
+  const where = b.api ? `${b.api.protocol}://${b.api.host}:${b.api.port}` : 'Stripe';
+  const mode = b.secretKey.includes('_live_') ? 'LIVE' : 'test mode';
+  const schedule = config.reporter.intervalMinutes > 0 ? `usage reported every ${config.reporter.intervalMinutes} min + at each period end` : 'no in-process usage schedule (cron/manual)';
+  return `billing: enabled via ${where} (${mode})${b.standIn ? '  [OFFLINE STRIPE STAND-IN — not Stripe]' : ''}; meter "${b.meterEventName}"; ${schedule}`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

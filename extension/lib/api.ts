@@ -13,7 +13,7 @@ export interface ApiDeps {
 /**
  * Billing endpoints (the billing issue). Expected: POST with the session token, answering `{ url }` (a Stripe
  * Checkout or Customer Portal URL). The popup shows the buttons only when GET /v1/usage says
- * `billing: { enabled: true }`. Adjust here if the billing branch names them differently.
+ * `billing.canUpgrade` / `billing.canManage` in GET /v1/usage.
  */
 export const BILLING_ENDPOINTS = { checkout: '/v1/billing/checkout', portal: '/v1/billing/portal' } as const;
 

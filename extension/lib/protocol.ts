@@ -89,13 +89,8 @@ export interface AuthState {
   clerkEnabled: boolean;
 }
 
-/** GET /v1/usage, plus the billing block the billing issue is expected to add (see README: The extension). */
-export interface UsageWithBilling extends UsageResponse {
-  billing?: BillingInfo;
-}
-export interface BillingInfo {
-  enabled: boolean;
-}
+/** GET /v1/usage, with its billing block (`canUpgrade` / `canManage` decide the popup's buttons) and alerts. */
+export type UsageWithBilling = UsageResponse;
 
 export type UsageResult = { ok: true; usage: UsageWithBilling; fetchedAt: string } | { ok: false; status: number; code: string; message: string };
 

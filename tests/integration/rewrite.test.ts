@@ -13,6 +13,9 @@ const freshUser = () => `user_rw${++n}_${Date.now().toString(36)}`;
 
 beforeAll(async () => {
   stack = await startStack({ env: { RATE_LIMIT_RPM: '1000' } });
+  // Warm up (tokenizer, JIT, connections): a cold first request can read a paced stream in one chunk.
+  const warm = await stack.rewrite(await stack.token('user_warmup'), { text: 'Warm up.', action: 'rewrite' });
+  await warm.text();
 });
 afterAll(async () => {
   await stack?.close();

@@ -141,7 +141,7 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
   const includedMark = u.hardCapTokens > u.includedTokens ? share(u.includedTokens, u.hardCapTokens) : null;
   const pctIncluded = u.includedTokens > 0 ? Math.floor((u.usedTokens / u.includedTokens) * 100) : 0;
   const level = pctIncluded >= 100 ? 'over' : pctIncluded >= 80 ? 'warn' : 'ok';
-  const billing = u.billing?.enabled === true;
+  const billing = u.billing?.enabled === true && (u.billing.canUpgrade || u.billing.canManage);
   const [billingError, setBillingError] = useState('');
   const openBilling = async (kind: 'checkout' | 'portal') => {
     setBillingError('');
@@ -192,11 +192,12 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
 
       {billing && (
         <div className="row billing">
-          {u.plan === 'free' ? (
+          {u.billing.canUpgrade && (
             <button type="button" className="primary" onClick={() => void openBilling('checkout')}>
-              Upgrade
+              Upgrade to Pro
             </button>
-          ) : (
+          )}
+          {u.billing.canManage && (
             <button type="button" onClick={() => void openBilling('portal')}>
               Manage billing
             </button>

@@ -1,0 +1,121 @@
+/**
+ * Pure rules of usage reporting: what a batch's meter event identifier is, where its timestamp goes, and
+ * how a Stripe failure is treated. No I/O; unit-tested in tests/unit/billing.test.ts.
+ */
+
+/** A claimed batch: consecutive billable ledger events of one user, one period and one Stripe customer. */
+export interface Batch {
+  userId: string;
+  customerId: string;
+  /** The period the usage belongs to (epoch ms, end exclusive). */
+  periodStart: number;
+  periodEnd: number;
+  /** Sum of the events' billed tokens. */
+  value: number;
+  events: number;
+  /** Stream id of the batch's last ledger event: the batch covers (cursor, lastId]. */
+  lastId: string;
+  /** When the last event of the batch ended (epoch ms). */
+  lastEndedAt: number;
+}
+
+/** Stripe meter event identifiers: unique per user, period and ledger position; at most 100 characters. */
+const MAX_IDENTIFIER = 100;
+const SAFE = /^[A-Za-z0-9_-]+$/;
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * `rd_<userId>_<periodStartSeconds>_<lastStreamId>`: the same batch always gets the same identifier, so a
+ * retry, a restart after a crash, or a second reporter sending it again is rejected by Stripe as a
+ * duplicate instead of billed twice. A user id that is long or has characters outside [A-Za-z0-9_-] is
+ * replaced by a SHA-256 prefix (still deterministic).
+ */
+export async function meterEventIdentifier(b: Pick<Batch, 'userId' | 'periodStart' | 'lastId'>): Promise<string> {
+  const tail = `${Math.floor(b.periodStart / 1000)}_${b.lastId}`;
+  const readable = `rd_${b.userId}_${tail}`;
+  if (SAFE.test(b.userId) && readable.length <= MAX_IDENTIFIER) return readable;
+  return `rd_h${(await sha256Hex(b.userId)).slice(0, 32)}_${tail}`;
+}
+
+/** Stripe accepts meter event timestamps up to 35 days back; keep an hour of margin for slow retries. */
+export const STRIPE_BACKDATE_LIMIT_MS = 35 * 86_400_000;
+const BACKDATE_MARGIN_MS = 3_600_000;
+
+const ceilMinuteSec = (ms: number) => Math.ceil(ms / 60_000) * 60;
+const floorMinuteSec = (ms: number) => Math.floor(ms / 60_000) * 60;
+
+/**
+ * The part of a period, in whole seconds, where we place timestamps: from the first whole minute to the
+ * second before the last whole minute. Every usage timestamp we send lies inside the period (so it lands
+ * on that period's invoice, even when the request ended after the boundary), and Stripe's meter event
+ * summaries — which take minute-aligned windows — can be asked for exactly this window when reconciling.
+ */
+export function periodWindowSec(periodStart: number, periodEnd: number): { start: number; end: number } {
+  const start = ceilMinuteSec(periodStart);
+  const end = floorMinuteSec(periodEnd);
+  if (end - start < 60) return { start: Math.floor(periodStart / 1000), end: Math.floor(periodEnd / 1000) };
+  return { start, end };
+}
+
+export type Placement = { ok: true; timestamp: number } | { ok: false; reason: 'too_old' };
+
+/**
+ * Where a batch's meter event goes on Stripe's time line: when its last event ended, clamped into the
+ * period's window and never in the future. A period that ended more than ~35 days ago can no longer be
+ * placed (Stripe refuses it, and its invoice is long final): the batch is set aside and listed by reconcile.
+ */
+export function placeBatch(b: Pick<Batch, 'periodStart' | 'periodEnd' | 'lastEndedAt'>, now: number): Placement {
+  const w = periodWindowSec(b.periodStart, b.periodEnd);
+  let ts = Math.floor(b.lastEndedAt / 1000);
+  ts = Math.max(w.start, Math.min(ts, w.end - 1));
+  ts = Math.min(ts, Math.floor(now / 1000));
+  if (ts * 1000 < now - STRIPE_BACKDATE_LIMIT_MS + BACKDATE_MARGIN_MS) return { ok: false, reason: 'too_old' };
+  return { ok: true, timestamp: ts };
+}
+
+/** How one failed Stripe call is treated. */
+export type FailureKind = 'duplicate' | 'retry' | 'permanent';
+
+export interface StripeFailure {
+  statusCode?: number;
+  type?: string;
+  message?: string;
+  headers?: Record<string, string>;
+}
+
+const DUPLICATE = /already exists with identifier/i;
+
+/**
+ * - A 400 "An event already exists with identifier …" means Stripe already holds this batch: delivered.
+ * - 429, 409 (idempotency key in use), 5xx, timeouts and dropped connections are retried with backoff
+ *   (Stripe's own `Stripe-Should-Retry` header wins when present).
+ * - Anything else (a bad request, a wrong key, an unknown meter) will fail the same way again: the batch
+ *   stays pending and the run reports it.
+ */
+export function classifyFailure(f: StripeFailure): FailureKind {
+  if (f.statusCode === 400 && DUPLICATE.test(f.message ?? '')) return 'duplicate';
+  const should = headerOf(f.headers, 'stripe-should-retry');
+  if (should === 'true') return 'retry';
+  if (should === 'false') return 'permanent';
+  if (f.type === 'StripeConnectionError' || f.statusCode === undefined) return 'retry';
+  if (f.statusCode === 429 || f.statusCode === 409 || f.statusCode >= 500) return 'retry';
+  return 'permanent';
+}
+
+function headerOf(h: Record<string, string> | undefined, name: string): string | undefined {
+  if (!h) return undefined;
+  for (const [k, v] of Object.entries(h)) if (k.toLowerCase() === name) return String(v).toLowerCase();
+  return undefined;
+}
+
+/** Exponential backoff with full jitter: attempt 0 → up to `baseMs`, doubling to `capMs`. `random` is injectable for tests. */
+export function backoffMs(attempt: number, opts: { baseMs?: number; capMs?: number; random?: () => number } = {}): number {
+  const base = opts.baseMs ?? 250;
+  const cap = opts.capMs ?? 8_000;
+  const ceiling = Math.min(cap, base * 2 ** attempt);
+  return Math.round((opts.random ?? Math.random)() * ceiling);
+}

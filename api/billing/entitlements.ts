@@ -1,0 +1,146 @@
+/**
+ * Entitlements: each user's plan, Stripe customer, subscription item and billing period, kept in Redis
+ * from Stripe's webhook events. Applying an event is one Lua step per user (entitlements.lua.ts):
+ * idempotent by event id, and an out-of-order delivery can never replace a newer state.
+ */
+import type Stripe from 'stripe';
+import { defineScript, type Redis } from '../store/redis';
+import { keys } from '../metering/keys';
+import { monthlyPeriodAt } from '../metering/periods';
+import { APPLY_LUA, LINK_LUA } from './entitlements.lua';
+import { entitlementOf, subscriptionOfInvoice, type Entitlement } from './subscription';
+import type { StripeGateway } from './stripe';
+
+/** Stripe retries a webhook for up to 3 days; remember processed event ids for 30. */
+const EVENT_MARKER_TTL_S = 30 * 86_400;
+
+export type ApplyResult =
+  | { outcome: 'applied'; plan: string; period: { start: number; end: number }; rolled: boolean }
+  | { outcome: 'duplicate' }
+  | { outcome: 'stale'; why: string };
+
+export interface EntitlementStore {
+  apply(userId: string, e: Entitlement, event: { id: string; created: number; deleted: boolean }, now: number): Promise<ApplyResult>;
+  /** The user's Stripe customer, stored once (an existing one wins). */
+  linkCustomer(userId: string, customerId: string, now: number): Promise<string>;
+  customerOf(userId: string): Promise<string | undefined>;
+  userOfCustomer(customerId: string): Promise<string | undefined>;
+}
+
+export async function createEntitlementStore(redis: Redis, opts: { periodEndFlushDelayMs: number }): Promise<EntitlementStore> {
+  const [applyScript, linkScript] = await Promise.all([defineScript<unknown[]>(redis, APPLY_LUA), defineScript<string>(redis, LINK_LUA)]);
+
+  return {
+    async apply(userId, e, event, now) {
+      // Global bookkeeping first (idempotent, single-key): the customer → user map, the reporter's list
+      // of paid users, and the period-end flush. If the script then fails, Stripe retries the event.
+      const free = monthlyPeriodAt(now, now);
+      await Promise.all([
+        redis.set(keys.customerUser(e.customerId), userId),
+        redis.sadd(keys.billingUsers, userId),
+        // LT: never postpone a flush already due earlier (a renewal must not skip the ended period's flush).
+        e.entitled && !event.deleted ? redis.zadd(keys.reportDue, { lt: true }, { score: e.periodEnd + opts.periodEndFlushDelayMs, member: userId }) : Promise.resolve(0),
+      ]);
+      const reply = await applyScript.run(
+        [keys.quota(userId), keys.billing(userId), keys.stripeEvent(userId, event.id)],
+        [
+          event.id,
+          event.created,
+          event.deleted ? 'deleted' : 'state',
+          e.subscriptionId,
+          e.customerId,
+          e.meteredItemId ?? '',
+          e.status,
+          e.entitled ? '1' : '0',
+          e.pastDue ? '1' : '0',
+          e.periodStart,
+          e.periodEnd,
+          e.anchor,
+          e.cancelAtPeriodEnd ? '1' : '0',
+          now,
+          free.start,
+          free.end,
+          EVENT_MARKER_TTL_S,
+        ],
+      );
+      const [kind, ...r] = reply;
+      if (kind === 'DUP') return { outcome: 'duplicate' };
+      if (kind === 'STALE') return { outcome: 'stale', why: String(r[0]) };
+      if (kind === 'OK') return { outcome: 'applied', plan: String(r[0]), period: { start: Number(r[1]), end: Number(r[2]) }, rolled: String(r[3]) === '1' };
+      throw new Error(`unexpected entitlement reply: ${JSON.stringify(reply)}`);
+    },
+
+    async linkCustomer(userId, customerId, now) {
+      await redis.set(keys.customerUser(customerId), userId);
+      const free = monthlyPeriodAt(now, now);
+      return String(await linkScript.run([keys.quota(userId)], [customerId, free.start, free.end]));
+    },
+
+    async customerOf(userId) {
+      const v = (await redis.hget(keys.quota(userId), 'customer')) as string | null;
+      return v ?? undefined;
+    },
+
+    async userOfCustomer(customerId) {
+      const v = (await redis.get(keys.customerUser(customerId))) as string | null;
+      return v ?? undefined;
+    },
+  };
+}
+
+export type WebhookOutcome = { type: string; outcome: ApplyResult['outcome'] | 'ignored'; userId?: string; why?: string };
+
+/**
+ * One verified Stripe event → entitlement changes.
+ * - customer.subscription.created/updated/deleted carry the subscription: applied as is.
+ * - checkout.session.completed and invoice.paid / invoice.payment_failed name a subscription: it is
+ *   retrieved (its current state), then applied. A failed invoice marks the user past due (capped at the
+ *   included allowance) until an invoice is paid; Stripe's own retries decide when it is canceled.
+ * The user is found by our customer → user map (written when we created the customer), else the
+ * subscription's `metadata.userId`, else the Checkout Session's `client_reference_id`.
+ */
+export async function handleStripeEvent(
+  event: Stripe.Event,
+  deps: { store: EntitlementStore; gateway: Pick<StripeGateway, 'retrieveSubscription'>; meteredPriceId: string; now: () => number },
+): Promise<WebhookOutcome> {
+  const { store, gateway } = deps;
+  const meta = { id: event.id, created: event.created, deleted: false };
+  let sub: Stripe.Subscription | undefined;
+  let userHint: string | undefined;
+  let pastDueOverride: boolean | undefined;
+
+  switch (event.type) {
+    case 'customer.subscription.created':
+    case 'customer.subscription.updated':
+    case 'customer.subscription.deleted':
+      sub = event.data.object;
+      meta.deleted = event.type === 'customer.subscription.deleted';
+      break;
+    case 'checkout.session.completed': {
+      const session = event.data.object;
+      if (session.mode !== 'subscription' || !session.subscription) return { type: event.type, outcome: 'ignored', why: 'not a subscription checkout' };
+      userHint = session.client_reference_id ?? session.metadata?.userId ?? undefined;
+      const customerId = typeof session.customer === 'string' ? session.customer : session.customer?.id;
+      if (userHint && customerId) await store.linkCustomer(userHint, customerId, deps.now());
+      sub = await gateway.retrieveSubscription(typeof session.subscription === 'string' ? session.subscription : session.subscription.id);
+      break;
+    }
+    case 'invoice.paid':
+    case 'invoice.payment_failed': {
+      const subId = subscriptionOfInvoice(event.data.object);
+      if (!subId) return { type: event.type, outcome: 'ignored', why: 'not a subscription invoice' };
+      sub = await gateway.retrieveSubscription(subId);
+      pastDueOverride = event.type === 'invoice.payment_failed';
+      break;
+    }
+    default:
+      return { type: event.type, outcome: 'ignored', why: 'event type not used' };
+  }
+
+  const ent = entitlementOf(sub, deps.meteredPriceId);
+  if (pastDueOverride !== undefined && ent.entitled) ent.pastDue = pastDueOverride || ent.status === 'past_due';
+  const userId = (await store.userOfCustomer(ent.customerId)) ?? ent.userIdHint ?? userHint;
+  if (!userId) return { type: event.type, outcome: 'ignored', why: `no Redraft user for customer ${ent.customerId}` };
+  const result = await store.apply(userId, ent, meta, deps.now());
+  return { type: event.type, userId, outcome: result.outcome, ...(result.outcome === 'stale' ? { why: result.why } : {}) };
+}

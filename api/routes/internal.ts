@@ -1,0 +1,42 @@
+/**
+ * POST|GET /internal/report-usage — one usage report run, for Vercel Cron (which sends GET with
+ * `Authorization: Bearer $CRON_SECRET`) and Cloudflare Cron Triggers (or any scheduler). Exists only
+ * when CRON_SECRET is set. `?mode=due` runs just the period-end pass; `?budgetMs=` bounds the run
+ * (default 50 s, for serverless time limits): users not reached wait for the next run.
+ */
+import { Hono, type Context } from 'hono';
+import type { AppEnv, Services } from '../context';
+import { AppError } from '../errors';
+import { billingDisabled } from './billing';
+
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  // Compare digests (fixed length) so the comparison time says nothing about the secret.
+  const enc = new TextEncoder();
+  const [x, y] = await Promise.all([crypto.subtle.digest('SHA-256', enc.encode(a)), crypto.subtle.digest('SHA-256', enc.encode(b))]);
+  const u = new Uint8Array(x);
+  const v = new Uint8Array(y);
+  let diff = 0;
+  for (let i = 0; i < u.length; i++) diff |= u[i]! ^ v[i]!;
+  return diff === 0;
+}
+
+export function internalRoutes(s: Services) {
+  const app = new Hono<AppEnv>();
+  const secret = s.config.reporter.cronSecret;
+  if (!secret) return app;
+
+  const handler = async (c: Context<AppEnv>) => {
+    const header = c.req.header('Authorization') ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? '';
+    if (!(await sameSecret(token, secret))) throw new AppError('unauthenticated', 'Send "Authorization: Bearer <CRON_SECRET>".');
+    if (!s.billing) throw billingDisabled();
+    const mode = c.req.query('mode') === 'due' ? 'due' : 'full';
+    const budgetMs = Math.min(Math.max(Number(c.req.query('budgetMs') ?? 50_000) || 50_000, 1_000), 15 * 60_000);
+    const summary = await s.billing.reports.run(mode, { deadline: s.now() + budgetMs });
+    if (!summary) throw new AppError('report_in_progress', 'Another usage report run is in progress; this one was skipped.');
+    return c.json(summary);
+  };
+  app.post('/internal/report-usage', handler);
+  app.get('/internal/report-usage', handler);
+  return app;
+}

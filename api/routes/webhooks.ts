@@ -1,0 +1,42 @@
+/**
+ * POST /webhooks/stripe — Stripe's events keep entitlements in Redis. The signature is verified on the
+ * raw body; each event is applied idempotently (api/billing/entitlements.ts). A 2xx tells Stripe to stop
+ * retrying: events we do not use, duplicates and stale (out-of-order) events are 200; a failure on our
+ * side (Redis, Stripe) is 503, so Stripe delivers the event again later.
+ */
+import { Hono } from 'hono';
+import type Stripe from 'stripe';
+import type { AppEnv, Services } from '../context';
+import { AppError } from '../errors';
+import { handleStripeEvent } from '../billing/entitlements';
+import { billingDisabled } from './billing';
+
+const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+export function webhookRoutes(s: Services) {
+  const app = new Hono<AppEnv>();
+  app.post('/webhooks/stripe', async (c) => {
+    const b = s.billing;
+    if (!b || !s.config.billing) throw billingDisabled();
+    const signature = c.req.header('Stripe-Signature');
+    if (!signature) throw new AppError('invalid_signature', 'Missing Stripe-Signature header.');
+    if (Number(c.req.header('Content-Length') ?? 0) > MAX_WEBHOOK_BYTES) throw new AppError('payload_too_large', `Webhook body over ${MAX_WEBHOOK_BYTES} bytes.`);
+    const raw = await c.req.text(); // the exact body: the signature covers these bytes
+    let event: Stripe.Event;
+    try {
+      event = await b.gateway.verifyWebhook(raw, signature);
+    } catch (err) {
+      s.log({ level: 'warn', msg: 'stripe webhook rejected: bad signature', error: err instanceof Error ? err.message : String(err) });
+      throw new AppError('invalid_signature', 'The Stripe-Signature header does not match this body and the webhook secret.');
+    }
+    try {
+      const result = await handleStripeEvent(event, { store: b.entitlements, gateway: b.gateway, meteredPriceId: s.config.billing.prices.metered, now: s.now });
+      s.log({ msg: 'stripe webhook', event: event.id, ...result });
+      return c.json({ received: true, ...result });
+    } catch (err) {
+      s.log({ level: 'error', msg: 'stripe webhook failed; Stripe will retry', event: event.id, type: event.type, error: err instanceof Error ? err.message : String(err) });
+      throw Object.assign(new AppError('billing_unavailable', 'Could not process the event right now; Stripe will retry it.'), { cause: err });
+    }
+  });
+  return app;
+}

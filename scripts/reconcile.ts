@@ -1,0 +1,44 @@
+/**
+ * `npm run reconcile`: our ledger against Stripe's meter event summaries, per user, customer and period;
+ * lists every difference and exits 1 when there is one.
+ *   --since <ISO date | N days>  periods ending after this (default 40 days: Stripe takes usage 35 days back)
+ *   --user <id>                  only this user (repeatable)
+ *   --json                       one JSON document instead of the table
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadJobConfig } from '../api/config/env';
+import { createRedis } from '../api/store/redis';
+import { createStripeGateway } from '../api/billing/stripe';
+import { reconcile } from '../api/billing/reconcile';
+
+const { values } = parseArgs({ options: { since: { type: 'string', default: '40' }, user: { type: 'string', multiple: true }, json: { type: 'boolean', default: false } } });
+
+let config;
+try {
+  config = loadJobConfig(process.env);
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(78);
+}
+const since = /^\d+$/.test(values.since) ? Date.now() - Number(values.since) * 86_400_000 : Date.parse(values.since);
+if (!Number.isFinite(since)) {
+  console.error(`--since must be an ISO date or a number of days, not "${values.since}"`);
+  process.exit(64);
+}
+
+const result = await reconcile(createRedis(config.redis), createStripeGateway(config.billing), { since, ...(values.user ? { users: values.user } : {}) });
+const iso = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+if (values.json) {
+  console.log(JSON.stringify({ ...result, rows: undefined, compared: result.rows.length }, null, 2));
+} else {
+  console.log(`Reconciled ${result.rows.length} periods of ${result.users} users since ${iso(since)} (${result.stripeCalls} Stripe calls).`);
+  if (result.differences.length === 0) console.log('No differences: Stripe holds exactly our ledger.');
+  else {
+    console.log(`${result.differences.length} difference(s):`);
+    console.log(['user', 'customer', 'period', 'ledger', 'delivered', 'pending', 'late', 'stripe', 'status'].join('\t'));
+    for (const d of result.differences) {
+      console.log([d.userId, d.customerId, `${iso(d.periodStart)} → ${iso(d.periodEnd)}`, d.ledgerTokens, d.sentTokens, d.pendingTokens, d.lateTokens, d.stripeTokens, d.status].join('\t'));
+    }
+  }
+}
+process.exit(result.differences.length > 0 ? 1 : 0);
