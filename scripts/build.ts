@@ -10,8 +10,16 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-/** Cron schedule of the usage reporter on Vercel (Vercel Cron calls the path with `Authorization: Bearer $CRON_SECRET`). */
-export const VERCEL_CRONS = [{ path: '/internal/report-usage', schedule: '0 * * * *' }];
+/**
+ * The usage reporter on Vercel Cron (it calls each path with GET and `Authorization: Bearer $CRON_SECRET`):
+ * a full pass hourly, and the period-end pass every 5 minutes so a period's last usage reaches Stripe
+ * well before its invoice finalises (about an hour after the period ends). Per-minute crons need a
+ * Vercel Pro plan; on Hobby keep only a daily full pass and run `npm run report-usage` elsewhere.
+ */
+export const VERCEL_CRONS = [
+  { path: '/internal/report-usage', schedule: '0 * * * *' },
+  { path: '/internal/report-usage?mode=due', schedule: '*/5 * * * *' },
+];
 
 const common: BuildOptions = {
   bundle: true,

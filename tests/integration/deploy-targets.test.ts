@@ -12,6 +12,8 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInfra, spawnApi, type Infra } from '../support/infra';
 import { ledgerOf } from '../support/stack';
+import { startStripeServer } from '../support/stripe-server';
+import { standInSetup } from '../support/billing';
 
 let infra: Infra;
 const cleanups: (() => unknown)[] = [];
@@ -81,6 +83,24 @@ describe('Cloudflare Workers bundle (dist/worker/index.js)', () => {
     expect(ledger).toHaveLength(1);
     expect(ledger[0]).toMatchObject({ status: 'aborted', source: 'counted' });
     infra.model.setOptions({ outputTokens: 60 });
+  });
+});
+
+describe('Cloudflare Workers bundle: Cron Triggers', () => {
+  it('run the usage reporter when billing is on: a full pass on the hourly trigger', async () => {
+    const stripe = await startStripeServer();
+    cleanups.push(() => stripe.close());
+    const setup = await standInSetup(stripe);
+    // NODE_ENV=test: the configuration refuses a Stripe stand-in in production.
+    const env = { ...infra.env, NODE_ENV: 'test', ...stripe.env({ webhookSecret: 'whsec_worker_test_0123456789', priceBase: setup.basePriceId, priceMetered: setup.meteredPriceId }) };
+    // A fresh module instance: a Worker isolate has one environment, this one has billing on.
+    const worker = (await import(`${pathToFileURL(resolve('dist/worker/index.js')).href}?billing`)).default as {
+      scheduled(event: { cron: string; scheduledTime: number }, env: Record<string, unknown>, ctx: unknown): Promise<void>;
+    };
+    await infra.db.del('rd:billing:last-run');
+    await worker.scheduled({ cron: '0 * * * *', scheduledTime: Date.now() }, env, { waitUntil: () => {}, passThroughOnException: () => {}, props: {} });
+    const lastRun = JSON.parse((await infra.db.get('rd:billing:last-run')) ?? 'null') as { mode?: string } | null;
+    expect(lastRun).toMatchObject({ mode: 'full' });
   });
 });
 
