@@ -3,6 +3,7 @@
  */
 import type { UsageResult, UsageWithBilling } from './protocol';
 import { errorFromResponse } from './relay';
+import { isLoopbackOrigin } from './build-config';
 
 export interface ApiDeps {
   fetch: typeof fetch;
@@ -49,7 +50,24 @@ export async function fetchUsage(deps: ApiDeps, now: () => Date = () => new Date
   }
 }
 
-/** Asks the API for a Checkout/Portal URL; only https URLs are ever opened. */
+/**
+ * Whether a billing page address from the API may be opened in a tab: https anywhere; plain http only for
+ * this machine (localhost, 127.0.0.1, [::1]: the local Stripe stand-in in dev and tests), and only while the
+ * API itself is on this machine — an API reached over https (production) only ever gets https pages opened.
+ */
+export function isOpenableBillingUrl(url: string, apiUrl: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.username || u.password) return false;
+  if (u.protocol === 'https:') return true;
+  return u.protocol === 'http:' && isLoopbackOrigin(u.href) && isLoopbackOrigin(apiUrl);
+}
+
+/** Asks the API for a Checkout/Portal URL; only https URLs are ever opened (http only on this machine, see above). */
 export async function billingUrl(deps: ApiDeps, kind: keyof typeof BILLING_ENDPOINTS): Promise<{ ok: true; url: string } | { ok: false; message: string }> {
   try {
     const res = await authed(deps, BILLING_ENDPOINTS[kind], { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
@@ -57,7 +75,11 @@ export async function billingUrl(deps: ApiDeps, kind: keyof typeof BILLING_ENDPO
     if (!res.ok) return { ok: false, message: (await errorFromResponse(res)).message || `The API answered ${res.status}.` };
     const body = (await res.json().catch(() => null)) as { url?: unknown } | null;
     const url = typeof body?.url === 'string' ? body.url : '';
-    if (!/^https:\/\//.test(url)) return { ok: false, message: 'The API did not return a billing page address.' };
+    if (!URL.canParse(url)) return { ok: false, message: 'The API did not return a billing page address.' };
+    if (!isOpenableBillingUrl(url, await deps.apiUrl())) {
+      const u = new URL(url);
+      return { ok: false, message: `The API returned a billing page that is not https (${u.origin === 'null' ? u.protocol : u.origin}); it was not opened.` };
+    }
     return { ok: true, url };
   } catch (err) {
     return { ok: false, message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}` };

@@ -1,4 +1,6 @@
 /** Small pure formatters shared by the popup and options page. */
+import type { UsageAlert } from '../../shared/contract';
+
 export const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export const fmtUsd = (n: number) => `$${n.toFixed(n > 0 && n < 0.01 ? 4 : 2)}`;
@@ -38,4 +40,15 @@ export function periodDays(period: { start: string; end: string }, daily: { date
     days.push({ date, tokens: byDate.get(date) ?? 0, future: date > lastReported });
   }
   return days.length > 0 ? days : daily.map((d) => ({ ...d, future: false }));
+}
+
+/**
+ * The popup's line for the latest usage alert of the period (the API lists thresholds of the included
+ * allowance reached, oldest first), or null when none was reached.
+ */
+export function alertLine(alerts: readonly UsageAlert[] | undefined, plan: string): string | null {
+  const latest = alerts?.at(-1);
+  if (!latest) return null;
+  if (latest.threshold < 100) return `You've used ${latest.threshold}% of your included tokens this period.`;
+  return plan === 'pro' ? "You've used all your included tokens this period; more is billed as overage." : "You've used all your included tokens this period.";
 }

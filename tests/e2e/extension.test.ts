@@ -9,9 +9,24 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ledgerOf, startStack, type Stack } from '../support/stack';
-import { bundleSizes, buildExtension, launchWithExtension, ROOT, screenshotPath, serveTestSite, type LoadedExtension, type TestSite } from './helpers';
+import {
+  bundleSizes,
+  buildExtension,
+  contentScriptReady,
+  finished,
+  launchWithExtension,
+  openPopup as openExtensionPopup,
+  ROOT,
+  screenshotPath,
+  selectFirstLine,
+  serveTestSite,
+  ui,
+  WAIT,
+  type LoadedExtension,
+  type TestSite,
+} from './helpers';
 
 /** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
 declare const chrome: {
@@ -21,49 +36,11 @@ declare const chrome: {
 };
 
 const USER = 'e2e_marketer';
-const WAIT = { timeout: 15_000 };
 
 let stack: Stack;
 let ext: LoadedExtension;
 let site: TestSite;
 let page: Page;
-
-const ui = (p: Page) => ({
-  toolbar: p.locator('[data-redraft="toolbar"]'),
-  estimate: p.locator('[data-redraft="estimate"]'),
-  panel: p.locator('[data-redraft="panel"]'),
-  result: p.locator('[data-redraft="result"]'),
-  error: p.locator('[data-redraft="error"]'),
-  note: p.locator('[data-redraft="note"]'),
-  status: p.locator('[data-redraft="status"]'),
-  action: (a: string) => p.locator(`[data-redraft="toolbar"] [data-action="${a}"]`),
-  cmd: (c: string) => p.locator(`[data-redraft="panel"] [data-cmd="${c}"]`),
-});
-
-/** Waits until the panel finished (Done/Stopped) and returns the streamed text. */
-async function finished(p: Page): Promise<string> {
-  await ui(p).cmd('stop').waitFor({ state: 'hidden', ...WAIT });
-  return (await ui(p).result.textContent()) ?? '';
-}
-
-/** Select the first line of a textarea/contenteditable with the keyboard, as a user would. */
-async function selectFirstLine(p: Page, field: Locator) {
-  await field.click({ position: { x: 5, y: 5 } });
-  await p.keyboard.press('Control+Home');
-  await p.keyboard.press('Shift+End');
-}
-
-/** After a (re)load the content script arrives at document_idle: select until its toolbar answers, then dismiss it. */
-async function contentScriptReady(p: Page) {
-  await expect
-    .poll(async () => {
-      await p.locator('#plain').click({ clickCount: 3 });
-      return ui(p).toolbar.isVisible();
-    }, WAIT)
-    .toBe(true);
-  await p.keyboard.press('Escape');
-  await ui(p).toolbar.waitFor({ state: 'hidden', ...WAIT });
-}
 
 /** What the API streams for this text and action, asked directly with another user (the stand-in is deterministic). */
 async function expectedOutput(text: string, action: string, extra: Record<string, string> = {}): Promise<string> {
@@ -77,12 +54,7 @@ async function billedTokens(userId: string): Promise<number> {
   return (await ledgerOf(stack.db, userId)).reduce((n, e) => n + Number(e.billed ?? 0), 0);
 }
 
-async function openPopup(): Promise<Page> {
-  const p = await ext.context.newPage();
-  await p.setViewportSize({ width: 380, height: 640 });
-  await p.goto(`chrome-extension://${ext.id}/popup.html`);
-  return p;
-}
+const openPopup = () => openExtensionPopup(ext);
 
 async function badgeText(): Promise<string> {
   return ext.worker.evaluate(() => chrome.action.getBadgeText({}));

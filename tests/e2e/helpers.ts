@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium, type BrowserContext, type Worker } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page, type Worker } from 'playwright-core';
+import { expect } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -148,3 +149,55 @@ export function screenshotPath(name: string): string {
   mkdirSync(SCREENSHOTS, { recursive: true });
   return join(SCREENSHOTS, `${name}.png`);
 }
+
+/** Default bound for waiting on the UI (a wait-for, never a fixed sleep). */
+export const WAIT = { timeout: 15_000 };
+
+/** The content script's toolbar and panel (shadow-root UI; Playwright's CSS locators pierce open shadow roots). */
+export const ui = (p: Page) => ({
+  toolbar: p.locator('[data-redraft="toolbar"]'),
+  estimate: p.locator('[data-redraft="estimate"]'),
+  panel: p.locator('[data-redraft="panel"]'),
+  result: p.locator('[data-redraft="result"]'),
+  error: p.locator('[data-redraft="error"]'),
+  note: p.locator('[data-redraft="note"]'),
+  status: p.locator('[data-redraft="status"]'),
+  action: (a: string) => p.locator(`[data-redraft="toolbar"] [data-action="${a}"]`),
+  cmd: (c: string) => p.locator(`[data-redraft="panel"] [data-cmd="${c}"]`),
+});
+
+/** Waits until the panel finished (Done/Stopped) and returns the streamed text. */
+export async function finished(p: Page): Promise<string> {
+  await ui(p).cmd('stop').waitFor({ state: 'hidden', ...WAIT });
+  return (await ui(p).result.textContent()) ?? '';
+}
+
+/** Select the first line of a textarea/contenteditable with the keyboard, as a user would. */
+export async function selectFirstLine(p: Page, field: Locator) {
+  await field.click({ position: { x: 5, y: 5 } });
+  await p.keyboard.press('Control+Home');
+  await p.keyboard.press('Shift+End');
+}
+
+/** After a (re)load the content script arrives at document_idle: select until its toolbar answers, then dismiss it. */
+export async function contentScriptReady(p: Page) {
+  await expect
+    .poll(async () => {
+      await p.locator('#plain').click({ clickCount: 3 });
+      return ui(p).toolbar.isVisible();
+    }, WAIT)
+    .toBe(true);
+  await p.keyboard.press('Escape');
+  await ui(p).toolbar.waitFor({ state: 'hidden', ...WAIT });
+}
+
+/** The popup, opened as a page of its own at the size of the toolbar popup. */
+export async function openPopup(ext: LoadedExtension): Promise<Page> {
+  const p = await ext.context.newPage();
+  await p.setViewportSize({ width: 380, height: 640 });
+  await p.goto(`chrome-extension://${ext.id}/popup.html`);
+  return p;
+}
+
+/** "1,234" → 1234 (the popup's formatted numbers). */
+export const num = (text: string | null) => Number((text ?? '').replace(/,/g, ''));

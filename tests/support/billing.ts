@@ -46,6 +46,8 @@ export async function startBillingStack(opts: { env?: Record<string, string>; st
     ...(opts.services ? { services: opts.services } : {}),
   });
   const webhook = { url: `${stack.api}/webhooks/stripe`, secret };
+  // The stand-in's Checkout and portal pages deliver their events to this API, as Stripe would.
+  if (!opts.stripe?.webhook) stripe.setWebhook(webhook);
   return {
     stack,
     stripe,

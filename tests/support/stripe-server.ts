@@ -86,6 +86,13 @@ export interface StripeServerStats {
   faults: Partial<Record<FaultKind, number>>;
 }
 
+export interface WebhookDelivery {
+  eventId: string;
+  type: string;
+  url: string;
+  status: number;
+}
+
 type Obj = Record<string, unknown>;
 
 export interface StripeServer {
@@ -112,6 +119,13 @@ export interface StripeServer {
   payInvoice(subscriptionId: string): Stripe.Event[];
   /** Sign (generateTestHeaderString) and POST events to the webhook URL, in order; returns the statuses. */
   deliver(events: Stripe.Event[], to?: { url: string; secret: string }): Promise<number[]>;
+  /**
+   * Where the Checkout/portal pages' buttons (and `deliver` without a target) send webhooks. Set after the
+   * API has started when its port was not known when the stand-in started.
+   */
+  setWebhook(to: { url: string; secret: string } | undefined): void;
+  /** Every webhook delivery made so far (by `deliver` or the pages' buttons), in order, with the status answered (0: no answer). */
+  deliveries(): WebhookDelivery[];
   close(): Promise<void>;
 }
 
@@ -211,6 +225,8 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
 
   let faultPlan: (FaultPlan & { dice: () => number; left: number }) | undefined;
   let base = '';
+  let webhookTarget = opts.webhook;
+  const deliveryLog: WebhookDelivery[] = [];
   const sockets = new Set<Socket>();
 
   const drawFault = (route: string): FaultKind | undefined => {
@@ -604,14 +620,17 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     return [event('invoice.paid', invoiceFor(sub, 'paid')), event('customer.subscription.updated', sub, previous)];
   }
 
-  async function deliver(events: Stripe.Event[], to = opts.webhook): Promise<number[]> {
+  async function deliver(events: Stripe.Event[], to = webhookTarget): Promise<number[]> {
     if (!to) throw new Error('stand-in: no webhook URL to deliver to');
     const statuses: number[] = [];
     for (const e of events) {
       const payload = JSON.stringify(e, null, 2);
       const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: to.secret });
+      const logged: WebhookDelivery = { eventId: e.id, type: e.type, url: to.url, status: 0 };
+      deliveryLog.push(logged);
       const res = await fetch(to.url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': header }, body: payload });
       await res.arrayBuffer();
+      logged.status = res.status;
       statuses.push(res.status);
     }
     return statuses;
@@ -647,7 +666,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       if (!session) return false;
       if (m[2] && req.method === 'POST') {
         const events = completeCheckout(m[1]!);
-        if (opts.webhook) await deliver(events).catch(() => []);
+        if (webhookTarget) await deliver(events).catch(() => []);
         redirect(res, String(session.success_url).replace('{CHECKOUT_SESSION_ID}', String(session.id)));
         return true;
       }
@@ -663,7 +682,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       if (m[3] && req.method === 'POST') {
         for (const s of subs) {
           const events = m[3] === 'cancel-now' ? endSubscription(s.id) : setCancelAtPeriodEnd(s.id, true);
-          if (opts.webhook) await deliver(events).catch(() => []);
+          if (webhookTarget) await deliver(events).catch(() => []);
         }
         redirect(res, String(portal.return_url ?? '/'));
         return true;
@@ -803,7 +822,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       STRIPE_SECRET_KEY: opts.apiKey ?? 'sk_test_standin',
       STRIPE_API_BASE: base,
       STRIPE_STAND_IN: '1',
-      STRIPE_WEBHOOK_SECRET: extra.webhookSecret ?? opts.webhook?.secret ?? 'whsec_standin',
+      STRIPE_WEBHOOK_SECRET: extra.webhookSecret ?? webhookTarget?.secret ?? 'whsec_standin',
       ...(extra.priceBase ? { STRIPE_PRICE_BASE: extra.priceBase } : {}),
       ...(extra.priceMetered ? { STRIPE_PRICE_METERED: extra.priceMetered } : {}),
       CHECKOUT_SUCCESS_URL: `${base}/done?checkout=success`,
@@ -829,6 +848,10 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     failPayment,
     payInvoice,
     deliver,
+    setWebhook(to) {
+      webhookTarget = to;
+    },
+    deliveries: () => deliveryLog.map((d) => ({ ...d })),
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => http.close(() => resolve()));

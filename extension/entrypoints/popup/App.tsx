@@ -9,7 +9,7 @@ import { send } from '../../ui/send';
 import { useClerkBridge } from '../../ui/clerk-context';
 import type { AuthState, UsageResult, UsageWithBilling } from '../../lib/protocol';
 import { actionLabel } from '../../lib/labels';
-import { fmtAgo, fmtDate, fmtInt, fmtUsd, periodDays, share, type ChartDay } from '../../lib/format';
+import { alertLine, fmtAgo, fmtDate, fmtInt, fmtUsd, periodDays, share, type ChartDay } from '../../lib/format';
 
 export function App() {
   const clerk = useClerkBridge();
@@ -140,8 +140,10 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
   const used = share(u.usedTokens, u.hardCapTokens);
   const includedMark = u.hardCapTokens > u.includedTokens ? share(u.includedTokens, u.hardCapTokens) : null;
   const pctIncluded = u.includedTokens > 0 ? Math.floor((u.usedTokens / u.includedTokens) * 100) : 0;
+  const includedLeft = Math.max(0, u.includedTokens - u.usedTokens);
   const level = pctIncluded >= 100 ? 'over' : pctIncluded >= 80 ? 'warn' : 'ok';
   const billing = u.billing?.enabled === true && (u.billing.canUpgrade || u.billing.canManage);
+  const alert = alertLine(u.alerts, u.plan);
   const [billingError, setBillingError] = useState('');
   const openBilling = async (kind: 'checkout' | 'portal') => {
     setBillingError('');
@@ -160,17 +162,34 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
       <p className="remaining">
         <strong data-testid="remaining">{fmtInt(u.remainingTokens)}</strong> tokens left
       </p>
+      {u.hardCapTokens > u.includedTokens && (
+        // With overage the big number runs to the spending cap: say how much of it is still included.
+        <p className="small included-left" data-testid="included-left">
+          {includedLeft > 0 ? (
+            <>
+              <strong>{fmtInt(includedLeft)}</strong> included left, then billed as overage
+            </>
+          ) : (
+            'Included tokens used up: now billed as overage'
+          )}
+        </p>
+      )}
       <div className={`bar bar-${level}`} role="progressbar" aria-label="Tokens used this period" aria-valuemin={0} aria-valuemax={u.hardCapTokens} aria-valuenow={u.usedTokens}>
         <div className="fill" style={{ width: `${(used * 100).toFixed(1)}%` }} />
         {includedMark !== null && <div className="mark" style={{ left: `${(includedMark * 100).toFixed(1)}%` }} title="End of included tokens" />}
       </div>
       <p className="small">
-        <span data-testid="used">{fmtInt(u.usedTokens)}</span> of {fmtInt(u.includedTokens)} included used ({pctIncluded}%)
+        <span data-testid="used">{fmtInt(u.usedTokens)}</span> of <span data-testid="included">{fmtInt(u.includedTokens)}</span> included used ({pctIncluded}%)
         {u.hardCapTokens > u.includedTokens && <span className="muted"> · cap {fmtInt(u.hardCapTokens)}</span>}
       </p>
       <p className="small" data-testid="overage">
         Overage so far: {fmtInt(u.overageTokens)} tokens · est. {fmtUsd(u.estimatedOverageUsd)}
       </p>
+      {alert && (
+        <p className={`alert small alert-${level}`} role="status" data-testid="alert">
+          {alert}
+        </p>
+      )}
 
       <h2>Daily usage</h2>
       <DailyChart days={periodDays(u.period, u.daily)} />
@@ -222,7 +241,8 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
 function DailyChart({ days }: { days: ChartDay[] }) {
   const W = 320;
   const H = 56;
-  const max = Math.max(1, ...days.map((d) => d.tokens));
+  const peak = Math.max(0, ...days.map((d) => d.tokens));
+  const max = Math.max(1, peak); // bar scale
   const bw = days.length > 0 ? W / days.length : W;
   const gap = bw > 6 ? 2 : 0.5;
   const total = days.reduce((n, d) => n + d.tokens, 0);
@@ -243,7 +263,7 @@ function DailyChart({ days }: { days: ChartDay[] }) {
         <figcaption className="muted small">
           <span>{fmtDate(days[0]!.date)}</span>
           <span>
-            {fmtInt(total)} this period · max {fmtInt(max)}/day
+            {total > 0 ? `${fmtInt(total)} this period · max ${fmtInt(peak)}/day` : 'Nothing used yet this period'}
           </span>
           <span>{fmtDate(days[days.length - 1]!.date)}</span>
         </figcaption>

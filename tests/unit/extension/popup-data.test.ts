@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { badgeFor, BADGE_AMBER, BADGE_RED } from '../../../extension/lib/badge';
-import { fmtAgo, fmtUsd, periodDays, share } from '../../../extension/lib/format';
-import { billingUrl, fetchUsage, BILLING_ENDPOINTS } from '../../../extension/lib/api';
+import { alertLine, fmtAgo, fmtUsd, periodDays, share } from '../../../extension/lib/format';
+import { billingUrl, fetchUsage, isOpenableBillingUrl, BILLING_ENDPOINTS } from '../../../extension/lib/api';
 
 const u = (used: number, included = 20_000) => ({ usedTokens: used, includedTokens: included, remainingTokens: Math.max(0, included - used), plan: 'free' });
 
@@ -72,5 +72,63 @@ describe('background API client', () => {
     expect(await billingUrl(deps({ url: 'https://checkout.stripe.com/c/pay/cs_test' }), 'checkout')).toEqual({ ok: true, url: 'https://checkout.stripe.com/c/pay/cs_test' });
     expect(calls).toEqual([`POST http://api.test${BILLING_ENDPOINTS.checkout}`]);
     expect(await billingUrl(deps({ url: 'javascript:alert(1)' }), 'portal')).toMatchObject({ ok: false });
+  });
+
+  it('billing: opens the local Stripe stand-in (http on this machine) only when the API is on this machine too', async () => {
+    const deps = (apiUrl: string, url: string) => ({ fetch: (async () => Response.json({ url })) as typeof fetch, apiUrl: async () => apiUrl, getToken: async () => 't' });
+    const standIn = 'http://127.0.0.1:43121/checkout/cs_test_1';
+    expect(await billingUrl(deps('http://127.0.0.1:8787', standIn), 'checkout')).toEqual({ ok: true, url: standIn });
+    expect(await billingUrl(deps('https://api.redraft.app', standIn), 'checkout')).toEqual({ ok: false, message: 'The API returned a billing page that is not https (http://127.0.0.1:43121); it was not opened.' });
+    expect(await billingUrl(deps('http://localhost:8787', 'http://example.com/portal/bps_1'), 'portal')).toMatchObject({ ok: false });
+    expect(await billingUrl(deps('http://localhost:8787', ''), 'portal')).toEqual({ ok: false, message: 'The API did not return a billing page address.' });
+  });
+
+  it('billing URL rule: https anywhere; http only for localhost, 127.0.0.1 and [::1] with a local API; nothing else', () => {
+    const local = 'http://127.0.0.1:8787';
+    const prod = 'https://api.redraft.app';
+    // https: always (production Stripe pages).
+    expect(isOpenableBillingUrl('https://checkout.stripe.com/c/pay/cs_live_1', prod)).toBe(true);
+    expect(isOpenableBillingUrl('https://billing.stripe.com/p/session/bps_1', local)).toBe(true);
+    // http on a loopback host, with a loopback API (dev/test stand-in).
+    for (const api of [local, 'http://localhost:8787', 'http://[::1]:8787']) {
+      for (const url of ['http://127.0.0.1:4242/checkout/cs_1', 'http://localhost:4242/portal/bps_1', 'http://[::1]:4242/checkout/cs_1']) {
+        expect(isOpenableBillingUrl(url, api), `${url} via ${api}`).toBe(true);
+      }
+    }
+    // Production (an https API) still requires https, even for a loopback page.
+    expect(isOpenableBillingUrl('http://127.0.0.1:4242/checkout/cs_1', prod)).toBe(false);
+    expect(isOpenableBillingUrl('http://localhost/portal/bps_1', prod)).toBe(false);
+    // http elsewhere, look-alike hosts, credentials, other schemes, garbage: never.
+    for (const url of [
+      'http://checkout.stripe.com/c/pay/cs_1',
+      'http://127.0.0.1.evil.example/checkout',
+      'http://localhost.evil.example/checkout',
+      'http://evil.example/?next=http://127.0.0.1/',
+      'http://127.0.0.1@evil.example/checkout',
+      'http://user:pw@127.0.0.1:4242/checkout',
+      'https://user:pw@checkout.stripe.com/',
+      'javascript:alert(1)',
+      'data:text/html,hi',
+      'file:///etc/passwd',
+      'chrome://settings',
+      'ftp://127.0.0.1/',
+      '//127.0.0.1/checkout',
+      '',
+      'not a url',
+    ]) {
+      expect(isOpenableBillingUrl(url, local), url).toBe(false);
+    }
+  });
+});
+
+describe('usage alert line', () => {
+  const at = '2026-11-25T12:00:00.000Z';
+  it('shows the latest threshold reached this period, none without alerts', () => {
+    expect(alertLine([], 'free')).toBeNull();
+    expect(alertLine(undefined, 'free')).toBeNull();
+    expect(alertLine([{ threshold: 50, at }], 'free')).toBe("You've used 50% of your included tokens this period.");
+    expect(alertLine([{ threshold: 50, at }, { threshold: 80, at }], 'pro')).toBe("You've used 80% of your included tokens this period.");
+    expect(alertLine([{ threshold: 50, at }, { threshold: 80, at }, { threshold: 100, at }], 'free')).toBe("You've used all your included tokens this period.");
+    expect(alertLine([{ threshold: 100, at }], 'pro')).toBe("You've used all your included tokens this period; more is billed as overage.");
   });
 });
