@@ -223,6 +223,21 @@ export function loadStripeSetupConfig(env: Record<string, string | undefined>): 
   return { billing: { secretKey: e.STRIPE_SECRET_KEY!, api: apiOf(e.STRIPE_API_BASE), timeoutMs: e.STRIPE_TIMEOUT_MS, meterEventName: e.STRIPE_METER_EVENT_NAME, standIn: e.STRIPE_STAND_IN } };
 }
 
+const RedisJobEnvSchema = z.object(CommonShape);
+
+export interface RedisJobConfig {
+  env: Config['env'];
+  redis: Config['redis'];
+}
+
+/** What the read-only operator scripts need (npm run margin): Redis, nothing of Stripe, the model or auth. */
+export function loadRedisJobConfig(env: Record<string, string | undefined>): RedisJobConfig {
+  const parsed = RedisJobEnvSchema.safeParse(env);
+  if (!parsed.success) throw problems(parsed.error);
+  const e = parsed.data;
+  return Object.freeze({ env: e.NODE_ENV, redis: { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN, timeoutMs: e.REDIS_TIMEOUT_MS } });
+}
+
 /** Validate what the billing jobs need (Redis + Stripe). Throws ConfigError listing every wrong variable. */
 export function loadJobConfig(env: Record<string, string | undefined>): JobConfig {
   const parsed = JobEnvSchema.safeParse(env);
