@@ -41,3 +41,12 @@ export function overage(plan: Plan, usedTokens: number): { tokens: number; usd: 
   const tokens = plan.overageUsdPer1k > 0 ? Math.max(0, usedTokens - plan.includedTokens) : 0;
   return { tokens, usd: Math.round((tokens / 1000) * plan.overageUsdPer1k * 1e6) / 1e6 };
 }
+
+/**
+ * Plans whose overage price does not cover what the model costs us per token (its dearer, output price):
+ * a heavy user of such a plan is served at a loss — the cross-subsidy the product promises to avoid.
+ */
+export function unprofitableOverage(model: { inputUsdPer1k: number; outputUsdPer1k: number }, plans: Plan[] = Object.values(PLANS)): Plan[] {
+  const costPer1k = Math.max(model.inputUsdPer1k, model.outputUsdPer1k);
+  return plans.filter((p) => p.overageUsdPer1k > 0 && p.overageUsdPer1k < costPer1k);
+}

@@ -10,6 +10,8 @@ import { ConfigError, loadConfig, type Config } from '../config/env';
 import { createServices, type ServiceOptions } from '../services';
 import type { Services } from '../context';
 import { startReportSchedule } from '../billing/schedule';
+import { priceListAt } from '../config/model-prices';
+import { unprofitableOverage } from '../config/plans';
 
 export interface NodeServer {
   server: ServerType;
@@ -50,7 +52,17 @@ export function startupSummary(config: Config): string[] {
     `model: ${config.model.id} via ${config.model.baseURL ?? 'OpenAI'}${config.model.standIn ? '  [OFFLINE STAND-IN — not OpenAI]' : ''}`,
     `auth: ${config.auth.devAuth ? 'DEV_AUTH (local RSA key, POST /dev/session) — development only' : `Clerk JWT (offline), authorized parties: ${config.auth.authorizedParties.join(', ') || '(any)'}`}`,
     billingSummary(config),
+    ...marginWarnings(config),
   ];
+}
+
+/** Warns when the configured model costs more per token than a plan's overage brings in (see npm run margin). */
+function marginWarnings(config: Config): string[] {
+  const price = priceListAt(new Date()).models[config.model.id];
+  if (!price) return [];
+  return unprofitableOverage(price).map(
+    (p) => `WARNING: ${config.model.id} costs up to $${Math.max(price.inputUsdPer1k, price.outputUsdPer1k)} per 1K tokens, more than the ${p.id} plan's overage price ($${p.overageUsdPer1k} per 1K): heavy ${p.id} users would be served at a loss`,
+  );
 }
 
 function billingSummary(config: Config): string {

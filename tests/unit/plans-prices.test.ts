@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { overage, planOf, PLANS, PRO_DEFAULT_OVERAGE_CAP_USD } from '../../api/config/plans';
+import { overage, planOf, PLANS, PRO_DEFAULT_OVERAGE_CAP_USD, unprofitableOverage } from '../../api/config/plans';
 import { priceListAt, providerCostUsd, PRICE_LISTS, type PriceList } from '../../api/config/model-prices';
 
 describe('plans', () => {
@@ -53,5 +53,16 @@ describe('model prices', () => {
       expect(p.inputUsdPer1k).toBeGreaterThan(0);
       expect(p.outputUsdPer1k).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('overage against model cost', () => {
+  it('flags a plan whose overage price is below the model price per token (served at a loss)', () => {
+    const models = PRICE_LISTS[0]!.models;
+    // Pro overage is $0.002 per 1K: gpt-4o-mini ($0.0006 out) is covered, gpt-4o ($0.01 out) is not.
+    expect(unprofitableOverage(models['gpt-4o-mini']!)).toEqual([]);
+    expect(unprofitableOverage(models['gpt-4o']!).map((p) => p.id)).toEqual(['pro']);
+    // Plans without overage (free: hard cap) are never flagged.
+    expect(unprofitableOverage({ inputUsdPer1k: 1, outputUsdPer1k: 1 }).map((p) => p.id)).toEqual(['pro']);
   });
 });
