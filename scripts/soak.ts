@@ -2,7 +2,8 @@
  * `npm run soak`: a bounded soak (default 3 minutes) at a steady load against one API process (the real
  * Node entry point), with its memory sampled from /proc while it runs. Prints throughput, the API's
  * resident memory at the start (after a warm-up), at the end and at its peak, the growth and its
- * trend (least-squares slope), and checks the books afterwards (ledger sum = usage counter for every
+ * trend (least-squares slope), the heap after a full GC at the start and the end (the leak figure: RSS
+ * also grows while V8 sizes its heap; tests/support/heap-probe.cjs answers SIGUSR2), and checks the books afterwards (ledger sum = usage counter for every
  * soak user, no reservation left). Stops by itself.
  *
  * Options (env): SOAK_SECONDS (default 180), SOAK_CONCURRENCY (default 16), SOAK_USERS (default 40).
@@ -26,7 +27,19 @@ const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
 
 const infra = await startInfra({ outputTokens: 60, tokensPerSecond: 400, firstTokenDelayMs: 30 });
 // Free users' 20,000 tokens would run out during a long soak: give the soak users a larger cap.
-const api = await spawnApi({ ...infra.env, RATE_LIMIT_RPM: '100000', RATE_LIMIT_TPM: '1000000000' });
+const api = await spawnApi({ ...infra.env, RATE_LIMIT_RPM: '100000', RATE_LIMIT_TPM: '1000000000' }, ['--expose-gc', '--require', './tests/support/heap-probe.cjs', '--import', 'tsx', 'api/runtimes/node.ts']);
+
+/** Heap used after a full GC in the API process, in KB (asks heap-probe.cjs with SIGUSR2). */
+async function heapAfterGcKb(): Promise<number> {
+  const seen = api.output.length;
+  api.proc.kill('SIGUSR2');
+  for (let i = 0; i < 100; i++) {
+    const line = api.output.slice(seen).find((l) => l.startsWith('{"heapProbe"'));
+    if (line) return (JSON.parse(line) as { heapProbe: number }).heapProbe / 1024;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return NaN;
+}
 const pid = api.proc.pid!;
 const users = Array.from({ length: USERS }, (_, i) => `user_soak_${i}`);
 const tokens = await Promise.all(users.map((u) => infra.issuer.issue({ userId: u, ttlSeconds: SECONDS + 600 })));
@@ -59,9 +72,11 @@ const counts: Record<string, number> = {};
 const t0 = Date.now();
 const sampler = setInterval(() => samples.push({ t: (Date.now() - t0) / 1000, kb: rssKb(pid) }), 5000);
 samples.push({ t: 0, kb: rssKb(pid) });
+const heapStart = await heapAfterGcKb();
 await run(t0 + SECONDS * 1000, counts);
 clearInterval(sampler);
 samples.push({ t: (Date.now() - t0) / 1000, kb: rssKb(pid) });
+const heapEnd = await heapAfterGcKb();
 
 const total = Object.values(counts).reduce((a, b) => a + b, 0);
 const n = samples.length;
@@ -83,6 +98,7 @@ for (const u of users) {
 
 console.log(`requests: ${total} in ${SECONDS} s (${(total / SECONDS).toFixed(1)}/s); statuses ${JSON.stringify(counts)}`);
 console.log(`API resident memory: start ${mb(start)}, end ${mb(end)}, peak ${mb(Math.max(...samples.map((s) => s.kb)))}; growth ${mb(end - start)} (${(((end - start) / start) * 100).toFixed(1)}%), trend ${(slope * 60 / 1024).toFixed(2)} MB/min over ${n} samples`);
+console.log(`API heap after a full GC: start ${mb(heapStart)}, end ${mb(heapEnd)}; growth ${mb(heapEnd - heapStart)} over ${total} requests (${(((heapEnd - heapStart) * 1024) / Math.max(1, total)).toFixed(0)} bytes per request)`);
 console.log(`samples (s, MB): ${samples.map((s) => `${s.t.toFixed(0)}:${(s.kb / 1024).toFixed(0)}`).join(" ")}`);
 console.log(`books: ${ledgerEvents} ledger events for ${counts['200'] ?? 0} served; users whose ledger ≠ counter: ${unbalanced}; reservations still held: ${held}`);
 
