@@ -81,14 +81,16 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 const f1 = (n: number) => n.toFixed(1);
 
 /** Starts a child process and resolves with the JSON it prints on its first line. */
-async function child<T>(args: string[], env: Record<string, string> = {}): Promise<{ info: T; stop: () => void }> {
+async function child<T>(args: string[], env: Record<string, string> = {}): Promise<{ info: T; stop: () => Promise<void> }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   process.once('exit', () => proc.kill());
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).once('line', resolve);
     proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
   });
-  return { info: JSON.parse(line) as T, stop: () => proc.kill('SIGTERM') };
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  // Resolves once the child has cleaned up after itself (the Redis role stops its redis-server).
+  return { info: JSON.parse(line) as T, stop: () => (proc.kill('SIGTERM'), exited) };
 }
 
 async function listen(app: { fetch: (req: Request) => Response | Promise<Response> }): Promise<{ url: string; server: ServerType }> {
@@ -185,6 +187,6 @@ if (values.role === 'redis') {
   console.log(`ratio metered/passthrough: throughput ${(m.rps / p.rps).toFixed(3)}; TTFB p50 ×${(pct(m.ttfb, 50) / pct(p.ttfb, 50)).toFixed(3)} (+${f1(pct(m.ttfb, 50) - pct(p.ttfb, 50))} ms), p99 ×${(pct(m.ttfb, 99) / pct(p.ttfb, 99)).toFixed(3)}`);
   console.log(`Redis round trips per request (sequential, ${SEQ} requests): ${f1(beforeFirstByte / SEQ)} before the first byte, ${f1(total / SEQ)} in all (incl. settlement)`);
 
-  for (const c of [api, redis, model]) c.stop();
+  await Promise.all([api, redis, model].map((c) => c.stop()));
   process.exit(0);
 }
