@@ -113,6 +113,26 @@ describe('Vercel function (.vercel/output/functions/index.func)', () => {
     cleanups.push(() => new Promise((r) => server.close(r)));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await servesAMeteredRewrite((path, init) => fetch(base + path, init), 'user_vercel');
+
+    // An aborted stream's settlement goes to Vercel's waitUntil (the request context @vercel/functions reads).
+    const pending: Promise<unknown>[] = [];
+    const key = Symbol.for('@vercel/request-context');
+    (globalThis as Record<symbol, unknown>)[key] = { get: () => ({ waitUntil: (p: Promise<unknown>) => void pending.push(p) }) };
+    try {
+      infra.model.setOptions({ outputTokens: 2000, tokensPerSecond: 200 });
+      const ctrl = new AbortController();
+      const res = await fetch(`${base}/v1/rewrite`, { ...rewriteInit(await infra.issuer.issue({ userId: 'user_vercel_abort' }), 'A long story. '.repeat(30)), signal: ctrl.signal });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      for (let i = 0; i < 5; i++) await reader.read();
+      ctrl.abort();
+      await expect.poll(() => pending.length).toBe(1);
+      await Promise.all(pending);
+      expect((await ledgerOf(infra.db, 'user_vercel_abort'))[0]).toMatchObject({ status: 'aborted', source: 'counted' });
+    } finally {
+      delete (globalThis as Record<symbol, unknown>)[key];
+      infra.model.setOptions({ outputTokens: 60 });
+    }
   });
 });
 
