@@ -137,8 +137,12 @@ function SignedOut({ auth, onSignedIn }: { auth: AuthState; onSignedIn: () => vo
 }
 
 function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWithBilling; fetchedAt: string; onRefresh: () => void; loading: boolean }) {
-  const used = share(u.usedTokens, u.hardCapTokens);
-  const includedMark = u.hardCapTokens > u.includedTokens ? share(u.includedTokens, u.hardCapTokens) : null;
+  // With overage (Pro), the bar shows the included allowance until it is used up, then runs to the spending
+  // cap with a mark where the included tokens ended: a bar scaled to the cap from the start would barely move.
+  const withinIncluded = u.hardCapTokens > u.includedTokens && u.usedTokens <= u.includedTokens;
+  const barMax = withinIncluded ? u.includedTokens : u.hardCapTokens;
+  const used = share(u.usedTokens, barMax);
+  const includedMark = u.hardCapTokens > u.includedTokens && !withinIncluded ? share(u.includedTokens, u.hardCapTokens) : null;
   const pctIncluded = u.includedTokens > 0 ? Math.floor((u.usedTokens / u.includedTokens) * 100) : 0;
   const includedLeft = Math.max(0, u.includedTokens - u.usedTokens);
   const level = pctIncluded >= 100 ? 'over' : pctIncluded >= 80 ? 'warn' : 'ok';
@@ -174,7 +178,7 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
           )}
         </p>
       )}
-      <div className={`bar bar-${level}`} role="progressbar" aria-label="Tokens used this period" aria-valuemin={0} aria-valuemax={u.hardCapTokens} aria-valuenow={u.usedTokens}>
+      <div className={`bar bar-${level}`} role="progressbar" aria-label="Tokens used this period" aria-valuemin={0} aria-valuemax={barMax} aria-valuenow={u.usedTokens}>
         <div className="fill" style={{ width: `${(used * 100).toFixed(1)}%` }} />
         {includedMark !== null && <div className="mark" style={{ left: `${(includedMark * 100).toFixed(1)}%` }} title="End of included tokens" />}
       </div>
