@@ -99,7 +99,8 @@ export interface UsageResponse {
   daily: { date: string; tokens: number }[];
   recent: { requestId: string; action: string; tokens: number; at: string }[];
   /** canUpgrade: billing is enabled and the user is not on Pro. canManage: billing is enabled and the user has a Stripe customer (portal). */
-  billing: { enabled: boolean; canUpgrade: boolean; canManage: boolean };
+  /** endsAtPeriodEnd: the paid plan was cancelled and ends at period.end; pastDue: a payment failed (capped at the included tokens). */
+  billing: { enabled: boolean; canUpgrade: boolean; canManage: boolean; endsAtPeriodEnd: boolean; pastDue: boolean };
   /** Thresholds of the included allowance reached this period, each at most once, oldest first. */
   alerts: UsageAlert[];
 }

@@ -31,6 +31,8 @@ export interface Balance {
   customerId: string | undefined;
   /** A payment failed: capped at the included allowance until it is paid. */
   pastDue: boolean;
+  /** The paid plan ends with this period (cancelled at period end). */
+  endsAtPeriodEnd: boolean;
   /** Usage alerts reached in this period, oldest first. */
   alerts: { threshold: AlertThreshold; at: number }[];
 }
@@ -108,6 +110,7 @@ export function createUsageReader(redis: Redis): UsageReader {
         hardCapTokens: cap,
         customerId: q.customer ?? undefined,
         pastDue,
+        endsAtPeriodEnd: plan.id !== 'free' && q.cancelAtEnd === '1' && now < Number(q.end),
         alerts: alertsOfPeriod(flatToRecord(alerts), period.start),
         daily: Object.fromEntries(Object.entries(flatToRecord(daily)).map(([d, n]) => [d, Number(n)])),
         recent: streamEntries(recent).map(([id, fields]) => parseLedgerEntry(fields, id)),

@@ -46,7 +46,13 @@ export function toUsageResponse(b: Balance, rate: { limit: number; remaining: nu
     rateLimit: { limit: rate.limit, remaining: Math.max(0, rate.remaining), resetAt: new Date(rate.reset || now).toISOString() },
     daily: daysOfPeriod(b.period, now).map((date) => ({ date, tokens: b.daily[date] ?? 0 })),
     recent: b.recent.map((e) => ({ requestId: e.requestId, action: e.action, tokens: e.billedTokens, at: new Date(e.at).toISOString() })),
-    billing: { enabled: billingEnabled, canUpgrade: billingEnabled && b.plan.id !== 'pro', canManage: billingEnabled && b.customerId !== undefined },
+    billing: {
+      enabled: billingEnabled,
+      canUpgrade: billingEnabled && b.plan.id !== 'pro',
+      canManage: billingEnabled && b.customerId !== undefined,
+      endsAtPeriodEnd: b.endsAtPeriodEnd,
+      pastDue: b.pastDue,
+    },
     alerts: b.alerts.map((a) => ({ threshold: a.threshold, at: new Date(a.at).toISOString() })),
   };
 }

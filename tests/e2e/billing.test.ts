@@ -196,6 +196,8 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     const again = await openPopup(ext);
     await again.getByTestId('remaining').waitFor(WAIT);
     expect(await again.getByTestId('plan').textContent()).toBe('Pro plan');
+    // The popup says when Pro ends.
+    expect(await again.getByTestId('plan-ends').textContent()).toMatch(/^Pro ends on \w{3} \d{1,2}; you will be on Free after that\.$/);
     await popupButtons(again).manage.waitFor({ state: 'visible', ...WAIT });
     expect(await popupButtons(again).upgrade.count()).toBe(0);
     await again.close();

@@ -211,6 +211,7 @@ describe('POST /webhooks/stripe', () => {
     const startedAt = clock;
     expect(await b.deliver(b.stripe.setCancelAtPeriodEnd(subId, true))).toEqual([200]);
     expect(await quota(userId)).toMatchObject({ plan: 'pro', cancelAtEnd: '1' });
+    expect((await usage(api)).billing).toMatchObject({ endsAtPeriodEnd: true, pastDue: false, canManage: true });
 
     clock = p.end - 30 * 60_000; // the last hour of the paid period
     expect((await rewrite(api)).status).toBe(200);
@@ -219,7 +220,7 @@ describe('POST /webhooks/stripe', () => {
     expect(paid).toMatchObject({ billable: '1', period: String(p.start), pend: String(p.end), cust: String(sub().customer) });
 
     clock = p.end + 60_000; // the period is over; Stripe's deletion event has not arrived yet
-    expect((await usage(api)).plan).toBe('free');
+    expect(await usage(api)).toMatchObject({ plan: 'free', billing: { endsAtPeriodEnd: false } });
     expect((await rewrite(api)).status).toBe(200);
     await expect.poll(() => ledgerOf(b.stack.db, userId)).toHaveLength(2);
     const [, free] = await ledgerOf(b.stack.db, userId);
@@ -267,11 +268,13 @@ describe('POST /webhooks/stripe', () => {
     const { userId, api, subId } = await subscribed();
     expect(await b.deliver(b.stripe.failPayment(subId))).toEqual([200, 200]);
     expect((await usage(api)).hardCapTokens).toBe(500_000);
+    expect((await usage(api)).billing.pastDue).toBe(true);
     await b.stack.db.hset(`rd:{${userId}}:quota`, 'used', 499_990);
     const refused = await rewrite(api);
     expect(refused.status).toBe(402);
     expect(await b.deliver(b.stripe.payInvoice(subId))).toEqual([200, 200]);
     expect((await usage(api)).hardCapTokens).toBe(25_500_000);
+    expect((await usage(api)).billing.pastDue).toBe(false);
     expect((await rewrite(api)).status).toBe(200);
   });
 

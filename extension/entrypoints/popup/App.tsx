@@ -194,6 +194,16 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
           {alert}
         </p>
       )}
+      {u.billing?.pastDue && (
+        <p className="alert small alert-over" role="status" data-testid="past-due">
+          A payment failed: usage is capped at the included tokens until it is paid. Manage billing to fix it.
+        </p>
+      )}
+      {u.billing?.endsAtPeriodEnd && (
+        <p className="small muted" data-testid="plan-ends">
+          {u.plan.charAt(0).toUpperCase() + u.plan.slice(1)} ends on {fmtDate(u.period.end)}; you will be on Free after that.
+        </p>
+      )}
 
       <h2>Daily usage</h2>
       <DailyChart days={periodDays(u.period, u.daily)} />
