@@ -20,11 +20,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadRedisJobConfig } from '../api/config/env';
+import { loadRedisJobConfig } from '../api/config/env';
 import { createRedis } from '../api/store/redis';
 import { marginReport, monthOf, type Month } from '../api/billing/margin';
 import { readMargins } from '../api/billing/margin-read';
 import { marginCsv, marginTable } from '../api/billing/margin-report';
+import { configOrExit } from './lib/config-or-exit';
 
 let values;
 try {
@@ -47,13 +48,7 @@ if (!Number.isInteger(top) || top < 0) {
   process.exit(64);
 }
 
-let config;
-try {
-  config = loadRedisJobConfig(process.env);
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(78);
-}
+const config = configOrExit(loadRedisJobConfig);
 
 const report = marginReport(month, await readMargins(createRedis(config.redis), month), { top });
 if (values.out) writeFileSync(values.out, marginCsv(report));

@@ -6,20 +6,15 @@
  *   --json                       one JSON document instead of the table
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadJobConfig } from '../api/config/env';
+import { loadJobConfig } from '../api/config/env';
 import { createRedis } from '../api/store/redis';
 import { createStripeGateway } from '../api/billing/stripe';
 import { reconcile } from '../api/billing/reconcile';
+import { configOrExit } from './lib/config-or-exit';
 
 const { values } = parseArgs({ options: { since: { type: 'string', default: '40' }, user: { type: 'string', multiple: true }, json: { type: 'boolean', default: false } } });
 
-let config;
-try {
-  config = loadJobConfig(process.env);
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(78);
-}
+const config = configOrExit(loadJobConfig);
 const since = /^\d+$/.test(values.since) ? Date.now() - Number(values.since) * 86_400_000 : Date.parse(values.since);
 if (!Number.isFinite(since)) {
   console.error(`--since must be an ISO date or a number of days, not "${values.since}"`);

@@ -8,21 +8,16 @@
  * was delivered, 1 when some stay pending (they are retried on the next run), 2 when the lock is held.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadJobConfig } from '../api/config/env';
+import { loadJobConfig } from '../api/config/env';
 import { createRedis } from '../api/store/redis';
 import { createStripeGateway } from '../api/billing/stripe';
 import { createReportStore, runReport, type ReportSummary } from '../api/billing/reporter';
 import { createReportRunner } from '../api/billing/schedule';
+import { configOrExit } from './lib/config-or-exit';
 
 const { values } = parseArgs({ options: { due: { type: 'boolean', default: false }, 'no-lock': { type: 'boolean', default: false }, 'progress-every': { type: 'string', default: '100' } } });
 
-let config;
-try {
-  config = loadJobConfig(process.env);
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(78);
-}
+const config = configOrExit(loadJobConfig);
 
 const redis = createRedis(config.redis);
 const gateway = createStripeGateway(config.billing);

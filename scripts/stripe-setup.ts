@@ -4,17 +4,12 @@
  * prints the env lines to paste. Needs STRIPE_SECRET_KEY (test mode first); STRIPE_API_BASE points it at
  * another Stripe-compatible server (the local stand-in); STRIPE_METER_EVENT_NAME names the meter event.
  */
-import { ConfigError, loadStripeSetupConfig } from '../api/config/env';
+import { loadStripeSetupConfig } from '../api/config/env';
 import { createStripeClient } from '../api/billing/stripe';
 import { setupStripe, WEBHOOK_EVENTS } from '../api/billing/setup';
+import { configOrExit } from './lib/config-or-exit';
 
-let config;
-try {
-  config = loadStripeSetupConfig(process.env);
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(78);
-}
+const config = configOrExit(loadStripeSetupConfig);
 const b = config.billing;
 const where = b.api ? `${b.api.protocol}://${b.api.host}:${b.api.port}${b.standIn ? ' (OFFLINE STAND-IN, not Stripe)' : ''}` : 'https://api.stripe.com';
 const mode = b.secretKey.includes('_live_') ? 'LIVE MODE' : 'test mode';
