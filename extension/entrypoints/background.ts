@@ -11,6 +11,7 @@ import { REWRITE_PORT, type BackgroundRequest, type BackgroundResponses, type Op
 import { createSessions, SessionError, type ClerkSession, type KeyValueArea } from '../lib/session';
 import { billingUrl, fetchUsage } from '../lib/api';
 import { badgeFor } from '../lib/badge';
+import { isCallFrame, isToHost, parseAgentCall, parseAgentEvent, type AgentCallMessage, type FromFrameMessage } from '../lib/frames';
 
 const BUILD = __REDRAFT_BUILD__;
 const API_URL_KEY = 'apiUrl';
@@ -153,29 +154,61 @@ export default defineBackground(() => {
     return undefined;
   }
 
+  /**
+   * One UI per tab: a frame's agent reports to the top frame's UI, and only the top frame may ask an agent
+   * of its own tab to edit. Pages cannot send these (no externally_connectable); content scripts can, and
+   * are held to their own tab.
+   */
+  async function routeFrames(msg: unknown, sender: Browser.runtime.MessageSender): Promise<unknown> {
+    const tabId = sender.tab?.id;
+    if (tabId == null || sender.id !== browser.runtime.id || sender.frameId == null) return { ok: false };
+    if (isToHost(msg)) {
+      const event = parseAgentEvent(msg.event);
+      if (!event || sender.frameId === 0) return { ok: false };
+      const out: FromFrameMessage = { type: 'redraft/from-frame', frameId: sender.frameId, event };
+      // No content script in the top frame (a page the extension may not run in): the frame shows its own UI.
+      return browser.tabs.sendMessage(tabId, out, { frameId: 0 }).then((r: { ok?: boolean } | undefined) => ({ ok: r?.ok === true }), () => ({ ok: false }));
+    }
+    if (isCallFrame(msg)) {
+      const call = parseAgentCall(msg.call);
+      if (!call || sender.frameId !== 0) return { ok: false, message: 'Only the tab\'s own toolbar may edit its frames.' };
+      const out: AgentCallMessage = { type: 'redraft/agent-call', call };
+      return browser.tabs.sendMessage(tabId, out, { frameId: msg.frameId }).then(
+        (r: unknown) => r ?? { ok: false, message: 'The frame holding the text did not answer; select it again.' },
+        () => ({ ok: false, message: 'The frame holding the text is gone (it navigated or closed); select the text again.' }),
+      );
+    }
+    return undefined;
+  }
+
   browser.runtime.onMessage.addListener((msg: unknown, sender, sendResponse) => {
     if (typeof msg !== 'object' || msg === null || typeof (msg as { type?: unknown }).type !== 'string') return undefined;
+    if (isToHost(msg) || isCallFrame(msg)) {
+      void routeFrames(msg, sender).then(sendResponse, (err: unknown) => sendResponse({ ok: false, message: String(err) }));
+      return true;
+    }
     void handle(msg as BackgroundRequest, sender).then(sendResponse, (err: unknown) => sendResponse({ ok: false, message: String(err) }));
     return true; // respond asynchronously
   });
 
   // Keyboard shortcut and context menu open the toolbar in the page.
-  const openToolbar = (tabId: number | undefined, frameId = 0) => {
+  // The shortcut goes to every frame of the tab (the focused one answers); the context menu to its frame.
+  const openToolbar = (tabId: number | undefined, frameId: number | null) => {
     if (tabId == null || tabId < 0) return;
-    const msg: OpenToolbarMessage = { type: 'redraft/open-toolbar' };
-    browser.tabs.sendMessage(tabId, msg, { frameId }).catch(() => {
+    const msg: OpenToolbarMessage = { type: 'redraft/open-toolbar', scope: frameId == null ? 'focused' : 'frame' };
+    (frameId == null ? browser.tabs.sendMessage(tabId, msg) : browser.tabs.sendMessage(tabId, msg, { frameId })).catch(() => {
       // No content script (a browser page, or a tab opened before install/update).
     });
   };
   browser.commands.onCommand.addListener((command, tab) => {
-    if (command === OPEN_TOOLBAR_COMMAND) openToolbar(tab?.id);
+    if (command === OPEN_TOOLBAR_COMMAND) openToolbar(tab?.id, null);
   });
   browser.runtime.onInstalled.addListener(() => {
     browser.contextMenus.create({ id: MENU_ID, title: 'Rewrite with Redraft', contexts: ['selection', 'editable'] }, () => void browser.runtime.lastError);
     void browser.alarms.create(BADGE_ALARM, { periodInMinutes: 30 });
   });
   browser.contextMenus.onClicked.addListener((info, tab) => {
-    if (info.menuItemId === MENU_ID) openToolbar(tab?.id, 0);
+    if (info.menuItemId === MENU_ID) openToolbar(tab?.id, info.frameId ?? 0);
   });
   browser.alarms.onAlarm.addListener((alarm) => {
     if (alarm.name === BADGE_ALARM) void refreshBadge();

@@ -118,5 +118,8 @@ export interface BackgroundResponses {
 /** background → content script (tabs.sendMessage): open the toolbar for the current selection. */
 export interface OpenToolbarMessage {
   type: 'redraft/open-toolbar';
+  /** `focused`: sent to every frame, only the one with the keyboard focus answers (the shortcut). Otherwise
+   * the frame it is sent to answers (the context menu names the frame it was opened in). */
+  scope?: 'focused' | 'frame';
 }
 export const isOpenToolbarMessage = (m: unknown): m is OpenToolbarMessage => isObject(m) && m.type === 'redraft/open-toolbar';

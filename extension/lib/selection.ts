@@ -1,14 +1,11 @@
 /**
- * Selection capture and in-place replacement, framework-free. Unit-tested in happy-dom (the fallback
- * paths) and end-to-end in Chromium (the execCommand path and the page's native undo).
+ * Selection capture, framework-free: what is selected, in which field, at which offsets. Unit-tested in
+ * happy-dom and end to end in Chromium.
  *
  * The target is remembered when the toolbar opens (a field's selectionStart/End, or a cloned Range), so
  * Replace still hits it after focus moved into the extension's panel.
  *
- * Replace prefers `document.execCommand('insertText')`: it goes through the browser's editing pipeline,
- * so the page's undo stack (Ctrl+Z) and `beforeinput`/`input` events (React, Draft, ProseMirror, Lexical)
- * behave as if the user typed. When it is unavailable or has no effect, it falls back to
- * `setRangeText` + an `input` event (fields) or Range manipulation (contenteditable).
+ * Replacing the text is lib/replace/ (strategies per editor, each verified by reading the field back).
  */
 
 export type FieldElement = HTMLTextAreaElement | HTMLInputElement;
@@ -100,50 +97,6 @@ export function targetRect(t: Target): DOMRect {
   return last && box.width === 0 && box.height === 0 ? last : box;
 }
 
-export type ExecCommand = (command: string, value?: string) => boolean;
-
-export const documentExec =
-  (doc: Document): ExecCommand =>
-  (command, value) => {
-    try {
-      return typeof doc.execCommand === 'function' && doc.execCommand(command, false, value);
-    } catch {
-      return false;
-    }
-  };
-
-export interface Replacement {
-  target: Target;
-  /** The text now in the page. */
-  text: string;
-  /** How it got there; page-native undo is only trusted after execCommand. */
-  method: 'execCommand' | 'setRangeText' | 'range';
-  /** Field: the whole value before/after. Editable: the root's textContent before/after. */
-  before: string;
-  after: string;
-  /** Character offsets (in `value`/`textContent` units) of the inserted text. */
-  insertedStart: number;
-  insertedEnd: number;
-}
-
-const squash = (s: string) => s.replace(/\s+/g, '');
-
-/** Replaces the target's text in place. Throws for page text (not editable). */
-export function replaceTarget(t: Target, text: string, exec: ExecCommand = documentExec(ownerDocument(t))): Replacement {
-  if (t.kind === 'page' || !t.editable) throw new Error('This text is not editable; copy it instead.');
-  return t.kind === 'field' ? replaceInField(t, text, exec) : replaceInEditable(t, text, exec);
-}
-
-function ownerDocument(t: Target): Document {
-  return t.kind === 'field' ? t.el.ownerDocument : t.kind === 'editable' ? t.root.ownerDocument : (t.range.startContainer.ownerDocument ?? document);
-}
-
-function fireInput(el: Element, inputType: string, data: string | null) {
-  const view = el.ownerDocument.defaultView;
-  const Ctor = view?.InputEvent ?? (typeof InputEvent === 'function' ? InputEvent : undefined);
-  el.dispatchEvent(Ctor ? new Ctor('input', { bubbles: true, composed: true, inputType, data }) : new Event('input', { bubbles: true }));
-}
-
 /**
  * Where the selected text is now: where it was captured, or (when the page changed the text before it)
  * its only occurrence. Null when it is gone or ambiguous: never replace the wrong words.
@@ -152,31 +105,6 @@ export function locate(haystack: string, needle: string, start: number): number 
   if (haystack.slice(start, start + needle.length) === needle) return start;
   const first = haystack.indexOf(needle);
   return first >= 0 && haystack.indexOf(needle, first + 1) < 0 ? first : null;
-}
-
-const moved = () => new Error('The selected text changed since you selected it; select it again.');
-
-function replaceInField(target: Extract<Target, { kind: 'field' }>, text: string, exec: ExecCommand): Replacement {
-  const el = target.el;
-  const before = el.value;
-  const at = locate(before, target.text, target.start);
-  if (at === null) throw moved();
-  const t = { ...target, start: at, end: at + target.text.length };
-  el.focus();
-  el.setSelectionRange(t.start, t.end);
-  const expected = before.slice(0, t.start) + text + before.slice(t.end);
-  let method: Replacement['method'] = 'execCommand';
-  const ran = exec('insertText', text);
-  // Trust execCommand when the value changed at all (a page handler may reformat what was inserted);
-  // fall back only when nothing happened, so the text is never inserted twice.
-  if (!ran || el.value === before) {
-    method = 'setRangeText';
-    el.setRangeText(text, t.start, t.end, 'end');
-    fireInput(el, 'insertReplacementText', text);
-  }
-  const after = el.value;
-  const insertedEnd = after === expected ? t.start + text.length : t.start + Math.max(0, after.length - (before.length - (t.end - t.start)));
-  return { target: t, text, method, before, after, insertedStart: t.start, insertedEnd };
 }
 
 /** Character offset of a boundary point within `root`'s textContent. */
@@ -211,97 +139,4 @@ export function rangeFromOffsets(root: Node, start: number, end: number): Range 
   if (!startSet) range.setStart(last ?? root, last ? last.data.length : 0);
   range.setEnd(last ?? root, last ? last.data.length : root.childNodes.length);
   return range;
-}
-
-function selectRange(range: Range) {
-  const sel = range.startContainer.ownerDocument?.getSelection();
-  if (!sel) return;
-  sel.removeAllRanges();
-  sel.addRange(range);
-}
-
-function insertTextAtRange(range: Range, text: string): Node | null {
-  const doc = range.startContainer.ownerDocument!;
-  range.deleteContents();
-  const frag = doc.createDocumentFragment();
-  const lines = text.split('\n');
-  lines.forEach((line, i) => {
-    if (i > 0) frag.appendChild(doc.createElement('br'));
-    if (line) frag.appendChild(doc.createTextNode(line));
-  });
-  const lastNode = frag.lastChild;
-  range.insertNode(frag);
-  if (lastNode) {
-    range.setStartAfter(lastNode);
-    range.collapse(true);
-    selectRange(range);
-  }
-  return lastNode;
-}
-
-function replaceInEditable(t: Extract<Target, { kind: 'editable' }>, text: string, exec: ExecCommand): Replacement {
-  const root = t.root;
-  const before = root.textContent ?? '';
-  const startOffset = locate(before, t.raw, t.start);
-  if (startOffset === null) throw moved();
-  const originalLen = t.raw.length;
-  root.focus();
-  selectRange(rangeFromOffsets(root, startOffset, startOffset + originalLen));
-  let method: Replacement['method'] = 'execCommand';
-  const ran = exec('insertText', text);
-  if (!ran || (root.textContent ?? '') === before) {
-    method = 'range';
-    const range = rangeFromOffsets(root, startOffset, startOffset + originalLen);
-    insertTextAtRange(range, text);
-    fireInput(root, 'insertReplacementText', text);
-  }
-  const after = root.textContent ?? '';
-  const insertedLen = Math.max(0, after.length - (before.length - originalLen));
-  return { target: t, text, method, before, after, insertedStart: startOffset, insertedEnd: startOffset + insertedLen };
-}
-
-export type UndoResult = 'native' | 'manual' | 'changed-since';
-
-/**
- * Puts the original text back. Tries the page's own undo first (when the replacement went through
- * execCommand, so the undo step is ours); verifies the result; otherwise re-inserts the original over
- * the inserted text. Refuses ('changed-since') when the inserted text is no longer where we put it.
- */
-export function undoReplacement(rep: Replacement, exec: ExecCommand = documentExec(ownerDocument(rep.target))): UndoResult {
-  const t = rep.target;
-  if (t.kind === 'field') {
-    const el = t.el;
-    el.focus();
-    if (rep.method === 'execCommand' && el.value === rep.after) {
-      exec('undo');
-      if (el.value === rep.before) return 'native';
-      if (el.value !== rep.after) exec('redo'); // undid something else: put it back, then do it by hand
-    }
-    if (el.value.slice(rep.insertedStart, rep.insertedEnd) !== rep.after.slice(rep.insertedStart, rep.insertedEnd)) return 'changed-since';
-    el.setSelectionRange(rep.insertedStart, rep.insertedEnd);
-    const beforeManual = el.value;
-    if (!exec('insertText', t.text) || el.value === beforeManual) {
-      el.setRangeText(t.text, rep.insertedStart, rep.insertedEnd, 'end');
-      fireInput(el, 'insertReplacementText', t.text);
-    }
-    return 'manual';
-  }
-  if (t.kind !== 'editable') return 'changed-since';
-  const root = t.root;
-  root.focus();
-  if (rep.method === 'execCommand' && (root.textContent ?? '') === rep.after) {
-    exec('undo');
-    if (squash(root.textContent ?? '') === squash(rep.before)) return 'native';
-    if ((root.textContent ?? '') !== rep.after) exec('redo');
-  }
-  const now = root.textContent ?? '';
-  if (now.slice(rep.insertedStart, rep.insertedEnd) !== rep.after.slice(rep.insertedStart, rep.insertedEnd)) return 'changed-since';
-  const range = rangeFromOffsets(root, rep.insertedStart, rep.insertedEnd);
-  selectRange(range);
-  const beforeManual = now;
-  if (!exec('insertText', t.text) || (root.textContent ?? '') === beforeManual) {
-    insertTextAtRange(rangeFromOffsets(root, rep.insertedStart, rep.insertedEnd), t.text);
-    fireInput(root, 'insertReplacementText', t.text);
-  }
-  return 'manual';
 }

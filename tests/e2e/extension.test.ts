@@ -164,7 +164,8 @@ describe('extension in Chromium', () => {
     // Through the browser's editing pipeline (execCommand), as if typed: an `input` event with inputType insertText
     // (the setRangeText fallback would say insertReplacementText). Chromium fires no `beforeinput` for execCommand.
     expect(events).toEqual([{ id: 'ta', type: 'input', inputType: 'insertText' }]);
-    expect(await u.note.textContent()).toMatch(/Replaced/);
+    // "Replaced" only once the field was read back.
+    await expect.poll(() => u.note.textContent()).toMatch(/Replaced/);
     await page.screenshot({ path: screenshotPath('5-replaced-textarea') });
 
     // The page's own undo stack has the replacement as one step.
@@ -193,7 +194,7 @@ describe('extension in Chromium', () => {
 
     await u.cmd('undo').click();
     await expect.poll(() => ce.locator('p').first().textContent()).toBe(firstPara);
-    expect(await u.note.textContent()).toMatch(/Original restored/);
+    await expect.poll(() => u.note.textContent()).toMatch(/Original restored/);
 
     await u.cmd('replace').click();
     await expect.poll(() => ce.locator('p').first().textContent()).toBe(text);

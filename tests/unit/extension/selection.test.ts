@@ -1,9 +1,7 @@
 // @vitest-environment happy-dom
 /**
- * Selection capture and replace/undo logic in a DOM (happy-dom). happy-dom has no editing engine, so
- * `execCommand` is passed in: `noExec` (the browser refuses) exercises the fallbacks, and `fakeEditor`
- * (a stand-in for the browser's insertText/undo) exercises the execCommand path's verification. The real
- * execCommand and the page's own undo are covered end to end in Chromium (tests/e2e/extension.test.ts).
+ * Selection capture and offsets in a DOM (happy-dom). Replace and undo are extension/lib/replace/replace.test.ts
+ * (scripted editors) and tests/e2e/editors.test.ts (the real editors in Chromium).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -12,14 +10,9 @@ import {
   isTextField,
   locate,
   rangeFromOffsets,
-  replaceTarget,
   textOffset,
-  undoReplacement,
-  type ExecCommand,
   type Target,
 } from '../../../extension/lib/selection';
-
-const noExec: ExecCommand = () => false;
 
 /** Records input events the way a React/Draft-style editor would listen to them. */
 function inputLog(el: Element) {
@@ -121,150 +114,5 @@ describe('offsets', () => {
     expect(locate('NEW abc shoes xyz', 'shoes', 4)).toBe(8);
     expect(locate('shoes and shoes', 'shoes', 3)).toBeNull();
     expect(locate('nothing here', 'shoes', 0)).toBeNull();
-  });
-});
-
-describe('replace in a field', () => {
-  it('falls back to setRangeText + an input event when execCommand is refused', () => {
-    const el = textarea('Our shoes are good. Buy them.');
-    selectIn(el, 4, 18);
-    const t = captureSelection(document)!;
-    const log = inputLog(el);
-    el.blur(); // focus moved into the extension's panel
-    const rep = replaceTarget(t, 'sneakers are great', noExec);
-    expect(el.value).toBe('Our sneakers are great. Buy them.');
-    expect(rep).toMatchObject({ method: 'setRangeText', insertedStart: 4, insertedEnd: 22, before: 'Our shoes are good. Buy them.', after: 'Our sneakers are great. Buy them.' });
-    expect(log).toEqual([{ inputType: 'insertReplacementText', data: 'sneakers are great' }]);
-  });
-
-  it('uses execCommand when it works, restoring the selection first, and never inserts twice', () => {
-    const el = textarea('Our shoes are good.');
-    selectIn(el, 4, 9);
-    const t = captureSelection(document)!;
-    el.setSelectionRange(0, 0); // the page moved the caret meanwhile
-    const calls: string[] = [];
-    const exec: ExecCommand = (cmd, value) => {
-      calls.push(`${cmd}:${el.selectionStart}-${el.selectionEnd}`);
-      el.setRangeText(value!, el.selectionStart!, el.selectionEnd!, 'end');
-      return true;
-    };
-    const rep = replaceTarget(t, 'boots', exec);
-    expect(calls).toEqual(['insertText:4-9']);
-    expect(rep.method).toBe('execCommand');
-    expect(el.value).toBe('Our boots are good.');
-  });
-
-  it('falls back when execCommand says yes but changes nothing', () => {
-    const el = textarea('Our shoes are good.');
-    selectIn(el, 4, 9);
-    const rep = replaceTarget(captureSelection(document)!, 'boots', () => true);
-    expect(rep.method).toBe('setRangeText');
-    expect(el.value).toBe('Our boots are good.');
-  });
-
-  it('finds the text when the page changed the value before it; refuses when the text is gone', () => {
-    const el = textarea('Our shoes are good.');
-    selectIn(el, 4, 9);
-    const t = captureSelection(document)!;
-    el.value = 'Hey! Our shoes are good.';
-    replaceTarget(t, 'boots', noExec);
-    expect(el.value).toBe('Hey! Our boots are good.');
-    el.value = 'Completely different.';
-    expect(() => replaceTarget(t, 'boots', noExec)).toThrow(/changed since/);
-  });
-
-  it('refuses page text and read-only fields', () => {
-    document.body.innerHTML = `<p id="p">Plain</p>`;
-    selectText(document.getElementById('p')!.firstChild!, 0, 5);
-    expect(() => replaceTarget(captureSelection(document)!, 'x', noExec)).toThrow(/not editable/);
-  });
-});
-
-describe('undo in a field', () => {
-  it("uses the page's own undo when it restores the original", () => {
-    const el = textarea('Our shoes are good.');
-    selectIn(el, 4, 9);
-    const history: string[] = [];
-    const editor: ExecCommand = (cmd, value) => {
-      if (cmd === 'insertText') {
-        history.push(el.value);
-        el.setRangeText(value!, el.selectionStart!, el.selectionEnd!, 'end');
-        return true;
-      }
-      if (cmd === 'undo' && history.length) {
-        el.value = history.pop()!;
-        return true;
-      }
-      return false;
-    };
-    const rep = replaceTarget(captureSelection(document)!, 'boots', editor);
-    expect(undoReplacement(rep, editor)).toBe('native');
-    expect(el.value).toBe('Our shoes are good.');
-  });
-
-  it('puts the original back itself when native undo does nothing (e.g. after the setRangeText fallback)', () => {
-    const el = textarea('Our shoes are good.');
-    selectIn(el, 4, 9);
-    const rep = replaceTarget(captureSelection(document)!, 'sneakers', noExec);
-    const log = inputLog(el);
-    expect(undoReplacement(rep, noExec)).toBe('manual');
-    expect(el.value).toBe('Our shoes are good.');
-    expect(log).toEqual([{ inputType: 'insertReplacementText', data: 'shoes' }]);
-  });
-
-  it('leaves the field alone when the replaced text was edited since', () => {
-    const el = textarea('Our shoes are good.');
-    selectIn(el, 4, 9);
-    const rep = replaceTarget(captureSelection(document)!, 'boots', noExec);
-    el.value = 'Our bo0ts are good.';
-    expect(undoReplacement(rep, noExec)).toBe('changed-since');
-    expect(el.value).toBe('Our bo0ts are good.');
-  });
-});
-
-describe('replace and undo in a contenteditable', () => {
-  function editor(html: string) {
-    document.body.innerHTML = `<div id="ce" contenteditable="true">${html}</div>`;
-    return document.getElementById('ce')!;
-  }
-
-  it('falls back to Range manipulation + an input event, keeping the rest of the content', () => {
-    const ce = editor('<p>This bag is nice.</p><p>Second stays.</p>');
-    const p1 = ce.querySelector('p')!;
-    selectText(p1.firstChild!, 5, 17); // "bag is nice."
-    const t = captureSelection(document)!;
-    const log = inputLog(ce);
-    const rep = replaceTarget(t, 'tote is lovely!', noExec);
-    expect(rep.method).toBe('range');
-    expect(ce.querySelectorAll('p')[0]!.textContent).toBe('This tote is lovely!');
-    expect(ce.querySelectorAll('p')[1]!.textContent).toBe('Second stays.');
-    expect(log).toEqual([{ inputType: 'insertReplacementText', data: 'tote is lovely!' }]);
-    expect(rep).toMatchObject({ insertedStart: 5, insertedEnd: 5 + 'tote is lovely!'.length });
-  });
-
-  it('replaces by offsets even after the DOM was rebuilt (a live Range would have collapsed)', () => {
-    const ce = editor('<p>This bag is nice.</p>');
-    selectText(ce.querySelector('p')!.firstChild!, 5, 8); // "bag"
-    const t = captureSelection(document)!;
-    ce.innerHTML = '<p>This bag is nice.</p>'; // e.g. an undo or a framework re-render re-created the nodes
-    replaceTarget(t, 'tote', noExec);
-    expect(ce.textContent).toBe('This tote is nice.');
-  });
-
-  it('multi-line results become line breaks, not literal newlines', () => {
-    const ce = editor('<p>Old text</p>');
-    selectText(ce.querySelector('p')!.firstChild!, 0, 8);
-    replaceTarget(captureSelection(document)!, 'Line one\nLine two', noExec);
-    expect(ce.querySelector('p')!.innerHTML).toBe('Line one<br>Line two');
-  });
-
-  it('undo puts the original back over the inserted text', () => {
-    const ce = editor('<p>This bag is nice.</p><p>Second stays.</p>');
-    selectText(ce.querySelector('p')!.firstChild!, 5, 8);
-    const rep = replaceTarget(captureSelection(document)!, 'leather tote', noExec);
-    expect(ce.textContent).toBe('This leather tote is nice.Second stays.');
-    expect(undoReplacement(rep, noExec)).toBe('manual');
-    expect(ce.textContent).toBe('This bag is nice.Second stays.');
-    expect(ce.querySelectorAll('p')).toHaveLength(2);
   });
 });

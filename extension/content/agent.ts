@@ -1,0 +1,201 @@
+/**
+ * The selection agent, one per frame: notices selections in its own document, remembers each as a target,
+ * reports it to the UI (in the top frame), and replaces or undoes it when the UI asks. Replace and undo
+ * must run in the frame that holds the field: that is where the editor, its selection and its undo live.
+ *
+ * Depends on: the DOM of this frame, lib/selection (capture), lib/replace (verified replace/undo), a
+ * `deliver` function to the UI (direct in the top frame, through the background elsewhere), FrameGeometry.
+ */
+import type { ContentScriptContext } from 'wxt/utils/content-script-context';
+import { captureSelection, targetRect, type Target } from '../lib/selection';
+import { replaceTarget, undoReplacement, type Replacement } from '../lib/replace/replace';
+import { rootText, fieldText, squash } from '../lib/replace/readback';
+import type { AgentCall, AgentEvent, ReplaceResult, SelectionReport, UndoResult } from '../lib/frames';
+import type { FrameGeometry } from './geometry';
+
+export interface AgentDeps {
+  /** Sends an event to the UI. */
+  deliver(event: AgentEvent): void;
+  /** Nodes of the extension's own UI (never a target). */
+  ignore(node: Node): boolean;
+  geometry: FrameGeometry;
+}
+
+interface Kept {
+  target: Target;
+  replacement: Replacement | null;
+  stopWatching: (() => void) | null;
+}
+
+const randomId = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
+const MAX_KEPT = 4;
+
+export class FrameAgent {
+  private readonly kept = new Map<string, Kept>();
+  /** A report of ours may be on screen: clicks and scrolls here then dismiss it. */
+  private reported = false;
+
+  constructor(
+    private readonly ctx: ContentScriptContext,
+    private readonly deps: AgentDeps,
+  ) {}
+
+  listen(): void {
+    const doc = document;
+    this.ctx.addEventListener(doc, 'mouseup', (e: MouseEvent) => {
+      if (this.deps.ignore(e.composedPath()[0] as Node)) return;
+      const point = { x: e.clientX, y: e.clientY };
+      this.ctx.setTimeout(() => this.check(point, false), 0);
+    }, { capture: true });
+    this.ctx.addEventListener(doc, 'keyup', (e: KeyboardEvent) => {
+      if (this.deps.ignore(e.composedPath()[0] as Node)) return;
+      const selecting = e.shiftKey || e.key === 'Shift' || ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'a');
+      if (selecting) this.ctx.setTimeout(() => this.check(null, false), 0);
+    }, { capture: true });
+    this.ctx.addEventListener(doc, 'mousedown', (e: MouseEvent) => {
+      if (this.reported && !this.deps.ignore(e.composedPath()[0] as Node)) this.dismiss('cleared');
+    }, { capture: true });
+    this.ctx.addEventListener(window, 'scroll', () => {
+      if (this.reported) this.dismiss('scroll');
+    }, { capture: true, passive: true });
+  }
+
+  /** Opened by the shortcut or the context menu: report what is selected here (or that nothing is). */
+  openFromCommand(): void {
+    void this.check(null, true);
+  }
+
+  /** Whether this frame holds the keyboard focus itself (not one of its child frames). */
+  focusedHere(): boolean {
+    if (!document.hasFocus()) return false;
+    const active = document.activeElement;
+    return !(active instanceof HTMLIFrameElement || active instanceof HTMLFrameElement);
+  }
+
+  private dismiss(reason: 'cleared' | 'scroll' | 'escape') {
+    this.reported = false;
+    this.deps.deliver({ type: 'dismiss', reason });
+  }
+
+  private check(point: { x: number; y: number } | null, fromCommand: boolean) {
+    const target = captureSelection(document, { ignore: this.deps.ignore });
+    if (!target) {
+      if (fromCommand) this.deps.deliver({ type: 'no-selection' });
+      else if (this.reported) this.dismiss('cleared');
+      return;
+    }
+    const id = randomId();
+    this.keep(id, target);
+    const r = targetRect(target);
+    const nonce = randomId();
+    const report: SelectionReport = {
+      id,
+      text: target.text,
+      editable: target.editable,
+      kind: target.kind,
+      rect: { left: r.left, top: r.top, right: r.right, bottom: r.bottom },
+      point,
+      fromCommand,
+      nonce,
+      dir: directionOf(target),
+    };
+    this.reported = true;
+    this.deps.geometry.announce(nonce);
+    this.deps.deliver({ type: 'selection', report });
+  }
+
+  private keep(id: string, target: Target) {
+    // Targets with a replacement on screen are kept; plain selections are dropped oldest first.
+    for (const [k, v] of this.kept) {
+      if (this.kept.size < MAX_KEPT) break;
+      if (!v.replacement) this.forget(k);
+    }
+    if (this.kept.size >= MAX_KEPT) this.forget(this.kept.keys().next().value!);
+    this.kept.set(id, { target, replacement: null, stopWatching: null });
+  }
+
+  private forget(id: string) {
+    this.kept.get(id)?.stopWatching?.();
+    this.kept.delete(id);
+  }
+
+  async call(call: AgentCall): Promise<ReplaceResult | UndoResult | { ok: true }> {
+    if (call.op === 'forget') {
+      this.forget(call.id);
+      return { ok: true };
+    }
+    const kept = this.kept.get(call.id);
+    if (!kept) return { ok: false, message: 'The selection is gone (the page changed); select the text again.' };
+    return call.op === 'replace' ? this.replace(call.id, kept, call.text) : this.undo(call.id, kept);
+  }
+
+  private async replace(id: string, kept: Kept, text: string): Promise<ReplaceResult> {
+    if (kept.replacement) return { ok: false, message: 'Already replaced.' };
+    const outcome = await replaceTarget(kept.target, text);
+    if (!outcome.ok) return { ok: false, message: outcome.message };
+    kept.replacement = outcome.replacement;
+    this.watch(id, kept);
+    return { ok: true, nativeUndo: outcome.replacement.strategy !== 'setRangeText', how: `${outcome.replacement.adapter}/${outcome.replacement.strategy}` };
+  }
+
+  private async undo(id: string, kept: Kept): Promise<UndoResult> {
+    const rep = kept.replacement;
+    if (!rep) return { ok: false, message: 'Nothing to undo.' };
+    kept.stopWatching?.();
+    kept.stopWatching = null;
+    const outcome = await undoReplacement(rep);
+    if (!outcome.ok) {
+      this.watch(id, kept);
+      return { ok: false, message: outcome.message };
+    }
+    kept.replacement = null;
+    return outcome;
+  }
+
+  /** Tells the UI when the field stops holding the replacement (Ctrl+Z in the field, or an edit). */
+  private watch(id: string, kept: Kept) {
+    const rep = kept.replacement;
+    if (!rep) return;
+    const t = rep.target;
+    const read = t.kind === 'field' ? () => fieldText(t.el) : () => rootText(t.root);
+    const node: Node = t.kind === 'field' ? t.el : t.root;
+    let last: 'held' | 'reverted' | 'edited' = 'held';
+    const onChange = () => {
+      const now = squash(read());
+      const state = now === squash(rep.after) ? 'held' : now === squash(rep.before) ? 'reverted' : 'edited';
+      if (state === last) return;
+      last = state;
+      if (state === 'reverted') {
+        // Undone in the field (Ctrl+Z): the target is as it was, so Replace may run again.
+        kept.replacement = null;
+        kept.stopWatching?.();
+        kept.stopWatching = null;
+      }
+      if (state !== 'held') this.deps.deliver({ type: 'replacement-changed', id, state });
+    };
+    const timers = new Set<ReturnType<typeof setTimeout>>();
+    // Editors re-render a moment after the input: look again once they settle.
+    const later = () => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        onChange();
+      }, 60);
+      timers.add(t);
+    };
+    const observer = new MutationObserver(later);
+    observer.observe(node, { subtree: true, childList: true, characterData: true });
+    node.addEventListener('input', later);
+    kept.stopWatching = () => {
+      observer.disconnect();
+      node.removeEventListener('input', later);
+      for (const t of timers) clearTimeout(t);
+    };
+  }
+}
+
+function directionOf(t: Target): 'ltr' | 'rtl' {
+  const node = t.kind === 'field' ? t.el : t.range.startContainer;
+  const el = node.nodeType === 1 ? (node as Element) : node.parentElement;
+  if (!el) return 'ltr';
+  return getComputedStyle(el).direction === 'rtl' ? 'rtl' : 'ltr';
+}

@@ -1,0 +1,159 @@
+/**
+ * Replace inside the editors marketers use, with the built extension in real Chromium, on pages built from
+ * the real editor packages (tests/e2e/editors/, pinned devDependencies, bundled once per run), including
+ * editors in same-origin, srcdoc, nested and cross-origin frames.
+ *
+ * For each case: select a sentence in the middle of a paragraph, rewrite it, press Replace, and read the
+ * EDITOR'S OWN MODEL (its API, never the DOM): the sentence is replaced and the text around it intact; the
+ * editor's change listeners fired (a "Post" button enabled); the editor's own undo (Ctrl+Z in the field)
+ * brings the original back in one step and the panel notices; the panel's Undo does too; typing afterwards
+ * lands right after the inserted text; no console errors. The toolbar opens next to the selection in the
+ * top page, whatever frame the selection is in.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Frame, Page } from 'playwright-core';
+import { startStack, type Stack } from '../support/stack';
+import { buildExtension, finished, launchWithExtension, openPopup, ROOT, screenshotPath, ui, WAIT, type LoadedExtension } from './helpers';
+import { buildEditorPages } from './editors/build';
+import { serveEditorSite, type EditorSite } from './editors/server';
+import { changes, EDITOR_CASES, editorFrame, initialText, modelText, postButton, selectText, waitReady, type EditorCase } from './editors/fixtures';
+
+const SENTENCE = 'The middle sentence is plain and dull.';
+const USER = 'e2e_editors';
+
+let stack: Stack;
+let ext: LoadedExtension;
+let site: EditorSite;
+let page: Page;
+const problems: string[] = [];
+/** case → the adapter/strategy the editor took (printed as the matrix at the end). */
+const how: Record<string, string> = {};
+
+async function expectedOutput(text: string): Promise<string> {
+  const res = await stack.rewrite(await stack.token('e2e_editors_reference'), { text, action: 'rewrite' });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/** The selection's (or the field's) box in the top page's viewport, through every frame of the case. */
+async function anchorInPage(c: EditorCase): Promise<{ left: number; top: number; bottom: number }> {
+  const frame = await editorFrame(page, c);
+  const box = await frame.evaluate(
+    ({ field, kind }) => {
+      if (kind !== 'rich') {
+        const r = document.querySelector(field)!.getBoundingClientRect();
+        return { left: r.left, top: r.top, bottom: r.bottom };
+      }
+      const r = getSelection()!.getRangeAt(0).getBoundingClientRect();
+      return { left: r.left, top: r.top, bottom: r.bottom };
+    },
+    { field: c.field, kind: c.kind },
+  );
+  let x = 0;
+  let y = 0;
+  for (let f: Frame | null = frame; f && f.parentFrame(); f = f.parentFrame()) {
+    const el = await f.frameElement();
+    const o = await el.evaluate((node) => {
+      const iframe = node as HTMLIFrameElement;
+      const r = iframe.getBoundingClientRect();
+      const s = getComputedStyle(iframe);
+      return { x: r.left + iframe.clientLeft + parseFloat(s.paddingLeft), y: r.top + iframe.clientTop + parseFloat(s.paddingTop) };
+    });
+    x += o.x;
+    y += o.y;
+  }
+  return { left: box.left + x, top: box.top + y, bottom: box.bottom + y };
+}
+
+beforeAll(async () => {
+  const out = join(ROOT, 'test-results/e2e-editors');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  stack = await startStack({ model: { tokensPerSecond: 0 } });
+  const [dir] = await Promise.all([buildExtension({ REDRAFT_API_URL: stack.api }, join(out, 'ext')), buildEditorPages(join(out, 'site'))]);
+  site = await serveEditorSite(join(out, 'site'));
+  ext = await launchWithExtension(dir);
+  const popup = await openPopup(ext);
+  await popup.getByLabel('Local user id').fill(USER);
+  await popup.getByRole('button', { name: 'Sign in as a local user' }).click();
+  await popup.getByTestId('remaining').waitFor(WAIT);
+  await popup.close();
+  page = await ext.context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+}, 180_000);
+
+afterAll(async () => {
+  console.log(`editor → strategy taken:\n${Object.entries(how).map(([k, v]) => `  ${k.padEnd(20)} ${v}`).join('\n')}`);
+  await ext?.close().catch(() => {});
+  await site?.close().catch(() => {});
+  await stack?.close().catch(() => {});
+});
+
+describe('Replace in real editors', () => {
+  for (const c of EDITOR_CASES) {
+    it(`${c.id}: the editor's model takes the text; its own undo, the panel's Undo and typing afterwards work`, async () => {
+      const u = ui(page);
+      problems.length = 0;
+      await page.goto(site.url + c.path);
+      await waitReady(page, c);
+      const original = await modelText(page, c);
+      expect(original).toBe(initialText(c));
+      expect(original).toContain(SENTENCE);
+      const rewritten = await expectedOutput(SENTENCE);
+      const replaced = original.replace(SENTENCE, rewritten);
+
+      // The toolbar appears in the top page, next to the selection (below it, or above when there is no room).
+      await expect
+        .poll(async () => {
+          await selectText(page, c, SENTENCE);
+          return u.toolbar.isVisible();
+        }, WAIT)
+        .toBe(true);
+      const anchor = await anchorInPage(c);
+      const bar = (await u.toolbar.boundingBox())!;
+      expect(bar.y >= anchor.bottom - 1 ? bar.y - anchor.bottom : anchor.top - (bar.y + bar.height)).toBeLessThan(40);
+      expect(Math.abs(bar.x - Math.max(8, anchor.left))).toBeLessThan(40);
+      await page.screenshot({ path: screenshotPath(`editor-${c.id}-toolbar`) });
+
+      await u.action('rewrite').click();
+      expect(await finished(page)).toBe(rewritten);
+      const changesBefore = await changes(page, c);
+
+      // Replace: the model holds the new sentence, the rest intact; the editor's change listeners fired.
+      await u.cmd('replace').click();
+      await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
+      expect(await modelText(page, c)).toBe(replaced);
+      how[c.id] = (await u.note.getAttribute('data-how')) ?? '?';
+      expect(await changes(page, c)).toBeGreaterThan(changesBefore);
+      expect(await (await postButton(page, c)).isEnabled()).toBe(true);
+      await page.screenshot({ path: screenshotPath(`editor-${c.id}-replaced`) });
+
+      // The editor's own undo, one press with the focus in the field; the panel sees the original is back.
+      await page.keyboard.press('Control+z');
+      await expect.poll(() => modelText(page, c), WAIT).toBe(original);
+      await expect.poll(() => u.note.textContent(), WAIT).toMatch(/Undone in the field/);
+
+      // Replace again, then the panel's Undo (verified the same way).
+      await u.cmd('replace').click();
+      await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
+      expect(await modelText(page, c)).toBe(replaced);
+      await u.cmd('undo').click();
+      await expect.poll(() => u.note.textContent(), WAIT).toMatch(/Original restored/);
+      expect(await modelText(page, c)).toBe(original);
+
+      // Replace once more and type: the keys land right after the inserted text.
+      await u.cmd('replace').click();
+      await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
+      await page.keyboard.type(' Yes');
+      await expect.poll(() => modelText(page, c), WAIT).toBe(original.replace(SENTENCE, `${rewritten} Yes`));
+
+      expect(problems).toEqual([]);
+      await u.cmd('close').click();
+    });
+  }
+});
