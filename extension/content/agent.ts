@@ -7,7 +7,7 @@
  * `deliver` function to the UI (direct in the top frame, through the background elsewhere), FrameGeometry.
  */
 import type { ContentScriptContext } from 'wxt/utils/content-script-context';
-import { captureSelection, targetRect, type Target } from '../lib/selection';
+import { captureSelection, drawsTextOnCanvas, targetRect, type Target } from '../lib/selection';
 import { replaceTarget, undoReplacement, type Replacement } from '../lib/replace/replace';
 import { rootText, fieldText, squash } from '../lib/replace/readback';
 import type { AgentCall, AgentEvent, ReplaceResult, SelectionReport, UndoResult } from '../lib/frames';
@@ -55,6 +55,12 @@ export class FrameAgent {
     this.ctx.addEventListener(doc, 'mousedown', (e: MouseEvent) => {
       if (this.reported && !this.deps.ignore(e.composedPath()[0] as Node)) this.dismiss('cleared');
     }, { capture: true });
+    // Esc in a frame closes the UI shown for its selection (the top frame's UI listens there itself).
+    if (window.top !== window) {
+      this.ctx.addEventListener(doc, 'keydown', (e: KeyboardEvent) => {
+        if (e.key === 'Escape' && this.reported) this.dismiss('escape');
+      }, { capture: true });
+    }
     this.ctx.addEventListener(window, 'scroll', () => {
       if (this.reported) this.dismiss('scroll');
     }, { capture: true, passive: true });
@@ -80,7 +86,7 @@ export class FrameAgent {
   private check(point: { x: number; y: number } | null, fromCommand: boolean) {
     const target = captureSelection(document, { ignore: this.deps.ignore });
     if (!target) {
-      if (fromCommand) this.deps.deliver({ type: 'no-selection' });
+      if (fromCommand) this.deps.deliver({ type: 'no-selection', canvas: drawsTextOnCanvas(document) });
       else if (this.reported) this.dismiss('cleared');
       return;
     }

@@ -19,6 +19,7 @@ import { newRequestId, REWRITE_PORT, type ServerMessage, type StartMessage } fro
 import { offsetBox, type AgentCall, type AgentCallResult, type AgentEvent, type Box, type SelectionReport } from '../lib/frames';
 import type { Action, Platform, Tone } from '../../shared/contract';
 import type { FrameGeometry, Offset } from './geometry';
+import { drawsTextOnCanvas } from '../lib/selection';
 import { h } from './dom';
 import { CSS } from './styles';
 
@@ -93,7 +94,12 @@ export class Panel {
         } else if (this.phase === 'toolbar') this.hide();
         return;
       case 'no-selection':
-        return this.showHint('Select some text first, then press Alt+Shift+R.');
+        // A canvas editor (Google Docs) keeps its text out of the DOM: say so rather than "select some text".
+        return this.showHint(
+          event.canvas || drawsTextOnCanvas(document)
+            ? 'This editor draws its text on a canvas (as Google Docs does), so Redraft cannot read or replace a selection here. Copy the text into a text field to rewrite it.'
+            : 'Select some text first, then press Alt+Shift+R.',
+        );
       case 'replacement-changed':
         if (!this.held || this.held.link !== link || this.held.report.id !== event.id || !this.replaced) return;
         // Reverted: Replace is offered again. Edited: Undo here would refuse, Ctrl+Z in the field still works.
@@ -180,7 +186,7 @@ export class Panel {
       h('div', { class: 'row buttons' }, ...Object.values(buttons)),
       note,
     );
-    const hint = h('div', { class: 'card hint', 'data-redraft': 'hint', hidden: '' });
+    const hint = h('div', { class: 'card hint', role: 'status', 'data-redraft': 'hint', hidden: '' });
     root.append(toolbar, panel, hint);
     container.append(root);
 
@@ -404,10 +410,11 @@ export class Panel {
     this.els.panel.hidden = true;
     root.style.left = `${Math.max(8, window.innerWidth - 340)}px`;
     root.style.top = '16px';
+    // Long enough to read (about 20 characters a second).
     this.ctx.setTimeout(() => {
       hint.hidden = true;
       if (this.phase === 'idle') root.hidden = true;
-    }, 2500);
+    }, Math.max(2500, text.length * 50));
   }
 
   private setPhase(phase: Phase) {

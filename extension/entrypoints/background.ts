@@ -7,7 +7,7 @@ import { defineBackground } from 'wxt/utils/define-background';
 import { browser, type Browser } from 'wxt/browser';
 import { checkApiUrl, OPEN_TOOLBAR_COMMAND } from '../lib/build-config';
 import { serveRewritePort } from '../lib/relay';
-import { REWRITE_PORT, type BackgroundRequest, type BackgroundResponses, type OpenToolbarMessage } from '../lib/protocol';
+import { openToolbarRoute, REWRITE_PORT, type BackgroundRequest, type BackgroundResponses } from '../lib/protocol';
 import { createSessions, SessionError, type ClerkSession, type KeyValueArea } from '../lib/session';
 import { billingUrl, fetchUsage } from '../lib/api';
 import { badgeFor } from '../lib/badge';
@@ -193,22 +193,22 @@ export default defineBackground(() => {
 
   // Keyboard shortcut and context menu open the toolbar in the page.
   // The shortcut goes to every frame of the tab (the focused one answers); the context menu to its frame.
-  const openToolbar = (tabId: number | undefined, frameId: number | null) => {
+  const openToolbar = (tabId: number | undefined, route: ReturnType<typeof openToolbarRoute>) => {
     if (tabId == null || tabId < 0) return;
-    const msg: OpenToolbarMessage = { type: 'redraft/open-toolbar', scope: frameId == null ? 'focused' : 'frame' };
-    (frameId == null ? browser.tabs.sendMessage(tabId, msg) : browser.tabs.sendMessage(tabId, msg, { frameId })).catch(() => {
+    const { message, frameId } = route;
+    (frameId == null ? browser.tabs.sendMessage(tabId, message) : browser.tabs.sendMessage(tabId, message, { frameId })).catch(() => {
       // No content script (a browser page, or a tab opened before install/update).
     });
   };
   browser.commands.onCommand.addListener((command, tab) => {
-    if (command === OPEN_TOOLBAR_COMMAND) openToolbar(tab?.id, null);
+    if (command === OPEN_TOOLBAR_COMMAND) openToolbar(tab?.id, openToolbarRoute({ kind: 'command' }));
   });
   browser.runtime.onInstalled.addListener(() => {
     browser.contextMenus.create({ id: MENU_ID, title: 'Rewrite with Redraft', contexts: ['selection', 'editable'] }, () => void browser.runtime.lastError);
     void browser.alarms.create(BADGE_ALARM, { periodInMinutes: 30 });
   });
   browser.contextMenus.onClicked.addListener((info, tab) => {
-    if (info.menuItemId === MENU_ID) openToolbar(tab?.id, info.frameId ?? 0);
+    if (info.menuItemId === MENU_ID) openToolbar(tab?.id, openToolbarRoute({ kind: 'menu', frameId: info.frameId }));
   });
   browser.alarms.onAlarm.addListener((alarm) => {
     if (alarm.name === BADGE_ALARM) void refreshBadge();

@@ -40,8 +40,8 @@ export type AgentEvent =
   | { type: 'selection'; report: SelectionReport }
   /** Nothing selected any more (a click elsewhere in the frame, a scroll, Esc). */
   | { type: 'dismiss'; reason: 'cleared' | 'scroll' | 'escape' }
-  /** Opened from the keyboard with nothing selected in the focused frame. */
-  | { type: 'no-selection' }
+  /** Opened from the keyboard with nothing selected in the focused frame (`canvas`: the frame draws its text on a canvas). */
+  | { type: 'no-selection'; canvas: boolean }
   /** The field no longer holds the replacement: the user undid it (Ctrl+Z) or edited it. */
   | { type: 'replacement-changed'; id: string; state: 'reverted' | 'edited' };
 
@@ -123,7 +123,7 @@ export function parseAgentEvent(v: unknown): AgentEvent | null {
     case 'dismiss':
       return v.reason === 'cleared' || v.reason === 'scroll' || v.reason === 'escape' ? { type: 'dismiss', reason: v.reason } : null;
     case 'no-selection':
-      return { type: 'no-selection' };
+      return { type: 'no-selection', canvas: v.canvas === true };
     case 'replacement-changed':
       return typeof v.id === 'string' && ID.test(v.id) && (v.state === 'reverted' || v.state === 'edited') ? { type: 'replacement-changed', id: v.id, state: v.state } : null;
   }

@@ -123,3 +123,13 @@ export interface OpenToolbarMessage {
   scope?: 'focused' | 'frame';
 }
 export const isOpenToolbarMessage = (m: unknown): m is OpenToolbarMessage => isObject(m) && m.type === 'redraft/open-toolbar';
+
+/**
+ * Where the shortcut and the context menu send "open the toolbar": the shortcut to every frame of the tab
+ * (`frameId` null; only the frame holding the keyboard focus answers, whatever its origin), the context
+ * menu to the frame it was opened in.
+ */
+export function openToolbarRoute(source: { kind: 'command' } | { kind: 'menu'; frameId?: number | undefined }): { message: OpenToolbarMessage; frameId: number | null } {
+  if (source.kind === 'command') return { message: { type: 'redraft/open-toolbar', scope: 'focused' }, frameId: null };
+  return { message: { type: 'redraft/open-toolbar', scope: 'frame' }, frameId: source.frameId ?? 0 };
+}

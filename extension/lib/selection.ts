@@ -140,3 +140,22 @@ export function rangeFromOffsets(root: Node, start: number, end: number): Range 
   range.setEnd(last ?? root, last ? last.data.length : root.childNodes.length);
   return range;
 }
+
+/**
+ * Whether the page draws its text on a canvas (as Google Docs does): a visible canvas covering a good part of
+ * the viewport while nothing is selected in the DOM. There is then no selection Redraft can read or replace;
+ * the UI says so instead of staying silent.
+ */
+export function drawsTextOnCanvas(doc: Document, rectOf: (el: Element) => DOMRect = (el) => el.getBoundingClientRect()): boolean {
+  const view = doc.defaultView;
+  const area = (view?.innerWidth ?? 0) * (view?.innerHeight ?? 0);
+  if (area <= 0) return false;
+  let covered = 0;
+  for (const c of doc.querySelectorAll('canvas')) {
+    const r = rectOf(c);
+    const w = Math.max(0, Math.min(r.right, view!.innerWidth) - Math.max(r.left, 0));
+    const h = Math.max(0, Math.min(r.bottom, view!.innerHeight) - Math.max(r.top, 0));
+    covered += w * h;
+  }
+  return covered >= area * 0.25;
+}

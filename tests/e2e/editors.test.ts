@@ -157,3 +157,112 @@ describe('Replace in real editors', () => {
     });
   }
 });
+
+/** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
+declare const chrome: {
+  tabs: { query(q: { url: string }): Promise<{ id?: number }[]>; sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown> };
+  runtime: { onMessage: { addListener(fn: (m: { type?: string }, s: { frameId?: number; url?: string }) => undefined): void } };
+};
+
+/** What the shortcut (every frame, `frameId` omitted) or the context menu (its frame) sends to the tab. */
+async function sendOpenToolbar(scope: 'focused' | 'frame', frameId?: number) {
+  await ext.worker.evaluate(
+    async ({ url, scope, frameId }) => {
+      const [tab] = await chrome.tabs.query({ url: `${url}*` });
+      const msg = { type: 'redraft/open-toolbar', scope };
+      await (frameId === undefined ? chrome.tabs.sendMessage(tab!.id!, msg) : chrome.tabs.sendMessage(tab!.id!, msg, { frameId }));
+    },
+    { url: site.url, scope, frameId },
+  );
+}
+
+describe('where Replace cannot work, and frames the shortcut reaches', () => {
+  it('an editor that refuses every change: the panel says so plainly, never "Replaced", and offers Copy', async () => {
+    const u = ui(page);
+    problems.length = 0;
+    const c: EditorCase = { id: 'refusing', path: 'refusing.html', frames: [], field: '#editor', modelWindow: 'editor-frame', kind: 'rich' };
+    await page.goto(site.url + c.path);
+    await waitReady(page, c);
+    const before = await page.locator('#editor').innerText();
+    await expect
+      .poll(async () => {
+        await selectText(page, c, SENTENCE);
+        return u.toolbar.isVisible();
+      }, WAIT)
+      .toBe(true);
+    await u.action('rewrite').click();
+    await finished(page);
+    await u.cmd('replace').click();
+    await expect.poll(() => u.note.textContent(), WAIT).toMatch(/did not accept the text, so nothing was changed\. Copy it/);
+    expect(await u.note.textContent()).not.toMatch(/Replaced/);
+    expect(await u.cmd('copy').isVisible()).toBe(true);
+    expect(await u.cmd('undo').isVisible()).toBe(false);
+    expect(await page.locator('#editor').innerText()).toBe(before);
+    await page.screenshot({ path: screenshotPath('editor-refusing') });
+    await u.cmd('close').click();
+  });
+
+  it('a canvas-drawn editor (as Google Docs): the shortcut says it is not supported here instead of staying silent', async () => {
+    const u = ui(page);
+    await page.goto(site.url + 'canvas.html');
+    await page.waitForFunction(() => (window as { __editorTest?: { ready: boolean } }).__editorTest?.ready === true);
+    // Typing goes to an offscreen contenteditable frame, as in Docs: that frame has the focus, the canvas is its parent's.
+    await page.frameLocator('iframe[title="text event target"]').locator('body').focus();
+    const hint = page.locator('[data-redraft="hint"]');
+    await expect
+      .poll(async () => {
+        await sendOpenToolbar('focused');
+        return hint.isVisible();
+      }, WAIT)
+      .toBe(true);
+    expect(await hint.textContent()).toMatch(/draws its text on a canvas .* cannot read or replace a selection here/);
+    expect(await u.toolbar.isVisible()).toBe(false);
+  });
+
+  it('a cross-origin frame: the shortcut (sent to every frame) and the context menu (sent to that frame) open the toolbar in the top page', async () => {
+    const u = ui(page);
+    const c = EDITOR_CASES.find((e) => e.id === 'frame-cross-origin')!;
+    await page.goto(site.url + c.path);
+    await waitReady(page, c);
+    // Which frame reports: what the background sees as the sender (as the context menu's info.frameId would say).
+    await ext.worker.evaluate(() => {
+      const g = globalThis as unknown as { __reports?: { frameId?: number; url?: string }[] };
+      if (g.__reports) return;
+      g.__reports = [];
+      chrome.runtime.onMessage.addListener((m, s) => {
+        if (m?.type === 'frame/to-host') g.__reports!.push({ frameId: s.frameId, url: s.url });
+        return undefined;
+      });
+    });
+    const frame = await editorFrame(page, c);
+    const selectQuietly = () =>
+      frame.evaluate((needle) => {
+        const ta = document.querySelector('#field') as HTMLTextAreaElement;
+        ta.focus();
+        const at = ta.value.indexOf(needle);
+        ta.setSelectionRange(at, at + needle.length);
+      }, SENTENCE);
+
+    await selectQuietly();
+    await expect
+      .poll(async () => {
+        await sendOpenToolbar('focused');
+        return u.toolbar.isVisible();
+      }, WAIT)
+      .toBe(true);
+    // Opened from the keyboard: the focus is on the first action, in the top page.
+    await expect.poll(() => u.action('rewrite').evaluate((b) => (b.getRootNode() as ShadowRoot).activeElement === b), WAIT).toBe(true);
+    await page.keyboard.press('Escape');
+    await u.toolbar.waitFor({ state: 'hidden', ...WAIT });
+
+    const reports = await ext.worker.evaluate(() => (globalThis as unknown as { __reports: { frameId?: number; url?: string }[] }).__reports);
+    const frameId = reports.find((r) => r.url?.startsWith(site.crossOrigin))?.frameId;
+    expect(frameId).toBeGreaterThan(0);
+    await selectQuietly();
+    await sendOpenToolbar('frame', frameId);
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await u.action('rewrite').click();
+    expect(await finished(page)).toBe(await expectedOutput(SENTENCE));
+    await u.cmd('close').click();
+  });
+});

@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
-import { INITIAL_HTML, INITIAL_TEXT, SECOND } from './pages/content';
+import { FIRST, INITIAL_HTML, INITIAL_TEXT, SECOND } from './pages/content';
 
 const PAGES_DIR = join(import.meta.dirname, 'pages');
 
@@ -84,6 +84,33 @@ const SRCDOC = `<!doctype html><html lang="en" data-case="frame-srcdoc"><head><m
 <div id="editor" class="box" contenteditable="true">${INITIAL_HTML}</div>${POST}
 <script type="module" src="/contenteditable.js"></script></body></html>`;
 
+/**
+ * A locked editor: it swallows beforeinput and paste without applying them and puts back any DOM change it
+ * did not make (what CKEditor does to foreign DOM edits), so no strategy can change it.
+ */
+const REFUSING_SCRIPT = `
+  const ed = document.getElementById('editor');
+  const saved = ed.innerHTML;
+  ed.addEventListener('beforeinput', (e) => e.preventDefault());
+  ed.addEventListener('paste', (e) => e.preventDefault());
+  new MutationObserver(() => { if (ed.innerHTML !== saved) ed.innerHTML = saved; }).observe(ed, { subtree: true, childList: true, characterData: true });
+  window.__editorTest = { name: 'refusing', ready: true, text: () => ed.innerText.trim(), changes: 0 };
+`;
+
+/** Text drawn on a canvas, typing caught by an offscreen contenteditable frame, as Google Docs does. */
+const CANVAS_SCRIPT = `
+  const c = document.getElementById('canvas').getContext('2d');
+  c.font = '16px sans-serif';
+  c.fillText(${JSON.stringify(FIRST)}, 20, 40);
+  c.fillText(${JSON.stringify(SECOND)}, 20, 70);
+  const sink = document.createElement('iframe');
+  sink.title = 'text event target';
+  sink.style.cssText = 'position:absolute;left:-10000px;top:0;width:1px;height:1px;';
+  sink.srcdoc = '<body contenteditable="true"></body>';
+  document.body.append(sink);
+  window.__editorTest = { name: 'canvas', ready: true, text: () => '', changes: 0 };
+`;
+
 const TEXTAREA = `<textarea id="field" rows="4">${escapeHtml(INITIAL_TEXT)}</textarea>\n${POST}`;
 
 const PAGES: HtmlPage[] = [
@@ -108,6 +135,14 @@ const PAGES: HtmlPage[] = [
     title: 'Textarea in a cross-origin frame',
     body: `<iframe id="frame" title="Cross-origin frame" src="${CROSS_ORIGIN_PLACEHOLDER}/frame/textarea-inner.html?case=frame-cross-origin"></iframe>`,
   },
+  // Hostile pages (no editor package): one that takes no change at all, one that draws its text on a canvas.
+  {
+    file: 'refusing.html',
+    id: 'refusing',
+    title: 'An editor that refuses every change',
+    body: `<div id="editor" class="box" contenteditable="true">${INITIAL_HTML}</div>\n${POST}\n<script>${REFUSING_SCRIPT}</script>`,
+  },
+  { file: 'canvas.html', id: 'canvas', title: 'A canvas-drawn editor', body: `<canvas id="canvas" width="900" height="500"></canvas>\n<script>${CANVAS_SCRIPT}</script>` },
   { file: 'frame/textarea-inner.html', id: 'frame-textarea', title: 'Inner frame', script: 'textarea', inner: true, body: `<p>Inner frame</p>\n${TEXTAREA}` },
   {
     file: 'frame/nested-middle.html',

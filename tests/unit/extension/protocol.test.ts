@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_TEXT, newRequestId, parseClientMessage, PROTOCOL_VERSION, REWRITE_PORT } from '../../../extension/lib/protocol';
+import { isOpenToolbarMessage, MAX_MESSAGE_TEXT, newRequestId, openToolbarRoute, parseClientMessage, PROTOCOL_VERSION, REWRITE_PORT } from '../../../extension/lib/protocol';
 import { REQUEST_ID_PATTERN, RewriteRequestSchema } from '../../../shared/contract';
 
 const start = { type: 'start', requestId: 'rd_abcdef123456', text: 'Our shoes are good.', action: 'rewrite' };
@@ -53,5 +53,14 @@ describe('port protocol', () => {
     expect(b).toMatch(REQUEST_ID_PATTERN);
     expect(a).not.toBe(b);
     expect(newRequestId(() => 'x'.repeat(100))).toHaveLength(64);
+  });
+});
+
+describe('open-toolbar routing', () => {
+  it('the shortcut goes to every frame (only the focused one answers); the context menu to the frame it was opened in', () => {
+    expect(openToolbarRoute({ kind: 'command' })).toEqual({ message: { type: 'redraft/open-toolbar', scope: 'focused' }, frameId: null });
+    expect(openToolbarRoute({ kind: 'menu', frameId: 7 })).toEqual({ message: { type: 'redraft/open-toolbar', scope: 'frame' }, frameId: 7 });
+    expect(openToolbarRoute({ kind: 'menu' }).frameId).toBe(0);
+    expect(isOpenToolbarMessage(openToolbarRoute({ kind: 'command' }).message)).toBe(true);
   });
 });
