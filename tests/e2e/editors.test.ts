@@ -37,6 +37,16 @@ async function expectedOutput(text: string): Promise<string> {
   return res.text();
 }
 
+/** Selects the sentence until the toolbar answers (the content script arrives at document_idle). */
+async function selectUntilToolbar(c: EditorCase) {
+  await expect
+    .poll(async () => {
+      await selectText(page, c, SENTENCE);
+      return ui(page).toolbar.isVisible();
+    }, WAIT)
+    .toBe(true);
+}
+
 /** The selection's (or the field's) box in the top page's viewport, through every frame of the case. */
 async function anchorInPage(c: EditorCase): Promise<{ left: number; top: number; bottom: number }> {
   const frame = await editorFrame(page, c);
@@ -108,12 +118,7 @@ describe('Replace in real editors', () => {
       const replaced = original.replace(SENTENCE, rewritten);
 
       // The toolbar appears in the top page, next to the selection (below it, or above when there is no room).
-      await expect
-        .poll(async () => {
-          await selectText(page, c, SENTENCE);
-          return u.toolbar.isVisible();
-        }, WAIT)
-        .toBe(true);
+      await selectUntilToolbar(c);
       const anchor = await anchorInPage(c);
       const bar = (await u.toolbar.boundingBox())!;
       expect(bar.y >= anchor.bottom - 1 ? bar.y - anchor.bottom : anchor.top - (bar.y + bar.height)).toBeLessThan(40);
@@ -184,12 +189,7 @@ describe('where Replace cannot work, and frames the shortcut reaches', () => {
     await page.goto(site.url + c.path);
     await waitReady(page, c);
     const before = await page.locator('#editor').innerText();
-    await expect
-      .poll(async () => {
-        await selectText(page, c, SENTENCE);
-        return u.toolbar.isVisible();
-      }, WAIT)
-      .toBe(true);
+    await selectUntilToolbar(c);
     await u.action('rewrite').click();
     await finished(page);
     await u.cmd('replace').click();
