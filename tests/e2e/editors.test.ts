@@ -163,6 +163,36 @@ describe('Replace in real editors', () => {
   }
 });
 
+describe('a multi-line result in each editor', () => {
+  const LINES = ['Line', ' one', '.', '\n', 'Line', ' two', '.'];
+  for (const c of EDITOR_CASES) {
+    it(`${c.id}: two lines replace the sentence (a line break in rich editors and textareas, a space in inputs); Ctrl+Z restores`, async () => {
+      const u = ui(page);
+      problems.length = 0;
+      stack.model.setOptions({ script: LINES });
+      try {
+        await page.goto(site.url + c.path);
+        await waitReady(page, c);
+        const original = await modelText(page, c);
+        await selectUntilToolbar(c);
+        await u.action('rewrite').click();
+        expect(await finished(page)).toBe('Line one.\nLine two.');
+        await u.cmd('replace').click();
+        await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
+        how[`${c.id} (2 lines)`] = (await u.note.getAttribute('data-how')) ?? '?';
+        const lines = c.kind === 'input' ? 'Line one. Line two.' : 'Line one.\nLine two.';
+        expect(await modelText(page, c)).toBe(original.replace(SENTENCE, lines));
+        await page.keyboard.press('Control+z');
+        await expect.poll(() => modelText(page, c), WAIT).toBe(original);
+        expect(problems).toEqual([]);
+        await u.cmd('close').click();
+      } finally {
+        stack.model.setOptions({ script: null });
+      }
+    });
+  }
+});
+
 /** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
 declare const chrome: {
   tabs: { query(q: { url: string }): Promise<{ id?: number }[]>; sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown> };

@@ -30,6 +30,8 @@ export interface ModelServerOptions {
   tokensPerSecond?: number; // streaming speed; 0 or Infinity = as fast as possible. default 0 (fast)
   firstTokenDelayMs?: number; // default 0
   outputTokens?: number | 'echo'; // tokens to generate before max_tokens applies; 'echo' (default) ≈ tokens of the last user message
+  /** Stream exactly these pieces (one token each) instead of generated words, e.g. a multi-line answer; null = generate. */
+  script?: string[] | null;
 }
 
 export interface ModelServerStats {
@@ -164,7 +166,7 @@ const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' &
 // ---------------------------------------------------------------------------------------------------------
 
 export async function startModelServer(opts: ModelServerOptions = {}): Promise<ModelServer> {
-  let options: Required<Omit<ModelServerOptions, 'port'>> = { tokensPerSecond: 0, firstTokenDelayMs: 0, outputTokens: 'echo', ...withoutUndefined(opts) };
+  let options: Required<Omit<ModelServerOptions, 'port'>> = { tokensPerSecond: 0, firstTokenDelayMs: 0, outputTokens: 'echo', script: null, ...withoutUndefined(opts) };
   const faults: { fault: Fault; remaining: number }[] = [];
   const stats: ModelServerStats = { requests: 0, completions: 0, completed: 0, aborted: 0, promptTokens: 0, completionTokens: 0 };
   let lastRequestBody: unknown;
@@ -180,7 +182,7 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
   const plan = (body: ChatBody, fault: Fault | undefined): Plan => {
     const messages = chatMessages(body.messages as unknown[]);
     const lastUser = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-    const wanted = options.outputTokens === 'echo' ? Math.max(1, countTokens(lastUser)) : Math.max(0, Math.floor(options.outputTokens));
+    const wanted = options.script ? options.script.length : options.outputTokens === 'echo' ? Math.max(1, countTokens(lastUser)) : Math.max(0, Math.floor(options.outputTokens));
     const caps = [positiveInt(body.max_tokens), positiveInt(body.max_completion_tokens)].filter((c): c is number => c !== undefined);
     const cap = caps.length > 0 ? Math.min(...caps) : Infinity;
     const n = Math.min(wanted, cap);
@@ -188,7 +190,7 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
       id: `chatcmpl-standin${(++seq).toString().padStart(6, '0')}`,
       created: Math.floor(Date.now() / 1000),
       model: typeof body.model === 'string' ? body.model : STAND_IN_MODEL_ID,
-      pieces: generatePieces(lastUser, n),
+      pieces: options.script ? options.script.slice(0, n) : generatePieces(lastUser, n),
       finishReason: n < wanted ? 'length' : 'stop',
       promptTokens: promptTokenCount(messages),
       includeUsage: body.stream_options?.include_usage === true,

@@ -96,6 +96,9 @@ function surfaceOf(t: EditableTarget): Surface {
   };
 }
 
+/** A one-line input drops line breaks: a multi-line result becomes one line (spaces) rather than words run together. */
+const fitsField = (t: EditableTarget, text: string) => (t.kind === 'field' && t.el.tagName === 'INPUT' ? text.replace(/\s*[\r\n]+\s*/g, ' ').trim() : text);
+
 /** The target's text in the units its offsets use. */
 const rawOf = (t: EditableTarget) => (t.kind === 'field' ? t.text : t.raw);
 
@@ -108,7 +111,8 @@ async function put(t: EditableTarget, surface: Surface, start: number, oldRaw: s
   const before = surface.read();
   const expected = spliced(before, start, oldRaw.length, text);
   const tried: Strategy[] = [];
-  for (const strategy of adapter.strategies) {
+  const order = text.includes('\n') ? (adapter.multiline ?? adapter.strategies) : adapter.strategies;
+  for (const strategy of order) {
     if (strategy === 'setRangeText' && t.kind !== 'field') continue;
     surface.select(start, start + oldRaw.length);
     await env.settle(surface.el); // editors sync their selection on `selectionchange`, a task later
@@ -152,6 +156,7 @@ export async function replaceTarget(t: Target, text: string, env: ReplaceEnv = b
   const raw = rawOf(t);
   const at = locate(current, raw, t.start);
   if (at === null) return fail('moved');
+  text = fitsField(t, text);
   if (t.kind === 'field' && t.el.maxLength >= 0 && current.length - raw.length + text.length > t.el.maxLength) {
     return fail('too_long', [], `This field takes at most ${t.el.maxLength.toLocaleString('en-US')} characters and the result would make it ${(current.length - raw.length + text.length).toLocaleString('en-US')}; copy it instead.`);
   }

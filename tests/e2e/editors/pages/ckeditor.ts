@@ -13,7 +13,8 @@ const editor = await ClassicEditor.create(mount(), {
 
 const blockText = (block: ModelElement) =>
   Array.from(editor.model.createRangeIn(block).getItems())
-    .map((item) => (item.is('$textProxy') ? item.data : ''))
+    // A soft break (Shift+Enter, or a pasted single line break) is a line break of the text.
+    .map((item) => (item.is('$textProxy') ? item.data : item.is('element', 'softBreak') ? '\n' : ''))
     .join('');
 const test = editorTest(() => {
   const root = editor.model.document.getRoot();
