@@ -12,6 +12,7 @@ import { replaceTarget, undoReplacement, type Replacement } from '../lib/replace
 import { rootText, fieldText, squash } from '../lib/replace/readback';
 import type { AgentCall, AgentEvent, ReplaceResult, SelectionReport, UndoResult } from '../lib/frames';
 import type { FrameGeometry } from './geometry';
+import { offersOnSelection, type InPageSettings } from '../lib/settings';
 
 export interface AgentDeps {
   /** Sends an event to the UI. */
@@ -19,6 +20,10 @@ export interface AgentDeps {
   /** Nodes of the extension's own UI (never a target). */
   ignore(node: Node): boolean;
   geometry: FrameGeometry;
+  /** The user's in-page settings, as last read from storage. */
+  settings(): InPageSettings;
+  /** The site of the tab's top page (what "off on this site" names). */
+  site: string | null;
 }
 
 interface Kept {
@@ -45,7 +50,8 @@ export class FrameAgent {
     this.ctx.addEventListener(doc, 'mouseup', (e: MouseEvent) => {
       if (this.deps.ignore(e.composedPath()[0] as Node)) return;
       const point = { x: e.clientX, y: e.clientY };
-      this.ctx.setTimeout(() => this.check(point, false), 0);
+      const doubleClick = e.detail === 2;
+      this.ctx.setTimeout(() => this.check(point, false, doubleClick), 0);
     }, { capture: true });
     this.ctx.addEventListener(doc, 'keyup', (e: KeyboardEvent) => {
       if (this.deps.ignore(e.composedPath()[0] as Node)) return;
@@ -83,8 +89,9 @@ export class FrameAgent {
     this.deps.deliver({ type: 'dismiss', reason });
   }
 
-  private check(point: { x: number; y: number } | null, fromCommand: boolean) {
-    const target = captureSelection(document, { ignore: this.deps.ignore });
+  private check(point: { x: number; y: number } | null, fromCommand: boolean, doubleClick = false) {
+    let target = captureSelection(document, { ignore: this.deps.ignore });
+    if (target && !fromCommand && !offersOnSelection(this.deps.settings(), { site: this.deps.site, editable: target.editable, text: target.text, doubleClick })) target = null;
     if (!target) {
       if (fromCommand) this.deps.deliver({ type: 'no-selection', canvas: drawsTextOnCanvas(document) });
       else if (this.reported) this.dismiss('cleared');
@@ -102,6 +109,7 @@ export class FrameAgent {
       rect: { left: r.left, top: r.top, right: r.right, bottom: r.bottom },
       point,
       fromCommand,
+      mode: fromCommand ? 'toolbar' : 'button',
       nonce,
       dir: directionOf(target),
     };

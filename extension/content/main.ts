@@ -12,16 +12,21 @@ import { isAgentCall, isFromFrame, parseAgentCall, parseAgentEvent, type AgentCa
 import { FrameAgent } from './agent';
 import { FrameGeometry } from './geometry';
 import { Panel, type FrameLink } from './panel';
+import { parseSettings, SETTINGS_KEY, siteName, type InPageSettings } from '../lib/settings';
 
 export function startContent(ctx: ContentScriptContext): void {
   const isTop = window.top === window;
   const geometry = new FrameGeometry();
   geometry.listen(ctx);
 
+  // The tab's site, also from inside a cross-origin frame (ancestorOrigins lists the frames above, top last).
+  const ancestors = location.ancestorOrigins;
+  const site = siteName(ancestors && ancestors.length > 0 ? ancestors[ancestors.length - 1]! + '/' : location.href);
+
   let panel: Panel | null = null;
   const localPanel = () => {
     if (!panel) {
-      panel = new Panel(ctx, geometry);
+      panel = new Panel(ctx, geometry, site);
       panel.listen();
     }
     return panel;
@@ -44,7 +49,14 @@ export function startContent(ctx: ContentScriptContext): void {
       });
   };
 
-  const agent = new FrameAgent(ctx, { deliver, ignore: (n) => panel?.owns(n) ?? false, geometry });
+  // Settings: read once, then kept current (the options page and "off on this site" change them).
+  let settings: InPageSettings = parseSettings(undefined);
+  void browser.storage.local.get(SETTINGS_KEY).then((r) => (settings = parseSettings(r[SETTINGS_KEY])), () => {});
+  browser.storage.onChanged.addListener((changes, area) => {
+    if (area === 'local' && changes[SETTINGS_KEY]) settings = parseSettings(changes[SETTINGS_KEY].newValue);
+  });
+
+  const agent = new FrameAgent(ctx, { deliver, ignore: (n) => panel?.owns(n) ?? false, geometry, settings: () => settings, site });
   const localLink: FrameLink = { remote: false, call: <C extends AgentCall>(call: C) => agent.call(call) as Promise<AgentCallResult<C>> };
   const remoteLinks = new Map<number, FrameLink>();
   const remoteLink = (frameId: number): FrameLink => {

@@ -20,6 +20,7 @@ import { offsetBox, type AgentCall, type AgentCallResult, type AgentEvent, type 
 import type { Action, Platform, Tone } from '../../shared/contract';
 import type { FrameGeometry, Offset } from './geometry';
 import { drawsTextOnCanvas } from '../lib/selection';
+import { SETTINGS_KEY, updateSettings, withSite } from '../lib/settings';
 import { h } from './dom';
 import { CSS } from './styles';
 
@@ -37,7 +38,8 @@ interface Held {
   offset: Offset | null;
 }
 
-type Phase = 'idle' | 'toolbar' | 'streaming' | 'done' | 'error';
+/** `button`: the small Redraft button beside a selection, which opens the toolbar. */
+type Phase = 'idle' | 'button' | 'toolbar' | 'streaming' | 'done' | 'error';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -65,6 +67,8 @@ export class Panel {
   constructor(
     private readonly ctx: ContentScriptContext,
     private readonly geometry: FrameGeometry,
+    /** The tab's site ("off on this site"), null on non-web pages. */
+    private readonly site: string | null,
   ) {}
 
   listen() {
@@ -91,7 +95,7 @@ export class Panel {
       case 'dismiss':
         if (event.reason === 'escape') {
           if (this.phase !== 'idle') this.close();
-        } else if (this.phase === 'toolbar') this.hide();
+        } else if (this.phase === 'toolbar' || this.phase === 'button') this.hide();
         return;
       case 'no-selection':
         // A canvas editor (Google Docs) keeps its text out of the DOM: say so rather than "select some text".
@@ -116,12 +120,12 @@ export class Panel {
     const seq = ++this.seq;
     const offset = link.remote ? await this.geometry.offsetOf(report.nonce) : { x: 0, y: 0 };
     if (seq !== this.seq) return;
-    if (this.phase !== 'idle' && this.phase !== 'toolbar') this.close();
+    if (this.phase !== 'idle' && this.phase !== 'toolbar' && this.phase !== 'button') this.close();
     else if (this.held && this.held.report.id !== report.id) void this.held.link.call({ op: 'forget', id: this.held.report.id }).catch(() => {});
     this.held = { link, report, offset };
     await this.ensureUi();
     if (seq !== this.seq) return;
-    this.setPhase('toolbar');
+    this.setPhase(report.mode === 'button' ? 'button' : 'toolbar');
     // Opened from the keyboard: move focus to the first action (Enter runs it, Esc closes).
     if (report.fromCommand) this.els.actionButtons[0]?.focus();
   }
@@ -157,7 +161,10 @@ export class Panel {
       const a = b.dataset.action as Action;
       actionRow.append(a === 'tone' ? h('span', { class: 'combo' }, b, toneSelect) : a === 'social_post' ? h('span', { class: 'combo' }, b, platformSelect) : b);
     }
+    const siteOff = h('button', { type: 'button', class: 'quiet', 'data-cmd': 'site-off', title: 'Show nothing when I select text on this site (the shortcut still works)', text: 'Off on this site' });
+    if (this.site) actionRow.append(siteOff);
     const estimate = h('div', { class: 'estimate', 'data-redraft': 'estimate' });
+    const pill = h('button', { type: 'button', class: 'pill', 'data-redraft': 'button', 'aria-label': 'Rewrite with Redraft', title: 'Rewrite with Redraft (Alt+Shift+R)', text: 'R' });
     const toolbar = h('div', { class: 'card toolbar', role: 'toolbar', 'aria-label': 'Redraft', 'data-redraft': 'toolbar' }, actionRow, estimate);
     // Panel
     const title = h('span', { class: 'title' });
@@ -187,7 +194,7 @@ export class Panel {
       note,
     );
     const hint = h('div', { class: 'card hint', role: 'status', 'data-redraft': 'hint', hidden: '' });
-    root.append(toolbar, panel, hint);
+    root.append(pill, toolbar, panel, hint);
     container.append(root);
 
     // Wiring. Actions spend the user's tokens: only real user input (isTrusted) may start them,
@@ -210,6 +217,12 @@ export class Panel {
       this.showEstimate('social_post');
     });
     closeBtn.addEventListener('click', () => this.close());
+    pill.addEventListener('mousedown', (e) => e.preventDefault()); // keep the page's selection
+    pill.addEventListener('click', () => {
+      if (this.phase === 'button') this.setPhase('toolbar');
+    });
+    siteOff.addEventListener('mousedown', (e) => e.preventDefault());
+    siteOff.addEventListener('click', (e) => void (e.isTrusted && this.turnOffHere()));
     buttons.stop.addEventListener('click', () => this.stop());
     buttons.replace.addEventListener('click', (e) => void (e.isTrusted && this.replace()));
     buttons.copy.addEventListener('click', () => void this.copy());
@@ -222,15 +235,16 @@ export class Panel {
       if (e.key === 'Escape') this.close();
     });
     void shadow;
-    return { root, toolbar, estimate, panel, title, status, result, error, note, buttons, hint, actionButtons };
+    return { root, pill, toolbar, estimate, panel, title, status, result, error, note, buttons, hint, actionButtons };
   }
 
   private showEstimate(a: Action) {
     if (!this.held || !this.els) return;
     const e = estimateTokens({ text: this.held.report.text, action: a, tone: this.tone, platform: this.platform });
     const what = a === 'tone' ? `${ACTION_LABELS[a]} (${TONE_LABELS[this.tone].toLowerCase()})` : a === 'social_post' ? `${ACTION_LABELS[a]} (${PLATFORM_LABELS[this.platform]})` : ACTION_LABELS[a];
-    this.els.estimate.replaceChildren(`${what}: `, h('b', { text: `≈ ${fmt(e.likelyTokens)} tokens` }), ` · at most ${fmt(e.maxTokens)}`);
-    this.els.estimate.title = `Estimate: ~${fmt(e.inputTokens)} tokens in, plus the answer. At most ${fmt(e.maxTokens)} are held from your balance while it runs; only what is used is charged.`;
+    // One plain figure; what is held while it runs is on hover.
+    this.els.estimate.replaceChildren(`${what}: `, h('b', { text: `~${fmt(e.likelyTokens)} tokens` }));
+    this.els.estimate.title = `About ${fmt(e.likelyTokens)} tokens (${fmt(e.inputTokens)} in, plus the answer). Up to ${fmt(e.maxTokens)} are held from your balance while it runs; only what is used is charged.`;
   }
 
   private start(action: Action) {
@@ -396,7 +410,19 @@ export class Panel {
   }
 
   private hide() {
-    if (this.phase === 'toolbar') this.setPhase('idle');
+    if (this.phase === 'toolbar' || this.phase === 'button') this.setPhase('idle');
+  }
+
+  /** "Off on this site": passive selections here show nothing from now on (the shortcut still works). */
+  private async turnOffHere() {
+    const site = this.site;
+    if (!site) return;
+    await updateSettings(
+      { get: async () => (await browser.storage.local.get(SETTINGS_KEY))[SETTINGS_KEY], set: (v) => browser.storage.local.set({ [SETTINGS_KEY]: v }) },
+      (s) => withSite(s, site, true),
+    ).catch(() => {});
+    this.close();
+    await this.showHint(`Redraft is off on ${site}. Alt+Shift+R still works here; turn it back on in Redraft's options.`);
   }
 
   private async showHint(text: string) {
@@ -424,6 +450,11 @@ export class Panel {
     e.hint.hidden = true;
     e.root.hidden = phase === 'idle';
     e.toolbar.hidden = phase !== 'toolbar';
+    e.pill.hidden = phase !== 'button';
+    if (phase === 'button') {
+      this.placeButton(e.pill);
+      return;
+    }
     e.panel.hidden = !(phase === 'streaming' || phase === 'done' || phase === 'error');
     if (phase === 'idle') return;
     if (phase === 'toolbar') {
@@ -455,6 +486,20 @@ export class Panel {
     e.note.hidden = !this.note;
     e.note.textContent = this.note;
     this.position(e.panel);
+  }
+
+  /** The small button at the end of the selection (the pointer for text fields), inside the viewport. */
+  private placeButton(pill: HTMLElement) {
+    if (!this.held) return;
+    const { report, offset } = this.held;
+    const o = offset ?? { x: 0, y: 0 };
+    const r = offsetBox(report.rect, o.x, o.y);
+    const p = report.point && offset ? { x: report.point.x + o.x, y: report.point.y + o.y } : null;
+    const at = p && report.kind === 'field' ? { x: p.x + 10, y: p.y + 6 } : report.dir === 'rtl' ? { x: r.left - 34, y: r.bottom + 4 } : { x: r.right + 6, y: r.bottom + 4 };
+    const vw = document.documentElement.clientWidth || window.innerWidth;
+    const root = this.els.root;
+    root.style.left = `${Math.round(Math.max(8, Math.min(at.x, vw - 36)))}px`;
+    root.style.top = `${Math.round(Math.max(8, Math.min(at.y, window.innerHeight - 36)))}px`;
   }
 
   /** Fixed position next to the selection (below it, or above when there is no room), inside the viewport. */

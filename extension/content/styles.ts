@@ -47,5 +47,14 @@ select { border-color: #e4e4e7; padding: 2px 4px; background: #fafafa; }
 .buttons button.primary { background: #4f46e5; border-color: #4f46e5; color: #fff; }
 .buttons button.primary:hover:not(:disabled) { background: #4338ca; }
 .note { margin-top: 6px; color: #52525b; font-size: 12px; }
-.hint { padding: 8px 10px; }
+.hint { padding: 8px 10px; max-width: 340px; }
+.pill {
+  width: 28px; height: 28px; border-radius: 50%; border: 1px solid #c7d2fe; background: #4f46e5; color: #fff;
+  font: 700 13px/1 system-ui, sans-serif; cursor: pointer; padding: 0;
+  box-shadow: 0 4px 12px rgba(24, 24, 27, .22);
+}
+.pill:hover { background: #4338ca; }
+.pill:focus-visible { outline: 2px solid #a5b4fc; outline-offset: 2px; }
+button.quiet { background: transparent; border-color: transparent; color: #52525b; font-size: 12px; }
+button.quiet:hover { background: #f4f4f5; }
 `;

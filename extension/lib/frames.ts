@@ -29,6 +29,8 @@ export interface SelectionReport {
   point: { x: number; y: number } | null;
   /** Opened by the shortcut or the context menu (focus goes to the toolbar). */
   fromCommand: boolean;
+  /** `button`: a passive selection shows the small Redraft button; `toolbar`: the toolbar at once (shortcut, menu). */
+  mode: 'button' | 'toolbar';
   /** Pairs the report with the frame's position, relayed by postMessage. */
   nonce: string;
   /** Text direction of the selected text's block. */
@@ -98,7 +100,7 @@ function parseBox(v: unknown): Box | null {
 
 export function parseReport(v: unknown): SelectionReport | null {
   if (!isObject(v)) return null;
-  const { id, text, editable, kind, rect, point, fromCommand, nonce, dir } = v;
+  const { id, text, editable, kind, rect, point, fromCommand, nonce, dir, mode } = v;
   if (typeof id !== 'string' || !ID.test(id) || typeof nonce !== 'string' || !ID.test(nonce)) return null;
   if (typeof text !== 'string' || !text.trim() || text.length > MAX_TEXT) return null;
   if (typeof editable !== 'boolean' || typeof fromCommand !== 'boolean') return null;
@@ -110,7 +112,7 @@ export function parseReport(v: unknown): SelectionReport | null {
     if (!isObject(point) || !finite(point.x) || !finite(point.y)) return null;
     p = { x: point.x, y: point.y };
   }
-  return { id, text, editable, kind, rect: box, point: p, fromCommand, nonce, dir: dir === 'rtl' ? 'rtl' : 'ltr' };
+  return { id, text, editable, kind, rect: box, point: p, fromCommand, nonce, dir: dir === 'rtl' ? 'rtl' : 'ltr', mode: mode === 'button' ? 'button' : 'toolbar' };
 }
 
 export function parseAgentEvent(v: unknown): AgentEvent | null {

@@ -15,7 +15,7 @@ import type { Locator, Page } from 'playwright-core';
 import { seedUsage, startBillingStack, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
 import { PLANS } from '../../api/config/plans';
-import { buildExtension, finished, launchWithExtension, num, openPopup, ROOT, screenshotPath, selectFirstLine, serveTestSite, ui, WAIT, type LoadedExtension, type TestSite } from './helpers';
+import { buildExtension, finished, launchWithExtension, num, openPopup, openToolbar, ROOT, screenshotPath, selectFirstLine, serveTestSite, ui, WAIT, type LoadedExtension, type TestSite } from './helpers';
 
 /** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
 declare const chrome: { action: { getBadgeText(details: object): Promise<string> } };
@@ -156,7 +156,7 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     const u = ui(page);
     await page.bringToFront();
     await selectFirstLine(page, page.locator('#ta'));
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await openToolbar(page);
     await u.action('rewrite').click();
     expect((await finished(page)).length).toBeGreaterThan(0);
     await u.cmd('close').click();

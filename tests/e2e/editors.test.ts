@@ -37,14 +37,16 @@ async function expectedOutput(text: string): Promise<string> {
   return res.text();
 }
 
-/** Selects the sentence until the toolbar answers (the content script arrives at document_idle). */
+/** Selects the sentence until the Redraft button answers (the content script arrives at document_idle), then opens the toolbar. */
 async function selectUntilToolbar(c: EditorCase) {
   await expect
     .poll(async () => {
       await selectText(page, c, SENTENCE);
-      return ui(page).toolbar.isVisible();
+      return ui(page).button.isVisible();
     }, WAIT)
     .toBe(true);
+  await ui(page).button.click();
+  await ui(page).toolbar.waitFor({ state: 'visible', ...WAIT });
 }
 
 /** The selection's (or the field's) box in the top page's viewport, through every frame of the case. */

@@ -17,6 +17,8 @@ import {
   contentScriptReady,
   finished,
   launchWithExtension,
+  openToolbar,
+  showOnPageText,
   openPopup as openExtensionPopup,
   ROOT,
   screenshotPath,
@@ -32,7 +34,7 @@ import {
 declare const chrome: {
   runtime: { getManifest(): { manifest_version: number; host_permissions?: string[]; permissions?: string[]; commands?: Record<string, { suggested_key?: unknown }> } };
   action: { getBadgeText(details: object): Promise<string> };
-  tabs: { query(q: { url: string }): Promise<{ id?: number }[]>; sendMessage(tabId: number, msg: unknown, opts: { frameId: number }): Promise<unknown> };
+  tabs: { query(q: { url: string }): Promise<{ id?: number }[]>; sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown> };
 };
 
 const USER = 'e2e_marketer';
@@ -71,6 +73,8 @@ beforeAll(async () => {
   site = await serveTestSite();
   ext = await launchWithExtension(dir);
   await ext.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(site.url).origin });
+  // These tests select plain page text too: turn that on (it is off by default; tests/e2e/in-page.test.ts checks the defaults).
+  await showOnPageText(ext);
   page = await ext.context.newPage();
   await page.goto(site.url);
 }, 120_000);
@@ -98,9 +102,10 @@ describe('extension in Chromium', () => {
   it('signed out: selecting page text shows the toolbar with an estimate; a rewrite says to sign in', async () => {
     const u = ui(page);
     await page.locator('#plain').click({ clickCount: 3 });
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await openToolbar(page);
     await u.action('rewrite').hover();
-    await expect.poll(() => u.estimate.textContent()).toMatch(/Rewrite: ≈ \d+ tokens · at most \d+/);
+    await expect.poll(() => u.estimate.textContent()).toMatch(/^Rewrite: ~\d+ tokens$/);
+    expect(await u.estimate.getAttribute('title')).toMatch(/Up to \d+ are held from your balance while it runs/);
     // Page CSS (lime buttons, monospace, magenta divs) does not reach the shadow-root UI.
     const style = await u.action('rewrite').evaluate((b) => {
       const s = getComputedStyle(b);
@@ -141,7 +146,7 @@ describe('extension in Chromium', () => {
     const original = await ta.inputValue();
     const firstLine = original.split('\n')[0]!;
     await selectFirstLine(page, ta);
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await openToolbar(page);
     await u.action('rewrite').click();
 
     // Streaming: partial text is visible while Stop is still offered.
@@ -181,7 +186,7 @@ describe('extension in Chromium', () => {
     const originalHtml = await ce.innerHTML();
     const firstPara = 'This bag is nice and it has many pockets.';
     await selectFirstLine(page, ce.locator('p').first());
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await openToolbar(page);
     await u.toolbar.locator('select[data-option="tone"]').selectOption('friendly');
     await u.action('tone').click();
     const text = await finished(page);
@@ -211,7 +216,7 @@ describe('extension in Chromium', () => {
     await input.click();
     await page.keyboard.press('End');
     await page.keyboard.press('Control+Shift+ArrowLeft'); // select the last word: "store"
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await openToolbar(page);
     await u.toolbar.locator('select[data-option="platform"]').selectOption('x');
     await u.action('social_post').click();
     const text = await finished(page);
@@ -224,7 +229,7 @@ describe('extension in Chromium', () => {
   it('plain page text: Copy only (no Replace); the clipboard gets the result', async () => {
     const u = ui(page);
     await page.locator('#plain').click({ clickCount: 3 });
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await openToolbar(page);
     await u.action('shorten').click();
     const text = await finished(page);
     expect(text.length).toBeGreaterThan(0);
@@ -245,7 +250,7 @@ describe('extension in Chromium', () => {
       const ledgerBefore = (await ledgerOf(stack.db, USER)).length;
 
       await selectFirstLine(page, page.locator('#ta'));
-      await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+      await openToolbar(page);
       await u.action('expand').click();
       await expect.poll(async () => ((await u.result.textContent()) ?? '').length, WAIT).toBeGreaterThan(0);
       await u.cmd('stop').click();
@@ -261,7 +266,7 @@ describe('extension in Chromium', () => {
 
       // Navigating away mid-stream (here: a reload) disconnects the port, which aborts the request too.
       await selectFirstLine(page, page.locator('#ta'));
-      await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+      await openToolbar(page);
       await u.action('expand').click();
       await expect.poll(async () => ((await u.result.textContent()) ?? '').length, WAIT).toBeGreaterThan(0);
       await page.reload();
@@ -282,7 +287,7 @@ describe('extension in Chromium', () => {
   it('the keyboard shortcut / context menu message opens the toolbar for the current selection', async () => {
     const u = ui(page);
     await page.locator('#plain').click({ clickCount: 3 });
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await openToolbar(page);
     await page.mouse.click(900, 700); // hide it, keep nothing selected
     await u.toolbar.waitFor({ state: 'hidden', ...WAIT });
     await page.evaluate(() => {
@@ -297,7 +302,7 @@ describe('extension in Chromium', () => {
       const [tab] = await chrome.tabs.query({ url: `${url}*` });
       await chrome.tabs.sendMessage(tab!.id!, { type: 'redraft/open-toolbar' }, { frameId: 0 });
     }, site.url);
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT }); // the shortcut opens the toolbar itself, no button first
     await page.keyboard.press('Escape');
   });
 
@@ -335,7 +340,7 @@ describe('extension in Chromium', () => {
     const u = ui(page);
     await page.bringToFront();
     await selectFirstLine(page, page.locator('#ta'));
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await openToolbar(page);
     await u.action('rewrite').click();
     await u.error.waitFor({ state: 'visible', ...WAIT });
     expect(await u.error.textContent()).toMatch(/used all your tokens for this period; they reset on .+\. Upgrade/);
@@ -356,5 +361,67 @@ describe('extension in Chromium', () => {
     await opts.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => opts.getByTestId('options-status').textContent(), WAIT).toMatch(/Saved .* answers \/health/);
     await opts.close();
+  });
+});
+
+describe('out of the way', () => {
+  /** Lets a selection's events run their course (a negative check needs a moment to be meaningful). */
+  const settle = () => page.waitForTimeout(400);
+
+  afterAll(async () => {
+    await showOnPageText(ext); // as the other tests expect
+  });
+
+  it('by default: a field selection shows only the small button; page text and a double-clicked word show nothing; "Off on this site" until the options page turns it back on', async () => {
+    const u = ui(page);
+    await showOnPageText(ext, false);
+    await page.reload();
+    await contentScriptReady(page);
+
+    // Page text: nothing, unless turned on.
+    await page.locator('#plain').click({ clickCount: 3 });
+    await settle();
+    expect(await u.button.isVisible()).toBe(false);
+    expect(await u.toolbar.isVisible()).toBe(false);
+
+    // A double-clicked word in a field: nothing.
+    await page.locator('#ta').dblclick({ position: { x: 20, y: 12 } });
+    await settle();
+    expect(await page.evaluate(() => (document.activeElement as HTMLTextAreaElement).selectionEnd - (document.activeElement as HTMLTextAreaElement).selectionStart)).toBeGreaterThan(0);
+    expect(await u.button.isVisible()).toBe(false);
+
+    // A real selection in a field: the button beside it, not the toolbar; the button opens the toolbar.
+    await selectFirstLine(page, page.locator('#ta'));
+    await u.button.waitFor({ state: 'visible', ...WAIT });
+    expect(await u.toolbar.isVisible()).toBe(false);
+    const box = (await u.button.boundingBox())!;
+    expect(box.width).toBeLessThanOrEqual(32);
+    await page.screenshot({ path: screenshotPath('10-button-in-field') });
+    await u.button.click();
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+
+    // Off on this site: selections show nothing, the shortcut still works.
+    await u.toolbar.locator('[data-cmd="site-off"]').click();
+    await expect.poll(() => page.locator('[data-redraft="hint"]').textContent(), WAIT).toMatch(/Redraft is off on 127\.0\.0\.1/);
+    await selectFirstLine(page, page.locator('#ta'));
+    await settle();
+    expect(await u.button.isVisible()).toBe(false);
+    await ext.worker.evaluate(async (url) => {
+      const [tab] = await chrome.tabs.query({ url: `${url}*` });
+      await chrome.tabs.sendMessage(tab!.id!, { type: 'redraft/open-toolbar', scope: 'focused' });
+    }, site.url);
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await page.keyboard.press('Escape');
+
+    // The options page lists the site and turns it back on.
+    const opts = await ext.context.newPage();
+    await opts.goto(`chrome-extension://${ext.id}/options.html`);
+    await opts.getByRole('button', { name: 'Turn Redraft back on for 127.0.0.1' }).click();
+    await opts.getByText('No sites.').waitFor(WAIT);
+    await opts.close();
+    await page.bringToFront();
+    await selectFirstLine(page, page.locator('#ta'));
+    await u.button.waitFor({ state: 'visible', ...WAIT });
+    await page.keyboard.press('Escape');
   });
 });

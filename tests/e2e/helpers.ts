@@ -155,6 +155,8 @@ export const WAIT = { timeout: 15_000 };
 
 /** The content script's toolbar and panel (shadow-root UI; Playwright's CSS locators pierce open shadow roots). */
 export const ui = (p: Page) => ({
+  /** The small Redraft button a passive selection shows; it opens the toolbar. */
+  button: p.locator('[data-redraft="button"]'),
   toolbar: p.locator('[data-redraft="toolbar"]'),
   estimate: p.locator('[data-redraft="estimate"]'),
   panel: p.locator('[data-redraft="panel"]'),
@@ -165,6 +167,22 @@ export const ui = (p: Page) => ({
   action: (a: string) => p.locator(`[data-redraft="toolbar"] [data-action="${a}"]`),
   cmd: (c: string) => p.locator(`[data-redraft="panel"] [data-cmd="${c}"]`),
 });
+
+/** After a selection: the small Redraft button appears beside it; clicking it opens the toolbar. */
+export async function openToolbar(p: Page) {
+  const u = ui(p);
+  await u.button.waitFor({ state: 'visible', ...WAIT });
+  await u.button.click();
+  await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+}
+
+/** Shows Redraft on plain page text too (off by default), as the options page does. */
+export async function showOnPageText(ext: LoadedExtension, on = true) {
+  await ext.worker.evaluate(async (pageText) => {
+    const c = (globalThis as unknown as { chrome: { storage: { local: { set(v: object): Promise<void> } } } }).chrome;
+    await c.storage.local.set({ 'redraft:settings': { pageText, disabledSites: [] } });
+  }, on);
+}
 
 /** Waits until the panel finished (Done/Stopped) and returns the streamed text. */
 export async function finished(p: Page): Promise<string> {
@@ -179,16 +197,16 @@ export async function selectFirstLine(p: Page, field: Locator) {
   await p.keyboard.press('Shift+End');
 }
 
-/** After a (re)load the content script arrives at document_idle: select until its toolbar answers, then dismiss it. */
+/** After a (re)load the content script arrives at document_idle: select in the textarea until its button answers, then dismiss it. */
 export async function contentScriptReady(p: Page) {
   await expect
     .poll(async () => {
-      await p.locator('#plain').click({ clickCount: 3 });
-      return ui(p).toolbar.isVisible();
+      await selectFirstLine(p, p.locator('#ta'));
+      return ui(p).button.isVisible();
     }, WAIT)
     .toBe(true);
   await p.keyboard.press('Escape');
-  await ui(p).toolbar.waitFor({ state: 'hidden', ...WAIT });
+  await ui(p).button.waitFor({ state: 'hidden', ...WAIT });
 }
 
 /** The popup, opened as a page of its own at the size of the toolbar popup. */

@@ -1,10 +1,11 @@
-/** Options: the API address (validated; another https origin is asked for as a host permission) and who is signed in. */
+/** Options: the API address (validated; another https origin is asked for as a host permission), where Redraft shows in pages, and who is signed in. */
 import { useEffect, useState, type FormEvent } from 'react';
 import { browser } from 'wxt/browser';
 import { send } from '../../ui/send';
 import { useClerkBridge } from '../../ui/clerk-context';
 import { checkApiUrl, originPattern } from '../../lib/build-config';
 import type { AuthState } from '../../lib/protocol';
+import { SiteSettings } from '../../ui/SiteSettings';
 
 export function Options() {
   const clerk = useClerkBridge();
@@ -70,6 +71,7 @@ export function Options() {
           </p>
         )}
       </form>
+      <SiteSettings />
       <section className="field">
         <h2>Account</h2>
         {!auth ? (

@@ -17,6 +17,7 @@ const report = {
   fromCommand: false,
   nonce: 'n0nce',
   dir: 'ltr',
+  mode: 'button',
 };
 
 describe('frame messages', () => {
