@@ -13,6 +13,7 @@ import { rootText, fieldText, squash } from '../lib/replace/readback';
 import type { AgentCall, AgentEvent, ReplaceResult, SelectionReport, UndoResult } from '../lib/frames';
 import type { FrameGeometry } from './geometry';
 import { offersOnSelection, type InPageSettings } from '../lib/settings';
+import { backgroundIsDark, backgroundsFrom } from '../lib/theme';
 
 export interface AgentDeps {
   /** Sends an event to the UI. */
@@ -112,6 +113,7 @@ export class FrameAgent {
       mode: fromCommand ? 'toolbar' : 'button',
       nonce,
       dir: directionOf(target),
+      dark: backgroundIsDark(backgroundsFrom(elementOf(target)), getComputedStyle(document.documentElement).colorScheme),
     };
     this.reported = true;
     this.deps.geometry.announce(nonce);
@@ -207,9 +209,13 @@ export class FrameAgent {
   }
 }
 
-function directionOf(t: Target): 'ltr' | 'rtl' {
+function elementOf(t: Target): Element | null {
   const node = t.kind === 'field' ? t.el : t.range.startContainer;
-  const el = node.nodeType === 1 ? (node as Element) : node.parentElement;
+  return node.nodeType === 1 ? (node as Element) : node.parentElement;
+}
+
+function directionOf(t: Target): 'ltr' | 'rtl' {
+  const el = elementOf(t);
   if (!el) return 'ltr';
   return getComputedStyle(el).direction === 'rtl' ? 'rtl' : 'ltr';
 }

@@ -21,6 +21,7 @@ import type { Action, Platform, Tone } from '../../shared/contract';
 import type { FrameGeometry, Offset } from './geometry';
 import { drawsTextOnCanvas } from '../lib/selection';
 import { SETTINGS_KEY, updateSettings, withSite } from '../lib/settings';
+import { placeCard } from '../lib/placement';
 import { h } from './dom';
 import { CSS } from './styles';
 
@@ -449,6 +450,9 @@ export class Panel {
     if (!e) return;
     e.hint.hidden = true;
     e.root.hidden = phase === 'idle';
+    e.root.classList.toggle('dark', !!this.held?.report.dark);
+    // The UI stays in English left-to-right; the result follows its own text's direction (RTL aligned right).
+    e.result.dir = 'auto';
     e.toolbar.hidden = phase !== 'toolbar';
     e.pill.hidden = phase !== 'button';
     if (phase === 'button') {
@@ -502,7 +506,7 @@ export class Panel {
     root.style.top = `${Math.round(Math.max(8, Math.min(at.y, window.innerHeight - 36)))}px`;
   }
 
-  /** Fixed position next to the selection (below it, or above when there is no room), inside the viewport. */
+  /** Fixed position next to the selection, never over it while there is room, inside the viewport (lib/placement). */
   private position(card: HTMLElement) {
     if (!this.held) return;
     const root = this.els.root;
@@ -511,15 +515,10 @@ export class Panel {
     const o = offset ?? { x: 0, y: 0 };
     const r: Box = offset ? offsetBox(report.rect, o.x, o.y) : { left: Infinity, top: 0, right: Infinity, bottom: 8 };
     const p = report.point && offset ? { x: report.point.x + o.x, y: report.point.y + o.y } : null;
-    const anchor = p && report.kind === 'field' ? { left: p.x, top: p.y - 8, bottom: p.y + 8 } : { left: r.left, top: r.top, bottom: r.bottom };
-    const w = card.offsetWidth || 400;
-    const hgt = card.offsetHeight || 120;
+    // A text field's own box is the whole field: anchor at the pointer there (it was released over the selection).
+    const anchor: Box = p && report.kind === 'field' ? { left: p.x, top: p.y - 10, right: p.x + 1, bottom: p.y + 10 } : r;
     const vw = document.documentElement.clientWidth || window.innerWidth;
-    const vh = window.innerHeight;
-    let top = anchor.bottom + 8;
-    if (top + hgt > vh - 8 && anchor.top - hgt - 8 >= 8) top = anchor.top - hgt - 8;
-    top = Math.max(8, Math.min(top, vh - hgt - 8));
-    const left = Math.max(8, Math.min(anchor.left, vw - w - 8));
+    const { left, top } = placeCard(anchor, { w: card.offsetWidth || 400, h: card.offsetHeight || 120 }, { w: vw, h: window.innerHeight }, report.dir);
     root.style.left = `${Math.round(left)}px`;
     root.style.top = `${Math.round(top)}px`;
   }

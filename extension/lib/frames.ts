@@ -35,6 +35,8 @@ export interface SelectionReport {
   nonce: string;
   /** Text direction of the selected text's block. */
   dir: 'ltr' | 'rtl';
+  /** The background behind the selection is dark (the UI goes dark there too). */
+  dark: boolean;
 }
 
 /** What a frame's agent tells the UI. */
@@ -100,7 +102,7 @@ function parseBox(v: unknown): Box | null {
 
 export function parseReport(v: unknown): SelectionReport | null {
   if (!isObject(v)) return null;
-  const { id, text, editable, kind, rect, point, fromCommand, nonce, dir, mode } = v;
+  const { id, text, editable, kind, rect, point, fromCommand, nonce, dir, mode, dark } = v;
   if (typeof id !== 'string' || !ID.test(id) || typeof nonce !== 'string' || !ID.test(nonce)) return null;
   if (typeof text !== 'string' || !text.trim() || text.length > MAX_TEXT) return null;
   if (typeof editable !== 'boolean' || typeof fromCommand !== 'boolean') return null;
@@ -112,7 +114,7 @@ export function parseReport(v: unknown): SelectionReport | null {
     if (!isObject(point) || !finite(point.x) || !finite(point.y)) return null;
     p = { x: point.x, y: point.y };
   }
-  return { id, text, editable, kind, rect: box, point: p, fromCommand, nonce, dir: dir === 'rtl' ? 'rtl' : 'ltr', mode: mode === 'button' ? 'button' : 'toolbar' };
+  return { id, text, editable, kind, rect: box, point: p, fromCommand, nonce, dir: dir === 'rtl' ? 'rtl' : 'ltr', mode: mode === 'button' ? 'button' : 'toolbar', dark: dark === true };
 }
 
 export function parseAgentEvent(v: unknown): AgentEvent | null {

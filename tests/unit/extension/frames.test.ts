@@ -18,6 +18,7 @@ const report = {
   nonce: 'n0nce',
   dir: 'ltr',
   mode: 'button',
+  dark: false,
 };
 
 describe('frame messages', () => {
