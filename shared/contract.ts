@@ -23,6 +23,17 @@ export const PLATFORM_CHAR_LIMITS: Record<Platform, number> = {
 /** A client-chosen id makes a retry idempotent: the same id is never charged twice. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 
+/** POST /v1/rewrite `instruction`: the user's wish about how to rewrite (trimmed), e.g. "shorter", "more formal". */
+export const INSTRUCTION_MAX_CHARS = 300;
+
+/** A string that is trimmed, then must be 1..max characters (UTF-16 code units, as an HTML maxlength counts). */
+const trimmedText = (field: string, max: number) =>
+  z
+    .string({ error: (i) => (i.input === undefined ? `${field} is required` : `${field} must be a string`) })
+    .trim()
+    .min(1, `${field} must not be empty`)
+    .max(max, { error: (i) => `${field} must be at most ${max} characters (it has ${String((i.input as string | undefined)?.length ?? '?')})` });
+
 export const RewriteRequestSchema = z
   .object({
     // Something to rewrite: at least one letter, digit, punctuation mark or symbol (not only spaces,
@@ -32,6 +43,8 @@ export const RewriteRequestSchema = z
     tone: z.enum(TONES).optional(),
     platform: z.enum(PLATFORMS).optional(),
     requestId: z.string().regex(REQUEST_ID_PATTERN, 'requestId must be 8-64 characters of A-Z a-z 0-9 _ -').optional(),
+    /** The user's wish about how to rewrite this text; to refine a result, send that result as `text` with the instruction. */
+    instruction: trimmedText('instruction', INSTRUCTION_MAX_CHARS).optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
