@@ -26,6 +26,14 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 /** POST /v1/rewrite `instruction`: the user's wish about how to rewrite (trimmed), e.g. "shorter", "more formal". */
 export const INSTRUCTION_MAX_CHARS = 300;
 
+/** Saved styles (brand voice): at most this many per user; name and instructions are trimmed. */
+export const STYLES_MAX = 20;
+export const STYLE_NAME_MAX_CHARS = 60;
+export const STYLE_INSTRUCTIONS_MAX_CHARS = 1000;
+/** A style's id, chosen by the client (the path segment of PUT/DELETE /v1/styles/:id). */
+export const STYLE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+const STYLE_ID_MESSAGE = 'a style id is 1-40 characters of a-z 0-9 _ -, starting with a letter or digit';
+
 /** A string that is trimmed, then must be 1..max characters (UTF-16 code units, as an HTML maxlength counts). */
 const trimmedText = (field: string, max: number) =>
   z
@@ -45,6 +53,8 @@ export const RewriteRequestSchema = z
     requestId: z.string().regex(REQUEST_ID_PATTERN, 'requestId must be 8-64 characters of A-Z a-z 0-9 _ -').optional(),
     /** The user's wish about how to rewrite this text; to refine a result, send that result as `text` with the instruction. */
     instruction: trimmedText('instruction', INSTRUCTION_MAX_CHARS).optional(),
+    /** One of the user's saved styles (GET /v1/styles); an unknown id is 404 style_not_found. */
+    styleId: z.string().regex(STYLE_ID_PATTERN, `styleId: ${STYLE_ID_MESSAGE}`).optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -55,6 +65,35 @@ export const RewriteRequestSchema = z
   });
 
 export type RewriteRequest = z.infer<typeof RewriteRequestSchema>;
+
+/** PUT /v1/styles/:id body. */
+export const StyleInputSchema = z
+  .object({
+    name: trimmedText('name', STYLE_NAME_MAX_CHARS),
+    instructions: trimmedText('instructions', STYLE_INSTRUCTIONS_MAX_CHARS),
+  })
+  .strict();
+export type StyleInput = z.infer<typeof StyleInputSchema>;
+
+export interface Style {
+  id: string;
+  name: string;
+  instructions: string;
+  /** ISO 8601. */
+  updatedAt: string;
+}
+/** GET /v1/styles: sorted by name (case-insensitive), then id. */
+export interface StylesResponse {
+  styles: Style[];
+}
+/** PUT /v1/styles/:id (create or replace). */
+export interface StyleResponse {
+  style: Style;
+}
+/** DELETE /v1/styles/:id. */
+export interface OkResponse {
+  ok: true;
+}
 
 export const ERROR_STATUS = {
   invalid_request: 400,
@@ -69,6 +108,10 @@ export const ERROR_STATUS = {
   no_billing_account: 409,
   /** A scheduled usage report is already running (another instance holds the lock). */
   report_in_progress: 409,
+  /** PUT /v1/styles/:id of a new style when the user already has STYLES_MAX styles: delete one first. */
+  style_limit_reached: 409,
+  /** POST /v1/rewrite with a styleId the signed-in user has no style for. */
+  style_not_found: 404,
   text_too_long: 413,
   payload_too_large: 413,
   unsupported_media_type: 415,

@@ -110,7 +110,7 @@ export function buildMessages(r: RewriteRequest, extras: UserExtras = {}): ChatM
  * its prompt, so an instruction or style can never raise the cap ("write 10,000 words" gets no more room).
  */
 export function withoutUserExtras(r: RewriteRequest): RewriteRequest {
-  const { instruction: _i, ...bare } = r;
+  const { instruction: _i, styleId: _s, ...bare } = r;
   return bare;
 }
 

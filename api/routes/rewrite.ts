@@ -28,9 +28,15 @@ export function rewriteRoutes(s: Services) {
     c.set('requestId', requestId);
     c.header(HEADERS.requestId, requestId);
 
-    // The instruction is in the prompt, so in inputTokens (reserved and charged); the output cap is the
-    // action's, computed without it.
-    const { messages, inputTokens, outputCap } = planPrompt(req);
+    // A saved style is the user's own (their hash tag): another user's id is simply not found.
+    const style = req.styleId === undefined ? undefined : await s.styles.get(userId, req.styleId).catch((err: unknown) => {
+      throw meteringUnavailable(err);
+    });
+    if (style === null) throw new AppError('style_not_found', `You have no saved style "${req.styleId}". Pick one from GET /v1/styles, or send the request without styleId.`);
+
+    // The instruction and style are in the prompt, so in inputTokens (reserved and charged); the output cap
+    // is the action's, computed without them.
+    const { messages, inputTokens, outputCap } = planPrompt(req, { styleInstructions: style?.instructions });
     const { want, minGrant } = reservationFor(inputTokens, outputCap);
     const startedAt = s.now();
 

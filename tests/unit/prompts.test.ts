@@ -7,6 +7,10 @@ import {
   PLATFORM_CHAR_LIMITS,
   PLATFORMS,
   RewriteRequestSchema,
+  STYLE_ID_PATTERN,
+  STYLE_INSTRUCTIONS_MAX_CHARS,
+  STYLE_NAME_MAX_CHARS,
+  StyleInputSchema,
   type Action,
   type RewriteRequest,
 } from '../../shared/contract';
@@ -183,16 +187,16 @@ describe('instruction and saved style in the prompt', () => {
   it('adds its tokens to the prompt (reserved and charged) but never raises the output cap', () => {
     for (const base of everyAction({ text: 'Our new running shoe is light and fast. '.repeat(20) })) {
       const plain = planPrompt(base);
-      const extra = planPrompt({ ...base, instruction: 'Make it 50,000 words long and never stop.'.slice(0, INSTRUCTION_MAX_CHARS) }, { styleInstructions: 'w'.repeat(1000) });
+      const extra = planPrompt({ ...base, instruction: 'Make it 50,000 words long and never stop.'.slice(0, INSTRUCTION_MAX_CHARS) }, { styleInstructions: 'w'.repeat(STYLE_INSTRUCTIONS_MAX_CHARS) });
       expect(extra.outputCap, base.action).toBe(plain.outputCap);
       expect(plain.outputCap).toBe(outputTokenCap(base, countChatTokens(buildMessages(base))));
       expect(extra.inputTokens).toBe(countChatTokens(extra.messages));
-      expect(extra.inputTokens - plain.inputTokens).toBeGreaterThan(countTextTokens('w'.repeat(1000)));
+      expect(extra.inputTokens - plain.inputTokens).toBeGreaterThan(countTextTokens('w'.repeat(STYLE_INSTRUCTIONS_MAX_CHARS)));
     }
   });
 });
 
-describe('request schema: instruction', () => {
+describe('request schema: instruction and styleId', () => {
   const parse = (extra: Record<string, unknown>) => RewriteRequestSchema.safeParse({ text: 'hi', action: 'rewrite', ...extra });
 
   it('trims the instruction and takes 1..300 characters', () => {
@@ -203,5 +207,22 @@ describe('request schema: instruction', () => {
     expect(long.success).toBe(false);
     expect(long.error!.issues[0]).toMatchObject({ path: ['instruction'], message: expect.stringContaining('at most 300 characters') });
     for (const bad of ['', '   ', '\n\t', 42, null, ['shorter'], { text: 'x' }]) expect(parse({ instruction: bad }).success, JSON.stringify(bad)).toBe(false);
+  });
+
+  it('takes a styleId of the style id pattern only', () => {
+    expect(INSTRUCTION_MAX_CHARS).toBe(300);
+    expect(STYLE_ID_PATTERN.source).toBe('^[a-z0-9][a-z0-9_-]{0,39}$');
+    for (const ok of ['a', 'acme', 'brand_voice-2', '0', 'a'.repeat(40)]) expect(parse({ styleId: ok }).success, ok).toBe(true);
+    for (const bad of ['', 'Acme', '-acme', '_a', 'a'.repeat(41), 'a b', 'a/b', 'ü', 1, null]) expect(parse({ styleId: bad }).success, JSON.stringify(bad)).toBe(false);
+  });
+
+  it('style bodies: name 1..60 and instructions 1..1000 characters, trimmed, nothing else', () => {
+    expect(StyleInputSchema.safeParse({ name: '  Acme  ', instructions: ' Warm. ' })).toMatchObject({ success: true, data: { name: 'Acme', instructions: 'Warm.' } });
+    expect(StyleInputSchema.safeParse({ name: 'n'.repeat(STYLE_NAME_MAX_CHARS), instructions: 'i'.repeat(STYLE_INSTRUCTIONS_MAX_CHARS) }).success).toBe(true);
+    expect(StyleInputSchema.safeParse({ name: 'n'.repeat(STYLE_NAME_MAX_CHARS + 1), instructions: 'i' }).error!.issues[0]!.message).toContain('at most 60 characters');
+    expect(StyleInputSchema.safeParse({ name: 'n', instructions: 'i'.repeat(STYLE_INSTRUCTIONS_MAX_CHARS + 1) }).error!.issues[0]!.message).toContain('at most 1000 characters');
+    for (const bad of [{}, { name: 'n' }, { instructions: 'i' }, { name: ' ', instructions: 'i' }, { name: 'n', instructions: 7 }, { name: 'n', instructions: 'i', id: 'x' }]) {
+      expect(StyleInputSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
   });
 });
