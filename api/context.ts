@@ -14,6 +14,7 @@ import type { StripeGateway } from './billing/stripe';
 import type { EntitlementStore } from './billing/entitlements';
 import type { ReportRunner } from './billing/schedule';
 import type { StyleStore } from './account/styles';
+import type { SettingsStore } from './account/settings';
 import type { AccountRateLimit } from './limits/account-limit';
 
 /** Present only when billing is enabled (STRIPE_SECRET_KEY set). */
@@ -30,9 +31,10 @@ export interface Services {
   rateLimits: RateLimits;
   quota: QuotaStore;
   usage: UsageReader;
-  /** Saved styles (brand voice). */
+  /** Saved styles (brand voice) and the user's settings (overage spending cap). */
   styles: StyleStore;
-  /** The per-user window of the styles routes. */
+  settings: SettingsStore;
+  /** The per-user window of the styles and settings routes. */
   accountRateLimit: AccountRateLimit;
   model: LanguageModel;
   billing: BillingServices | undefined;

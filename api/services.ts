@@ -18,6 +18,7 @@ import { createEntitlementStore } from './billing/entitlements';
 import { createReportStore } from './billing/reporter';
 import { createReportRunner } from './billing/schedule';
 import { createStyleStore } from './account/styles';
+import { createSettingsStore } from './account/settings';
 import { createAccountRateLimit } from './limits/account-limit';
 
 export interface ServiceOptions {
@@ -53,6 +54,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     quota: await createQuotaStore(redis, { requestTtlSeconds: 7 * 86_400, abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000, ledgerRetentionDays: config.ledgerRetentionDays }),
     usage: createUsageReader(redis),
     styles: await createStyleStore(redis),
+    settings: await createSettingsStore(redis),
     accountRateLimit: createAccountRateLimit(redis, { requestsPerMinute: config.limits.requestsPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache }),
     model: createChatModel(config.model),
     billing,

@@ -95,6 +95,28 @@ export interface OkResponse {
   ok: true;
 }
 
+/** An overage spending cap in USD: a finite number >= 0 with at most 2 decimals (the plan's maximum is checked by the API). */
+export const isUsdAmount = (v: number): boolean => Number.isFinite(v) && v >= 0 && Math.abs(v * 100 - Math.round(v * 100)) < 1e-6;
+
+/** PUT /v1/settings body. `overageCapUsd: null` = the plan's default (its maximum). */
+export const SettingsUpdateSchema = z
+  .object({
+    overageCapUsd: z.union([z.number().refine(isUsdAmount, 'overageCapUsd must be a finite amount >= 0 with at most 2 decimals'), z.null()], {
+      error: (i) => (i.input === undefined ? 'overageCapUsd is required (a number of USD, or null for the plan default)' : 'overageCapUsd must be a number of USD or null'),
+    }),
+  })
+  .strict();
+export type SettingsUpdate = z.infer<typeof SettingsUpdateSchema>;
+
+/** GET and PUT /v1/settings. */
+export interface SettingsResponse {
+  plan: string;
+  /** The user's own cap on overage per period, in USD; null = the plan's default (maxOverageCapUsd). */
+  overageCapUsd: number | null;
+  /** The most the plan allows; null when the plan has no overage (free: a cap cannot be set). */
+  maxOverageCapUsd: number | null;
+}
+
 export const ERROR_STATUS = {
   invalid_request: 400,
   unauthenticated: 401,
@@ -112,6 +134,8 @@ export const ERROR_STATUS = {
   style_limit_reached: 409,
   /** POST /v1/rewrite with a styleId the signed-in user has no style for. */
   style_not_found: 404,
+  /** PUT /v1/settings with a spending cap on a plan that has no overage (free): upgrade first. */
+  overage_not_available: 403,
   text_too_long: 413,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -159,6 +183,19 @@ export interface UsageResponse {
   billing: { enabled: boolean; canUpgrade: boolean; canManage: boolean; endsAtPeriodEnd: boolean; pastDue: boolean };
   /** Thresholds of the included allowance reached this period, each at most once, oldest first. */
   alerts: UsageAlert[];
+  /** The overage spending cap in force for this plan, in USD per period (the user's, else the plan's default); null when the plan has no overage. hardCapTokens includes it. */
+  overageCapUsd: number | null;
+  /** What Upgrade buys: the Pro plan's price and allowance. */
+  proPlan: ProPlanOffer;
+}
+
+export interface ProPlanOffer {
+  id: 'pro';
+  monthlyPriceUsd: number;
+  includedTokens: number;
+  overageUsdPer1kTokens: number;
+  /** The highest spending cap on overage a Pro user can set (also the default). */
+  maxOverageCapUsd: number;
 }
 
 export const ALERT_THRESHOLDS = [50, 80, 100] as const;

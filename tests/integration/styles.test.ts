@@ -223,6 +223,7 @@ describe('rate limit of the account routes', () => {
     expect(statuses.slice(0, refusedAt).every((st) => st === 200)).toBe(true);
     expect(last!.json).toMatchObject({ error: { code: 'rate_limited', retryAfterSeconds: expect.any(Number) } });
     expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await call(token, 'GET', '/v1/settings')).status).toBe(429);
     // A separate window: this user's rewrites and other users' styles still go through.
     const rw = await stack.rewrite(token, { text: 'Still fine.', action: 'shorten' });
     expect(rw.status).toBe(200);
