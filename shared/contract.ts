@@ -34,13 +34,16 @@ export const STYLE_INSTRUCTIONS_MAX_CHARS = 1000;
 export const STYLE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 const STYLE_ID_MESSAGE = 'a style id is 1-40 characters of a-z 0-9 _ -, starting with a letter or digit';
 
-/** A string that is trimmed, then must be 1..max characters (UTF-16 code units, as an HTML maxlength counts). */
+/**
+ * A string that is trimmed, then must be 1..max characters. zod counts characters as Unicode code points
+ * (an emoji is one), so an HTML maxlength of the same number (UTF-16 units) never lets through more.
+ */
 const trimmedText = (field: string, max: number) =>
   z
     .string({ error: (i) => (i.input === undefined ? `${field} is required` : `${field} must be a string`) })
     .trim()
     .min(1, `${field} must not be empty`)
-    .max(max, { error: (i) => `${field} must be at most ${max} characters (it has ${String((i.input as string | undefined)?.length ?? '?')})` });
+    .max(max, { error: (i) => `${field} must be at most ${max} characters (it has ${typeof i.input === 'string' ? [...i.input].length : '?'})` });
 
 export const RewriteRequestSchema = z
   .object({

@@ -207,6 +207,9 @@ describe('request schema: instruction and styleId', () => {
     expect(long.success).toBe(false);
     expect(long.error!.issues[0]).toMatchObject({ path: ['instruction'], message: expect.stringContaining('at most 300 characters') });
     for (const bad of ['', '   ', '\n\t', 42, null, ['shorter'], { text: 'x' }]) expect(parse({ instruction: bad }).success, JSON.stringify(bad)).toBe(false);
+    // Characters are code points: 300 emoji fit, 301 do not, and the message counts them the same way.
+    expect(parse({ instruction: '😀'.repeat(INSTRUCTION_MAX_CHARS) }).success).toBe(true);
+    expect(parse({ instruction: '😀'.repeat(INSTRUCTION_MAX_CHARS + 1) }).error!.issues[0]!.message).toBe('instruction must be at most 300 characters (it has 301)');
   });
 
   it('takes a styleId of the style id pattern only', () => {
