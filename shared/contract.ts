@@ -34,16 +34,14 @@ export const STYLE_INSTRUCTIONS_MAX_CHARS = 1000;
 export const STYLE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 const STYLE_ID_MESSAGE = 'a style id is 1-40 characters of a-z 0-9 _ -, starting with a letter or digit';
 
-/**
- * A string that is trimmed, then must be 1..max characters. zod counts characters as Unicode code points
- * (an emoji is one), so an HTML maxlength of the same number (UTF-16 units) never lets through more.
+/*
+ * Trimmed strings of 1..max characters. zod counts characters as Unicode code points (an emoji is one), so an
+ * HTML maxlength of the same number (UTF-16 units) never lets through more. The schemas are spelled out with
+ * z.* calls only (messages in arrow functions): the extension's bundler treats z.* as pure and drops unused
+ * schemas, and zod with them, from the content script — a helper call at module level would keep them.
  */
-const trimmedText = (field: string, max: number) =>
-  z
-    .string({ error: (i) => (i.input === undefined ? `${field} is required` : `${field} must be a string`) })
-    .trim()
-    .min(1, `${field} must not be empty`)
-    .max(max, { error: (i) => `${field} must be at most ${max} characters (it has ${typeof i.input === 'string' ? [...i.input].length : '?'})` });
+const typeMessage = (field: string, i: { input?: unknown }) => (i.input === undefined ? `${field} is required` : `${field} must be a string`);
+const lengthMessage = (field: string, max: number, i: { input?: unknown }) => `${field} must be at most ${max} characters (it has ${typeof i.input === 'string' ? [...i.input].length : '?'})`;
 
 export const RewriteRequestSchema = z
   .object({
@@ -55,7 +53,12 @@ export const RewriteRequestSchema = z
     platform: z.enum(PLATFORMS).optional(),
     requestId: z.string().regex(REQUEST_ID_PATTERN, 'requestId must be 8-64 characters of A-Z a-z 0-9 _ -').optional(),
     /** The user's wish about how to rewrite this text; to refine a result, send that result as `text` with the instruction. */
-    instruction: trimmedText('instruction', INSTRUCTION_MAX_CHARS).optional(),
+    instruction: z
+      .string({ error: (i) => typeMessage('instruction', i) })
+      .trim()
+      .min(1, 'instruction must not be empty')
+      .max(INSTRUCTION_MAX_CHARS, { error: (i) => lengthMessage('instruction', INSTRUCTION_MAX_CHARS, i) })
+      .optional(),
     /** One of the user's saved styles (GET /v1/styles); an unknown id is 404 style_not_found. */
     styleId: z.string().regex(STYLE_ID_PATTERN, `styleId: ${STYLE_ID_MESSAGE}`).optional(),
   })
@@ -72,8 +75,16 @@ export type RewriteRequest = z.infer<typeof RewriteRequestSchema>;
 /** PUT /v1/styles/:id body. */
 export const StyleInputSchema = z
   .object({
-    name: trimmedText('name', STYLE_NAME_MAX_CHARS),
-    instructions: trimmedText('instructions', STYLE_INSTRUCTIONS_MAX_CHARS),
+    name: z
+      .string({ error: (i) => typeMessage('name', i) })
+      .trim()
+      .min(1, 'name must not be empty')
+      .max(STYLE_NAME_MAX_CHARS, { error: (i) => lengthMessage('name', STYLE_NAME_MAX_CHARS, i) }),
+    instructions: z
+      .string({ error: (i) => typeMessage('instructions', i) })
+      .trim()
+      .min(1, 'instructions must not be empty')
+      .max(STYLE_INSTRUCTIONS_MAX_CHARS, { error: (i) => lengthMessage('instructions', STYLE_INSTRUCTIONS_MAX_CHARS, i) }),
   })
   .strict();
 export type StyleInput = z.infer<typeof StyleInputSchema>;
