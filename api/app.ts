@@ -16,6 +16,9 @@ import { requestLog } from './observe/request-log';
 import { billingRoutes } from './routes/billing';
 import { webhookRoutes } from './routes/webhooks';
 import { internalRoutes } from './routes/internal';
+import { styleRoutes } from './routes/styles';
+import { settingsRoutes } from './routes/settings';
+import { accountRateLimited } from './limits/account-limit';
 
 export function createApp(s: Services) {
   const app = new Hono<AppEnv>();
@@ -35,6 +38,11 @@ export function createApp(s: Services) {
   app.route('/', rewriteRoutes(s));
   app.route('/', usageRoutes(s));
   app.route('/', billingRoutes(s));
+  const accountLimit = accountRateLimited(s.accountRateLimit, s.now);
+  app.use('/v1/styles/*', accountLimit); // also matches /v1/styles itself
+  app.use('/v1/settings', accountLimit);
+  app.route('/', styleRoutes(s));
+  app.route('/', settingsRoutes(s));
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
   app.onError((err, c) => {

@@ -13,6 +13,9 @@ import type { Inflight } from './model/inflight';
 import type { StripeGateway } from './billing/stripe';
 import type { EntitlementStore } from './billing/entitlements';
 import type { ReportRunner } from './billing/schedule';
+import type { StyleStore } from './account/styles';
+import type { SettingsStore } from './account/settings';
+import type { AccountRateLimit } from './limits/account-limit';
 
 /** Present only when billing is enabled (STRIPE_SECRET_KEY set). */
 export interface BillingServices {
@@ -28,6 +31,11 @@ export interface Services {
   rateLimits: RateLimits;
   quota: QuotaStore;
   usage: UsageReader;
+  /** Saved styles (brand voice) and the user's settings (overage spending cap). */
+  styles: StyleStore;
+  settings: SettingsStore;
+  /** The per-user window of the styles and settings routes. */
+  accountRateLimit: AccountRateLimit;
   model: LanguageModel;
   billing: BillingServices | undefined;
   /** Liveness probes for /health. */

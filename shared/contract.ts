@@ -23,6 +23,26 @@ export const PLATFORM_CHAR_LIMITS: Record<Platform, number> = {
 /** A client-chosen id makes a retry idempotent: the same id is never charged twice. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 
+/** POST /v1/rewrite `instruction`: the user's wish about how to rewrite (trimmed), e.g. "shorter", "more formal". */
+export const INSTRUCTION_MAX_CHARS = 300;
+
+/** Saved styles (brand voice): at most this many per user; name and instructions are trimmed. */
+export const STYLES_MAX = 20;
+export const STYLE_NAME_MAX_CHARS = 60;
+export const STYLE_INSTRUCTIONS_MAX_CHARS = 1000;
+/** A style's id, chosen by the client (the path segment of PUT/DELETE /v1/styles/:id). */
+export const STYLE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+const STYLE_ID_MESSAGE = 'a style id is 1-40 characters of a-z 0-9 _ -, starting with a letter or digit';
+
+/*
+ * Trimmed strings of 1..max characters. zod counts characters as Unicode code points (an emoji is one), so an
+ * HTML maxlength of the same number (UTF-16 units) never lets through more. The schemas are spelled out with
+ * z.* calls only (messages in arrow functions): the extension's bundler treats z.* as pure and drops unused
+ * schemas, and zod with them, from the content script — a helper call at module level would keep them.
+ */
+const typeMessage = (field: string, i: { input?: unknown }) => (i.input === undefined ? `${field} is required` : `${field} must be a string`);
+const lengthMessage = (field: string, max: number, i: { input?: unknown }) => `${field} must be at most ${max} characters (it has ${typeof i.input === 'string' ? [...i.input].length : '?'})`;
+
 export const RewriteRequestSchema = z
   .object({
     // Something to rewrite: at least one letter, digit, punctuation mark or symbol (not only spaces,
@@ -32,6 +52,15 @@ export const RewriteRequestSchema = z
     tone: z.enum(TONES).optional(),
     platform: z.enum(PLATFORMS).optional(),
     requestId: z.string().regex(REQUEST_ID_PATTERN, 'requestId must be 8-64 characters of A-Z a-z 0-9 _ -').optional(),
+    /** The user's wish about how to rewrite this text; to refine a result, send that result as `text` with the instruction. */
+    instruction: z
+      .string({ error: (i) => typeMessage('instruction', i) })
+      .trim()
+      .min(1, 'instruction must not be empty')
+      .max(INSTRUCTION_MAX_CHARS, { error: (i) => lengthMessage('instruction', INSTRUCTION_MAX_CHARS, i) })
+      .optional(),
+    /** One of the user's saved styles (GET /v1/styles); an unknown id is 404 style_not_found. */
+    styleId: z.string().regex(STYLE_ID_PATTERN, `styleId: ${STYLE_ID_MESSAGE}`).optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -42,6 +71,65 @@ export const RewriteRequestSchema = z
   });
 
 export type RewriteRequest = z.infer<typeof RewriteRequestSchema>;
+
+/** PUT /v1/styles/:id body. */
+export const StyleInputSchema = z
+  .object({
+    name: z
+      .string({ error: (i) => typeMessage('name', i) })
+      .trim()
+      .min(1, 'name must not be empty')
+      .max(STYLE_NAME_MAX_CHARS, { error: (i) => lengthMessage('name', STYLE_NAME_MAX_CHARS, i) }),
+    instructions: z
+      .string({ error: (i) => typeMessage('instructions', i) })
+      .trim()
+      .min(1, 'instructions must not be empty')
+      .max(STYLE_INSTRUCTIONS_MAX_CHARS, { error: (i) => lengthMessage('instructions', STYLE_INSTRUCTIONS_MAX_CHARS, i) }),
+  })
+  .strict();
+export type StyleInput = z.infer<typeof StyleInputSchema>;
+
+export interface Style {
+  id: string;
+  name: string;
+  instructions: string;
+  /** ISO 8601. */
+  updatedAt: string;
+}
+/** GET /v1/styles: sorted by name (case-insensitive), then id. */
+export interface StylesResponse {
+  styles: Style[];
+}
+/** PUT /v1/styles/:id (create or replace). */
+export interface StyleResponse {
+  style: Style;
+}
+/** DELETE /v1/styles/:id. */
+export interface OkResponse {
+  ok: true;
+}
+
+/** An overage spending cap in USD: a finite number >= 0 with at most 2 decimals (the plan's maximum is checked by the API). */
+export const isUsdAmount = (v: number): boolean => Number.isFinite(v) && v >= 0 && Math.abs(v * 100 - Math.round(v * 100)) < 1e-6;
+
+/** PUT /v1/settings body. `overageCapUsd: null` = the plan's default (its maximum). */
+export const SettingsUpdateSchema = z
+  .object({
+    overageCapUsd: z.union([z.number().refine(isUsdAmount, 'overageCapUsd must be a finite amount >= 0 with at most 2 decimals'), z.null()], {
+      error: (i) => (i.input === undefined ? 'overageCapUsd is required (a number of USD, or null for the plan default)' : 'overageCapUsd must be a number of USD or null'),
+    }),
+  })
+  .strict();
+export type SettingsUpdate = z.infer<typeof SettingsUpdateSchema>;
+
+/** GET and PUT /v1/settings. */
+export interface SettingsResponse {
+  plan: string;
+  /** The user's own cap on overage per period, in USD; null = the plan's default (maxOverageCapUsd). */
+  overageCapUsd: number | null;
+  /** The most the plan allows; null when the plan has no overage (free: a cap cannot be set). */
+  maxOverageCapUsd: number | null;
+}
 
 export const ERROR_STATUS = {
   invalid_request: 400,
@@ -56,6 +144,12 @@ export const ERROR_STATUS = {
   no_billing_account: 409,
   /** A scheduled usage report is already running (another instance holds the lock). */
   report_in_progress: 409,
+  /** PUT /v1/styles/:id of a new style when the user already has STYLES_MAX styles: delete one first. */
+  style_limit_reached: 409,
+  /** POST /v1/rewrite with a styleId the signed-in user has no style for. */
+  style_not_found: 404,
+  /** PUT /v1/settings with a spending cap on a plan that has no overage (free): upgrade first. */
+  overage_not_available: 403,
   text_too_long: 413,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -103,6 +197,19 @@ export interface UsageResponse {
   billing: { enabled: boolean; canUpgrade: boolean; canManage: boolean; endsAtPeriodEnd: boolean; pastDue: boolean };
   /** Thresholds of the included allowance reached this period, each at most once, oldest first. */
   alerts: UsageAlert[];
+  /** The overage spending cap in force for this plan, in USD per period (the user's, else the plan's default); null when the plan has no overage. hardCapTokens includes it. */
+  overageCapUsd: number | null;
+  /** What Upgrade buys: the Pro plan's price and allowance. */
+  proPlan: ProPlanOffer;
+}
+
+export interface ProPlanOffer {
+  id: 'pro';
+  monthlyPriceUsd: number;
+  includedTokens: number;
+  overageUsdPer1kTokens: number;
+  /** The highest spending cap on overage a Pro user can set (also the default). */
+  maxOverageCapUsd: number;
 }
 
 export const ALERT_THRESHOLDS = [50, 80, 100] as const;

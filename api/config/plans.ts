@@ -13,6 +13,8 @@ export interface Plan {
   overageUsdPer1k: number;
   /** Base price in USD per month. */
   baseUsdPerMonth: number;
+  /** The highest overage spending cap a user of this plan may set, in USD per period (also the default); 0 = no overage. */
+  maxOverageCapUsd: number;
 }
 
 export type PlanId = 'free' | 'pro';
@@ -22,18 +24,50 @@ const PRO_OVERAGE_USD_PER_1K = 0.002;
 export const PRO_DEFAULT_OVERAGE_CAP_USD = 50;
 
 export const PLANS: Record<PlanId, Plan> = {
-  free: { id: 'free', includedTokens: 20_000, hardCapTokens: 20_000, overageUsdPer1k: 0, baseUsdPerMonth: 0 },
+  free: { id: 'free', includedTokens: 20_000, hardCapTokens: 20_000, overageUsdPer1k: 0, baseUsdPerMonth: 0, maxOverageCapUsd: 0 },
   pro: {
     id: 'pro',
     includedTokens: 500_000,
     hardCapTokens: 500_000 + Math.floor((PRO_DEFAULT_OVERAGE_CAP_USD / PRO_OVERAGE_USD_PER_1K) * 1000),
     overageUsdPer1k: PRO_OVERAGE_USD_PER_1K,
     baseUsdPerMonth: 20,
+    maxOverageCapUsd: PRO_DEFAULT_OVERAGE_CAP_USD,
   },
 };
 
 export function planOf(id: string | undefined | null): Plan {
   return id === 'pro' ? PLANS.pro : PLANS.free;
+}
+
+/**
+ * Overage tokens one US cent buys on a plan (0 without overage). Integral for our prices ($0.002 per 1K →
+ * 5,000), so a cap in cents converts to tokens exactly, in Lua as here (tests/unit/plans-prices.test.ts).
+ */
+export function overageTokensPerCent(plan: Plan): number {
+  return plan.overageUsdPer1k > 0 ? Math.round(10 / plan.overageUsdPer1k) : 0;
+}
+
+/** What the quota hash says about a user's cap (see api/metering/quota.lua.ts). */
+export interface CapFields {
+  /** Operator's override of the hard cap, in tokens. */
+  capOverride: number | null;
+  /** The user's own overage spending cap, in US cents (PUT /v1/settings); applies only on plans with overage. */
+  overageCapCents: number | null;
+  /** A payment failed: no overage until it is paid. */
+  pastDue: boolean;
+}
+
+/**
+ * The hard cap in tokens: the plan's (or the operator's override), lowered to the included allowance plus
+ * the user's spending cap when they set one, and to the included allowance while past due.
+ * The same rule as capOf in api/metering/quota.lua.ts, which enforces it.
+ */
+export function hardCapOf(plan: Plan, f: CapFields): number {
+  let cap = f.capOverride ?? plan.hardCapTokens;
+  const perCent = overageTokensPerCent(plan);
+  if (f.overageCapCents != null && perCent > 0) cap = Math.min(cap, plan.includedTokens + f.overageCapCents * perCent);
+  if (f.pastDue) cap = Math.min(cap, plan.includedTokens);
+  return cap;
 }
 
 /** Overage in tokens and its estimated price for a plan at a given usage. */

@@ -25,6 +25,8 @@ export const keys = {
   report: (userId: string) => `rd:${tag(userId)}:report`,
   /** Batches that could not be placed in Stripe (period older than Stripe accepts): listed by reconcile. */
   reportLate: (userId: string) => `rd:${tag(userId)}:report:late`,
+  /** Saved styles (brand voice): a hash of style id → JSON { name, instructions, updatedAt }. */
+  styles: (userId: string) => `rd:${tag(userId)}:styles`,
 
   /** Global: Stripe customer id → user id. */
   customerUser: (customerId: string) => `rd:stripe:customer:${customerId}`,

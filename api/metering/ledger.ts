@@ -2,7 +2,7 @@
  * Read side of metering: a user's balance for the current period, daily totals and recent ledger
  * events, fetched together (one auto-pipelined round trip).
  */
-import { planOf, type Plan } from '../config/plans';
+import { hardCapOf, planOf, type Plan } from '../config/plans';
 import { ALERT_THRESHOLDS, type AlertThreshold } from '../../shared/contract';
 import type { Redis } from '../store/redis';
 import { keys } from './keys';
@@ -35,6 +35,8 @@ export interface Balance {
   endsAtPeriodEnd: boolean;
   /** Usage alerts reached in this period, oldest first. */
   alerts: { threshold: AlertThreshold; at: number }[];
+  /** The user's own overage spending cap in US cents (PUT /v1/settings); null = the plan's default. */
+  overageCapCents: number | null;
 }
 
 export interface UsageReader {
@@ -69,7 +71,7 @@ export const flatToRecord = (flat: unknown): Record<string, string> => {
 export const streamEntries = (reply: unknown): [string, Record<string, string>][] =>
   (Array.isArray(reply) ? reply : []).map((e) => [String((e as unknown[])[0]), flatToRecord((e as unknown[])[1])]);
 
-const QUOTA_FIELDS = ['plan', 'start', 'end', 'anchor', 'used', 'capOverride', 'pastDue', 'cancelAtEnd', 'customer', 'confirmed'] as const;
+const QUOTA_FIELDS = ['plan', 'start', 'end', 'anchor', 'used', 'capOverride', 'pastDue', 'cancelAtEnd', 'customer', 'confirmed', 'overageCapCents'] as const;
 
 /** Alerts of one period from the alerts hash (fields `<periodStart>:<threshold>` → epoch ms). */
 export function alertsOfPeriod(flat: Record<string, string>, periodStart: number): { threshold: AlertThreshold; at: number }[] {
@@ -96,8 +98,8 @@ export function createUsageReader(redis: Redis): UsageReader {
         period = next.period;
         used = 0;
       }
-      let cap = q.capOverride != null ? Number(q.capOverride) : plan.hardCapTokens;
-      if (pastDue) cap = Math.min(cap, plan.includedTokens);
+      const overageCapCents = q.overageCapCents != null ? Number(q.overageCapCents) : null;
+      const cap = hardCapOf(plan, { capOverride: q.capOverride != null ? Number(q.capOverride) : null, overageCapCents, pastDue });
       const [daily, recent, alerts] = await Promise.all([
         redis.hgetall(keys.daily(userId, period.start)),
         redis.xrevrange(keys.ledger(userId), '+', '-', recentCount),
@@ -108,6 +110,7 @@ export function createUsageReader(redis: Redis): UsageReader {
         period,
         usedTokens: used,
         hardCapTokens: cap,
+        overageCapCents,
         customerId: q.customer ?? undefined,
         pastDue,
         endsAtPeriodEnd: plan.id !== 'free' && q.cancelAtEnd === '1' && now < Number(q.end),

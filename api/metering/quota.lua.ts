@@ -3,7 +3,8 @@
  * user's hash tag {userId}, so each script runs on a single Redis Cluster slot.
  *
  * The quota hash holds: plan, start, end (period, epoch ms), anchor, used (settled + in-flight
- * reservations of the current period), capOverride (optional per-user hard cap) and, after a period
+ * reservations of the current period), capOverride (optional per-user hard cap, set by an operator),
+ * overageCapCents (the user's own overage spending cap in US cents, PUT /v1/settings) and, after a period
  * rolls over, `used:<start>` with the final count of earlier periods. Billing (api/billing/entitlements)
  * adds: customer (Stripe customer id), pastDue ('1': a payment failed, capped at the included
  * allowance), cancelAtEnd ('1': the subscription ends with this period), confirmed (start of the last
@@ -14,13 +15,17 @@
 const LOAD = `
 local q = KEYS[1]
 local plans = cjson.decode(ARGV[PLANS_ARG])
-local f = redis.call('HMGET', q, 'plan', 'start', 'end', 'anchor', 'used', 'capOverride', 'pastDue', 'cancelAtEnd', 'customer')
+local f = redis.call('HMGET', q, 'plan', 'start', 'end', 'anchor', 'used', 'capOverride', 'pastDue', 'cancelAtEnd', 'customer', 'overageCapCents')
 local plan, pstart, pend, anchor, used, capOverride = f[1], tonumber(f[2]), tonumber(f[3]), f[4], tonumber(f[5]) or 0, tonumber(f[6])
-local pastDue, cancelAtEnd, customer = f[7] == '1', f[8] == '1', f[9]
--- The hard cap of the current plan; a failed payment caps a paid plan at its included allowance (no new overage).
+local pastDue, cancelAtEnd, customer, overageCapCents = f[7] == '1', f[8] == '1', f[9], tonumber(f[10])
+-- The hard cap of the current plan (hardCapOf in api/config/plans.ts): the user's own spending cap lowers it
+-- on plans with overage; a failed payment caps a paid plan at its included allowance (no new overage).
 local function capOf(p)
   local c = capOverride or tonumber(plans[p] and plans[p].hardCap or 0)
-  if pastDue then c = math.min(c, tonumber(plans[p] and plans[p].included or 0)) end
+  local included = tonumber(plans[p] and plans[p].included or 0)
+  local perCent = tonumber(plans[p] and plans[p].perCent or 0)
+  if overageCapCents and perCent > 0 then c = math.min(c, included + overageCapCents * perCent) end
+  if pastDue then c = math.min(c, included) end
   return c
 end
 `;

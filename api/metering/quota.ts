@@ -2,7 +2,7 @@
  * Token quota per user per billing period, enforced atomically in Redis:
  * reserve (before the model runs) → settle (after, to actual usage) or release (failed before any token).
  */
-import { PLANS, type PlanId } from '../config/plans';
+import { overageTokensPerCent, PLANS, type PlanId } from '../config/plans';
 import { defineScript, type Redis } from '../store/redis';
 import { keys } from './keys';
 import { monthlyPeriodAt, periodAfter, utcDay, type Period } from './periods';
@@ -50,7 +50,7 @@ export interface QuotaOptions {
   ledgerRetentionDays: number;
 }
 
-const PLANS_JSON = JSON.stringify(Object.fromEntries(Object.values(PLANS).map((p) => [p.id, { hardCap: p.hardCapTokens, included: p.includedTokens }])));
+const PLANS_JSON = JSON.stringify(Object.fromEntries(Object.values(PLANS).map((p) => [p.id, { hardCap: p.hardCapTokens, included: p.includedTokens, perCent: overageTokensPerCent(p) }])));
 const num = (v: unknown) => Number(v);
 
 export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promise<QuotaStore> {

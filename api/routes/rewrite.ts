@@ -6,25 +6,20 @@ import { Hono, type Context } from 'hono';
 import { HEADERS, RewriteRequestSchema, type RewriteRequest } from '../../shared/contract';
 import { AppError, meteringUnavailable, modelUnavailable } from '../errors';
 import type { AppEnv, Services } from '../context';
-import { buildMessages, outputTokenCap, PROMPT_VERSION } from '../model/prompts';
-import { countChatTokens } from '../model/estimate';
+import { PROMPT_VERSION } from '../model/prompts';
+import { planPrompt } from '../model/estimate';
 import { streamModelText, NoFirstToken } from '../model/stream';
 import { reservationFor, usageToCharge, type StreamOutcome } from '../metering/settlement';
 import { priceListAt, providerCostUsd } from '../config/model-prices';
 import type { Period } from '../metering/periods';
 import { readJsonBody } from './body';
+import { parseBody } from './validate';
 
 export function rewriteRoutes(s: Services) {
   const app = new Hono<AppEnv>();
 
   app.post('/v1/rewrite', async (c) => {
-    const body = RewriteRequestSchema.safeParse(await readJsonBody(c, s.config.limits.maxBodyBytes));
-    if (!body.success) {
-      throw new AppError('invalid_request', 'The request body is not valid.', {
-        issues: body.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-      });
-    }
-    const req = body.data;
+    const req = parseBody(RewriteRequestSchema, await readJsonBody(c, s.config.limits.maxBodyBytes));
     if (req.text.length > s.config.limits.maxTextChars) {
       throw new AppError('text_too_long', `The selected text is ${req.text.length} characters; the limit is ${s.config.limits.maxTextChars}. Select a shorter passage.`);
     }
@@ -33,9 +28,15 @@ export function rewriteRoutes(s: Services) {
     c.set('requestId', requestId);
     c.header(HEADERS.requestId, requestId);
 
-    const messages = buildMessages(req);
-    const inputTokens = countChatTokens(messages);
-    const outputCap = outputTokenCap(req, inputTokens);
+    // A saved style is the user's own (their hash tag): another user's id is simply not found.
+    const style = req.styleId === undefined ? undefined : await s.styles.get(userId, req.styleId).catch((err: unknown) => {
+      throw meteringUnavailable(err);
+    });
+    if (style === null) throw new AppError('style_not_found', `You have no saved style "${req.styleId}". Pick one from GET /v1/styles, or send the request without styleId.`);
+
+    // The instruction and style are in the prompt, so in inputTokens (reserved and charged); the output cap
+    // is the action's, computed without them.
+    const { messages, inputTokens, outputCap } = planPrompt(req, { styleInstructions: style?.instructions });
     const { want, minGrant } = reservationFor(inputTokens, outputCap);
     const startedAt = s.now();
 

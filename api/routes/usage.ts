@@ -5,7 +5,8 @@ import { Hono } from 'hono';
 import type { UsageResponse } from '../../shared/contract';
 import type { AppEnv, Services } from '../context';
 import { meteringUnavailable } from '../errors';
-import { overage } from '../config/plans';
+import { overage, PLANS } from '../config/plans';
+import { overageCapInForceUsd } from '../account/settings';
 import { daysOfPeriod } from '../metering/periods';
 import type { Balance } from '../metering/ledger';
 
@@ -54,5 +55,7 @@ export function toUsageResponse(b: Balance, rate: { limit: number; remaining: nu
       pastDue: b.pastDue,
     },
     alerts: b.alerts.map((a) => ({ threshold: a.threshold, at: new Date(a.at).toISOString() })),
+    overageCapUsd: overageCapInForceUsd(b.plan.id, b.overageCapCents),
+    proPlan: { id: 'pro', monthlyPriceUsd: PLANS.pro.baseUsdPerMonth, includedTokens: PLANS.pro.includedTokens, overageUsdPer1kTokens: PLANS.pro.overageUsdPer1k, maxOverageCapUsd: PLANS.pro.maxOverageCapUsd },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { overage, planOf, PLANS, PRO_DEFAULT_OVERAGE_CAP_USD, unprofitableOverage } from '../../api/config/plans';
+import { hardCapOf, overage, overageTokensPerCent, planOf, PLANS, PRO_DEFAULT_OVERAGE_CAP_USD, unprofitableOverage } from '../../api/config/plans';
 import { priceListAt, providerCostUsd, PRICE_LISTS, type PriceList } from '../../api/config/model-prices';
 
 describe('plans', () => {
@@ -9,6 +9,27 @@ describe('plans', () => {
     // $50 at $0.002 per 1K tokens = 25,000,000 tokens over the included 500,000.
     expect(PLANS.pro.hardCapTokens).toBe(25_500_000);
     expect(overage(PLANS.pro, PLANS.pro.hardCapTokens).usd).toBeCloseTo(PRO_DEFAULT_OVERAGE_CAP_USD, 6);
+  });
+
+  it('a user spending cap converts cents to tokens exactly and only ever lowers the hard cap', () => {
+    for (const plan of Object.values(PLANS)) {
+      // Integral, so Lua (quota.lua.ts) and TypeScript compute the same cap.
+      expect(Number.isInteger(overageTokensPerCent(plan))).toBe(true);
+      if (plan.overageUsdPer1k > 0) expect(overage(plan, plan.includedTokens + overageTokensPerCent(plan)).usd).toBeCloseTo(0.01, 9);
+    }
+    expect(overageTokensPerCent(PLANS.pro)).toBe(5_000);
+    expect(overageTokensPerCent(PLANS.free)).toBe(0);
+    const none = { capOverride: null, overageCapCents: null, pastDue: false };
+    expect(hardCapOf(PLANS.pro, none)).toBe(25_500_000);
+    expect(hardCapOf(PLANS.pro, { ...none, overageCapCents: 1_000 })).toBe(500_000 + 5_000_000); // $10
+    expect(hardCapOf(PLANS.pro, { ...none, overageCapCents: 0 })).toBe(500_000); // no overage at all
+    expect(hardCapOf(PLANS.pro, { ...none, overageCapCents: 999_999 })).toBe(25_500_000); // never above the plan's
+    expect(hardCapOf(PLANS.pro, { ...none, overageCapCents: 1_000, pastDue: true })).toBe(500_000);
+    expect(hardCapOf(PLANS.pro, { capOverride: 2_000_000, overageCapCents: 1_000, pastDue: false })).toBe(2_000_000);
+    // Free has no overage: a cap left over from a Pro period changes nothing.
+    expect(hardCapOf(PLANS.free, { ...none, overageCapCents: 1_000 })).toBe(20_000);
+    expect(PLANS.free.maxOverageCapUsd).toBe(0);
+    expect(PLANS.pro.maxOverageCapUsd).toBe(PRO_DEFAULT_OVERAGE_CAP_USD);
   });
 
   it('unknown or missing plan ids are the free plan', () => {
