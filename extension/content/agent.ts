@@ -7,7 +7,7 @@
  * `deliver` function to the UI (direct in the top frame, through the background elsewhere), FrameGeometry.
  */
 import type { ContentScriptContext } from 'wxt/utils/content-script-context';
-import { captureSelection, drawsTextOnCanvas, targetRect, type Target } from '../lib/selection';
+import { captureSelection, drawsTextOnCanvas, locate, rangeFromOffsets, targetRect, type Target } from '../lib/selection';
 import { replaceTarget, undoReplacement, type Replacement } from '../lib/replace/replace';
 import { rootText, fieldText, squash } from '../lib/replace/readback';
 import type { AgentCall, AgentEvent, ReplaceResult, SelectionReport, UndoResult } from '../lib/frames';
@@ -142,6 +142,10 @@ export class FrameAgent {
     }
     const kept = this.kept.get(call.id);
     if (!kept) return { ok: false, message: 'The selection is gone (the page changed); select the text again.' };
+    if (call.op === 'restore') {
+      restoreSelection(kept.replacement ? null : kept.target);
+      return { ok: true };
+    }
     return call.op === 'replace' ? this.replace(call.id, kept, call.text) : this.undo(call.id, kept);
   }
 
@@ -218,4 +222,21 @@ function directionOf(t: Target): 'ltr' | 'rtl' {
   const el = elementOf(t);
   if (!el) return 'ltr';
   return getComputedStyle(el).direction === 'rtl' ? 'rtl' : 'ltr';
+}
+
+/** Focus back in the field with the text selected again (after Esc), as before the toolbar opened. */
+function restoreSelection(t: Target | null) {
+  if (!t || t.kind === 'page') return;
+  if (t.kind === 'field') {
+    const at = locate(t.el.value, t.text, t.start);
+    t.el.focus({ preventScroll: true });
+    if (at !== null) t.el.setSelectionRange(at, at + t.text.length);
+    return;
+  }
+  const at = locate(t.root.textContent ?? '', t.raw, t.start);
+  t.root.focus({ preventScroll: true });
+  if (at === null) return;
+  const sel = t.root.ownerDocument.getSelection();
+  sel?.removeAllRanges();
+  sel?.addRange(rangeFromOffsets(t.root, at, at + t.raw.length));
 }

@@ -17,10 +17,10 @@ import { explainError, type Explained } from '../lib/errors';
 import { ACTIONS, ACTION_LABELS, PLATFORM_LABELS, PLATFORMS, TONE_LABELS, TONES } from '../lib/labels';
 import { newRequestId, REWRITE_PORT, type ServerMessage, type StartMessage } from '../lib/protocol';
 import { offsetBox, type AgentCall, type AgentCallResult, type AgentEvent, type Box, type SelectionReport } from '../lib/frames';
-import type { Action, Platform, Tone } from '../../shared/contract';
+import { INSTRUCTION_MAX_CHARS, type Action, type Platform, type Style, type Tone } from '../../shared/contract';
 import type { FrameGeometry, Offset } from './geometry';
 import { drawsTextOnCanvas } from '../lib/selection';
-import { SETTINGS_KEY, updateSettings, withSite } from '../lib/settings';
+import { LAST_STYLE_KEY, SETTINGS_KEY, STYLES_CHANGED_KEY, updateSettings, withSite } from '../lib/settings';
 import { placeCard } from '../lib/placement';
 import { h } from './dom';
 import { CSS } from './styles';
@@ -31,6 +31,22 @@ export interface FrameLink {
   remote: boolean;
   call<C extends AgentCall>(call: C): Promise<AgentCallResult<C>>;
 }
+
+/** One take: every result is kept as a version (Try again and Refine add one); the user picks which to use. */
+interface Version {
+  text: string;
+  action: Action;
+  tone: Tone;
+  platform: Platform;
+  /** What it was made from: the selection, or (a refinement) the previous version. */
+  source: string;
+  instruction?: string;
+  styleId?: string;
+  stopped: boolean;
+}
+
+const MAX_VERSIONS = 10;
+
 
 interface Held {
   link: FrameLink;
@@ -56,6 +72,12 @@ export class Panel {
   private tone: Tone = TONES[0];
   private platform: Platform = PLATFORMS[0];
   private result = '';
+  private versions: Version[] = [];
+  private shown = -1;
+  /** The user's saved styles (null: not loaded, or not available while signed out). */
+  private styles: Style[] | null = null;
+  private stylesLoadedAt = 0;
+  private styleId: string | null = null;
   private port: Browser.runtime.Port | null = null;
   /** The field holds the result (read back by the agent). */
   private replaced = false;
@@ -73,9 +95,20 @@ export class Panel {
   ) {}
 
   listen() {
-    this.ctx.addEventListener(document, 'keydown', (e: KeyboardEvent) => {
-      if (e.key === 'Escape' && this.phase !== 'idle') this.close();
+    // Esc closes Redraft and goes no further: a page's own Esc handler (a modal composer) must not see it.
+    this.ctx.addEventListener(window, 'keydown', (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || this.phase === 'idle') return;
+      e.stopImmediatePropagation();
+      e.preventDefault();
+      void this.escape();
     }, { capture: true });
+    browser.storage.onChanged.addListener((changes, area) => {
+      if (area === 'local' && changes[STYLES_CHANGED_KEY]) this.stylesLoadedAt = 0;
+    });
+    void browser.storage.local.get(LAST_STYLE_KEY).then((r) => {
+      const v = r[LAST_STYLE_KEY];
+      if (typeof v === 'string') this.styleId = v;
+    }, () => {});
     // Navigating away (or a bfcache freeze) aborts the request: the port disconnects.
     this.ctx.addEventListener(window, 'pagehide', () => this.disconnect());
     this.ctx.onInvalidated(() => this.disconnect());
@@ -95,7 +128,7 @@ export class Panel {
         return this.onSelection(link, event.report);
       case 'dismiss':
         if (event.reason === 'escape') {
-          if (this.phase !== 'idle') this.close();
+          if (this.phase !== 'idle') void this.escape();
         } else if (this.phase === 'toolbar' || this.phase === 'button') this.hide();
         return;
       case 'no-selection':
@@ -164,14 +197,40 @@ export class Panel {
     }
     const siteOff = h('button', { type: 'button', class: 'quiet', 'data-cmd': 'site-off', title: 'Show nothing when I select text on this site (the shortcut still works)', text: 'Off on this site' });
     if (this.site) actionRow.append(siteOff);
+    const styleSelect = h('select', { 'aria-label': 'Style', 'data-option': 'style', hidden: '' });
+    actionRow.append(styleSelect);
+    const instruction = h('input', {
+      type: 'text',
+      class: 'ask',
+      'data-redraft': 'instruction',
+      maxlength: String(INSTRUCTION_MAX_CHARS),
+      placeholder: 'Or say what you want: “punchier, for a CFO”…',
+      'aria-label': 'Say what you want (Enter rewrites)',
+    });
     const estimate = h('div', { class: 'estimate', 'data-redraft': 'estimate' });
     const pill = h('button', { type: 'button', class: 'pill', 'data-redraft': 'button', 'aria-label': 'Rewrite with Redraft', title: 'Rewrite with Redraft (Alt+Shift+R)', text: 'R' });
-    const toolbar = h('div', { class: 'card toolbar', role: 'toolbar', 'aria-label': 'Redraft', 'data-redraft': 'toolbar' }, actionRow, estimate);
+    const toolbar = h('div', { class: 'card toolbar', 'data-redraft': 'toolbar' }, actionRow, instruction, estimate);
+    actionRow.setAttribute('role', 'toolbar');
+    actionRow.setAttribute('aria-label', 'Redraft actions');
     // Panel
     const title = h('span', { class: 'title' });
     const status = h('span', { class: 'status', 'data-redraft': 'status' });
     const closeBtn = h('button', { type: 'button', class: 'close', 'aria-label': 'Close', title: 'Close (Esc)', 'data-cmd': 'close', text: '×' });
-    const result = h('div', { class: 'result', 'data-redraft': 'result', 'aria-live': 'polite' });
+    // Not a live region: chunks are not read out one by one; `live` announces the result once, when done.
+    const result = h('div', { class: 'result', 'data-redraft': 'result' });
+    const live = h('div', { class: 'sr-only', role: 'status', 'data-redraft': 'live' });
+    const prev = h('button', { type: 'button', class: 'nav', 'data-cmd': 'prev', 'aria-label': 'Previous version', text: '‹' });
+    const next = h('button', { type: 'button', class: 'nav', 'data-cmd': 'next', 'aria-label': 'Next version', text: '›' });
+    const position = h('span', { class: 'pos', 'data-redraft': 'version' });
+    const versionsNav = h('span', { class: 'versions', 'data-redraft': 'versions' }, prev, position, next);
+    const refine = h('input', {
+      type: 'text',
+      class: 'ask',
+      'data-redraft': 'refine',
+      maxlength: String(INSTRUCTION_MAX_CHARS),
+      placeholder: 'Refine: shorter, more formal, add a call to action…',
+      'aria-label': 'Refine this version (Enter makes a new one)',
+    });
     const error = h('div', { class: 'error', role: 'alert', 'data-redraft': 'error', hidden: '' });
     const note = h('div', { class: 'note', 'data-redraft': 'note', hidden: '' });
     const cmd = (name: string, label: string, cls = '') => h('button', { type: 'button', 'data-cmd': name, text: label, ...(cls ? { class: cls } : {}) });
@@ -187,12 +246,14 @@ export class Panel {
     };
     const panel = h(
       'div',
-      { class: 'card panel', role: 'dialog', 'aria-label': 'Redraft result', 'data-redraft': 'panel' },
-      h('div', { class: 'head' }, h('span', { class: 'brand', text: 'R' }), title, status, closeBtn),
+      { class: 'card panel', role: 'dialog', 'aria-label': 'Redraft result', 'data-redraft': 'panel', tabindex: '-1' },
+      h('div', { class: 'head' }, h('span', { class: 'brand', text: 'R' }), title, status, versionsNav, closeBtn),
       result,
       error,
       h('div', { class: 'row buttons' }, ...Object.values(buttons)),
+      refine,
       note,
+      live,
     );
     const hint = h('div', { class: 'card hint', role: 'status', 'data-redraft': 'hint', hidden: '' });
     root.append(pill, toolbar, panel, hint);
@@ -217,7 +278,29 @@ export class Panel {
       this.platform = platformSelect.value as Platform;
       this.showEstimate('social_post');
     });
-    closeBtn.addEventListener('click', () => this.close());
+    closeBtn.addEventListener('click', () => void this.escape());
+    styleSelect.addEventListener('change', () => {
+      this.styleId = styleSelect.value || null;
+      void browser.storage.local.set({ [LAST_STYLE_KEY]: this.styleId ?? '' }).catch(() => {});
+    });
+    instruction.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && e.isTrusted && instruction.value.trim()) {
+        e.preventDefault();
+        this.start('rewrite');
+      }
+    });
+    refine.addEventListener('keydown', (e) => {
+      const v = this.versions[this.shown];
+      if (e.key === 'Enter' && e.isTrusted && v && refine.value.trim() && this.phase !== 'streaming') {
+        e.preventDefault();
+        const wish = refine.value.trim();
+        refine.value = '';
+        this.start('rewrite', { source: v.text, instruction: wish });
+      }
+    });
+    prev.addEventListener('click', () => this.showVersion(this.shown - 1));
+    next.addEventListener('click', () => this.showVersion(this.shown + 1));
+    actionRow.addEventListener('keydown', (e) => this.roveToolbar(e, actionRow));
     pill.addEventListener('mousedown', (e) => e.preventDefault()); // keep the page's selection
     pill.addEventListener('click', () => {
       if (this.phase === 'button') this.setPhase('toolbar');
@@ -227,16 +310,21 @@ export class Panel {
     buttons.stop.addEventListener('click', () => this.stop());
     buttons.replace.addEventListener('click', (e) => void (e.isTrusted && this.replace()));
     buttons.copy.addEventListener('click', () => void this.copy());
-    buttons.retry.addEventListener('click', (e) => e.isTrusted && this.start(this.action));
+    buttons.retry.addEventListener('click', (e) => {
+      const v = this.versions[this.shown];
+      if (!e.isTrusted) return;
+      if (v) {
+        this.tone = v.tone;
+        this.platform = v.platform;
+        this.start(v.action, { source: v.source, ...(v.instruction ? { instruction: v.instruction } : {}) });
+      } else this.start(this.action);
+    });
     buttons.undo.addEventListener('click', (e) => void (e.isTrusted && this.undo()));
     buttons.signin.addEventListener('click', () => void browser.runtime.sendMessage({ type: 'ui/open-popup' }).catch(() => {}));
     buttons.upgrade.addEventListener('click', () => void browser.runtime.sendMessage({ type: 'ui/open-popup' }).catch(() => {}));
     buttons.options.addEventListener('click', () => void browser.runtime.sendMessage({ type: 'ui/open-options' }).catch(() => {}));
-    root.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') this.close();
-    });
     void shadow;
-    return { root, pill, toolbar, estimate, panel, title, status, result, error, note, buttons, hint, actionButtons };
+    return { root, pill, toolbar, estimate, panel, title, status, result, error, note, buttons, hint, actionButtons, actionRow, styleSelect, instruction, refine, versionsNav, prev, next, position, live };
   }
 
   private showEstimate(a: Action) {
@@ -248,10 +336,29 @@ export class Panel {
     this.els.estimate.title = `About ${fmt(e.likelyTokens)} tokens (${fmt(e.inputTokens)} in, plus the answer). Up to ${fmt(e.maxTokens)} are held from your balance while it runs; only what is used is charged.`;
   }
 
-  private start(action: Action) {
+  /**
+   * A new version: the selection (or, to refine, a previous version) with the action, the toolbar's instruction
+   * or the refinement, and the chosen style. Each is its own metered request.
+   */
+  private start(action: Action, opts: { source?: string; instruction?: string } = {}) {
     if (!this.held) return;
     this.disconnect();
     this.action = action;
+    const typed = this.els.instruction.value.trim();
+    const wish = opts.instruction ?? (opts.source === undefined && typed ? typed : undefined);
+    const version: Version = {
+      text: '',
+      action,
+      tone: this.tone,
+      platform: this.platform,
+      source: opts.source ?? this.held.report.text,
+      ...(wish ? { instruction: wish } : {}),
+      ...(this.styleId ? { styleId: this.styleId } : {}),
+      stopped: false,
+    };
+    this.versions.push(version);
+    if (this.versions.length > MAX_VERSIONS) this.versions.shift();
+    this.shown = this.versions.length - 1;
     this.result = '';
     this.error = null;
     this.stopped = false;
@@ -260,10 +367,12 @@ export class Panel {
     const msg: StartMessage = {
       type: 'start',
       requestId: newRequestId(),
-      text: this.held.report.text,
+      text: version.source,
       action,
       ...(action === 'tone' ? { tone: this.tone } : {}),
       ...(action === 'social_post' ? { platform: this.platform } : {}),
+      ...(version.instruction ? { instruction: version.instruction } : {}),
+      ...(version.styleId ? { styleId: version.styleId } : {}),
     };
     let port: Browser.runtime.Port;
     try {
@@ -284,11 +393,67 @@ export class Panel {
     });
     port.postMessage(msg);
     this.setPhase('streaming');
+    // The panel takes the focus (the toolbar it came from is gone): Esc, Tab and screen readers start there.
+    this.els.panel.focus({ preventScroll: true });
+  }
+
+  private showVersion(i: number) {
+    if (this.phase === 'streaming' || i < 0 || i >= this.versions.length) return;
+    this.shown = i;
+    const v = this.versions[i]!;
+    this.result = v.text;
+    this.action = v.action;
+    this.stopped = v.stopped;
+    this.error = null;
+    this.setPhase('done');
+  }
+
+  /** Arrow keys, Home and End move between the toolbar's controls; Tab enters and leaves it as one stop. */
+  private roveToolbar(e: KeyboardEvent, row: HTMLElement) {
+    const items = [...row.querySelectorAll<HTMLElement>('button, select')].filter((el) => !el.hidden && !el.closest('[hidden]'));
+    const at = items.indexOf(e.target as HTMLElement);
+    if (at < 0) return;
+    // A select uses Up/Down itself; Left/Right still move on.
+    const to = e.key === 'ArrowRight' ? at + 1 : e.key === 'ArrowLeft' ? at - 1 : e.key === 'Home' ? 0 : e.key === 'End' ? items.length - 1 : null;
+    if (to === null) return;
+    e.preventDefault();
+    const target = items[(to + items.length) % items.length]!;
+    for (const el of items) el.tabIndex = el === target ? 0 : -1;
+    target.focus();
+  }
+
+  /** The user's saved styles for the toolbar (at most every 30 s, at once after the options page changed them). */
+  private async loadStyles() {
+    if (Date.now() - this.stylesLoadedAt < 30_000) return this.renderStyles();
+    this.stylesLoadedAt = Date.now();
+    const r = (await browser.runtime.sendMessage({ type: 'styles/list' }).catch(() => null)) as { ok: boolean; styles?: Style[] } | null;
+    this.styles = r?.ok && r.styles ? r.styles : null;
+    this.renderStyles();
+  }
+
+  private renderStyles() {
+    const select = this.els.styleSelect;
+    const list = this.styles ?? [];
+    select.hidden = list.length === 0;
+    if (this.styleId && !list.some((s) => s.id === this.styleId)) this.styleId = list.length ? null : this.styleId;
+    select.replaceChildren(h('option', { value: '', text: 'No style' }), ...list.map((s) => h('option', { value: s.id, text: s.name })));
+    select.value = this.styleId && list.some((s) => s.id === this.styleId) ? this.styleId : '';
+  }
+
+  /** Esc or ×: close, and give the field back its focus and selection. */
+  private async escape() {
+    const held = this.held;
+    this.close(false);
+    if (!held) return;
+    await held.link.call({ op: 'restore', id: held.report.id }).catch(() => {});
+    void held.link.call({ op: 'forget', id: held.report.id }).catch(() => {});
   }
 
   private onServerMessage(m: ServerMessage) {
     if (m.type === 'chunk') {
       this.result += m.text;
+      const v = this.versions[this.shown];
+      if (v) v.text = this.result;
       this.els.result.textContent = this.result;
       this.els.result.scrollTop = this.els.result.scrollHeight;
       return;
@@ -296,8 +461,20 @@ export class Panel {
     this.disconnect();
     if (m.type === 'done') {
       this.stopped = m.stopped;
+      const v = this.versions[this.shown];
+      if (v) v.stopped = m.stopped;
       this.setPhase('done');
+      // Announced once, now that it is whole (the streaming text itself is not a live region).
+      this.els.live.textContent = `${m.stopped ? 'Stopped' : 'Done'}: ${this.result}`;
+      const inPanel = this.els.panel.contains(this.els.panel.getRootNode() instanceof ShadowRoot ? (this.els.panel.getRootNode() as ShadowRoot).activeElement : null);
+      if (inPanel) (this.els.buttons.replace.hidden ? this.els.buttons.copy : this.els.buttons.replace).focus({ preventScroll: true });
     } else {
+      // A failed take leaves no empty version behind (the previous ones stay to pick from).
+      if (this.versions[this.shown]?.text === '') {
+        this.versions.splice(this.shown, 1);
+        this.shown = this.versions.length - 1;
+        this.result = this.versions[this.shown]?.text ?? '';
+      }
       this.fail(m);
     }
   }
@@ -400,17 +577,26 @@ export class Panel {
     }
   }
 
-  private close() {
+  private close(forget = true) {
+    this.seq++; // a selection report still on its way (awaiting its frame's offset) must not reopen the UI
     this.disconnect();
     this.clearWait();
-    if (this.held) void this.held.link.call({ op: 'forget', id: this.held.report.id }).catch(() => {});
+    if (this.held && forget) void this.held.link.call({ op: 'forget', id: this.held.report.id }).catch(() => {});
     this.replaced = false;
     this.busy = false;
     this.held = null;
+    this.versions = [];
+    this.shown = -1;
+    this.result = '';
+    if (this.els) {
+      this.els.instruction.value = '';
+      this.els.refine.value = '';
+    }
     this.setPhase('idle');
   }
 
   private hide() {
+    this.seq++;
     if (this.phase === 'toolbar' || this.phase === 'button') this.setPhase('idle');
   }
 
@@ -462,6 +648,8 @@ export class Panel {
     e.panel.hidden = !(phase === 'streaming' || phase === 'done' || phase === 'error');
     if (phase === 'idle') return;
     if (phase === 'toolbar') {
+      void this.loadStyles();
+      this.initRoving();
       this.showEstimate(this.action);
       this.position(e.toolbar);
       return;
@@ -469,7 +657,17 @@ export class Panel {
     const editable = !!this.held?.report.editable;
     const b = e.buttons;
     const failed = phase === 'error' ? this.error : null;
-    e.title.textContent = ACTION_LABELS[this.action] + (this.action === 'tone' ? ` · ${TONE_LABELS[this.tone]}` : this.action === 'social_post' ? ` · ${PLATFORM_LABELS[this.platform]}` : '');
+    const version = this.versions[this.shown];
+    e.title.textContent =
+      ACTION_LABELS[this.action] +
+      (this.action === 'tone' ? ` · ${TONE_LABELS[version?.tone ?? this.tone]}` : this.action === 'social_post' ? ` · ${PLATFORM_LABELS[version?.platform ?? this.platform]}` : '') +
+      (version?.instruction ? ` · “${version.instruction.length > 40 ? `${version.instruction.slice(0, 39)}…` : version.instruction}”` : '');
+    e.versionsNav.hidden = this.versions.length < 2;
+    e.position.textContent = `${this.shown + 1}/${this.versions.length}`;
+    e.position.setAttribute('aria-label', `Version ${this.shown + 1} of ${this.versions.length}`);
+    e.prev.disabled = phase === 'streaming' || this.shown <= 0;
+    e.next.disabled = phase === 'streaming' || this.shown >= this.versions.length - 1;
+    e.refine.hidden = !(phase === 'done' && this.result.length > 0 && !this.replaced);
     e.status.textContent = phase === 'streaming' ? 'Writing…' : phase === 'error' ? '' : this.stopped ? 'Stopped' : editable ? 'Done' : 'Done · this text is not editable, copy it';
     e.result.textContent = this.result;
     e.result.classList.toggle('streaming', phase === 'streaming');
@@ -490,6 +688,12 @@ export class Panel {
     e.note.hidden = !this.note;
     e.note.textContent = this.note;
     this.position(e.panel);
+  }
+
+  /** One tab stop for the toolbar's controls: the first action (arrow keys move on). */
+  private initRoving() {
+    const items = [...this.els.actionRow.querySelectorAll<HTMLElement>('button, select')];
+    items.forEach((el, i) => (el.tabIndex = i === 0 ? 0 : -1));
   }
 
   /** The small button at the end of the selection (the pointer for text fields), inside the viewport. */

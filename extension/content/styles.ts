@@ -78,5 +78,13 @@ select { border-color: var(--line); padding: 2px 4px; background: var(--soft); }
 .pill:focus-visible { outline: 2px solid var(--focus); outline-offset: 2px; }
 button.quiet { background: transparent; border-color: transparent; color: var(--muted); font-size: 12px; }
 button.quiet:hover { background: var(--hover); }
+input.ask {
+  display: block; width: 100%; margin-top: 6px; font: inherit; color: var(--fg); background: var(--soft);
+  border: 1px solid var(--line); border-radius: 6px; padding: 4px 8px;
+}
+input.ask::placeholder { color: var(--faint); }
+input.ask:focus-visible { outline: 2px solid var(--focus); outline-offset: 1px; }
+.versions { display: inline-flex; align-items: center; gap: 2px; color: var(--muted); font-size: 12px; }
+.versions .nav { padding: 0 6px; font-size: 15px; line-height: 1.2; }
 .sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 `;

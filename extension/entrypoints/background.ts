@@ -9,7 +9,7 @@ import { checkApiUrl, OPEN_TOOLBAR_COMMAND } from '../lib/build-config';
 import { serveRewritePort } from '../lib/relay';
 import { openToolbarRoute, REWRITE_PORT, type BackgroundRequest, type BackgroundResponses } from '../lib/protocol';
 import { createSessions, SessionError, type ClerkSession, type KeyValueArea } from '../lib/session';
-import { billingUrl, fetchUsage } from '../lib/api';
+import { billingUrl, fetchUsage, styles } from '../lib/api';
 import { badgeFor } from '../lib/badge';
 import { isCallFrame, isToHost, parseAgentCall, parseAgentEvent, type AgentCallMessage, type FromFrameMessage } from '../lib/frames';
 
@@ -120,6 +120,8 @@ export default defineBackground(() => {
       await browser.runtime.openOptionsPage();
       return { ok: true };
     }
+    // The toolbar lists the user's own styles to choose one; only extension pages change them.
+    if (msg.type === 'styles/list') return styles(api, { kind: 'list' }) as Promise<BackgroundResponses['styles/list']>;
     if (!isExtensionPage(sender)) return undefined;
     switch (msg.type) {
       case 'auth/state':
@@ -143,6 +145,10 @@ export default defineBackground(() => {
         if (r.ok) await browser.tabs.create({ url: r.url });
         return r;
       }
+      case 'styles/put':
+        return styles(api, { kind: 'put', id: msg.id, name: msg.name, instructions: msg.instructions });
+      case 'styles/delete':
+        return styles(api, { kind: 'delete', id: msg.id });
       case 'settings/set-api-url': {
         const check = checkApiUrl(msg.apiUrl);
         if (!check.ok) return { ok: false, message: check.reason };

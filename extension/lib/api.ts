@@ -1,7 +1,8 @@
 /**
  * The background's non-streaming API calls (the streaming one is relay.ts). Injected fetch/token: unit-tested.
  */
-import type { UsageResult, UsageWithBilling } from './protocol';
+import type { BackgroundResponses, UsageResult, UsageWithBilling } from './protocol';
+import type { StyleResponse, StylesResponse } from '../../shared/contract';
 import { errorFromResponse } from './relay';
 import { isLoopbackOrigin } from './build-config';
 
@@ -81,6 +82,31 @@ export async function billingUrl(deps: ApiDeps, kind: keyof typeof BILLING_ENDPO
       return { ok: false, message: `The API returned a billing page that is not https (${u.origin === 'null' ? u.protocol : u.origin}); it was not opened.` };
     }
     return { ok: true, url };
+  } catch (err) {
+    return { ok: false, message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+/** The user's saved styles (brand voice): list, create or replace, delete. */
+export async function styles(
+  deps: ApiDeps,
+  op: { kind: 'list' } | { kind: 'put'; id: string; name: string; instructions: string } | { kind: 'delete'; id: string },
+): Promise<BackgroundResponses['styles/list'] | BackgroundResponses['styles/put'] | BackgroundResponses['styles/delete']> {
+  try {
+    const path = op.kind === 'list' ? '/v1/styles' : `/v1/styles/${encodeURIComponent(op.id)}`;
+    const init: RequestInit =
+      op.kind === 'put'
+        ? { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: op.name, instructions: op.instructions }) }
+        : op.kind === 'delete'
+          ? { method: 'DELETE' }
+          : {};
+    const res = await authed(deps, path, init);
+    if ('signedOut' in res) return { ok: false, message: 'Sign in first.' };
+    if (!res.ok) return { ok: false, message: (await errorFromResponse(res)).message || `The API answered ${res.status}.` };
+    const body = (await res.json()) as StylesResponse & StyleResponse;
+    if (op.kind === 'list') return Array.isArray(body.styles) ? { ok: true, styles: body.styles } : { ok: false, message: 'The API answered an unexpected styles shape.' };
+    if (op.kind === 'put') return body.style ? { ok: true, style: body.style } : { ok: false, message: 'The API answered an unexpected style shape.' };
+    return { ok: true };
   } catch (err) {
     return { ok: false, message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}` };
   }

@@ -53,7 +53,8 @@ export type ReplaceResult = { ok: true; nativeUndo: boolean; how: string } | { o
 export type UndoResult = { ok: true; how: 'native' | 'manual' | 'already' } | { ok: false; message: string };
 
 /** What the UI asks of a frame's agent. */
-export type AgentCall = { op: 'replace'; id: string; text: string } | { op: 'undo'; id: string } | { op: 'forget'; id: string };
+/** `restore`: focus the field again and select the text (after Esc). */
+export type AgentCall = { op: 'replace'; id: string; text: string } | { op: 'undo'; id: string } | { op: 'forget'; id: string } | { op: 'restore'; id: string };
 export type AgentCallResult<C extends AgentCall> = C extends { op: 'replace' } ? ReplaceResult : C extends { op: 'undo' } ? UndoResult : { ok: true };
 
 // Runtime messages (content ⇄ background ⇄ content).
@@ -137,7 +138,7 @@ export function parseAgentEvent(v: unknown): AgentEvent | null {
 export function parseAgentCall(v: unknown): AgentCall | null {
   if (!isObject(v) || typeof v.id !== 'string' || !ID.test(v.id)) return null;
   if (v.op === 'replace') return typeof v.text === 'string' && v.text.length > 0 && v.text.length <= MAX_REPLACEMENT ? { op: 'replace', id: v.id, text: v.text } : null;
-  if (v.op === 'undo' || v.op === 'forget') return { op: v.op, id: v.id };
+  if (v.op === 'undo' || v.op === 'forget' || v.op === 'restore') return { op: v.op, id: v.id };
   return null;
 }
 

@@ -7,7 +7,7 @@
  * The version is part of the port name, so a content script left over from an older build (still
  * injected in an open tab after an update) is refused rather than misunderstood.
  */
-import { ACTIONS, PLATFORMS, REQUEST_ID_PATTERN, TONES, type Action, type ErrorCode, type Platform, type Tone, type UsageResponse } from '../../shared/contract';
+import { ACTIONS, INSTRUCTION_MAX_CHARS, PLATFORMS, REQUEST_ID_PATTERN, STYLE_ID_PATTERN, TONES, type Action, type ErrorCode, type Platform, type Style, type Tone, type UsageResponse } from '../../shared/contract';
 
 export const PROTOCOL_VERSION = 1;
 export const REWRITE_PORT = `redraft/rewrite@${PROTOCOL_VERSION}`;
@@ -20,6 +20,10 @@ export interface StartMessage {
   action: Action;
   tone?: Tone;
   platform?: Platform;
+  /** What the user asked for in their own words ("make it punchier"); also how a result is refined. */
+  instruction?: string;
+  /** One of the user's saved styles (brand voice). */
+  styleId?: string;
 }
 export interface StopMessage {
   type: 'stop';
@@ -63,13 +67,29 @@ export function parseClientMessage(raw: unknown): ClientMessage | null {
   if (!isObject(raw)) return null;
   if (raw.type === 'stop') return { type: 'stop' };
   if (raw.type !== 'start') return null;
-  const { requestId, text, action, tone, platform } = raw;
+  const { requestId, text, action, tone, platform, instruction, styleId } = raw;
   if (typeof requestId !== 'string' || !REQUEST_ID_PATTERN.test(requestId)) return null;
   if (typeof text !== 'string' || text.trim() === '' || text.length > MAX_MESSAGE_TEXT) return null;
   if (!oneOf(ACTIONS, action)) return null;
   if (action === 'tone' ? !oneOf(TONES, tone) : tone !== undefined) return null;
   if (action === 'social_post' ? !oneOf(PLATFORMS, platform) : platform !== undefined) return null;
-  return { type: 'start', requestId, text, action, ...(action === 'tone' ? { tone: tone as Tone } : {}), ...(action === 'social_post' ? { platform: platform as Platform } : {}) };
+  let wish: string | undefined;
+  if (instruction !== undefined) {
+    if (typeof instruction !== 'string') return null;
+    wish = instruction.trim();
+    if (!wish || [...wish].length > INSTRUCTION_MAX_CHARS) return null;
+  }
+  if (styleId !== undefined && (typeof styleId !== 'string' || !STYLE_ID_PATTERN.test(styleId))) return null;
+  return {
+    type: 'start',
+    requestId,
+    text,
+    action,
+    ...(action === 'tone' ? { tone: tone as Tone } : {}),
+    ...(action === 'social_post' ? { platform: platform as Platform } : {}),
+    ...(wish ? { instruction: wish } : {}),
+    ...(typeof styleId === 'string' ? { styleId } : {}),
+  };
 }
 
 /** A fresh id per run: a retried *delivery* of the same run is idempotent, "Try again" uses a new one. */
@@ -102,7 +122,10 @@ export type BackgroundRequest =
   | { type: 'billing/open'; kind: 'checkout' | 'portal' }
   | { type: 'settings/set-api-url'; apiUrl: string }
   | { type: 'ui/open-popup' }
-  | { type: 'ui/open-options' };
+  | { type: 'ui/open-options' }
+  | { type: 'styles/list' }
+  | { type: 'styles/put'; id: string; name: string; instructions: string }
+  | { type: 'styles/delete'; id: string };
 
 export interface BackgroundResponses {
   'auth/state': AuthState;
@@ -113,6 +136,9 @@ export interface BackgroundResponses {
   'settings/set-api-url': { ok: true; apiUrl: string } | { ok: false; message: string };
   'ui/open-popup': { ok: boolean };
   'ui/open-options': { ok: boolean };
+  'styles/list': { ok: true; styles: Style[] } | { ok: false; message: string };
+  'styles/put': { ok: true; style: Style } | { ok: false; message: string };
+  'styles/delete': { ok: true } | { ok: false; message: string };
 }
 
 /** background → content script (tabs.sendMessage): open the toolbar for the current selection. */

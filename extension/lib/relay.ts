@@ -69,7 +69,15 @@ export function serveRewritePort(port: RelayPort, deps: RelayDeps): void {
 
 async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped: boolean }, deps: RelayDeps, post: (m: ServerMessage) => void): Promise<void> {
   const signal = run.abort.signal;
-  const body = JSON.stringify({ text: msg.text, action: msg.action, requestId: msg.requestId, ...(msg.tone ? { tone: msg.tone } : {}), ...(msg.platform ? { platform: msg.platform } : {}) });
+  const body = JSON.stringify({
+    text: msg.text,
+    action: msg.action,
+    requestId: msg.requestId,
+    ...(msg.tone ? { tone: msg.tone } : {}),
+    ...(msg.platform ? { platform: msg.platform } : {}),
+    ...(msg.instruction ? { instruction: msg.instruction } : {}),
+    ...(msg.styleId ? { styleId: msg.styleId } : {}),
+  });
   let apiUrl = '';
   let reached = false;
   try {

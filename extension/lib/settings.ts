@@ -6,6 +6,10 @@
  * Pure (validation, site names); the storage area is injected.
  */
 export const SETTINGS_KEY = 'redraft:settings';
+/** The last style chosen in the toolbar (its id; '' for none). */
+export const LAST_STYLE_KEY = 'redraft:last-style';
+/** Set by the options page when the saved styles change, so open toolbars reload them. */
+export const STYLES_CHANGED_KEY = 'redraft:styles-changed';
 
 export interface InPageSettings {
   /** Show the Redraft button for selections in non-editable page text too (default: only in fields). */

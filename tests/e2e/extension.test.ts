@@ -19,6 +19,7 @@ import {
   launchWithExtension,
   openToolbar,
   showOnPageText,
+  axeOnRedraft,
   openPopup as openExtensionPopup,
   ROOT,
   screenshotPath,
@@ -355,10 +356,10 @@ describe('extension in Chromium', () => {
     await expect.poll(() => opts.getByTestId('options-user').textContent(), WAIT).toMatch(new RegExp(`Signed in as ${USER}`));
     const input = opts.getByLabel('API address');
     await input.fill('http://api.example.com');
-    await opts.getByRole('button', { name: 'Save' }).click();
+    await opts.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => opts.getByTestId('options-status').textContent(), WAIT).toMatch(/only allowed for this machine/);
     await input.fill(stack.api + '/');
-    await opts.getByRole('button', { name: 'Save' }).click();
+    await opts.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => opts.getByTestId('options-status').textContent(), WAIT).toMatch(/Saved .* answers \/health/);
     await opts.close();
   });
@@ -423,5 +424,163 @@ describe('out of the way', () => {
     await selectFirstLine(page, page.locator('#ta'));
     await u.button.waitFor({ state: 'visible', ...WAIT });
     await page.keyboard.press('Escape');
+  });
+});
+
+describe('choice, styles, keyboard, dark mode', () => {
+  const lastUserMessage = () => {
+    const body = stack.model.lastRequestBody as { messages: { role: string; content: string }[] };
+    return body.messages.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+  };
+  const systemMessage = () => (stack.model.lastRequestBody as { messages: { role: string; content: string }[] }).messages.find((m) => m.role === 'system')?.content ?? '';
+
+  it('versions and instructions: say what you want, Try again adds a version (‹ 2/2 ›), Refine makes a new one from the shown one, Replace uses the shown one', async () => {
+    await stack.db.hset(`rd:{${USER}}:quota`, 'used', '0'); // the badge test used the allowance up
+    await page.bringToFront();
+    await page.reload();
+    await contentScriptReady(page);
+    const u = ui(page);
+    const ta = page.locator('#ta');
+    const original = await ta.inputValue();
+    const firstLine = original.split('\n')[0]!;
+    await selectFirstLine(page, ta);
+    await openToolbar(page);
+    await u.toolbar.locator('[data-redraft="instruction"]').fill('make it punchier, for a CFO');
+    await page.keyboard.press('Enter');
+    const v1 = await finished(page);
+    expect(lastUserMessage()).toContain('make it punchier, for a CFO');
+    expect(systemMessage()).not.toContain('make it punchier');
+    expect(await u.panel.locator('.title').textContent()).toMatch(/Rewrite · “make it punchier, for a CFO”/);
+    expect(await page.locator('[data-redraft="versions"]').isVisible()).toBe(false);
+
+    await u.cmd('retry').click();
+    await finished(page);
+    expect(lastUserMessage()).toContain('make it punchier, for a CFO'); // Try again keeps what was asked
+    await expect.poll(() => page.locator('[data-redraft="version"]').textContent()).toBe('2/2');
+    await u.cmd('prev').click();
+    expect(await page.locator('[data-redraft="version"]').textContent()).toBe('1/2');
+    expect(await u.result.textContent()).toBe(v1);
+
+    const refine = u.panel.locator('[data-redraft="refine"]');
+    await refine.fill('shorter');
+    await refine.press('Enter');
+    const v3 = await finished(page);
+    expect(lastUserMessage()).toContain(v1); // refines the shown version's text
+    expect(lastUserMessage()).toContain('shorter');
+    expect(await page.locator('[data-redraft="version"]').textContent()).toBe('3/3');
+    await page.screenshot({ path: screenshotPath('11-panel-versions') });
+
+    await u.cmd('replace').click();
+    await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
+    expect(await ta.inputValue()).toBe(original.replace(firstLine, v3));
+    await ta.focus();
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => ta.inputValue()).toBe(original);
+    await u.cmd('close').click();
+  });
+
+  it('styles: made in the options page, chosen in the toolbar, sent with the rewrite, remembered next time', async () => {
+    const u = ui(page);
+    const opts = await ext.context.newPage();
+    await opts.goto(`chrome-extension://${ext.id}/options.html`);
+    await opts.getByLabel('New style: name').fill('Brand voice');
+    await opts.getByLabel('Instructions').fill('Warm and concise; we say customers, never users.');
+    await opts.getByRole('button', { name: 'Save style' }).click();
+    await expect.poll(() => opts.getByTestId('styles-status').textContent(), WAIT).toMatch(/Saved “Brand voice”/);
+    expect(await opts.getByRole('list', { name: 'Your styles' }).textContent()).toContain('Brand voice');
+    await opts.close();
+
+    await page.bringToFront();
+    await selectFirstLine(page, page.locator('#ta'));
+    await openToolbar(page);
+    const style = u.toolbar.locator('select[data-option="style"]');
+    await style.waitFor({ state: 'visible', ...WAIT });
+    await style.selectOption({ label: 'Brand voice' });
+    await u.action('rewrite').click();
+    await finished(page);
+    expect(lastUserMessage()).toContain('Warm and concise; we say customers, never users.');
+    await u.cmd('close').click();
+
+    await selectFirstLine(page, page.locator('#ta'));
+    await openToolbar(page);
+    await expect.poll(() => style.inputValue(), WAIT).toBe('brand-voice');
+    await page.keyboard.press('Escape');
+  });
+
+  it('keyboard: arrow keys, Home and End in the toolbar; the panel takes focus; Esc closes it, gives the field back its selection and never reaches the page', async () => {
+    const u = ui(page);
+    const ta = page.locator('#ta');
+    await selectFirstLine(page, ta);
+    const line = await ta.evaluate((el: HTMLTextAreaElement) => [el.selectionStart, el.selectionEnd]);
+    await page.evaluate(() => ((window as unknown as { __escapes: number }).__escapes = 0));
+    await ext.worker.evaluate(async (url) => {
+      const [tab] = await chrome.tabs.query({ url: `${url}*` });
+      await chrome.tabs.sendMessage(tab!.id!, { type: 'redraft/open-toolbar', scope: 'focused' });
+    }, site.url);
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    const focused = () => page.evaluate(() => {
+      const host = document.querySelector('redraft-selection');
+      const el = host?.shadowRoot?.activeElement as HTMLElement | null | undefined;
+      return el ? el.dataset.action ?? el.dataset.option ?? el.dataset.cmd ?? el.dataset.redraft ?? el.tagName : document.activeElement?.id ?? null;
+    });
+    await expect.poll(focused, WAIT).toBe('rewrite');
+    await page.keyboard.press('ArrowRight');
+    expect(await focused()).toBe('shorten');
+    await page.keyboard.press('End');
+    expect(await focused()).not.toBe('shorten');
+    await page.keyboard.press('Home');
+    expect(await focused()).toBe('rewrite');
+    // One tab stop: Tab leaves the row (to the instruction field).
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('instruction');
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused()).toBe('rewrite');
+
+    await page.keyboard.press('Enter');
+    await u.panel.waitFor({ state: 'visible', ...WAIT });
+    await finished(page);
+    await expect.poll(focused, WAIT).toBe('replace');
+    expect(await page.locator('[data-redraft="live"]').textContent()).toMatch(/^Done: ./);
+    expect(await axeOnRedraft(page)).toEqual([]);
+
+    await page.keyboard.press('Escape');
+    await u.panel.waitFor({ state: 'hidden', ...WAIT });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('ta');
+    expect(await ta.evaluate((el: HTMLTextAreaElement) => [el.selectionStart, el.selectionEnd])).toEqual(line);
+    expect(await page.evaluate(() => (window as unknown as { __escapes: number }).__escapes)).toBe(0);
+  });
+
+  it('dark mode: dark under prefers-color-scheme: dark and on a dark part of a light page; no serious accessibility violations in either', async () => {
+    const u = ui(page);
+    const cardBackground = () => u.toolbar.evaluate((el) => getComputedStyle(el).backgroundColor);
+    const lum = (rgb: string) => {
+      const [r, g, b] = (rgb.match(/\d+/g) ?? []).map(Number);
+      return (0.2126 * r! + 0.7152 * g! + 0.0722 * b!) / 255;
+    };
+    await selectFirstLine(page, page.locator('#ta'));
+    await openToolbar(page);
+    expect(lum(await cardBackground())).toBeGreaterThan(0.9);
+    await page.keyboard.press('Escape');
+
+    await page.emulateMedia({ colorScheme: 'dark' });
+    try {
+      await selectFirstLine(page, page.locator('#ta'));
+      await openToolbar(page);
+      expect(lum(await cardBackground())).toBeLessThan(0.2);
+      expect(await axeOnRedraft(page)).toEqual([]);
+      await page.screenshot({ path: screenshotPath('12-toolbar-dark-scheme') });
+      await page.keyboard.press('Escape');
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
+
+    await selectFirstLine(page, page.locator('#dark'));
+    await openToolbar(page);
+    expect(lum(await cardBackground())).toBeLessThan(0.2);
+    await u.action('rewrite').click();
+    await finished(page);
+    expect(await axeOnRedraft(page)).toEqual([]);
+    await page.screenshot({ path: screenshotPath('13-panel-on-dark-page') });
+    await u.cmd('close').click();
   });
 });

@@ -118,7 +118,11 @@ export const TEST_PAGE = `<!doctype html>
 Keep this second line exactly as it is.</textarea>
   <input id="title" type="text" value="A short product title for the store" style="width:560px">
   <div id="ce" contenteditable="true"><p>This bag is nice and it has many pockets.</p><p>The second paragraph stays.</p></div>
+  <div id="dark" contenteditable="true" style="background:#18181b;color:#f4f4f5;padding:8px;width:560px">Night mode notes stay readable here.</div>
   <script>
+    // A page's own Esc handler (a modal composer would close on it): Redraft's Esc must not reach it.
+    window.__escapes = 0;
+    document.addEventListener('keydown', (e) => { if (e.key === 'Escape') window.__escapes++; });
     window.__events = [];
     for (const type of ['beforeinput', 'input']) {
       document.addEventListener(type, (e) => window.__events.push({ id: e.target.id || e.target.closest('[id]')?.id, type, inputType: e.inputType }), true);
@@ -219,3 +223,15 @@ export async function openPopup(ext: LoadedExtension): Promise<Page> {
 
 /** "1,234" → 1234 (the popup's formatted numbers). */
 export const num = (text: string | null) => Number((text ?? '').replace(/,/g, ''));
+
+/** axe-core on Redraft's own UI (its shadow root) in the page: the serious and critical violations, if any. */
+export async function axeOnRedraft(p: Page): Promise<{ id: string; impact: string | null | undefined; help: string; nodes: string[] }[]> {
+  await p.addScriptTag({ path: join(ROOT, 'node_modules/axe-core/axe.min.js') });
+  return p.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: { id: string; impact?: string | null; help: string; nodes: { target: unknown }[] }[] }> } }).axe;
+    const r = await axe.run({ include: [['redraft-selection', '[data-redraft="root"]']] }, { resultTypes: ['violations'] });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => JSON.stringify(n.target)) }));
+  });
+}

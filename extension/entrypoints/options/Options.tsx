@@ -6,6 +6,7 @@ import { useClerkBridge } from '../../ui/clerk-context';
 import { checkApiUrl, originPattern } from '../../lib/build-config';
 import type { AuthState } from '../../lib/protocol';
 import { SiteSettings } from '../../ui/SiteSettings';
+import { StylesEditor } from '../../ui/StylesEditor';
 
 export function Options() {
   const clerk = useClerkBridge();
@@ -72,6 +73,7 @@ export function Options() {
         )}
       </form>
       <SiteSettings />
+      <StylesEditor signedIn={!!auth?.signedIn} />
       <section className="field">
         <h2>Account</h2>
         {!auth ? (
