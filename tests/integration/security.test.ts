@@ -34,7 +34,7 @@ describe('production app (Clerk keys, no dev auth)', () => {
   });
 
   const usage = (token: string, headers: Record<string, string> = {}) => fetch(`${base}/v1/usage`, { headers: { Authorization: `Bearer ${token}`, ...headers } });
-  const token = (userId: string, o: { iss?: string; azp?: string } = {}) => infra.issuer.issue({ userId, azp: EXT, iss: ISSUER, ...o });
+  const token = (userId: string, o: Omit<Parameters<Infra['issuer']['issue']>[0], 'userId'> = {}) => infra.issuer.issue({ userId, azp: EXT, iss: ISSUER, ...o });
 
   it('accepts a token from the configured issuer and extension', async () => {
     expect((await usage(await token('user_sec_ok'))).status).toBe(200);
@@ -59,6 +59,24 @@ describe('production app (Clerk keys, no dev auth)', () => {
     for (const sub of ['user}{evil', 'user with spaces', '', 'x'.repeat(200)]) {
       expect((await usage(await token(sub))).status).toBe(401);
     }
+  });
+
+  it('refuses a pending session and a token that is not a session (no sid), correctly signed', async () => {
+    // Found by the outside attack run: `sts: "pending"` was served (200).
+    const pending = await usage(await token('user_sec_pending', { sts: 'pending' }));
+    expect(pending.status).toBe(401);
+    expect(await pending.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('session-not-active') } });
+    const rewrite = await fetch(`${base}/v1/rewrite`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await token('user_sec_pending', { sts: 'pending' })}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'Spend my tokens while my session is pending.', action: 'rewrite' }),
+    });
+    expect(rewrite.status).toBe(401);
+    // A JWT-template token of the same instance: same key, issuer and azp, but no session id.
+    const template = await usage(await token('user_sec_template', { sid: null, sts: null }));
+    expect(template.status).toBe(401);
+    expect(await template.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('token-not-a-session') } });
+    expect(await infra.db.exists('rd:{user_sec_pending}:quota', 'rd:{user_sec_template}:quota')).toBe(0);
   });
 
   it('serves CORS only to the configured extension origin', async () => {
