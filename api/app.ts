@@ -16,6 +16,7 @@ import { requestLog } from './observe/request-log';
 import { billingRoutes } from './routes/billing';
 import { webhookRoutes } from './routes/webhooks';
 import { internalRoutes } from './routes/internal';
+import { bodyLimit } from './http/body-limit';
 
 export function createApp(s: Services) {
   const app = new Hono<AppEnv>();
@@ -32,6 +33,8 @@ export function createApp(s: Services) {
   if (s.config.auth.devAuth && s.devIssuer) app.route('/', devRoutes(s.devIssuer, s.config.auth.authorizedParties));
 
   app.use('/v1/*', requireUser(s.verifySession));
+  // Every /v1 body is capped as it streams (routes that read one get these bytes).
+  app.use('/v1/*', bodyLimit(s.config.limits.maxBodyBytes));
   app.route('/', rewriteRoutes(s));
   app.route('/', usageRoutes(s));
   app.route('/', billingRoutes(s));

@@ -12,6 +12,8 @@ import { loadConfig } from '../../api/config/env';
 import { createServices } from '../../api/services';
 import { startInfra, type Infra } from '../support/infra';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
+import { startBillingStack, type BillingStack } from '../support/billing';
+import { chunkedPost } from '../support/raw-http';
 
 const EXT = 'chrome-extension://abcdefghijklmnopabcdefghijklmnop';
 const ISSUER = 'https://clerk.redraft.example';
@@ -132,5 +134,60 @@ describe('user isolation', () => {
       expect(u.usedTokens).toBe(Number(ledger[0]!.billed));
       expect(u.recent.map((r) => r.requestId)).toEqual(['shared_id_0001']);
     }
+  });
+});
+
+describe('request bodies: capped as they stream, and a client going away is not our error', () => {
+  const METRICS_TOKEN = 'metrics-token-for-security-tests';
+  let b: BillingStack;
+  beforeAll(async () => {
+    b = await startBillingStack({ env: { METRICS_TOKEN } });
+  });
+  afterAll(async () => {
+    await b?.close();
+  });
+  const metric = async (series: string) => {
+    const text = await (await fetch(`${b.stack.api}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    return text.split('\n').filter((l) => l.startsWith(series)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+  };
+
+  it('refuses an unbounded chunked webhook body once it passes the cap, without reading the rest (no authentication needed)', async () => {
+    // Found by the outside attack run: 64 MB without Content-Length was read whole before the signature
+    // check (+290 MiB of API memory).
+    const res = await chunkedPost(b.stack.api, '/webhooks/stripe', { headers: { 'Stripe-Signature': 't=1,v1=00' }, total: 64 * 1024 * 1024 });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'payload_too_large' } });
+    // The answer came once the 1 MB cap was passed (plus what the sockets buffer), not after 64 MB.
+    expect(res.sent).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('caps chunked bodies on the rewrite and billing routes too', async () => {
+    const auth = { Authorization: `Bearer ${await b.stack.token('user_sec_chunked')}` };
+    for (const path of ['/v1/rewrite', '/v1/billing/checkout', '/v1/billing/portal']) {
+      const res = await chunkedPost(b.stack.api, path, { headers: auth, total: 32 * 1024 * 1024 });
+      expect(res.status, path).toBe(413);
+      expect(JSON.parse(res.body), path).toMatchObject({ error: { code: 'payload_too_large' } });
+      expect(res.sent, path).toBeLessThan(16 * 1024 * 1024);
+    }
+  });
+
+  it('a client that disconnects mid-body gets no 5xx and no error-level log line', async () => {
+    // Found by the outside attack run: logged as "unhandled error" and counted as a 500.
+    const auth = { Authorization: `Bearer ${await b.stack.token('user_sec_gone')}` };
+    const served5xx = await metric('redraft_http_requests_total{code="internal"');
+    const before = b.stack.logs.length;
+    for (const [path, headers] of [['/webhooks/stripe', { 'Stripe-Signature': 't=1,v1=00' }], ['/v1/rewrite', auth]] as const) {
+      await chunkedPost(b.stack.api, path, { headers, total: 200_000, chunk: 1000, disconnectAfter: 5000 });
+      await expect.poll(() => b.stack.logs.slice(before).some((l) => l.msg === 'request' && l.route === path)).toBe(true);
+    }
+    const lines = b.stack.logs.slice(before);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(lines.filter((l) => l.msg === 'request').map((l) => [l.route, l.status, l.code])).toEqual([
+      ['/webhooks/stripe', 400, 'request_incomplete'],
+      ['/v1/rewrite', 400, 'request_incomplete'],
+    ]);
+    expect(await metric('redraft_http_requests_total{code="internal"')).toBe(served5xx);
+    expect(await metric('redraft_http_requests_total{code="request_incomplete"')).toBe(2);
+    expect(await ledgerOf(b.stack.db, 'user_sec_gone')).toEqual([]);
   });
 });
