@@ -12,11 +12,12 @@ import { loadConfig } from '../../api/config/env';
 import { createServices } from '../../api/services';
 import { startInfra, type Infra } from '../support/infra';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
-import { startBillingStack, type BillingStack } from '../support/billing';
+import { CRON_SECRET, startBillingStack, type BillingStack } from '../support/billing';
 import { chunkedPost } from '../support/raw-http';
 
 const EXT = 'chrome-extension://abcdefghijklmnopabcdefghijklmnop';
 const ISSUER = 'https://clerk.redraft.example';
+const PROD_METRICS_TOKEN = 'metrics-token-of-the-production-app';
 
 describe('production app (Clerk keys, no dev auth)', () => {
   let infra: Infra;
@@ -24,7 +25,7 @@ describe('production app (Clerk keys, no dev auth)', () => {
   let base: string;
   beforeAll(async () => {
     infra = await startInfra();
-    const config = loadConfig({ ...infra.env, CLERK_AUTHORIZED_PARTIES: EXT, CLERK_ISSUER: ISSUER, ALLOWED_ORIGINS: EXT });
+    const config = loadConfig({ ...infra.env, CLERK_AUTHORIZED_PARTIES: EXT, CLERK_ISSUER: ISSUER, ALLOWED_ORIGINS: EXT, METRICS_TOKEN: PROD_METRICS_TOKEN });
     const app = createApp(await createServices(config, { log: () => {} }));
     server = createServer(getRequestListener(app.fetch));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -98,6 +99,28 @@ describe('production app (Clerk keys, no dev auth)', () => {
     expect(own.headers.get('access-control-expose-headers')).toContain('X-Tokens-Remaining');
   });
 
+  it('public /health is up/down only, from a cached probe; details need the metrics token', async () => {
+    // Found by the outside attack run: details (report runs, addresses) for anyone, and an outbound
+    // model call (GET /models with our API key) plus Redis commands on every call.
+    const health = (headers: Record<string, string> = {}) => fetch(`${base}/health`, { headers });
+    const models = infra.model.stats.requests;
+    const commands = infra.bridge.stats.commands;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => health()));
+    for (const res of answers) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(await res.json()).toEqual({ status: 'ok', redis: { ok: true }, model: { ok: true } });
+    }
+    for (let i = 0; i < 5; i++) await (await health({ Authorization: 'Bearer not-the-metrics-token' })).json();
+    // One probe for all 25 calls, not one each.
+    expect(infra.model.stats.requests - models).toBe(1);
+    expect(infra.bridge.stats.commands - commands).toBeLessThanOrEqual(1);
+
+    const detailed = (await (await health({ Authorization: `Bearer ${PROD_METRICS_TOKEN}` })).json()) as Record<string, Record<string, unknown>>;
+    expect(detailed).toMatchObject({ status: 'ok', redis: { ok: true, latencyMs: expect.any(Number) }, model: { ok: true, id: 'gpt-4o-mini', baseURL: infra.model.url }, auth: { mode: expect.stringMatching(/clerk/) }, billing: { enabled: false } });
+    expect(infra.model.stats.requests - models).toBe(1); // the same cached probe
+  });
+
   it('has no dev routes: /dev/session does not exist without DEV_AUTH', async () => {
     const res = await fetch(`${base}/dev/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"userId":"user_dev"}' });
     expect(res.status).toBe(404);
@@ -169,6 +192,14 @@ describe('request bodies: capped as they stream, and a client going away is not 
       expect(JSON.parse(res.body), path).toMatchObject({ error: { code: 'payload_too_large' } });
       expect(res.sent, path).toBeLessThan(16 * 1024 * 1024);
     }
+  });
+
+  it('shows the last usage-report run only with the metrics token', async () => {
+    expect((await fetch(`${b.stack.api}/internal/report-usage`, { method: 'POST', headers: { Authorization: `Bearer ${CRON_SECRET}` } })).status).toBe(200);
+    const open = await (await fetch(`${b.stack.api}/health`)).json();
+    expect(open).toEqual({ status: 'ok', redis: { ok: true }, model: { ok: true } });
+    const detailed = (await (await fetch(`${b.stack.api}/health`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).json()) as { billing: Record<string, unknown> };
+    expect(detailed.billing).toMatchObject({ enabled: true, mode: 'test', lastReport: { mode: 'full', complete: true, users: expect.any(Number) } });
   });
 
   it('a client that disconnects mid-body gets no 5xx and no error-level log line', async () => {
