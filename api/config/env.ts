@@ -84,7 +84,7 @@ const EnvSchema = z
     MODEL_FIRST_TOKEN_TIMEOUT_MS: int(20_000),
     CLERK_JWT_KEY: z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'must be the PEM public key from the Clerk dashboard (API keys → JWT public key)' }).optional(),
     CLERK_AUTHORIZED_PARTIES: list,
-    CLERK_ISSUER: z.url({ message: "must be your Clerk instance's Frontend API URL, e.g. https://clerk.example.com" }).optional(),
+    CLERK_ISSUER: opt(z.url({ message: "must be your Clerk instance's Frontend API URL, e.g. https://clerk.example.com" })),
     DEV_AUTH: flag,
     ALLOWED_ORIGINS: list,
     MAX_TEXT_CHARS: int(20_000),
@@ -93,13 +93,22 @@ const EnvSchema = z
     RATE_LIMIT_TPM: int(200_000),
     LEDGER_RETENTION_DAYS: int(400),
     SHUTDOWN_GRACE_MS: int(25_000, 0),
-    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    METRICS_TOKEN: opt(z.string().min(16, 'must be at least 16 characters')),
     ...BillingShape,
   })
   .superRefine((e, ctx) => {
     if (e.DEV_AUTH && e.NODE_ENV === 'production') ctx.addIssue({ code: 'custom', path: ['DEV_AUTH'], message: 'is refused when NODE_ENV=production (dev tokens would bypass Clerk)' });
     if (!e.DEV_AUTH && !e.CLERK_JWT_KEY) ctx.addIssue({ code: 'custom', path: ['CLERK_JWT_KEY'], message: 'is required (or DEV_AUTH=1 for local development only)' });
     if (e.MODEL_STAND_IN && e.NODE_ENV === 'production') ctx.addIssue({ code: 'custom', path: ['MODEL_STAND_IN'], message: 'is refused when NODE_ENV=production' });
+    if (e.NODE_ENV === 'production') {
+      // Without them any azp and any issuer signed by the key would pass, and /metrics would be open.
+      const needed: [keyof typeof e, boolean, string][] = [
+        ['CLERK_AUTHORIZED_PARTIES', e.CLERK_AUTHORIZED_PARTIES.length > 0, "the origins allowed in the token's azp, e.g. chrome-extension://<extension id> (comma-separated)"],
+        ['CLERK_ISSUER', e.CLERK_ISSUER !== undefined, 'your Clerk Frontend API URL, e.g. https://clerk.example.com'],
+        ['METRICS_TOKEN', e.METRICS_TOKEN !== undefined, 'a random secret of at least 16 characters; /metrics and /health details then need it as a bearer token'],
+      ];
+      for (const [name, set, what] of needed) if (!set) ctx.addIssue({ code: 'custom', path: [name], message: `is required when NODE_ENV=production: ${what}` });
+    }
     refineBilling(e, ctx);
   });
 

@@ -34,6 +34,27 @@ describe('config', () => {
     expect(() => loadConfig({ ...base, DEV_AUTH: '0', CLERK_JWT_KEY: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----', MODEL_STAND_IN: '1', NODE_ENV: 'production' })).toThrow(/MODEL_STAND_IN/);
   });
 
+  it('requires the authorized parties, the issuer and the metrics token in production, saying what to set', () => {
+    const prod = { ...base, DEV_AUTH: '0', CLERK_JWT_KEY: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----', NODE_ENV: 'production' };
+    const complete = { ...prod, CLERK_AUTHORIZED_PARTIES: 'chrome-extension://abc', CLERK_ISSUER: 'https://clerk.example.com', METRICS_TOKEN: 'metrics-token-0123456789' };
+    try {
+      loadConfig(prod);
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const msg = (err as Error).message;
+      expect(msg).toContain('CLERK_AUTHORIZED_PARTIES is required when NODE_ENV=production: the origins allowed in the token\'s azp, e.g. chrome-extension://<extension id>');
+      expect(msg).toContain('CLERK_ISSUER is required when NODE_ENV=production: your Clerk Frontend API URL, e.g. https://clerk.example.com');
+      expect(msg).toContain('METRICS_TOKEN is required when NODE_ENV=production: a random secret of at least 16 characters');
+    }
+    for (const missing of ['CLERK_AUTHORIZED_PARTIES', 'CLERK_ISSUER', 'METRICS_TOKEN']) {
+      expect(() => loadConfig({ ...complete, [missing]: '' }), missing).toThrow(new RegExp(`${missing} is required when NODE_ENV=production`));
+    }
+    expect(loadConfig(complete).auth).toMatchObject({ authorizedParties: ['chrome-extension://abc'], issuer: 'https://clerk.example.com' });
+    // Outside production they stay optional (npm run dev, tests).
+    expect(() => loadConfig(base)).not.toThrow();
+  });
+
   it('splits list variables', () => {
     const c = loadConfig({ ...base, CLERK_AUTHORIZED_PARTIES: 'chrome-extension://abc, https://app.example.com ,' });
     expect(c.auth.authorizedParties).toEqual(['chrome-extension://abc', 'https://app.example.com']);
