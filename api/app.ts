@@ -17,6 +17,7 @@ import { billingRoutes } from './routes/billing';
 import { webhookRoutes } from './routes/webhooks';
 import { internalRoutes } from './routes/internal';
 import { bodyLimit } from './http/body-limit';
+import { accountLimit } from './limits/account-limit';
 
 export function createApp(s: Services) {
   const app = new Hono<AppEnv>();
@@ -35,6 +36,10 @@ export function createApp(s: Services) {
   app.use('/v1/*', requireUser(s.verifySession));
   // Every /v1 body is capped as it streams (routes that read one get these bytes).
   app.use('/v1/*', bodyLimit(s.config.limits.maxBodyBytes));
+  // Usage and billing (each billing call goes to Stripe) share a per-user window of their own.
+  const account = accountLimit(s);
+  app.use('/v1/usage', account);
+  app.use('/v1/billing/*', account);
   app.route('/', rewriteRoutes(s));
   app.route('/', usageRoutes(s));
   app.route('/', billingRoutes(s));

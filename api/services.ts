@@ -47,7 +47,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     config,
     verifySession: createSessionVerifier({ jwtKey, authorizedParties: config.auth.authorizedParties, issuer: devIssuer ? DEV_ISSUER : config.auth.issuer }),
     devIssuer,
-    rateLimits: createRateLimits(redis, { requestsPerMinute: config.limits.requestsPerMinute, tokensPerMinute: config.limits.tokensPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache }),
+    rateLimits: createRateLimits(redis, { requestsPerMinute: config.limits.requestsPerMinute, tokensPerMinute: config.limits.tokensPerMinute, accountRequestsPerMinute: config.limits.accountRequestsPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache }),
     quota: await createQuotaStore(redis, { requestTtlSeconds: 7 * 86_400, abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000, ledgerRetentionDays: config.ledgerRetentionDays }),
     usage: createUsageReader(redis),
     model: createChatModel(config.model),

@@ -91,6 +91,7 @@ const EnvSchema = z
     MAX_BODY_BYTES: int(256 * 1024),
     RATE_LIMIT_RPM: int(60),
     RATE_LIMIT_TPM: int(200_000),
+    RATE_LIMIT_ACCOUNT_RPM: int(120),
     LEDGER_RETENTION_DAYS: int(400),
     SHUTDOWN_GRACE_MS: int(25_000, 0),
     METRICS_TOKEN: opt(z.string().min(16, 'must be at least 16 characters')),
@@ -124,7 +125,8 @@ export interface Config {
   model: { id: string; apiKey: string; baseURL: string | undefined; standIn: boolean; maxRetries: number; firstTokenTimeoutMs: number; totalTimeoutMs: number };
   auth: { jwtKey: string | undefined; authorizedParties: string[]; issuer: string | undefined; devAuth: boolean };
   allowedOrigins: string[];
-  limits: { maxTextChars: number; maxBodyBytes: number; requestsPerMinute: number; tokensPerMinute: number };
+  /** accountRequestsPerMinute: /v1/usage and the billing routes, per user, in their own window. */
+  limits: { maxTextChars: number; maxBodyBytes: number; requestsPerMinute: number; tokensPerMinute: number; accountRequestsPerMinute: number };
   ledgerRetentionDays: number;
   /** Node: how long a shutdown waits for streams in progress before cutting them. */
   shutdownGraceMs: number;
@@ -278,7 +280,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     auth: { jwtKey: e.CLERK_JWT_KEY, authorizedParties: e.CLERK_AUTHORIZED_PARTIES, issuer: e.CLERK_ISSUER, devAuth: e.DEV_AUTH },
     allowedOrigins: e.ALLOWED_ORIGINS,
-    limits: { maxTextChars: e.MAX_TEXT_CHARS, maxBodyBytes: e.MAX_BODY_BYTES, requestsPerMinute: e.RATE_LIMIT_RPM, tokensPerMinute: e.RATE_LIMIT_TPM },
+    limits: { maxTextChars: e.MAX_TEXT_CHARS, maxBodyBytes: e.MAX_BODY_BYTES, requestsPerMinute: e.RATE_LIMIT_RPM, tokensPerMinute: e.RATE_LIMIT_TPM, accountRequestsPerMinute: e.RATE_LIMIT_ACCOUNT_RPM },
     ledgerRetentionDays: e.LEDGER_RETENTION_DAYS,
     metricsToken: e.METRICS_TOKEN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

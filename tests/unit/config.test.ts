@@ -8,7 +8,7 @@ const base = { UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:8079', UPSTASH_REDIS_RE
 describe('config', () => {
   it('applies the documented defaults', () => {
     const c = loadConfig(base);
-    expect(c.limits).toEqual({ maxTextChars: 20_000, maxBodyBytes: 262_144, requestsPerMinute: 60, tokensPerMinute: 200_000 });
+    expect(c.limits).toEqual({ maxTextChars: 20_000, maxBodyBytes: 262_144, requestsPerMinute: 60, tokensPerMinute: 200_000, accountRequestsPerMinute: 120 });
     expect(c.model.id).toBe('gpt-4o-mini');
     expect(c.auth.devAuth).toBe(true);
   });
