@@ -94,6 +94,9 @@ const EnvSchema = z
     RATE_LIMIT_ACCOUNT_RPM: int(120),
     LEDGER_RETENTION_DAYS: int(400),
     SHUTDOWN_GRACE_MS: int(25_000, 0),
+    HOST: z.string().regex(/^[A-Za-z0-9.:_%-]{1,255}$/, 'must be an address or host name to listen on, e.g. 0.0.0.0 (every interface) or 127.0.0.1').default('0.0.0.0'),
+    HTTP_HEADERS_TIMEOUT_MS: int(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: int(30_000),
     METRICS_TOKEN: opt(z.string().min(16, 'must be at least 16 characters')),
     ...BillingShape,
   })
@@ -110,6 +113,7 @@ const EnvSchema = z
       ];
       for (const [name, set, what] of needed) if (!set) ctx.addIssue({ code: 'custom', path: [name], message: `is required when NODE_ENV=production: ${what}` });
     }
+    if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)' });
     refineBilling(e, ctx);
   });
 
@@ -130,6 +134,8 @@ export interface Config {
   ledgerRetentionDays: number;
   /** Node: how long a shutdown waits for streams in progress before cutting them. */
   shutdownGraceMs: number;
+  /** Node server: where it listens, and how long a client may take to send its headers / its whole request (headers and body). */
+  http: { host: string; headersTimeoutMs: number; requestTimeoutMs: number };
   /** Bearer token GET /metrics requires; open when unset. */
   metricsToken: string | undefined;
   /** Undefined when STRIPE_SECRET_KEY is not set: billing disabled, everyone on the free plan. */
@@ -284,6 +290,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ledgerRetentionDays: e.LEDGER_RETENTION_DAYS,
     metricsToken: e.METRICS_TOKEN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    http: { host: e.HOST, headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS },
     billing: billingFrom(e),
     reporter: reporterFrom(e),
   });

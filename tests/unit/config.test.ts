@@ -55,6 +55,13 @@ describe('config', () => {
     expect(() => loadConfig(base)).not.toThrow();
   });
 
+  it('reads where the Node server listens and its client timeouts', () => {
+    expect(loadConfig(base).http).toEqual({ host: '0.0.0.0', headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
+    expect(loadConfig({ ...base, HOST: '127.0.0.1', HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '60000' }).http).toEqual({ host: '127.0.0.1', headersTimeoutMs: 5000, requestTimeoutMs: 60_000 });
+    expect(() => loadConfig({ ...base, HOST: 'my host' })).toThrow(/HOST must be an address/);
+    expect(() => loadConfig({ ...base, HTTP_HEADERS_TIMEOUT_MS: '40000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS must not be longer than HTTP_REQUEST_TIMEOUT_MS/);
+  });
+
   it('splits list variables', () => {
     const c = loadConfig({ ...base, CLERK_AUTHORIZED_PARTIES: 'chrome-extension://abc, https://app.example.com ,' });
     expect(c.auth.authorizedParties).toEqual(['chrome-extension://abc', 'https://app.example.com']);
