@@ -22,6 +22,12 @@ import { accountLimit } from './limits/account-limit';
 export function createApp(s: Services) {
   const app = new Hono<AppEnv>();
   app.use('*', requestLog(s));
+  // Every answer is about one user or one moment: never stored by a cache, never sniffed as another type.
+  app.use('*', async (c, next) => {
+    await next();
+    if (!c.res.headers.has('X-Content-Type-Options')) c.res.headers.set('X-Content-Type-Options', 'nosniff');
+    if (c.req.method !== 'OPTIONS' && !c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
+  });
 
   if (s.config.allowedOrigins.length > 0) {
     app.use('*', cors({ origin: s.config.allowedOrigins, allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['X-Request-Id', 'X-Tokens-Remaining', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'], maxAge: 600 }));

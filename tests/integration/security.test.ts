@@ -121,6 +121,15 @@ describe('production app (Clerk keys, no dev auth)', () => {
     expect(infra.model.stats.requests - models).toBe(1); // the same cached probe
   });
 
+  it('marks every answer no-store and nosniff: usage, errors, metrics', async () => {
+    const answers = [await usage(await token('user_sec_headers')), await usage('not-a-token'), await fetch(`${base}/nowhere`), await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${PROD_METRICS_TOKEN}` } })];
+    for (const res of answers) {
+      expect(res.headers.get('cache-control'), res.url).toBe('no-store');
+      expect(res.headers.get('x-content-type-options'), res.url).toBe('nosniff');
+    }
+    expect(answers.map((r) => r.status)).toEqual([200, 401, 404, 200]);
+  });
+
   it('has no dev routes: /dev/session does not exist without DEV_AUTH', async () => {
     const res = await fetch(`${base}/dev/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"userId":"user_dev"}' });
     expect(res.status).toBe(404);
