@@ -18,11 +18,18 @@ import { webhookRoutes } from './routes/webhooks';
 import { internalRoutes } from './routes/internal';
 import { styleRoutes } from './routes/styles';
 import { settingsRoutes } from './routes/settings';
-import { accountRateLimited } from './limits/account-limit';
+import { bodyLimit } from './http/body-limit';
+import { accountLimit } from './limits/account-limit';
 
 export function createApp(s: Services) {
   const app = new Hono<AppEnv>();
   app.use('*', requestLog(s));
+  // Every answer is about one user or one moment: never stored by a cache, never sniffed as another type.
+  app.use('*', async (c, next) => {
+    await next();
+    if (!c.res.headers.has('X-Content-Type-Options')) c.res.headers.set('X-Content-Type-Options', 'nosniff');
+    if (c.req.method !== 'OPTIONS' && !c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
+  });
 
   if (s.config.allowedOrigins.length > 0) {
     app.use('*', cors({ origin: s.config.allowedOrigins, allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['X-Request-Id', 'X-Tokens-Remaining', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'], maxAge: 600 }));
@@ -35,12 +42,17 @@ export function createApp(s: Services) {
   if (s.config.auth.devAuth && s.devIssuer) app.route('/', devRoutes(s.devIssuer, s.config.auth.authorizedParties));
 
   app.use('/v1/*', requireUser(s.verifySession));
+  // Every /v1 body is capped as it streams (routes that read one get these bytes).
+  app.use('/v1/*', bodyLimit(s.config.limits.maxBodyBytes));
+  // Usage, billing (each billing call goes to Stripe), styles and settings share a per-user window of their own.
+  const account = accountLimit(s);
+  app.use('/v1/usage', account);
+  app.use('/v1/billing/*', account);
   app.route('/', rewriteRoutes(s));
   app.route('/', usageRoutes(s));
   app.route('/', billingRoutes(s));
-  const accountLimit = accountRateLimited(s.accountRateLimit, s.now);
-  app.use('/v1/styles/*', accountLimit); // also matches /v1/styles itself
-  app.use('/v1/settings', accountLimit);
+  app.use('/v1/styles/*', account); // also matches /v1/styles itself
+  app.use('/v1/settings', account);
   app.route('/', styleRoutes(s));
   app.route('/', settingsRoutes(s));
 

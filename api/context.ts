@@ -15,7 +15,6 @@ import type { EntitlementStore } from './billing/entitlements';
 import type { ReportRunner } from './billing/schedule';
 import type { StyleStore } from './account/styles';
 import type { SettingsStore } from './account/settings';
-import type { AccountRateLimit } from './limits/account-limit';
 
 /** Present only when billing is enabled (STRIPE_SECRET_KEY set). */
 export interface BillingServices {
@@ -35,7 +34,6 @@ export interface Services {
   styles: StyleStore;
   settings: SettingsStore;
   /** The per-user window of the styles and settings routes. */
-  accountRateLimit: AccountRateLimit;
   model: LanguageModel;
   billing: BillingServices | undefined;
   /** Liveness probes for /health. */

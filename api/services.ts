@@ -19,7 +19,6 @@ import { createReportStore } from './billing/reporter';
 import { createReportRunner } from './billing/schedule';
 import { createStyleStore } from './account/styles';
 import { createSettingsStore } from './account/settings';
-import { createAccountRateLimit } from './limits/account-limit';
 
 export interface ServiceOptions {
   /** @upstash/ratelimit's in-memory cache of blocked ids (default on; tests that flush Redis turn it off). */
@@ -50,12 +49,11 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     config,
     verifySession: createSessionVerifier({ jwtKey, authorizedParties: config.auth.authorizedParties, issuer: devIssuer ? DEV_ISSUER : config.auth.issuer }),
     devIssuer,
-    rateLimits: createRateLimits(redis, { requestsPerMinute: config.limits.requestsPerMinute, tokensPerMinute: config.limits.tokensPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache }),
+    rateLimits: createRateLimits(redis, { requestsPerMinute: config.limits.requestsPerMinute, tokensPerMinute: config.limits.tokensPerMinute, accountRequestsPerMinute: config.limits.accountRequestsPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache }),
     quota: await createQuotaStore(redis, { requestTtlSeconds: 7 * 86_400, abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000, ledgerRetentionDays: config.ledgerRetentionDays }),
     usage: createUsageReader(redis),
     styles: await createStyleStore(redis),
     settings: await createSettingsStore(redis),
-    accountRateLimit: createAccountRateLimit(redis, { requestsPerMinute: config.limits.requestsPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache }),
     model: createChatModel(config.model),
     billing,
     probes: {

@@ -133,6 +133,8 @@ export interface SettingsResponse {
 
 export const ERROR_STATUS = {
   invalid_request: 400,
+  /** The request body ended early: the client went away (or was too slow) mid-body. */
+  request_incomplete: 400,
   unauthenticated: 401,
   quota_exhausted: 402,
   forbidden: 403,

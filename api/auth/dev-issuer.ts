@@ -9,7 +9,11 @@ export const DEV_ISSUER = 'https://redraft.dev.local';
 export interface DevIssuer {
   /** SPKI PEM of the public key, given to the verifier as its jwtKey. */
   publicKeyPem: string;
-  issue(claims: { userId: string; azp?: string; ttlSeconds?: number; now?: number; iss?: string }): Promise<string>;
+  /**
+   * A Clerk v2-shaped session token (`v: 2`, `sid`, `sts: 'active'`). Tests may set `sts` or `sid` to
+   * another value, or to null to leave the claim out (a pending session, a JWT-template token).
+   */
+  issue(claims: { userId: string; azp?: string; ttlSeconds?: number; now?: number; iss?: string; sts?: string | null; sid?: string | null }): Promise<string>;
 }
 
 const b64url = (bytes: Uint8Array | string) =>
@@ -26,10 +30,10 @@ export async function createDevIssuer(): Promise<DevIssuer> {
 
   return {
     publicKeyPem,
-    async issue({ userId, azp, ttlSeconds = 3600, now = Date.now(), iss = DEV_ISSUER }) {
+    async issue({ userId, azp, ttlSeconds = 3600, now = Date.now(), iss = DEV_ISSUER, sts = 'active', sid = `sess_dev_${crypto.randomUUID()}` }) {
       const iat = Math.floor(now / 1000);
       const header = { alg: 'RS256', typ: 'JWT', kid: 'redraft-dev' };
-      const payload = { sub: userId, sid: `sess_dev_${crypto.randomUUID()}`, iss, iat, nbf: iat - 5, exp: iat + ttlSeconds, ...(azp ? { azp } : {}) };
+      const payload = { v: 2, sub: userId, ...(sid === null ? {} : { sid }), ...(sts === null ? {} : { sts }), iss, iat, nbf: iat - 5, exp: iat + ttlSeconds, ...(azp ? { azp } : {}) };
       const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
       const sig = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', privateKey, new TextEncoder().encode(input));
       return `${input}.${b64url(new Uint8Array(sig))}`;

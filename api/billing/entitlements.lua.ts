@@ -3,6 +3,10 @@
  * user, atomically: the event marker (idempotency), the ordering check, the billing hash and the quota
  * hash's plan/period. All keys share the user's hash tag.
  *
+ * The marker of an applied event holds 'pending' until the caller has done the event's global
+ * bookkeeping (customer → user, the reporter's lists; other slots, so not in this script) and set it to
+ * the time; a redelivery that finds 'pending' answers {'DUP', 'pending'}, so the caller finishes it.
+ *
  * The billing hash holds: sub, customer, item, status, pstart, pend (the metered item's current period,
  * epoch ms), anchor, cancelAtEnd, created (Stripe `created` of the newest applied event), event, updated,
  * and `ended:<subscriptionId>` tombstones of deleted subscriptions.
@@ -13,11 +17,13 @@
  *       6 metered item id, 7 status, 8 entitled ('1'|'0'), 9 pastDue ('1'|'0'), 10 period start ms,
  *       11 period end ms, 12 anchor ms, 13 cancelAtEnd ('1'|'0'), 14 now ms, 15 free period start,
  *       16 free period end, 17 marker ttl s
- * Returns {'DUP'} | {'STALE', why} | {'OK', plan, periodStart, periodEnd, rolled ('1'|'0')}
+ * Returns {'DUP'} | {'DUP', 'pending'} | {'STALE', why} | {'OK', plan, periodStart, periodEnd, rolled ('1'|'0')}
  */
 export const APPLY_LUA = `
 local q, b, mark = KEYS[1], KEYS[2], KEYS[3]
-if redis.call('EXISTS', mark) == 1 then return {'DUP'} end
+local seen = redis.call('GET', mark)
+if seen == 'pending' then return {'DUP', 'pending'} end
+if seen then return {'DUP'} end
 redis.call('SET', mark, ARGV[14], 'EX', tonumber(ARGV[17]))
 
 local created, kind, sub, customer = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
@@ -80,6 +86,7 @@ else
   end
   redis.call('HDEL', q, 'pastDue', 'cancelAtEnd')
 end
+redis.call('SET', mark, 'pending', 'KEEPTTL')
 return {'OK', qplan, tostring(qstart), tostring(qend), rolled}
 `;
 

@@ -32,17 +32,23 @@ export async function createEntitlementStore(redis: Redis, opts: { periodEndFlus
 
   return {
     async apply(userId, e, event, now) {
-      // Global bookkeeping first (idempotent, single-key): the customer → user map, the reporter's list
-      // of paid users, and the period-end flush. If the script then fails, Stripe retries the event.
       const free = monthlyPeriodAt(now, now);
-      await Promise.all([
-        redis.set(keys.customerUser(e.customerId), userId),
-        redis.sadd(keys.billingUsers, userId),
-        // LT: never postpone a flush already due earlier (a renewal must not skip the ended period's flush).
-        e.entitled && !event.deleted ? redis.zadd(keys.reportDue, { lt: true }, { score: e.periodEnd + opts.periodEndFlushDelayMs, member: userId }) : Promise.resolve(0),
-      ]);
+      const marker = keys.stripeEvent(userId, event.id);
+      // Global bookkeeping of an applied event (single-key commands: other Redis Cluster slots): the
+      // customer → user map, the reporter's list of paid users, the period-end flush. Only after the
+      // script said the event is applied; it marked the event 'pending' until this is done, so if this
+      // fails (503), Stripe's retry finds 'pending' and finishes it. A stale or duplicate event changes none of it.
+      const bookkeep = async () => {
+        await Promise.all([
+          redis.set(keys.customerUser(e.customerId), userId),
+          redis.sadd(keys.billingUsers, userId),
+          // LT: never postpone a flush already due earlier (a renewal must not skip the ended period's flush).
+          e.entitled && !event.deleted ? redis.zadd(keys.reportDue, { lt: true }, { score: e.periodEnd + opts.periodEndFlushDelayMs, member: userId }) : Promise.resolve(0),
+        ]);
+        await redis.set(marker, String(now), { xx: true, keepTtl: true });
+      };
       const reply = await applyScript.run(
-        [keys.quota(userId), keys.billing(userId), keys.stripeEvent(userId, event.id)],
+        [keys.quota(userId), keys.billing(userId), marker],
         [
           event.id,
           event.created,
@@ -64,9 +70,15 @@ export async function createEntitlementStore(redis: Redis, opts: { periodEndFlus
         ],
       );
       const [kind, ...r] = reply;
-      if (kind === 'DUP') return { outcome: 'duplicate' };
+      if (kind === 'DUP') {
+        if (r[0] === 'pending') await bookkeep(); // applied earlier, its bookkeeping failed then
+        return { outcome: 'duplicate' };
+      }
       if (kind === 'STALE') return { outcome: 'stale', why: String(r[0]) };
-      if (kind === 'OK') return { outcome: 'applied', plan: String(r[0]), period: { start: Number(r[1]), end: Number(r[2]) }, rolled: String(r[3]) === '1' };
+      if (kind === 'OK') {
+        await bookkeep();
+        return { outcome: 'applied', plan: String(r[0]), period: { start: Number(r[1]), end: Number(r[2]) }, rolled: String(r[3]) === '1' };
+      }
       throw new Error(`unexpected entitlement reply: ${JSON.stringify(reply)}`);
     },
 
@@ -119,9 +131,9 @@ export async function handleStripeEvent(
     case 'checkout.session.completed': {
       const session = event.data.object;
       if (session.mode !== 'subscription' || !session.subscription) return { type: event.type, outcome: 'ignored', why: 'not a subscription checkout' };
+      // The user and customer are recorded when the subscription's state is applied (not before the
+      // duplicate and ordering checks).
       userHint = session.client_reference_id ?? session.metadata?.userId ?? undefined;
-      const customerId = typeof session.customer === 'string' ? session.customer : session.customer?.id;
-      if (userHint && customerId) await store.linkCustomer(userHint, customerId, deps.now());
       sub = await gateway.retrieveSubscription(typeof session.subscription === 'string' ? session.subscription : session.subscription.id);
       break;
     }

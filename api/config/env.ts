@@ -84,22 +84,36 @@ const EnvSchema = z
     MODEL_FIRST_TOKEN_TIMEOUT_MS: int(20_000),
     CLERK_JWT_KEY: z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'must be the PEM public key from the Clerk dashboard (API keys → JWT public key)' }).optional(),
     CLERK_AUTHORIZED_PARTIES: list,
-    CLERK_ISSUER: z.url({ message: "must be your Clerk instance's Frontend API URL, e.g. https://clerk.example.com" }).optional(),
+    CLERK_ISSUER: opt(z.url({ message: "must be your Clerk instance's Frontend API URL, e.g. https://clerk.example.com" })),
     DEV_AUTH: flag,
     ALLOWED_ORIGINS: list,
     MAX_TEXT_CHARS: int(20_000),
     MAX_BODY_BYTES: int(256 * 1024),
     RATE_LIMIT_RPM: int(60),
     RATE_LIMIT_TPM: int(200_000),
+    RATE_LIMIT_ACCOUNT_RPM: int(120),
     LEDGER_RETENTION_DAYS: int(400),
     SHUTDOWN_GRACE_MS: int(25_000, 0),
-    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    HOST: z.string().regex(/^[A-Za-z0-9.:_%-]{1,255}$/, 'must be an address or host name to listen on, e.g. 0.0.0.0 (every interface) or 127.0.0.1').default('0.0.0.0'),
+    HTTP_HEADERS_TIMEOUT_MS: int(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: int(30_000),
+    METRICS_TOKEN: opt(z.string().min(16, 'must be at least 16 characters')),
     ...BillingShape,
   })
   .superRefine((e, ctx) => {
     if (e.DEV_AUTH && e.NODE_ENV === 'production') ctx.addIssue({ code: 'custom', path: ['DEV_AUTH'], message: 'is refused when NODE_ENV=production (dev tokens would bypass Clerk)' });
     if (!e.DEV_AUTH && !e.CLERK_JWT_KEY) ctx.addIssue({ code: 'custom', path: ['CLERK_JWT_KEY'], message: 'is required (or DEV_AUTH=1 for local development only)' });
     if (e.MODEL_STAND_IN && e.NODE_ENV === 'production') ctx.addIssue({ code: 'custom', path: ['MODEL_STAND_IN'], message: 'is refused when NODE_ENV=production' });
+    if (e.NODE_ENV === 'production') {
+      // Without them any azp and any issuer signed by the key would pass, and /metrics would be open.
+      const needed: [keyof typeof e, boolean, string][] = [
+        ['CLERK_AUTHORIZED_PARTIES', e.CLERK_AUTHORIZED_PARTIES.length > 0, "the origins allowed in the token's azp, e.g. chrome-extension://<extension id> (comma-separated)"],
+        ['CLERK_ISSUER', e.CLERK_ISSUER !== undefined, 'your Clerk Frontend API URL, e.g. https://clerk.example.com'],
+        ['METRICS_TOKEN', e.METRICS_TOKEN !== undefined, 'a random secret of at least 16 characters; /metrics and /health details then need it as a bearer token'],
+      ];
+      for (const [name, set, what] of needed) if (!set) ctx.addIssue({ code: 'custom', path: [name], message: `is required when NODE_ENV=production: ${what}` });
+    }
+    if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)' });
     refineBilling(e, ctx);
   });
 
@@ -115,10 +129,13 @@ export interface Config {
   model: { id: string; apiKey: string; baseURL: string | undefined; standIn: boolean; maxRetries: number; firstTokenTimeoutMs: number; totalTimeoutMs: number };
   auth: { jwtKey: string | undefined; authorizedParties: string[]; issuer: string | undefined; devAuth: boolean };
   allowedOrigins: string[];
-  limits: { maxTextChars: number; maxBodyBytes: number; requestsPerMinute: number; tokensPerMinute: number };
+  /** accountRequestsPerMinute: /v1/usage and the billing routes, per user, in their own window. */
+  limits: { maxTextChars: number; maxBodyBytes: number; requestsPerMinute: number; tokensPerMinute: number; accountRequestsPerMinute: number };
   ledgerRetentionDays: number;
   /** Node: how long a shutdown waits for streams in progress before cutting them. */
   shutdownGraceMs: number;
+  /** Node server: where it listens, and how long a client may take to send its headers / its whole request (headers and body). */
+  http: { host: string; headersTimeoutMs: number; requestTimeoutMs: number };
   /** Bearer token GET /metrics requires; open when unset. */
   metricsToken: string | undefined;
   /** Undefined when STRIPE_SECRET_KEY is not set: billing disabled, everyone on the free plan. */
@@ -269,10 +286,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     auth: { jwtKey: e.CLERK_JWT_KEY, authorizedParties: e.CLERK_AUTHORIZED_PARTIES, issuer: e.CLERK_ISSUER, devAuth: e.DEV_AUTH },
     allowedOrigins: e.ALLOWED_ORIGINS,
-    limits: { maxTextChars: e.MAX_TEXT_CHARS, maxBodyBytes: e.MAX_BODY_BYTES, requestsPerMinute: e.RATE_LIMIT_RPM, tokensPerMinute: e.RATE_LIMIT_TPM },
+    limits: { maxTextChars: e.MAX_TEXT_CHARS, maxBodyBytes: e.MAX_BODY_BYTES, requestsPerMinute: e.RATE_LIMIT_RPM, tokensPerMinute: e.RATE_LIMIT_TPM, accountRequestsPerMinute: e.RATE_LIMIT_ACCOUNT_RPM },
     ledgerRetentionDays: e.LEDGER_RETENTION_DAYS,
     metricsToken: e.METRICS_TOKEN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    http: { host: e.HOST, headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS },
     billing: billingFrom(e),
     reporter: reporterFrom(e),
   });

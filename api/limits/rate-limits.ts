@@ -22,17 +22,20 @@ export interface RateLimits {
   check(userId: string, tokens: number): Promise<RateDecision>;
   /** The request window's state, without consuming it. */
   peek(userId: string): Promise<{ limit: number; remaining: number; reset: number }>;
+  /** Count one account call (usage, billing) against its own window. Throws when Redis is unavailable. */
+  account(userId: string): Promise<Omit<RateDecision, 'refusedBy'>>;
 }
 
 export class RateLimiterUnavailable extends Error {}
 
 export function createRateLimits(
   redis: Redis,
-  opts: { requestsPerMinute: number; tokensPerMinute: number; timeoutMs: number; ephemeralCache?: boolean },
+  opts: { requestsPerMinute: number; tokensPerMinute: number; accountRequestsPerMinute: number; timeoutMs: number; ephemeralCache?: boolean },
 ): RateLimits {
   const common = { redis, timeout: opts.timeoutMs, analytics: false, ...(opts.ephemeralCache === false ? { ephemeralCache: false as const } : {}) };
   const requests = new Ratelimit({ ...common, prefix: 'rd:rl:req', limiter: Ratelimit.slidingWindow(opts.requestsPerMinute, '1 m') });
   const tokens = new Ratelimit({ ...common, prefix: 'rd:rl:tok', limiter: Ratelimit.slidingWindow(opts.tokensPerMinute, '1 m') });
+  const account = new Ratelimit({ ...common, prefix: 'rd:rl:acct', limiter: Ratelimit.slidingWindow(opts.accountRequestsPerMinute, '1 m') });
 
   return {
     async check(userId, estimate) {
@@ -45,7 +48,12 @@ export function createRateLimits(
       if (!t.success) return { allowed: false, refusedBy: 'tokens', ...base, reset: t.reset };
       return { allowed: true, ...base };
     },
-    async peek(userId) {
+    async account(userId) {
+      const r = await account.limit(keys.rateLimitId(userId));
+      if (r.reason === 'timeout') throw new RateLimiterUnavailable('rate limiter timed out');
+      return { allowed: r.success, limit: r.limit, remaining: r.remaining, reset: r.reset };
+    },
+        async peek(userId) {
       const { limit, remaining, reset } = await requests.getRemaining(keys.rateLimitId(userId));
       return { limit, remaining, reset };
     },

@@ -1,10 +1,24 @@
 /**
- * GET /health — each dependency's state, so an operator (and the dev) can see what is wired to what.
+ * GET /health — liveness and each dependency's up/down, for load balancers and uptime checks. The
+ * probes (Redis PING, the model's GET /models) run at most once per PROBE_TTL_MS whatever the traffic,
+ * shared by concurrent calls, so /health cannot be used to make us call out. Details (latencies, errors,
+ * model and Stripe addresses, auth and billing modes, the last usage-report run) only with the metrics
+ * token (METRICS_TOKEN, required in production; open when unset, as /metrics is).
  */
 import { Hono } from 'hono';
 import type { AppEnv, Services } from '../context';
+import { hasBearer } from '../http/bearer';
 
-async function probe(fn: () => Promise<void>): Promise<{ ok: boolean; latencyMs: number; error?: string }> {
+/** How long one probe result answers /health. */
+export const PROBE_TTL_MS = 5_000;
+
+interface ProbeResult {
+  ok: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+async function probe(fn: () => Promise<void>): Promise<ProbeResult> {
   const t0 = performance.now();
   try {
     await fn();
@@ -14,14 +28,32 @@ async function probe(fn: () => Promise<void>): Promise<{ ok: boolean; latencyMs:
   }
 }
 
+/** The probes of both dependencies, run once per PROBE_TTL_MS (a call in that window gets the same result). */
+function cachedProbes(s: Services) {
+  let last: { at: number; result: Promise<{ redis: ProbeResult; model: ProbeResult; at: number }> } | undefined;
+  return () => {
+    const at = Date.now();
+    if (!last || at - last.at >= PROBE_TTL_MS) {
+      last = { at, result: Promise.all([probe(s.probes.redis), probe(s.probes.model)]).then(([redis, model]) => ({ redis, model, at })) };
+    }
+    return last.result;
+  };
+}
+
 export function healthRoutes(s: Services) {
   const app = new Hono<AppEnv>();
+  const probes = cachedProbes(s);
   app.get('/health', async (c) => {
-    const [redis, model, lastReport] = await Promise.all([probe(s.probes.redis), probe(s.probes.model), s.billing?.reports.lastRun().catch(() => undefined)]);
+    const { redis, model, at } = await probes();
     const ok = redis.ok && model.ok;
+    const status = ok ? 'ok' : 'degraded';
+    c.header('Cache-Control', 'no-store');
+    if (!(await hasBearer(c, s.config.metricsToken))) return c.json({ status, redis: { ok: redis.ok }, model: { ok: model.ok } }, ok ? 200 : 503);
+    const lastReport = await s.billing?.reports.lastRun().catch(() => undefined);
     return c.json(
       {
-        status: ok ? 'ok' : 'degraded',
+        status,
+        checkedAt: new Date(at).toISOString(),
         redis,
         model: { ...model, id: s.config.model.id, baseURL: s.config.model.baseURL ?? 'https://api.openai.com/v1', standIn: s.config.model.standIn ? 'OFFLINE STAND-IN: a local OpenAI-compatible server, not OpenAI' : false },
         auth: { mode: s.config.auth.devAuth ? 'dev (local RSA key; POST /dev/session)' : 'clerk (offline JWT verification)' },

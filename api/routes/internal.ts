@@ -8,17 +8,7 @@ import { Hono, type Context } from 'hono';
 import type { AppEnv, Services } from '../context';
 import { AppError } from '../errors';
 import { billingDisabled } from './billing';
-
-async function sameSecret(a: string, b: string): Promise<boolean> {
-  // Compare digests (fixed length) so the comparison time says nothing about the secret.
-  const enc = new TextEncoder();
-  const [x, y] = await Promise.all([crypto.subtle.digest('SHA-256', enc.encode(a)), crypto.subtle.digest('SHA-256', enc.encode(b))]);
-  const u = new Uint8Array(x);
-  const v = new Uint8Array(y);
-  let diff = 0;
-  for (let i = 0; i < u.length; i++) diff |= u[i]! ^ v[i]!;
-  return diff === 0;
-}
+import { requireBearer } from '../http/bearer';
 
 export function internalRoutes(s: Services) {
   const app = new Hono<AppEnv>();
@@ -26,9 +16,6 @@ export function internalRoutes(s: Services) {
   if (!secret) return app;
 
   const handler = async (c: Context<AppEnv>) => {
-    const header = c.req.header('Authorization') ?? '';
-    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? '';
-    if (!(await sameSecret(token, secret))) throw new AppError('unauthenticated', 'Send "Authorization: Bearer <CRON_SECRET>".');
     if (!s.billing) throw billingDisabled();
     const mode = c.req.query('mode') === 'due' ? 'due' : 'full';
     const budgetMs = Math.min(Math.max(Number(c.req.query('budgetMs') ?? 50_000) || 50_000, 1_000), 15 * 60_000);
@@ -36,6 +23,7 @@ export function internalRoutes(s: Services) {
     if (!summary) throw new AppError('report_in_progress', 'Another usage report run is in progress; this one was skipped.');
     return c.json(summary);
   };
+  app.use('/internal/report-usage', requireBearer(secret, 'CRON_SECRET'));
   app.post('/internal/report-usage', handler);
   app.get('/internal/report-usage', handler);
   return app;

@@ -21,12 +21,30 @@ export interface NodeServer {
   close: () => Promise<{ finished: number; cut: number; unsettled: number }>;
 }
 
-export async function startNodeServer(config: Config, port: number, host = '0.0.0.0', opts: ServiceOptions = {}): Promise<NodeServer> {
+/** How a client reaches an address the server listens on (the wildcard addresses: this machine). */
+function reachableAt(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startNodeServer(config: Config, port: number, host = config.http.host, opts: ServiceOptions = {}): Promise<NodeServer> {
   const services = await createServices(config, opts);
   // Usage reporting runs in-process on Node (a Redis lock keeps it to one instance at a time).
   const schedule =
     services.billing && config.reporter.intervalMinutes > 0 ? startReportSchedule(services.billing.reports, { intervalMinutes: config.reporter.intervalMinutes, log: services.log }) : undefined;
-  const server = serve({ fetch: createApp(services).fetch, port, hostname: host });
+  const server = serve({
+    fetch: createApp(services).fetch,
+    port,
+    hostname: host,
+    // Slow clients cannot pile up: headers within HTTP_HEADERS_TIMEOUT_MS, the whole request (headers and
+    // body) within HTTP_REQUEST_TIMEOUT_MS, else 408 and the connection is closed (Node's defaults: 60 s and
+    // 300 s, checked every 30 s). Responses are not affected: a rewrite streams as long as it needs.
+    serverOptions: {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -36,7 +54,7 @@ export async function startNodeServer(config: Config, port: number, host = '0.0.
   return {
     server,
     services,
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`,
+    url: `http://${reachableAt(host)}:${actualPort}`,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const [drained] = await Promise.all([services.inflight.drain(config.shutdownGraceMs), schedule?.stop()]);

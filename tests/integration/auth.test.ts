@@ -66,6 +66,19 @@ describe('session tokens', () => {
     await expect401(await usage(`${none}.${p}.`));
   });
 
+  it('accepts only an active session: pending or any other status, or none, is refused', async () => {
+    // Clerk v2 session tokens say the session's status; a pending session (tasks left, e.g. choosing
+    // an organization) is signed out for Clerk itself, and must not spend.
+    for (const sts of ['pending', 'ended', 'Active', '']) await expect401(await usage(await stack.token('user_sts', { azp: EXT, sts })), /session-not-active/);
+    await expect401(await usage(await stack.token('user_sts', { azp: EXT, sts: null })), /session-not-active/);
+    expect((await usage(await stack.token('user_sts', { azp: EXT, sts: 'active' }))).status).toBe(200);
+  });
+
+  it('refuses a token without a session id (a JWT-template token from the same instance)', async () => {
+    await expect401(await usage(await stack.token('user_nosid', { azp: EXT, sid: null })), /token-not-a-session/);
+    await expect401(await usage(await stack.token('user_nosid', { azp: EXT, sid: '' })), /token-not-a-session/);
+  });
+
   it('the rewrite route is behind the same check', async () => {
     const res = await fetch(`${stack.api}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"text":"hi","action":"rewrite"}' });
     await expect401(res);

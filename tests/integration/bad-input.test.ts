@@ -182,6 +182,22 @@ describe('bad input corpus', () => {
     expect(stack.logs.filter((l) => l.level === 'error')).toEqual([]);
   });
 
+  it('takes only the media type application/json (parameters allowed), not its look-alikes', async () => {
+    const token = await stack.token('user_media_type');
+    const send = (contentType: string) =>
+      fetch(`${stack.api}/v1/rewrite`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': contentType }, body: JSON.stringify({ text: 'Fresh bread daily.', action: 'shorten' }) });
+    for (const ct of ['application/json-seq', 'application/json-patch+json', 'application/json.v2', 'application/json/x', 'application/json,text/plain', 'application/jsonx', 'application/problem+json']) {
+      const res = await send(ct);
+      expect(res.status, ct).toBe(415);
+      expect(await res.json(), ct).toMatchObject({ error: { code: 'unsupported_media_type' } });
+    }
+    for (const ct of ['application/json', 'application/json; charset=utf-8', 'Application/JSON;charset="UTF-8"', ' application/json ']) {
+      const res = await send(ct);
+      expect(res.status, ct).toBe(200);
+      await res.text();
+    }
+  });
+
   it('serves odd-but-valid text and prompt injections (in the text, the instruction and a saved style) within the action cap, charging exactly what the ledger says', async () => {
     const user = 'user_odd_valid';
     const token = await stack.token(user);

@@ -227,8 +227,12 @@ describe('POST /internal/report-usage', () => {
     const { customerId } = await subscribeDirect(b, userId);
     const tokens = await seedUsage(b.stack, userId, 4_321, clock + 1000);
     const call = (auth?: string, method = 'POST') => fetch(`${b.stack.api}/internal/report-usage`, { method, headers: auth ? { Authorization: auth } : {} });
-    expect((await call()).status).toBe(401);
-    expect((await call('Bearer wrong-secret-wrong-secret')).status).toBe(401);
+    for (const refused of [await call(), await call('Bearer wrong-secret-wrong-secret'), await call(`Bearer ${CRON_SECRET.slice(0, -1)}`)]) {
+      expect(refused.status).toBe(401);
+      // The same bearer check as /metrics.
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="redraft"');
+      expect(await refused.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('CRON_SECRET') } });
+    }
 
     await b.stack.db.set('rd:billing:report-lock', 'someone-else', 'PX', 60_000);
     const busy = await call(`Bearer ${CRON_SECRET}`);

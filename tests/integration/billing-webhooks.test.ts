@@ -278,6 +278,62 @@ describe('POST /webhooks/stripe', () => {
     expect((await rewrite(api)).status).toBe(200);
   });
 
+  it('does the bookkeeping (customer map, report schedule) only for an event that is applied, never for a stale or replayed one', async () => {
+    const { userId, subId, sub } = await subscribed();
+    const due = () => b.stack.db.zscore('rd:billing:due', userId);
+    const startedAt = clock;
+    const p1 = periodOf(sub());
+    clock += 5_000;
+    const [update] = b.stripe.setCancelAtPeriodEnd(subId, false);
+    expect(await b.deliver([update!])).toEqual([200]);
+    clock = p1.end + 2_000;
+    expect(await b.deliver(b.stripe.renew(subId))).toEqual([200, 200]);
+    const p2 = periodOf(sub());
+    const delay = b.stack.services.config.reporter.periodEndFlushDelayMs;
+    expect(Number(await due())).toBe(p1.end + delay); // the ended period is still to be flushed (never postponed)
+    await b.stack.db.zadd('rd:billing:due', p2.end + delay, userId); // as the reporter leaves it once P1 is flushed
+
+    // A late update about P1, from another customer: stale. Nothing of it may land anywhere.
+    const late = structuredClone(update!) as Stripe.Event & { data: { object: Stripe.Subscription } };
+    late.id = `${update!.id}_late_other_customer`;
+    late.data.object.customer = 'cus_stale_other';
+    const post = async (event: Stripe.Event) => {
+      const payload = JSON.stringify(event);
+      const res = await fetch(b.webhook.url, { method: 'POST', headers: { 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret }) }, body: payload });
+      return (await res.json()) as { outcome: string };
+    };
+    expect((await post(late)).outcome).toBe('stale');
+    expect(await b.stack.db.get('rd:stripe:customer:cus_stale_other')).toBeNull();
+    expect(Number(await due())).toBe(p2.end + delay);
+
+    // A replay of the applied update, after the reporter dropped the user from the schedule: a duplicate, not rescheduled.
+    await b.stack.db.zrem('rd:billing:due', userId);
+    expect((await post(update!)).outcome).toBe('duplicate');
+    expect(await due()).toBeNull();
+    clock = startedAt;
+  });
+
+  it('redoes the bookkeeping on Stripe\'s retry when it failed after the event was applied', async () => {
+    const { userId, subId } = await subscribed();
+    await b.stack.db.zrem('rd:billing:due', userId);
+    // The schedule key of the wrong type: the ZADD of the bookkeeping fails (WRONGTYPE), after the state was applied.
+    const kept = await b.stack.db.zrange('rd:billing:due', 0, -1, 'WITHSCORES');
+    await b.stack.db.del('rd:billing:due');
+    await b.stack.db.set('rd:billing:due', 'not a sorted set');
+    const [update] = b.stripe.setCancelAtPeriodEnd(subId, true);
+    expect(await b.deliver([update!])).toEqual([503]);
+    await b.stack.db.del('rd:billing:due');
+    if (kept.length > 0) await b.stack.db.zadd('rd:billing:due', ...kept.flatMap((v, i) => (i % 2 === 0 ? [] : [kept[i]!, kept[i - 1]!])));
+    expect(await b.deliver([update!])).toEqual([200]);
+    expect((await quota(userId)).cancelAtEnd).toBe('1');
+    const item = (update!.data.object as Stripe.Subscription).items.data[0]!;
+    expect(Number(await b.stack.db.zscore('rd:billing:due', userId))).toBe(item.current_period_end * 1000 + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    // Done once: a further replay changes nothing.
+    await b.stack.db.zrem('rd:billing:due', userId);
+    expect(await b.deliver([update!])).toEqual([200]);
+    expect(await b.stack.db.zscore('rd:billing:due', userId)).toBeNull();
+  });
+
   it('acknowledges events it does not use, and answers 503 (Stripe retries) when it cannot process one', async () => {
     const { subId } = await subscribed();
     const other = { ...b.stripe.payInvoice(subId)[0]!, type: 'customer.created', id: 'evt_unused_1' } as Stripe.Event;

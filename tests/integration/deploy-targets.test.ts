@@ -4,7 +4,7 @@
  * stand-in. The Workers bundle is driven through its module interface (fetch(request, env, ctx)) with
  * an execution context that records `waitUntil`, so a client abort is still settled.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -137,6 +137,20 @@ describe('Vercel function (.vercel/output/functions/index.func)', () => {
 });
 
 describe('Node bundle (dist/node/index.mjs)', () => {
+  it('refuses to start in production without the authorized parties, the issuer and the metrics token, and says what to set', async () => {
+    // (process.env may hold infra.env already: the Vercel test puts it there.)
+    const env: Record<string, string | undefined> = { ...process.env, ...infra.env, PORT: '0' };
+    for (const name of ['CLERK_AUTHORIZED_PARTIES', 'CLERK_ISSUER', 'METRICS_TOKEN']) delete env[name];
+    const proc = spawn(process.execPath, ['dist/node/index.mjs'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanups.push(() => proc.kill('SIGKILL'));
+    let stderr = '';
+    proc.stderr.on('data', (d) => (stderr += String(d)));
+    const code = await new Promise<number | null>((r) => proc.once('close', r));
+    expect(code).toBe(78);
+    for (const name of ['CLERK_AUTHORIZED_PARTIES', 'CLERK_ISSUER', 'METRICS_TOKEN']) expect(stderr).toContain(`${name} is required when NODE_ENV=production`);
+  });
+
+
   it('starts with `node` alone and serves a metered rewrite', async () => {
     const api = await spawnApi(infra.env, ['dist/node/index.mjs']);
     cleanups.push(() => api.proc.kill('SIGTERM'));

@@ -71,6 +71,17 @@ describe('GET /metrics', () => {
     expect((await fetch(`${stack.api}/metrics`, { headers: { Authorization: 'Bearer wrong-token-000000000' } })).status).toBe(401);
   });
 
+  it('checks the token like every operator route: a bearer challenge on refusal, the scheme in any case', async () => {
+    for (const auth of [undefined, 'Bearer wrong-token-000000000', `Basic ${METRICS_TOKEN}`, `Bearer ${METRICS_TOKEN}x`, `Bearer ${METRICS_TOKEN.slice(0, -1)}`, 'Bearer']) {
+      const res = await fetch(`${stack.api}/metrics`, { headers: auth ? { Authorization: auth } : {} });
+      expect(res.status, auth).toBe(401);
+      expect(res.headers.get('www-authenticate'), auth).toBe('Bearer realm="redraft"');
+      expect(await res.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('METRICS_TOKEN') } });
+    }
+    // RFC 6750: the scheme is case-insensitive (the old check wanted exactly "Bearer ").
+    expect((await fetch(`${stack.api}/metrics`, { headers: { Authorization: `bearer ${METRICS_TOKEN}` } })).status).toBe(200);
+  });
+
   it('exposes request, rewrite, token and cost counters in Prometheus format', async () => {
     const res = await fetch(`${stack.api}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(res.status).toBe(200);

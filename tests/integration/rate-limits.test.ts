@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
+import { startBillingStack, type BillingStack } from '../support/billing';
 import { buildMessages, outputTokenCap } from '../../api/model/prompts';
 import { countChatTokens } from '../../api/model/estimate';
 import { reservationFor } from '../../api/metering/settlement';
@@ -78,6 +79,41 @@ describe('token window', () => {
     }
     expect(statuses.slice(0, 2)).toEqual([200, 200]);
     expect(statuses.slice(2)).toEqual([429, 429]);
+  });
+});
+
+describe('account window (/v1/usage and the billing routes)', () => {
+  let b: BillingStack;
+  beforeAll(async () => {
+    // A separate window from the rewrite windows: 4 account calls a minute here (120 by default).
+    b = await startBillingStack({ env: { RATE_LIMIT_ACCOUNT_RPM: '4', RATE_LIMIT_RPM: '100' } });
+  });
+  afterAll(async () => {
+    await b?.close();
+  });
+
+  it('counts usage and billing calls per user in their own window: 429 with Retry-After, Stripe not called', async () => {
+    const api = await b.as('user_account_window');
+    const statuses = [];
+    for (const [path, method] of [['/v1/usage', 'GET'], ['/v1/billing/portal', 'POST'], ['/v1/usage', 'GET'], ['/v1/billing/checkout', 'POST']] as const) {
+      statuses.push((await api(path, { method })).status);
+    }
+    expect(statuses).toEqual([200, 409, 200, 200]); // portal: no customer yet (409); checkout made one
+    const stripeCalls = b.stack.services.billing!.gateway.calls;
+    for (const [path, method] of [['/v1/usage', 'GET'], ['/v1/billing/checkout', 'POST'], ['/v1/billing/portal', 'POST']] as const) {
+      const res = await api(path, { method });
+      expect(res.status, path).toBe(429);
+      const retryAfter = Number(res.headers.get('retry-after'));
+      expect(retryAfter, path).toBeGreaterThanOrEqual(1);
+      expect(retryAfter, path).toBeLessThanOrEqual(60);
+      expect(await res.json(), path).toMatchObject({ error: { code: 'rate_limited', retryAfterSeconds: retryAfter, message: expect.stringContaining('4 account requests per minute') } });
+    }
+    expect(b.stack.services.billing!.gateway.calls).toBe(stripeCalls);
+    // Rewrites have their own windows, and other users their own account window.
+    const rewrite = await api('/v1/rewrite', { method: 'POST', body: JSON.stringify(body) });
+    expect(rewrite.status).toBe(200);
+    await rewrite.text();
+    expect((await (await b.as('user_account_window_other'))('/v1/usage')).status).toBe(200);
   });
 });
 

@@ -13,7 +13,7 @@ let n = 0;
 const freshUser = () => `user_set${++n}_${Date.now().toString(36)}`;
 
 beforeAll(async () => {
-  stack = await startStack({ env: { RATE_LIMIT_RPM: '1000' }, model: { outputTokens: 40 } });
+  stack = await startStack({ env: { RATE_LIMIT_RPM: '1000', RATE_LIMIT_ACCOUNT_RPM: '1000' }, model: { outputTokens: 40 } });
 });
 afterAll(async () => {
   await stack?.close();

@@ -15,7 +15,7 @@ let n = 0;
 const freshUser = () => `user_st${++n}_${Date.now().toString(36)}`;
 
 beforeAll(async () => {
-  stack = await startStack({ env: { RATE_LIMIT_RPM: String(RPM) } });
+  stack = await startStack({ env: { RATE_LIMIT_ACCOUNT_RPM: String(RPM) } });
 });
 afterAll(async () => {
   await stack?.close();
@@ -207,7 +207,7 @@ describe('POST /v1/rewrite with a saved style', () => {
 });
 
 describe('rate limit of the account routes', () => {
-  it(`allows ${RPM} requests a minute per user (RATE_LIMIT_RPM), then 429 with Retry-After; other users and rewrites are unaffected`, async () => {
+  it(`allows ${RPM} requests a minute per user (RATE_LIMIT_ACCOUNT_RPM, shared with usage and billing), then 429 with Retry-After; other users and rewrites are unaffected`, async () => {
     const user = freshUser();
     const token = await stack.token(user);
     const statuses: number[] = [];

@@ -6,15 +6,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Redis as IORedis } from 'ioredis';
-import { createDevIssuer, type DevIssuer } from '../../api/auth/dev-issuer';
+import { createDevIssuer, DEV_ISSUER, type DevIssuer } from '../../api/auth/dev-issuer';
 import { startRedisServer, type RedisServer } from './redis-server';
 import { startUpstashBridge, type UpstashBridge } from './upstash-bridge';
 import { startModelServer, type ModelServer, type ModelServerOptions } from './model-server';
+
+/** The extension origin production requires in CLERK_AUTHORIZED_PARTIES; the issuer puts it in every token's azp by default. */
+export const INFRA_EXTENSION = 'chrome-extension://infraextensionidinfraextensionid';
+/** METRICS_TOKEN of the production environment (required there). */
+export const INFRA_METRICS_TOKEN = 'infra-metrics-token-0123456789';
 
 export interface Infra {
   redis: RedisServer;
   bridge: UpstashBridge;
   model: ModelServer;
+  /** Clerk-shaped session tokens for the API's CLERK_JWT_KEY, CLERK_ISSUER and (by default) CLERK_AUTHORIZED_PARTIES. */
   issuer: DevIssuer;
   /** A direct Redis connection, for assertions. */
   db: IORedis;
@@ -27,7 +33,8 @@ export async function startInfra(model: ModelServerOptions = {}): Promise<Infra>
   const redis = await startRedisServer();
   const bridge = await startUpstashBridge({ redisUrl: redis.url });
   const modelServer = await startModelServer(model);
-  const issuer = await createDevIssuer();
+  const keys = await createDevIssuer();
+  const issuer: DevIssuer = { publicKeyPem: keys.publicKeyPem, issue: (claims) => keys.issue({ azp: INFRA_EXTENSION, ...claims }) };
   const db = new IORedis(redis.url);
   db.on('error', () => {}); // fault tests stop Redis; commands still report their errors
   return {
@@ -44,6 +51,10 @@ export async function startInfra(model: ModelServerOptions = {}): Promise<Infra>
       OPENAI_BASE_URL: modelServer.url,
       MODEL_MAX_RETRIES: '0',
       CLERK_JWT_KEY: issuer.publicKeyPem,
+      // Required when NODE_ENV=production.
+      CLERK_AUTHORIZED_PARTIES: INFRA_EXTENSION,
+      CLERK_ISSUER: DEV_ISSUER,
+      METRICS_TOKEN: INFRA_METRICS_TOKEN,
       CLERK_TELEMETRY_DISABLED: '1',
     },
     async close() {

@@ -8,6 +8,7 @@ import { createServices, type ServiceOptions } from '../../api/services';
 import { createApp } from '../../api/app';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Services } from '../../api/context';
+import type { DevIssuer } from '../../api/auth/dev-issuer';
 import { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server';
 import { startUpstashBridge, type UpstashBridge } from './upstash-bridge';
 import { startModelServer, type ModelServer, type ModelServerOptions } from './model-server';
@@ -21,7 +22,8 @@ export interface Stack {
   /** A direct Redis connection, for assertions. */
   db: IORedis;
   logs: Record<string, unknown>[];
-  token(userId: string, opts?: { azp?: string; ttlSeconds?: number; now?: number }): Promise<string>;
+  /** A dev session token (v2-shaped: `sid`, `sts: 'active'`); opts may change or drop (null) claims. */
+  token(userId: string, opts?: Omit<Parameters<DevIssuer['issue']>[0], 'userId'>): Promise<string>;
   rewrite(token: string, body: unknown, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
 }

@@ -207,7 +207,16 @@ describe('billing configuration', () => {
   it('points the SDK at STRIPE_API_BASE, refused over http in production', () => {
     const c = loadConfig({ ...base, ...stripe, STRIPE_API_BASE: 'http://127.0.0.1:12111', STRIPE_STAND_IN: '1' });
     expect(c.billing).toMatchObject({ api: { host: '127.0.0.1', port: 12111, protocol: 'http' }, standIn: true, meterEventName: 'redraft_tokens', prices: { base: 'price_base', metered: 'price_meter' } });
-    const prod = { ...base, ...stripe, DEV_AUTH: '0', CLERK_JWT_KEY: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----', NODE_ENV: 'production' };
+    const prod = {
+      ...base,
+      ...stripe,
+      DEV_AUTH: '0',
+      CLERK_JWT_KEY: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----',
+      CLERK_AUTHORIZED_PARTIES: 'chrome-extension://abc',
+      CLERK_ISSUER: 'https://clerk.example.com',
+      METRICS_TOKEN: 'metrics-token-0123456789',
+      NODE_ENV: 'production',
+    };
     expect(() => loadConfig({ ...prod, STRIPE_API_BASE: 'http://stripe-proxy.internal:8080' })).toThrow(/STRIPE_API_BASE must be https:\/\/ when NODE_ENV=production/);
     expect(() => loadConfig({ ...prod, STRIPE_STAND_IN: '1' })).toThrow(/STRIPE_STAND_IN is refused/);
     expect(loadConfig({ ...prod, STRIPE_API_BASE: 'https://stripe-proxy.internal' }).billing?.api).toEqual({ host: 'stripe-proxy.internal', port: 443, protocol: 'https' });

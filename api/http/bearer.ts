@@ -1,0 +1,36 @@
+/**
+ * The one bearer check of the operator routes (/metrics, /internal/report-usage, /health details).
+ * The scheme is case-insensitive (RFC 6750); the token is compared in constant time with Hono's
+ * timingSafeEqual (SHA-256 of both, then a constant-time comparison), so the time taken says nothing
+ * about how much of a guess was right.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { timingSafeEqual } from 'hono/utils/buffer';
+import { AppError } from '../errors';
+
+const BEARER = /^Bearer +(\S+)$/i;
+
+/** True when `header` is `Bearer <secret>` (scheme in any case). */
+export async function bearerMatches(header: string | undefined, secret: string): Promise<boolean> {
+  const token = BEARER.exec(header ?? '')?.[1];
+  // Compare even without a token, so a missing header takes as long as a wrong one.
+  const equal = await timingSafeEqual(token ?? '', secret);
+  return token !== undefined && equal;
+}
+
+/** Whether the request carries the secret; always true when no secret is configured (open, never in production). */
+export async function hasBearer(c: Context, secret: string | undefined): Promise<boolean> {
+  return secret === undefined || (await bearerMatches(c.req.header('Authorization'), secret));
+}
+
+/** 401 with a bearer challenge; `name` is the variable that holds the secret. */
+export const bearerRefused = (name: string, route: string) =>
+  new AppError('unauthenticated', `${route} needs "Authorization: Bearer <${name}>".`, {}, { 'WWW-Authenticate': 'Bearer realm="redraft"' });
+
+/** Middleware: the route needs `Authorization: Bearer <secret>` (open when `secret` is undefined). */
+export function requireBearer(secret: string | undefined, name: string): MiddlewareHandler {
+  return async (c, next) => {
+    if (!(await hasBearer(c, secret))) throw bearerRefused(name, `${c.req.method} ${c.req.path}`);
+    await next();
+  };
+}
