@@ -203,6 +203,8 @@ export interface UsageResponse {
   overageCapUsd: number | null;
   /** What Upgrade buys: the Pro plan's price and allowance. */
   proPlan: ProPlanOffer;
+  /** Limits the client can check before a request: the longest text a rewrite takes (characters). */
+  limits: { maxTextChars: number };
 }
 
 export interface ProPlanOffer {

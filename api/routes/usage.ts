@@ -18,7 +18,7 @@ export function usageRoutes(s: Services) {
     const [balance, rate] = await readBalance(s, userId, now).catch((err) => {
       throw meteringUnavailable(err);
     });
-    return c.json(toUsageResponse(balance, rate, now, s.config.billing !== undefined));
+    return c.json(toUsageResponse(balance, rate, now, s.config.billing !== undefined, s.config.limits.maxTextChars));
   });
   return app;
 }
@@ -33,7 +33,7 @@ async function readBalance(s: Services, userId: string, now: number) {
   return [balance, rate] as const;
 }
 
-export function toUsageResponse(b: Balance, rate: { limit: number; remaining: number; reset: number }, now: number, billingEnabled: boolean): UsageResponse {
+export function toUsageResponse(b: Balance, rate: { limit: number; remaining: number; reset: number }, now: number, billingEnabled: boolean, maxTextChars: number): UsageResponse {
   const over = overage(b.plan, b.usedTokens);
   return {
     plan: b.plan.id,
@@ -57,5 +57,6 @@ export function toUsageResponse(b: Balance, rate: { limit: number; remaining: nu
     alerts: b.alerts.map((a) => ({ threshold: a.threshold, at: new Date(a.at).toISOString() })),
     overageCapUsd: overageCapInForceUsd(b.plan.id, b.overageCapCents),
     proPlan: { id: 'pro', monthlyPriceUsd: PLANS.pro.baseUsdPerMonth, includedTokens: PLANS.pro.includedTokens, overageUsdPer1kTokens: PLANS.pro.overageUsdPer1k, maxOverageCapUsd: PLANS.pro.maxOverageCapUsd },
+    limits: { maxTextChars },
   };
 }

@@ -22,6 +22,8 @@ import type { FrameGeometry, Offset } from './geometry';
 import { drawsTextOnCanvas } from '../lib/selection';
 import { LAST_STYLE_KEY, SETTINGS_KEY, STYLES_CHANGED_KEY, updateSettings, withSite } from '../lib/settings';
 import { placeCard } from '../lib/placement';
+import { blockFor, upgradeLabel, type Block } from '../lib/readiness';
+import type { UsageResult } from '../lib/protocol';
 import { h } from './dom';
 import { CSS } from './styles';
 
@@ -78,6 +80,9 @@ export class Panel {
   private styles: Style[] | null = null;
   private stylesLoadedAt = 0;
   private styleId: string | null = null;
+  /** What blocks a rewrite right now (shown in the toolbar before the click), from the last usage answer. */
+  private block: Block | null = null;
+  private usage: UsageResult | null = null;
   private port: Browser.runtime.Port | null = null;
   /** The field holds the result (read back by the agent). */
   private replaced = false;
@@ -208,8 +213,11 @@ export class Panel {
       'aria-label': 'Say what you want (Enter rewrites)',
     });
     const estimate = h('div', { class: 'estimate', 'data-redraft': 'estimate' });
+    const blockedText = h('span');
+    const blockedNext = h('button', { type: 'button', class: 'primary', 'data-cmd': 'blocked-next' });
+    const blocked = h('div', { class: 'blocked', role: 'status', 'data-redraft': 'blocked', hidden: '' }, blockedText, blockedNext);
     const pill = h('button', { type: 'button', class: 'pill', 'data-redraft': 'button', 'aria-label': 'Rewrite with Redraft', title: 'Rewrite with Redraft (Alt+Shift+R)', text: 'R' });
-    const toolbar = h('div', { class: 'card toolbar', 'data-redraft': 'toolbar' }, actionRow, instruction, estimate);
+    const toolbar = h('div', { class: 'card toolbar', 'data-redraft': 'toolbar' }, actionRow, blocked, instruction, estimate);
     actionRow.setAttribute('role', 'toolbar');
     actionRow.setAttribute('aria-label', 'Redraft actions');
     // Panel
@@ -321,10 +329,15 @@ export class Panel {
     });
     buttons.undo.addEventListener('click', (e) => void (e.isTrusted && this.undo()));
     buttons.signin.addEventListener('click', () => void browser.runtime.sendMessage({ type: 'ui/open-popup' }).catch(() => {}));
-    buttons.upgrade.addEventListener('click', () => void browser.runtime.sendMessage({ type: 'ui/open-popup' }).catch(() => {}));
+    buttons.upgrade.addEventListener('click', (e) => void (e.isTrusted && this.upgrade()));
+    blockedNext.addEventListener('click', (e) => {
+      if (!e.isTrusted || !this.block) return;
+      if (this.block.next === 'upgrade') void this.upgrade();
+      else void browser.runtime.sendMessage({ type: 'ui/open-popup' }).catch(() => {});
+    });
     buttons.options.addEventListener('click', () => void browser.runtime.sendMessage({ type: 'ui/open-options' }).catch(() => {}));
     void shadow;
-    return { root, pill, toolbar, estimate, panel, title, status, result, error, note, buttons, hint, actionButtons, actionRow, styleSelect, instruction, refine, versionsNav, prev, next, position, live };
+    return { blocked, blockedText, blockedNext, root, pill, toolbar, estimate, panel, title, status, result, error, note, buttons, hint, actionButtons, actionRow, styleSelect, instruction, refine, versionsNav, prev, next, position, live };
   }
 
   private showEstimate(a: Action) {
@@ -438,6 +451,46 @@ export class Panel {
     if (this.styleId && !list.some((s) => s.id === this.styleId)) this.styleId = list.length ? null : this.styleId;
     select.replaceChildren(h('option', { value: '', text: 'No style' }), ...list.map((s) => h('option', { value: s.id, text: s.name })));
     select.value = this.styleId && list.some((s) => s.id === this.styleId) ? this.styleId : '';
+  }
+
+  /** Signed out, no tokens left, or too long: said in the toolbar before any click, actions off. */
+  private async checkBlocked() {
+    const held = this.held;
+    if (!held) return;
+    const ask = async (fresh: boolean) => ((await browser.runtime.sendMessage({ type: 'status/get', fresh }).catch(() => null)) as UsageResult | null) ?? null;
+    this.usage = await ask(false);
+    if (this.held !== held) return;
+    this.block = blockFor(this.usage, held.report.text.length);
+    // A block from a recent answer is checked once more against the API (tokens may be back, or the user signed in).
+    if (this.block && this.block.kind !== 'too_long') {
+      this.usage = await ask(true);
+      if (this.held !== held) return;
+      this.block = blockFor(this.usage, held.report.text.length);
+    }
+    const e = this.els;
+    const b = this.block;
+    e.blocked.hidden = !b;
+    e.blockedText.textContent = b ? `${b.sentence} ` : '';
+    e.blockedNext.hidden = !b || b.next === null;
+    e.blockedNext.textContent = !b ? '' : b.next === 'sign_in' ? 'Sign in' : b.kind === 'no_tokens' ? (b.upgradeLabel ?? 'Open Redraft') : '';
+    for (const a of e.actionButtons) a.disabled = !!b;
+    e.instruction.disabled = !!b;
+    e.estimate.hidden = !!b;
+    this.position(e.toolbar);
+  }
+
+  /** Upgrade opens Checkout directly when billing offers it (the popup otherwise). */
+  private async upgrade() {
+    const u = this.usage?.ok ? this.usage.usage : null;
+    if (u?.billing?.canUpgrade) {
+      const r = (await browser.runtime.sendMessage({ type: 'billing/open', kind: 'checkout' }).catch(() => null)) as { ok: boolean; message?: string } | null;
+      if (r && !r.ok && r.message) {
+        this.note = r.message;
+        this.setPhase(this.phase);
+      }
+      return;
+    }
+    await browser.runtime.sendMessage({ type: 'ui/open-popup' }).catch(() => {});
   }
 
   /** Esc or ×: close, and give the field back its focus and selection. */
@@ -649,6 +702,7 @@ export class Panel {
     if (phase === 'idle') return;
     if (phase === 'toolbar') {
       void this.loadStyles();
+      void this.checkBlocked();
       this.initRoving();
       this.showEstimate(this.action);
       this.position(e.toolbar);
@@ -684,6 +738,8 @@ export class Panel {
     b.undo.hidden = !this.replaced;
     b.signin.hidden = failed?.next !== 'sign_in';
     b.upgrade.hidden = failed?.next !== 'upgrade';
+    const offer = this.usage?.ok && this.usage.usage.billing?.canUpgrade ? upgradeLabel(this.usage.usage) : null;
+    b.upgrade.textContent = offer ?? 'Open Redraft';
     b.options.hidden = failed?.next !== 'options';
     e.note.hidden = !this.note;
     e.note.textContent = this.note;

@@ -7,7 +7,7 @@ import { defineBackground } from 'wxt/utils/define-background';
 import { browser, type Browser } from 'wxt/browser';
 import { checkApiUrl, OPEN_TOOLBAR_COMMAND } from '../lib/build-config';
 import { serveRewritePort } from '../lib/relay';
-import { openToolbarRoute, REWRITE_PORT, type BackgroundRequest, type BackgroundResponses } from '../lib/protocol';
+import { openToolbarRoute, REWRITE_PORT, type BackgroundRequest, type BackgroundResponses, type UsageResult } from '../lib/protocol';
 import { createSessions, SessionError, type ClerkSession, type KeyValueArea } from '../lib/session';
 import { billingUrl, fetchUsage, styles } from '../lib/api';
 import { badgeFor } from '../lib/badge';
@@ -81,8 +81,13 @@ export default defineBackground(() => {
   });
   const api = { fetch: (...args: Parameters<typeof fetch>) => fetch(...args), apiUrl, getToken: sessions.getToken };
 
+  // The last usage answer, for the toolbar's "blocked before the click" (signed out, no tokens, too long).
+  let lastUsage: { at: number; result: UsageResult } | null = null;
+  const STATUS_TTL_MS = 15_000;
+
   async function refreshBadge() {
     const result = await fetchUsage(api);
+    lastUsage = { at: Date.now(), result };
     const badge = badgeFor(result.ok ? result.usage : null);
     await Promise.all([
       browser.action.setBadgeText({ text: result.ok || result.status === 401 ? badge.text : '' }),
@@ -119,6 +124,18 @@ export default defineBackground(() => {
     if (msg.type === 'ui/open-options') {
       await browser.runtime.openOptionsPage();
       return { ok: true };
+    }
+    if (msg.type === 'status/get') {
+      // A blocking answer (signed out, nothing left) is re-checked soon: an upgrade or a new period lifts it.
+      const blocking = lastUsage && (!lastUsage.result.ok || lastUsage.result.usage.remainingTokens <= 0);
+      const ttl = blocking ? 2_000 : STATUS_TTL_MS;
+      return !msg.fresh && lastUsage && Date.now() - lastUsage.at < ttl ? lastUsage.result : refreshBadge();
+    }
+    // Upgrade from the toolbar opens Checkout directly (a click in Redraft's own UI; pages cannot send this).
+    if (msg.type === 'billing/open' && msg.kind === 'checkout' && !isExtensionPage(sender)) {
+      const r = await billingUrl(api, 'checkout');
+      if (r.ok) await browser.tabs.create({ url: r.url });
+      return r;
     }
     // The toolbar lists the user's own styles to choose one; only extension pages change them.
     if (msg.type === 'styles/list') return styles(api, { kind: 'list' }) as Promise<BackgroundResponses['styles/list']>;

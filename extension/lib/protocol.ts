@@ -123,6 +123,8 @@ export type BackgroundRequest =
   | { type: 'settings/set-api-url'; apiUrl: string }
   | { type: 'ui/open-popup' }
   | { type: 'ui/open-options' }
+  /** `fresh`: ask the API now rather than answer from the last few seconds' answer. */
+  | { type: 'status/get'; fresh?: boolean }
   | { type: 'styles/list' }
   | { type: 'styles/put'; id: string; name: string; instructions: string }
   | { type: 'styles/delete'; id: string };
@@ -136,6 +138,7 @@ export interface BackgroundResponses {
   'settings/set-api-url': { ok: true; apiUrl: string } | { ok: false; message: string };
   'ui/open-popup': { ok: boolean };
   'ui/open-options': { ok: boolean };
+  'status/get': UsageResult;
   'styles/list': { ok: true; styles: Style[] } | { ok: false; message: string };
   'styles/put': { ok: true; style: Style } | { ok: false; message: string };
   'styles/delete': { ok: true } | { ok: false; message: string };

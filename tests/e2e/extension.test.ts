@@ -100,13 +100,15 @@ describe('extension in Chromium', () => {
     expect(manifest.permissions).toEqual(expect.arrayContaining(['storage', 'contextMenus']));
   });
 
-  it('signed out: selecting page text shows the toolbar with an estimate; a rewrite says to sign in', async () => {
+  it('signed out: the toolbar says so before any click, with Sign in, and its actions are off', async () => {
     const u = ui(page);
     await page.locator('#plain').click({ clickCount: 3 });
     await openToolbar(page);
-    await u.action('rewrite').hover();
-    await expect.poll(() => u.estimate.textContent()).toMatch(/^Rewrite: ~\d+ tokens$/);
-    expect(await u.estimate.getAttribute('title')).toMatch(/Up to \d+ are held from your balance while it runs/);
+    const blocked = page.locator('[data-redraft="blocked"]');
+    await blocked.waitFor({ state: 'visible', ...WAIT });
+    expect(await blocked.textContent()).toMatch(/Sign in to Redraft to rewrite text\./);
+    expect(await u.toolbar.locator('[data-cmd="blocked-next"]').textContent()).toBe('Sign in');
+    expect(await u.action('rewrite').isDisabled()).toBe(true);
     // Page CSS (lime buttons, monospace, magenta divs) does not reach the shadow-root UI.
     const style = await u.action('rewrite').evaluate((b) => {
       const s = getComputedStyle(b);
@@ -115,15 +117,9 @@ describe('extension in Chromium', () => {
     expect(style.bg).not.toBe('rgb(0, 255, 0)');
     expect(style.font).not.toMatch(/Courier/);
     expect(style.size).toBe('13px');
-    await page.screenshot({ path: screenshotPath('1-toolbar-plain-text') });
-
-    await u.action('rewrite').click();
-    await u.error.waitFor({ state: 'visible', ...WAIT });
-    expect(await u.error.textContent()).toMatch(/not signed in/i);
-    await expect.poll(() => u.cmd('signin').isVisible()).toBe(true);
-    await page.screenshot({ path: screenshotPath('2-panel-signed-out') });
+    await page.screenshot({ path: screenshotPath('1-toolbar-signed-out') });
     await page.keyboard.press('Escape');
-    await u.panel.waitFor({ state: 'hidden', ...WAIT });
+    await u.toolbar.waitFor({ state: 'hidden', ...WAIT });
   });
 
   let remainingAtStart = 0;
@@ -148,6 +144,12 @@ describe('extension in Chromium', () => {
     const firstLine = original.split('\n')[0]!;
     await selectFirstLine(page, ta);
     await openToolbar(page);
+    // One plain estimate; what is held while it runs only on hover.
+    await u.action('rewrite').hover();
+    await expect.poll(() => u.estimate.textContent()).toMatch(/^Rewrite: ~\d+ tokens$/);
+    expect(await u.estimate.getAttribute('title')).toMatch(/Up to \d+ are held from your balance while it runs/);
+    expect(await page.locator('[data-redraft="blocked"]').isVisible()).toBe(false);
+    await page.screenshot({ path: screenshotPath('1-toolbar-textarea') });
     await u.action('rewrite').click();
 
     // Streaming: partial text is visible while Stop is still offered.
@@ -342,12 +344,13 @@ describe('extension in Chromium', () => {
     await page.bringToFront();
     await selectFirstLine(page, page.locator('#ta'));
     await openToolbar(page);
-    await u.action('rewrite').click();
-    await u.error.waitFor({ state: 'visible', ...WAIT });
-    expect(await u.error.textContent()).toMatch(/used all your tokens for this period; they reset on .+\. Upgrade/);
-    expect(await u.cmd('upgrade').isVisible()).toBe(true);
-    await page.screenshot({ path: screenshotPath('9-panel-quota-exhausted') });
-    await u.cmd('close').click();
+    // Known before the click: the toolbar says when the tokens come back, and the actions are off.
+    const blocked = page.locator('[data-redraft="blocked"]');
+    await blocked.waitFor({ state: 'visible', ...WAIT });
+    expect(await blocked.textContent()).toMatch(/You have used all your tokens for this period; they come back on [A-Z][a-z]{2} \d+\./);
+    expect(await u.action('rewrite').isDisabled()).toBe(true);
+    await page.screenshot({ path: screenshotPath('9-toolbar-quota-exhausted') });
+    await page.keyboard.press('Escape');
   });
 
   it('options page: validates the API URL and shows the signed-in user', async () => {
