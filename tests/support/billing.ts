@@ -31,7 +31,8 @@ export async function standInSetup(stripe: StripeServer): Promise<SetupResult> {
 }
 
 export async function startBillingStack(opts: { env?: Record<string, string>; stripe?: StripeServerOptions; services?: ServiceOptions } = {}): Promise<BillingStack> {
-  const stripe = await startStripeServer(opts.stripe);
+  // The portal's settings saved once (the Dashboard step of the README): tests that need it unset say so.
+  const stripe = await startStripeServer({ portalConfigured: true, ...opts.stripe });
   const setup = await standInSetup(stripe);
   const secret = `whsec_${randomBytes(16).toString('hex')}`;
   const stack = await startStack({
