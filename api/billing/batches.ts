@@ -45,34 +45,38 @@ export async function meterEventIdentifier(b: Pick<Batch, 'userId' | 'periodStar
 export const STRIPE_BACKDATE_LIMIT_MS = 35 * 86_400_000;
 const BACKDATE_MARGIN_MS = 3_600_000;
 
-const ceilMinuteSec = (ms: number) => Math.ceil(ms / 60_000) * 60;
 const floorMinuteSec = (ms: number) => Math.floor(ms / 60_000) * 60;
 
 /**
- * The part of a period, in whole seconds, where we place timestamps: from the first whole minute to the
- * second before the last whole minute. Every usage timestamp we send lies inside the period (so it lands
- * on that period's invoice, even when the request ended after the boundary), and Stripe's meter event
- * summaries — which take minute-aligned windows — can be asked for exactly this window when reconciling.
+ * The minute-aligned window of a period that reconcile (and the summary check) asks Stripe's meter event
+ * summaries for, in seconds: from the minute the period starts in to the start of the minute it ends in.
+ * Every timestamp placeBatch gives a batch of the period lies inside it, and inside the period itself —
+ * also usage of the period's first, partial minute reported within that minute — so the windows of
+ * consecutive periods never overlap and each holds exactly its period's batches.
  */
 export function periodWindowSec(periodStart: number, periodEnd: number): { start: number; end: number } {
-  const start = ceilMinuteSec(periodStart);
+  const start = floorMinuteSec(periodStart);
   const end = floorMinuteSec(periodEnd);
   if (end - start < 60) return { start: Math.floor(periodStart / 1000), end: Math.floor(periodEnd / 1000) };
   return { start, end };
 }
 
-export type Placement = { ok: true; timestamp: number } | { ok: false; reason: 'too_old' };
+export type Placement = { ok: true; timestamp: number } | { ok: false; reason: 'too_old' | 'too_early' };
 
 /**
  * Where a batch's meter event goes on Stripe's time line: when its last event ended, clamped into the
- * period's window and never in the future. A period that ended more than ~35 days ago can no longer be
- * placed (Stripe refuses it, and its invoice is long final): the batch is set aside and listed by reconcile.
+ * period (from its first whole second to the second before the minute it ends in, so it lands on this
+ * period's invoice even when the request ended after the boundary) and never in the future. A period that
+ * ended more than ~35 days ago can no longer be placed (Stripe refuses it, and its invoice is long final):
+ * the batch is set aside and listed by reconcile.
  */
 export function placeBatch(b: Pick<Batch, 'periodStart' | 'periodEnd' | 'lastEndedAt'>, now: number): Placement {
   const w = periodWindowSec(b.periodStart, b.periodEnd);
+  const first = Math.ceil(b.periodStart / 1000);
   let ts = Math.floor(b.lastEndedAt / 1000);
-  ts = Math.max(w.start, Math.min(ts, w.end - 1));
+  ts = Math.max(first, Math.min(ts, w.end - 1));
   ts = Math.min(ts, Math.floor(now / 1000));
+  if (ts * 1000 < b.periodStart) return { ok: false, reason: 'too_early' }; // within the period's first second: next run
   if (ts * 1000 < now - STRIPE_BACKDATE_LIMIT_MS + BACKDATE_MARGIN_MS) return { ok: false, reason: 'too_old' };
   return { ok: true, timestamp: ts };
 }
@@ -83,6 +87,8 @@ export type FailureKind = 'duplicate' | 'retry' | 'permanent';
 export interface StripeFailure {
   statusCode?: number;
   type?: string;
+  /** Stripe's error code (`error.code`), when it sends one. */
+  code?: string;
   message?: string;
   headers?: Record<string, string>;
 }
@@ -90,14 +96,15 @@ export interface StripeFailure {
 const DUPLICATE = /already exists with identifier/i;
 
 /**
- * - A 400 "An event already exists with identifier …" means Stripe already holds this batch: delivered.
+ * - A 400 "An event already exists with identifier …" (v1 meter events, no code) or with the code
+ *   `duplicate_meter_event` (v2) means Stripe already holds this batch: delivered.
  * - 429, 409 (idempotency key in use), 5xx, timeouts and dropped connections are retried with backoff
  *   (Stripe's own `Stripe-Should-Retry` header wins when present).
  * - Anything else (a bad request, a wrong key, an unknown meter) will fail the same way again: the batch
  *   stays pending and the run reports it.
  */
 export function classifyFailure(f: StripeFailure): FailureKind {
-  if (f.statusCode === 400 && DUPLICATE.test(f.message ?? '')) return 'duplicate';
+  if (f.statusCode === 400 && (f.code === 'duplicate_meter_event' || DUPLICATE.test(f.message ?? ''))) return 'duplicate';
   const should = headerOf(f.headers, 'stripe-should-retry');
   if (should === 'true') return 'retry';
   if (should === 'false') return 'permanent';

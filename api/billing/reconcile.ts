@@ -23,17 +23,27 @@ export interface ReconcileRow {
   lateTokens: number;
   /** What Stripe's meter holds for the customer in the period's window. */
   stripeTokens: number;
+  /** When the period's last batch was delivered (epoch ms), if ever. */
+  lastSentAt: number | undefined;
   /**
    * ok: Stripe = ledger. unreported: Stripe = what we delivered, the rest is not sent yet (the next run
-   * sends it). late: the rest was too old for Stripe (set aside). mismatch: Stripe holds something other
-   * than what we delivered — investigate.
+   * sends it). late: the rest was too old for Stripe (set aside). settling: Stripe differs from what we
+   * delivered, but a batch went out in the last few minutes and meter event summaries are eventually
+   * consistent — run reconcile again later. mismatch: Stripe holds something other than what we
+   * delivered — investigate.
    */
-  status: 'ok' | 'unreported' | 'late' | 'mismatch';
+  status: 'ok' | 'unreported' | 'late' | 'settling' | 'mismatch';
 }
+
+/** How long after a delivery a period's meter summary may still be catching up (Stripe aggregates asynchronously). */
+export const SETTLE_MS = 10 * 60_000;
 
 export interface ReconcileResult {
   rows: ReconcileRow[];
+  /** Rows that need attention (every status but ok and settling). */
   differences: ReconcileRow[];
+  /** Rows whose meter summary may still be catching up with a recent delivery: reconcile again in a few minutes. */
+  settling: ReconcileRow[];
   users: number;
   stripeCalls: number;
 }
@@ -67,8 +77,10 @@ export async function ledgerTotals(redis: Redis, userId: string): Promise<Period
 export async function reconcile(
   redis: Redis,
   gateway: StripeGateway,
-  opts: { users?: string[]; since: number; concurrency?: number },
+  opts: { users?: string[]; since: number; concurrency?: number; now?: () => number; settleMs?: number },
 ): Promise<ReconcileResult> {
+  const now = opts.now ?? Date.now;
+  const settleMs = opts.settleMs ?? SETTLE_MS;
   const meterId = await gateway.meterId();
   const callsBefore = gateway.calls;
   let userIds = opts.users;
@@ -94,13 +106,14 @@ export async function reconcile(
       const sentTokens = Number(r[`sent:${s.periodStart}`] ?? 0);
       const lateTokens = Number(r[`late:${s.periodStart}`] ?? 0);
       const pendingTokens = r.pperiod === String(s.periodStart) && (r.pcust ?? '') === s.customerId ? Number(r.pvalue ?? 0) : 0;
+      const lastSentAt = r[`at:${s.periodStart}`] ? Number(r[`at:${s.periodStart}`]) : undefined;
       let status: ReconcileRow['status'] = 'ok';
       if (stripeTokens !== s.tokens) {
-        if (stripeTokens !== sentTokens) status = 'mismatch';
+        if (stripeTokens !== sentTokens) status = lastSentAt !== undefined && now() - lastSentAt < settleMs ? 'settling' : 'mismatch';
         else if (sentTokens + lateTokens === s.tokens && lateTokens > 0) status = 'late';
         else status = 'unreported';
       }
-      rows.push({ userId, customerId: s.customerId, periodStart: s.periodStart, periodEnd: s.periodEnd, ledgerTokens: s.tokens, sentTokens, pendingTokens, lateTokens, stripeTokens, status });
+      rows.push({ userId, customerId: s.customerId, periodStart: s.periodStart, periodEnd: s.periodEnd, ledgerTokens: s.tokens, sentTokens, pendingTokens, lateTokens, stripeTokens, lastSentAt, status });
     }
   }
 
@@ -110,5 +123,5 @@ export async function reconcile(
     }),
   );
   rows.sort((a, b) => a.userId.localeCompare(b.userId) || a.periodStart - b.periodStart);
-  return { rows, differences: rows.filter((r) => r.status !== 'ok'), users: userIds.length, stripeCalls: gateway.calls - callsBefore };
+  return { rows, differences: rows.filter((r) => r.status !== 'ok' && r.status !== 'settling'), settling: rows.filter((r) => r.status === 'settling'), users: userIds.length, stripeCalls: gateway.calls - callsBefore };
 }

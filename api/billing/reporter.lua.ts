@@ -4,7 +4,8 @@
  * the cursor, in one atomic step with clearing the batch.
  *
  * The report hash holds: cursor (last ledger stream id accounted for), the pending batch (p* fields),
- * `sent:<periodStart>` / `events:<periodStart>` (tokens and events delivered per period), batches,
+ * `sent:<periodStart>` / `events:<periodStart>` (tokens and events delivered per period), `at:<periodStart>`
+ * (when the period's last batch was delivered: its summary may still be catching up), batches,
  * lastSentAt, lastIdentifier.
  */
 
@@ -88,6 +89,7 @@ if ARGV[2] == 'late' then
 else
   redis.call('HINCRBY', rep, 'sent:' .. p[2], p[3])
   redis.call('HINCRBY', rep, 'events:' .. p[2], p[4])
+  redis.call('HSET', rep, 'at:' .. p[2], ARGV[3])
 end
 redis.call('HINCRBY', rep, 'batches', 1)
 redis.call('HDEL', rep, ${PENDING_FIELDS})

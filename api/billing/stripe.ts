@@ -59,8 +59,8 @@ export function createStripeClient(billing: Pick<BillingConfig, 'secretKey' | 'a
 
 function toCallError(err: unknown): StripeCallError {
   if (err instanceof StripeCallError) return err;
-  const e = err as { statusCode?: number; type?: string; message?: string; headers?: Record<string, string> };
-  const kind = classifyFailure({ statusCode: e.statusCode, type: e.type, message: e.message, headers: e.headers });
+  const e = err as { statusCode?: number; type?: string; code?: string; message?: string; headers?: Record<string, string> };
+  const kind = classifyFailure({ statusCode: e.statusCode, type: e.type, code: e.code, message: e.message, headers: e.headers });
   const retryAfter = Number(e.headers?.['retry-after'] ?? NaN);
   return new StripeCallError(`${e.type ?? 'Error'}${e.statusCode ? ` ${e.statusCode}` : ''}: ${e.message ?? String(err)}`, kind, e.statusCode, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
 }

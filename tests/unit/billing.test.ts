@@ -37,8 +37,10 @@ describe('where a batch lands on Stripe’s time line', () => {
   const period = { periodStart: at('2026-11-03T10:15:30.500Z'), periodEnd: at('2026-12-03T10:15:30.500Z') };
   const w = periodWindowSec(period.periodStart, period.periodEnd);
 
-  it('uses whole minutes inside the period (what meter event summaries can be asked for)', () => {
-    expect(w).toEqual({ start: at('2026-11-03T10:16:00Z') / 1000, end: at('2026-12-03T10:15:00Z') / 1000 });
+  it('reads whole minutes (what meter event summaries can be asked for): from the minute the period starts in to the minute it ends in', () => {
+    expect(w).toEqual({ start: at('2026-11-03T10:15:00Z') / 1000, end: at('2026-12-03T10:15:00Z') / 1000 });
+    // Consecutive periods' windows meet without overlapping.
+    expect(periodWindowSec(period.periodEnd, period.periodEnd + 30 * DAY).start).toBe(w.end);
   });
 
   it('is when the last event ended, clamped into the period and never in the future', () => {
@@ -47,9 +49,17 @@ describe('where a batch lands on Stripe’s time line', () => {
     // A request that ended after the period (granted before its end) still lands in the period: its last minute.
     expect(placeBatch({ ...period, lastEndedAt: period.periodEnd + 20_000 }, now)).toEqual({ ok: true, timestamp: w.end - 1 });
     expect(placeBatch({ ...period, lastEndedAt: period.periodEnd - 10_000 }, now)).toEqual({ ok: true, timestamp: w.end - 1 });
-    expect(placeBatch({ ...period, lastEndedAt: period.periodStart + 1000 }, now)).toEqual({ ok: true, timestamp: w.start });
+    expect(placeBatch({ ...period, lastEndedAt: period.periodStart + 1000 }, now)).toEqual({ ok: true, timestamp: at('2026-11-03T10:15:31Z') / 1000 });
     const during = at('2026-11-20T08:00:00Z');
     expect(placeBatch({ ...period, lastEndedAt: during + 5000 }, during)).toEqual({ ok: true, timestamp: during / 1000 });
+  });
+
+  it('puts usage of the period’s first, partial minute, reported within that minute, inside both the period and the window', () => {
+    const placed = placeBatch({ ...period, lastEndedAt: at('2026-11-03T10:15:40Z') }, at('2026-11-03T10:15:50Z'));
+    expect(placed).toEqual({ ok: true, timestamp: at('2026-11-03T10:15:40Z') / 1000 });
+    expect(placed.ok && placed.timestamp >= w.start && placed.timestamp * 1000 >= period.periodStart).toBe(true);
+    // Never before the period: within its first (fractional) second, the batch waits for the next run.
+    expect(placeBatch({ ...period, lastEndedAt: period.periodStart }, period.periodStart + 100)).toEqual({ ok: false, reason: 'too_early' });
   });
 
   it('refuses a period Stripe no longer accepts (35 days back, with an hour of margin)', () => {
@@ -60,7 +70,8 @@ describe('where a batch lands on Stripe’s time line', () => {
 });
 
 describe('Stripe failures', () => {
-  it('counts a duplicate identifier as delivered', () => {
+  it('counts a duplicate identifier as delivered: v1’s message or v2’s code', () => {
+    expect(classifyFailure({ statusCode: 400, type: 'StripeInvalidRequestError', code: 'duplicate_meter_event', message: 'A meter event with this identifier already exists.' })).toBe('duplicate');
     expect(classifyFailure({ statusCode: 400, type: 'StripeInvalidRequestError', message: 'An event already exists with identifier rd_u_1_2-0.', headers: { 'stripe-should-retry': 'false' } })).toBe('duplicate');
   });
   it('retries rate limits, conflicts, server errors, timeouts and dropped connections', () => {
