@@ -13,12 +13,15 @@ import type { Inflight } from './model/inflight';
 import type { StripeGateway } from './billing/stripe';
 import type { EntitlementStore } from './billing/entitlements';
 import type { ReportRunner } from './billing/schedule';
+import type { MeterErrorStore } from './billing/meter-errors';
 
 /** Present only when billing is enabled (STRIPE_SECRET_KEY set). */
 export interface BillingServices {
   gateway: StripeGateway;
   entitlements: EntitlementStore;
   reports: ReportRunner;
+  /** Stripe's asynchronous meter errors, tied to our batches. */
+  meterErrors: MeterErrorStore;
 }
 
 export interface Services {

@@ -1,5 +1,7 @@
 /**
- * `npm run reconcile`: our ledger against Stripe's meter event summaries, per user, customer and period;
+ * `npm run reconcile`: our ledger against what Stripe holds and bills, per user, customer and period (the
+ * meter event summaries while the period's invoice takes usage; the final invoice plus our invoice items
+ * after), with Stripe's asynchronous meter errors;
  * lists every difference and exits 1 when there is one, 2 when the only rows not ok are still settling
  * (a batch delivered in the last few minutes that Stripe's summaries may not show yet: run it again later).
  *   --since <ISO date | N days>  periods ending after this (default 40 days: Stripe takes usage 35 days back)
@@ -35,9 +37,11 @@ if (values.json) {
   if (result.differences.length === 0) console.log(result.settling.length > 0 ? 'No differences apart from the settling periods.' : 'No differences: Stripe holds exactly our ledger.');
   else {
     console.log(`${result.differences.length} difference(s):`);
-    console.log(['user', 'customer', 'period', 'ledger', 'delivered', 'pending', 'late', 'stripe', 'status'].join('\t'));
+    console.log(['user', 'customer', 'period', 'ledger', 'delivered', 'items', 'pending', 'late', 'refused', 'meter', 'invoiced', 'status'].join('\t'));
     for (const d of result.differences) {
-      console.log([d.userId, d.customerId, `${iso(d.periodStart)} → ${iso(d.periodEnd)}`, d.ledgerTokens, d.sentTokens, d.pendingTokens, d.lateTokens, d.stripeTokens, d.status].join('\t'));
+      const invoiced = d.invoicedTokens !== undefined ? `${d.invoicedTokens} (${d.invoice!.id})` : d.invoice ? `draft ${d.invoice.id}` : '-';
+      console.log([d.userId, d.customerId, `${iso(d.periodStart)} → ${iso(d.periodEnd)}`, d.ledgerTokens, d.sentTokens, d.itemTokens, d.pendingTokens, d.lateTokens, d.errorTokens, d.stripeTokens, invoiced, d.status].join('\t'));
+      for (const e of d.errors) console.log(`    Stripe refused ${e.identifier} (${e.tokens} tokens): ${e.code} — ${e.message} [event ${e.event}]`);
     }
   }
 }

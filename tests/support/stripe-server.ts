@@ -26,7 +26,8 @@
  * - webhook endpoints (`POST /v1/webhook_endpoints`, with `api_version`): events are rendered in the
  *   endpoint's API version (before 2025-03-31: the subscription's period on the subscription, not its items;
  *   `invoice.subscription` instead of `invoice.parent`);
- * - `Idempotency-Key`: a POST replayed with the same key gets the first answer back (as Stripe does).
+ * - `Idempotency-Key`: a POST replayed with the same key gets the first answer back (as Stripe does), for
+ *   24 h (`idempotencyKeyTtlMs`): Stripe may prune keys after that.
  *
  * Faults can be injected per route: 429, 500 (before or after the request took effect), a timeout (no
  * answer; before or after taking effect) and a dropped connection (before or after). "After" faults are
@@ -98,6 +99,8 @@ export interface StripeServerOptions {
   meterErrorFlushMs?: number;
   /** The account's default API version: a webhook endpoint created without `api_version` gets it. Default an older one. */
   accountApiVersion?: string;
+  /** How long an Idempotency-Key's answer is kept (Stripe: keys may be pruned after 24 h). Default 24 h. */
+  idempotencyKeyTtlMs?: number;
 }
 
 export interface MeterEventRecord {
@@ -169,7 +172,7 @@ export interface StripeServer {
   url: string;
   port: number;
   /** `STRIPE_API_BASE` and friends for a config pointing at this stand-in. */
-  env(extra?: { webhookSecret?: string; priceBase?: string; priceMetered?: string }): Record<string, string>;
+  env(extra?: { webhookSecret?: string; thinWebhookSecret?: string; priceBase?: string; priceMetered?: string }): Record<string, string>;
   stats: StripeServerStats;
   injectFaults(plan: FaultPlan): void;
   clearFaults(): void;
@@ -376,7 +379,8 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
   const destinations = new Map<string, EventDestinationRecord & { created: string; description: string }>();
   const v2Events = new Map<string, Obj>();
   const portalConfigurations = new Map<string, Obj>();
-  const idempotent = new Map<string, { status: number; body: string }>();
+  const idempotent = new Map<string, { status: number; body: string; at: number }>();
+  const idempotencyTtlMs = opts.idempotencyKeyTtlMs ?? 24 * 3_600_000;
   let thinTarget: { url: string; secret: string } | undefined;
 
   let faultPlan: (FaultPlan & { dice: () => number; left: number }) | undefined;
@@ -930,8 +934,10 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     if (subscription && subscriptions.get(subscription)?.customer !== customer) throw new ApiError(400, `No such subscription: '${subscription}'`, 'resource_missing', 'subscription');
     const currency = str(p.currency);
     if (!currency) throw new ApiError(400, 'Missing required param: currency.', 'parameter_missing', 'currency');
-    const quantity = p.quantity !== undefined ? Number(p.quantity) : 1;
-    if (!Number.isInteger(quantity) || quantity < 0) throw new ApiError(400, 'Invalid integer: quantity must be a whole number of at least 0.', 'parameter_invalid_integer', 'quantity');
+    const qd = str(p.quantity_decimal);
+    if (qd !== undefined && !/^\d+(\.\d{1,12})?$/.test(qd)) throw new ApiError(400, `Invalid decimal: ${qd}`, 'parameter_invalid', 'quantity_decimal');
+    const quantity = qd !== undefined ? Number(qd) : p.quantity !== undefined ? Number(p.quantity) : 1;
+    if (qd === undefined && (!Number.isInteger(quantity) || quantity < 0)) throw new ApiError(400, 'Invalid integer: quantity must be a whole number of at least 0.', 'parameter_invalid_integer', 'quantity');
     const unit = str(p.unit_amount_decimal);
     if (unit !== undefined && !/^\d+(\.\d{1,12})?$/.test(unit)) throw new ApiError(400, `Invalid decimal: ${unit}`, 'parameter_invalid', 'unit_amount_decimal');
     if (unit === undefined && p.amount === undefined) throw new ApiError(400, 'You must specify either `amount`, `unit_amount_decimal` or a price.', 'parameter_missing', 'amount');
@@ -944,7 +950,8 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       customer,
       subscription: subscription ?? null,
       currency,
-      quantity,
+      quantity: Math.trunc(quantity),
+      quantity_decimal: qd ?? String(quantity),
       unit_amount_decimal: unit ?? null,
       amount: p.amount !== undefined ? Number(p.amount) : Math.round(quantity * Number(unit)),
       description: str(p.description) ?? null,
@@ -1363,7 +1370,9 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     let status = 200;
     let out: string;
     let headers: Record<string, string> = {};
-    const cached = idemId ? idempotent.get(idemId) : undefined;
+    // Keys are pruned after 24 h: a replay after that runs the request again.
+    const kept = idemId ? idempotent.get(idemId) : undefined;
+    const cached = kept && now() - kept.at < idempotencyTtlMs ? kept : undefined;
     if (cached) {
       status = cached.status;
       out = cached.body;
@@ -1380,7 +1389,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
         headers = err.headers;
       }
       // Stripe saves the result of a POST under its idempotency key (errors from validation included).
-      if (idemId && status < 500) idempotent.set(idemId, { status, body: out });
+      if (idemId && status < 500) idempotent.set(idemId, { status, body: out, at: now() });
     }
 
     switch (fault) {
@@ -1421,6 +1430,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       STRIPE_API_BASE: base,
       STRIPE_STAND_IN: '1',
       STRIPE_WEBHOOK_SECRET: extra.webhookSecret ?? webhookTarget?.secret ?? 'whsec_standin',
+      ...(extra.thinWebhookSecret ? { STRIPE_THIN_WEBHOOK_SECRET: extra.thinWebhookSecret } : {}),
       ...(extra.priceBase ? { STRIPE_PRICE_BASE: extra.priceBase } : {}),
       ...(extra.priceMetered ? { STRIPE_PRICE_METERED: extra.priceMetered } : {}),
       CHECKOUT_SUCCESS_URL: `${base}/done?checkout=success`,
