@@ -61,6 +61,8 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   /** A Stripe webhook whose signature does not verify against the raw body. */
   invalid_signature: 400,
+  /** A Stripe webhook event rendered in another API version than the one the server reads (Stripe retries it). */
+  webhook_api_version: 400,
   rate_limited: 429,
   internal: 500,
   metering_unavailable: 503,

@@ -255,3 +255,24 @@ describe('asynchronous meter errors (point 3)', () => {
     figures.push(`point 3: 1 batch (${tokens} tokens) accepted with 200, refused asynchronously (meter_event_customer_not_found): tied to ${userId}, reconcile 'meter_error'`);
   });
 });
+
+describe('webhook API versions (point 4)', () => {
+  it('refuses (400, logged; Stripe retries) an event rendered in another API version instead of misreading its older shapes', async () => {
+    clock = Date.now() - 13 * DAY;
+    const userId = freshUser();
+    const { subscriptionId } = await subscribeDirect(b, userId);
+    const before = await b.stack.db.hgetall(`rd:{${userId}}:quota`);
+    // An endpoint created in the Dashboard with the account's older default version: the period is on the
+    // subscription, not its items.
+    const [update] = b.stripe.setCancelAtPeriodEnd(subscriptionId, true);
+    const old = b.stripe.renderEvent(update!, '2024-06-20');
+    expect((old.data.object as unknown as { items: { data: Record<string, unknown>[] } }).items.data[0]!.current_period_end).toBeUndefined();
+    const [status] = await b.stripe.deliver([update!], { ...b.webhook, apiVersion: '2024-06-20' });
+    expect(status).toBe(400);
+    expect(b.stack.logs.find((l) => l.msg === 'stripe webhook refused: API version' && l.event === update!.id)).toMatchObject({ level: 'error', apiVersion: '2024-06-20' });
+    expect(await b.stack.db.hgetall(`rd:{${userId}}:quota`)).toEqual(before); // nothing applied
+    // The same event in the SDK's version is applied.
+    expect(await b.stripe.deliver([update!], b.webhook)).toEqual([200]);
+    expect((await b.stack.db.hgetall(`rd:{${userId}}:quota`)).cancelAtEnd).toBe('1');
+  });
+});

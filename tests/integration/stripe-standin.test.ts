@@ -14,7 +14,7 @@ import { parseForm, startStripeServer, type FaultKind, type StripeServer } from 
 import { standInSetup } from '../support/billing';
 import { createStripeClient, createStripeGateway, StripeCallError } from '../../api/billing/stripe';
 import { classifyFailure } from '../../api/billing/batches';
-import { LOOKUP_KEYS } from '../../api/billing/setup';
+import { LOOKUP_KEYS, setupStripe, WEBHOOK_EVENTS } from '../../api/billing/setup';
 import { loadJobConfig } from '../../api/config/env';
 
 const MIN = 60_000;
@@ -57,7 +57,10 @@ describe('Stripe stand-in', () => {
   it('is set up idempotently by npm run stripe:setup’s code', async () => {
     const first = await standInSetup(s);
     expect(first.created).toHaveLength(4);
+    expect(first.warnings).toEqual([expect.stringMatching(/customer portal is not configured/)]);
+    s.setPortalConfigured(true); // its settings saved in the Dashboard
     const second = await standInSetup(s);
+    s.setPortalConfigured(false);
     expect(second).toMatchObject({ created: [], warnings: [], productId: first.productId, meterId: first.meterId, basePriceId: first.basePriceId, meteredPriceId: first.meteredPriceId });
     const metered = await sdk.prices.retrieve(first.meteredPriceId);
     expect(metered).toMatchObject({ lookup_key: LOOKUP_KEYS.metered, billing_scheme: 'tiered', tiers_mode: 'graduated', recurring: { interval: 'month', usage_type: 'metered', meter: first.meterId } });
@@ -69,6 +72,33 @@ describe('Stripe stand-in', () => {
     expect(base).toMatchObject({ unit_amount: 2000, currency: 'usd', recurring: { interval: 'month', usage_type: 'licensed' }, lookup_key: LOOKUP_KEYS.base });
     const meter = await sdk.billing.meters.retrieve(first.meterId);
     expect(meter).toMatchObject({ event_name: 'redraft_tokens', default_aggregation: { formula: 'sum' }, customer_mapping: { type: 'by_id', event_payload_key: 'stripe_customer_id' } });
+  });
+
+  it('npm run stripe:setup’s code creates the webhook endpoint (the SDK’s API version, the handler’s events) and the meter-error destination, showing their secrets once', async () => {
+    const setup = (webhookUrl: string) => setupStripe(sdk, { meterEventName: 'redraft_tokens', webhookUrl } as Parameters<typeof setupStripe>[1]);
+    const url = 'https://api.example.test/webhooks/stripe';
+    const first = await setup(url);
+    expect(first.webhook).toMatchObject({ url, apiVersion: Stripe.API_VERSION, secret: expect.stringMatching(/^whsec_/), created: true });
+    expect(first.thinWebhook).toMatchObject({ url: `${url}/thin`, secret: expect.stringMatching(/^whsec_/), created: true });
+    const ep = s.webhookEndpoints().find((e) => e.url === url)!;
+    expect(ep).toMatchObject({ api_version: Stripe.API_VERSION, secret: first.webhook!.secret });
+    expect([...ep.enabled_events].sort()).toEqual([...WEBHOOK_EVENTS].sort());
+    expect(s.eventDestinations().find((d) => d.url === `${url}/thin`)).toMatchObject({ event_payload: 'thin', enabled_events: ['v1.billing.meter.error_report_triggered', 'v1.billing.meter.no_meter_found'], secret: first.thinWebhook!.secret });
+    // Again: nothing new, no secret (Stripe shows it once).
+    const second = await setup(url);
+    expect(second.webhook).toMatchObject({ id: first.webhook!.id, created: false, updated: false, secret: undefined });
+    expect(second.thinWebhook).toMatchObject({ created: false, secret: undefined });
+    // An endpoint missing an event gets it; one of another API version is replaced (its version cannot change).
+    await sdk.webhookEndpoints.update(ep.id, { enabled_events: ['invoice.paid'] });
+    expect((await setup(url)).webhook).toMatchObject({ id: ep.id, updated: true });
+    expect([...s.webhookEndpoints().find((e) => e.id === ep.id)!.enabled_events].sort()).toEqual([...WEBHOOK_EVENTS].sort());
+    const oldUrl = 'https://old.example.test/webhooks/stripe';
+    const old = await sdk.webhookEndpoints.create({ url: oldUrl, enabled_events: [...WEBHOOK_EVENTS], api_version: '2024-06-20' });
+    const replaced = await setup(oldUrl);
+    expect(replaced.webhook).toMatchObject({ created: true, apiVersion: Stripe.API_VERSION, secret: expect.stringMatching(/^whsec_/) });
+    expect(replaced.warnings.join('\n')).toMatch(new RegExp(`${old.id}.*2024-06-20`));
+    for (const e of s.webhookEndpoints()) await sdk.webhookEndpoints.del(e.id);
+    for (const d of s.eventDestinations()) await sdk.v2.core.eventDestinations.del(d.id);
   });
 
   it('rejects a repeated meter event identifier like Stripe (400, Stripe-Should-Retry: false) and sums the rest', async () => {

@@ -1048,6 +1048,10 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     if (url) d.url = url;
     return destinationObject(d, includes(p.include));
   });
+  route('DELETE', '/v2/core/event_destinations/:id', (m) => {
+    if (!destinations.delete(m[1]!)) throw new ApiError(404, `No such event destination: '${m[1]}'`, 'not_found', 'id');
+    return { id: m[1], object: 'v2.core.event_destination', deleted: true };
+  });
   route('GET', '/v2/core/events/:id', (m) => {
     const e = v2Events.get(m[1]!);
     if (!e) throw new ApiError(404, `No such event: '${m[1]}'`, 'not_found', 'id');
@@ -1161,10 +1165,11 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     const payload = JSON.stringify(body, null, 2);
     const header = Stripe.webhooks.generateTestHeaderString({ payload, secret });
     deliveryLog.push(logged);
-    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': header }, body: payload });
-    await res.arrayBuffer();
-    logged.status = res.status;
-    return res.status;
+    // No answer (an unreachable URL) is status 0, as Stripe's delivery log shows a failed attempt.
+    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': header }, body: payload }).catch(() => undefined);
+    await res?.arrayBuffer();
+    logged.status = res?.status ?? 0;
+    return logged.status;
   }
 
   async function deliver(events: Stripe.Event[], to?: { url: string; secret: string; apiVersion?: string }): Promise<number[]> {
