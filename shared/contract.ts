@@ -71,6 +71,8 @@ export const ERROR_STATUS = {
   billing_disabled: 501,
   /** Stripe failed or timed out; nothing was changed. */
   billing_unavailable: 503,
+  /** The Stripe account's customer portal was never configured (its settings saved in the Dashboard). */
+  billing_portal_not_configured: 501,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -276,3 +276,22 @@ describe('webhook API versions (point 4)', () => {
     expect((await b.stack.db.hgetall(`rd:{${userId}}:quota`)).cancelAtEnd).toBe('1');
   });
 });
+
+describe('smaller Stripe rules (point 7)', () => {
+  it('a billing portal that is not configured answers a clear error naming the fix, not "Stripe is unavailable"', async () => {
+    clock = Date.now() - 12 * DAY;
+    const userId = freshUser();
+    await subscribeDirect(b, userId);
+    const api = await b.as(userId);
+    b.stripe.setPortalConfigured(false);
+    try {
+      const res = await api('/v1/billing/portal', { method: 'POST' });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect({ status: res.status, code: body.error.code }).toEqual({ status: 501, code: 'billing_portal_not_configured' });
+      expect(body.error.message).toMatch(/Settings → Billing → Customer portal/);
+    } finally {
+      b.stripe.setPortalConfigured(true);
+    }
+    expect((await api('/v1/billing/portal', { method: 'POST' })).status).toBe(200);
+  });
+});
