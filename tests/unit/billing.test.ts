@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
-import { backoffMs, classifyFailure, meterEventIdentifier, periodWindowSec, placeBatch, STRIPE_BACKDATE_LIMIT_MS } from '../../api/billing/batches';
+import { backoffMs, classifyFailure, landedFromSummary, meterEventIdentifier, overageTokens, parseIdentifier, periodState, periodWindowSec, placeBatch, STRIPE_BACKDATE_LIMIT_MS } from '../../api/billing/batches';
 import { entitlementOf, subscriptionOfInvoice } from '../../api/billing/subscription';
-import { meteredTiers, overageCentsPerToken } from '../../api/billing/setup';
+import { meteredTiers, overageCentsPerToken, recommendedGraceHours } from '../../api/billing/setup';
 import { periodAfter, addMonths } from '../../api/metering/periods';
 import { ConfigError, loadConfig, loadJobConfig, loadStripeSetupConfig } from '../../api/config/env';
 import { PLANS } from '../../api/config/plans';
@@ -66,6 +66,43 @@ describe('where a batch lands on Stripe’s time line', () => {
     const ended = { ...period, lastEndedAt: period.periodEnd - HOUR };
     expect(placeBatch(ended, period.periodEnd + 30 * DAY).ok).toBe(true);
     expect(placeBatch(ended, ended.lastEndedAt + STRIPE_BACKDATE_LIMIT_MS)).toEqual({ ok: false, reason: 'too_old' });
+  });
+});
+
+describe('Stripe’s record and invoices', () => {
+  it('reads our identifiers back: the user (or the hash to look up), the period and the batch', async () => {
+    expect(parseIdentifier('rd_user_a_b_1700000000_1700000000123-4')).toEqual({ userId: 'user_a_b', periodSec: 1700000000, lastId: '1700000000123-4' });
+    const hashed = await meterEventIdentifier({ userId: 'user@example.com', periodStart: 1_700_000_000_000, lastId: '1-0' });
+    expect(parseIdentifier(hashed)).toMatchObject({ hash: hashed.slice(4, 36), periodSec: 1_700_000_000, lastId: '1-0' });
+    expect(parseIdentifier('evt_someone_else')).toBeUndefined();
+  });
+
+  it('tells from the period’s summary whether a pending batch landed', () => {
+    expect(landedFromSummary(1_500, 1_000, 500)).toBe('yes');
+    expect(landedFromSummary(1_000, 1_000, 500)).toBe('no');
+    expect(landedFromSummary(1_200, 1_000, 500)).toBe('unclear');
+  });
+
+  it('sends meter events only while the period’s invoice takes usage, with a margin before it finalizes', () => {
+    const end = at('2026-12-01T00:00:00Z');
+    const draft = (finalizesIn: number) => ({ status: 'draft', autoFinalizesAt: (end + finalizesIn) / 1000 });
+    expect(periodState(end, undefined, end - 1000)).toBe('open');
+    expect(periodState(end, undefined, end + 30 * 60_000)).toBe('open'); // not created yet, inside Stripe's default hour
+    expect(periodState(end, undefined, end + 50 * 60_000)).toBe('closed');
+    expect(periodState(end, draft(HOUR), end + 10 * 60_000)).toBe('open');
+    expect(periodState(end, draft(HOUR), end + 50 * 60_000)).toBe('closing');
+    expect(periodState(end, { status: 'draft', autoFinalizesAt: null }, end + DAY)).toBe('open');
+    for (const status of ['open', 'paid', 'uncollectible', 'void']) expect(periodState(end, { status, autoFinalizesAt: null }, end + 2 * HOUR)).toBe('closed');
+  });
+
+  it('charges late usage at the graduated price after what the period was billed', () => {
+    expect(overageTokens(550_000, 100_000, 500_000)).toBe(100_000);
+    expect(overageTokens(450_000, 100_000, 500_000)).toBe(50_000);
+    expect(overageTokens(0, 20_000, 500_000)).toBe(0);
+  });
+
+  it('recommends a finalization grace period that outlasts the gap between report runs', () => {
+    expect([recommendedGraceHours(5), recommendedGraceHours(60), recommendedGraceHours(1440), recommendedGraceHours(10_000)]).toEqual([1, 2, 25, 72]);
   });
 });
 
