@@ -15,6 +15,7 @@ import { metricsRoutes } from './routes/metrics';
 import { requestLog } from './observe/request-log';
 import { billingRoutes } from './routes/billing';
 import { webhookRoutes } from './routes/webhooks';
+import { stripeEventRoutes } from './routes/stripe-events';
 import { internalRoutes } from './routes/internal';
 import { styleRoutes } from './routes/styles';
 import { settingsRoutes } from './routes/settings';
@@ -38,6 +39,7 @@ export function createApp(s: Services) {
   app.route('/', healthRoutes(s));
   app.route('/', metricsRoutes(s));
   app.route('/', webhookRoutes(s));
+  app.route('/', stripeEventRoutes(s));
   app.route('/', internalRoutes(s));
   if (s.config.auth.devAuth && s.devIssuer) app.route('/', devRoutes(s.devIssuer, s.config.auth.authorizedParties));
 

@@ -15,12 +15,15 @@ import type { EntitlementStore } from './billing/entitlements';
 import type { ReportRunner } from './billing/schedule';
 import type { StyleStore } from './account/styles';
 import type { SettingsStore } from './account/settings';
+import type { MeterErrorStore } from './billing/meter-errors';
 
 /** Present only when billing is enabled (STRIPE_SECRET_KEY set). */
 export interface BillingServices {
   gateway: StripeGateway;
   entitlements: EntitlementStore;
   reports: ReportRunner;
+  /** Stripe's asynchronous meter errors, tied to our batches. */
+  meterErrors: MeterErrorStore;
 }
 
 export interface Services {

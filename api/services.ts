@@ -19,6 +19,7 @@ import { createReportStore } from './billing/reporter';
 import { createReportRunner } from './billing/schedule';
 import { createStyleStore } from './account/styles';
 import { createSettingsStore } from './account/settings';
+import { createMeterErrorStore } from './billing/meter-errors';
 
 export interface ServiceOptions {
   /** @upstash/ratelimit's in-memory cache of blocked ids (default on; tests that flush Redis turn it off). */
@@ -37,12 +38,13 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const modelBase = config.model.baseURL ?? 'https://api.openai.com/v1';
   const log = opts.log ?? ((line) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line })));
 
+  const metrics = createApiMetrics();
   let billing: Services['billing'];
   if (config.billing) {
     const gateway = opts.stripeGateway ?? createStripeGateway(config.billing);
-    const [entitlements, reportStore] = await Promise.all([createEntitlementStore(redis, { periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs }), createReportStore(redis)]);
-    const reports = createReportRunner(redis, reportStore, gateway, { concurrency: config.reporter.concurrency, periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs, log, now: opts.now ?? Date.now });
-    billing = { gateway, entitlements, reports };
+    const [entitlements, reportStore, meterErrors] = await Promise.all([createEntitlementStore(redis, { periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs }), createReportStore(redis), createMeterErrorStore(redis)]);
+    const reports = createReportRunner(redis, reportStore, gateway, { concurrency: config.reporter.concurrency, periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs, log, metrics, now: opts.now ?? Date.now });
+    billing = { gateway, entitlements, reports, meterErrors };
   }
 
   return {
@@ -68,7 +70,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     },
     now: opts.now ?? Date.now,
     log,
-    metrics: createApiMetrics(),
+    metrics,
     inflight: createInflight(),
   };
 }

@@ -1,11 +1,12 @@
 /**
  * `npm run dev`: the whole product on one machine, no accounts needed.
- * Starts redis-server (data under .data/redis), the Upstash REST bridge, the OFFLINE model stand-in
- * (unless OPENAI_API_KEY is set), and the API on :8787 with dev auth. Billing stays disabled unless
- * STRIPE_SECRET_KEY is set, or DEV_STRIPE=1 starts the OFFLINE Stripe stand-in (set up with the same code
- * as `npm run stripe:setup`; its Checkout and portal pages have buttons that send signed webhooks).
+ * Starts redis-server (data under .data/redis, or DEV_DATA_DIR), the Upstash REST bridge, the OFFLINE model
+ * stand-in (unless OPENAI_API_KEY is set), the OFFLINE Stripe stand-in (unless STRIPE_SECRET_KEY is set, or
+ * DEV_STRIPE=0), and the API on :8787 with dev auth. The Stripe stand-in is set up with the same code as
+ * `npm run stripe:setup` — products, meter, prices, the webhook endpoint and the meter-error destination
+ * pointing at this API — and its Checkout and portal pages have buttons that send signed webhooks, so
+ * Upgrade, Checkout, the portal and metered usage all work offline. It is not Stripe: no money moves.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../api/config/env';
@@ -17,7 +18,7 @@ import { startStripeServer } from '../tests/support/stripe-server';
 import { setupStripe } from '../api/billing/setup';
 import { createStripeClient } from '../api/billing/stripe';
 
-const dataDir = resolve('.data/redis');
+const dataDir = resolve(process.env.DEV_DATA_DIR ?? '.data/redis');
 mkdirSync(dataDir, { recursive: true });
 const port = Number(process.env.PORT ?? 8787);
 
@@ -26,13 +27,28 @@ const bridge = await startUpstashBridge({ redisUrl: redis.url });
 const useOpenAI = Boolean(process.env.OPENAI_API_KEY);
 const model = useOpenAI ? undefined : await startModelServer({ tokensPerSecond: Number(process.env.STAND_IN_TOKENS_PER_SECOND ?? 40), firstTokenDelayMs: 300 });
 
-const devStripe = process.env.DEV_STRIPE === '1';
-const webhookSecret = `whsec_dev_${randomBytes(12).toString('hex')}`;
-const stripe = devStripe ? await startStripeServer({ port: Number(process.env.DEV_STRIPE_PORT ?? 0), webhook: { url: `http://127.0.0.1:${port}/webhooks/stripe`, secret: webhookSecret } }) : undefined;
+// Billing offline by default: the Stripe stand-in, unless a real key is given or DEV_STRIPE=0 turns it off.
+const realStripe = Boolean(process.env.STRIPE_SECRET_KEY);
+const devStripe = !realStripe && process.env.DEV_STRIPE !== '0' && process.env.DEV_STRIPE !== 'false';
+const stripe = devStripe
+  ? await startStripeServer({
+      port: Number(process.env.DEV_STRIPE_PORT ?? 0),
+      // The Dashboard steps a real account needs once (customer portal settings saved), done.
+      portalConfigured: true,
+      // Asynchronous meter errors are reported every 10 s (Stripe: in its own time).
+      meterErrorFlushMs: 10_000,
+    })
+  : undefined;
 let stripeEnv: Record<string, string> = {};
 if (stripe) {
-  const setup = await setupStripe(createStripeClient({ secretKey: 'sk_test_standin', api: { host: '127.0.0.1', port: stripe.port, protocol: 'http' }, timeoutMs: 5000 }), { meterEventName: 'redraft_tokens' });
-  stripeEnv = { ...stripe.env({ webhookSecret, priceBase: setup.basePriceId, priceMetered: setup.meteredPriceId }), REPORT_USAGE_INTERVAL_MINUTES: process.env.REPORT_USAGE_INTERVAL_MINUTES ?? '5' };
+  const setup = await setupStripe(createStripeClient({ secretKey: 'sk_test_standin', api: { host: '127.0.0.1', port: stripe.port, protocol: 'http' }, timeoutMs: 5000 }), {
+    meterEventName: 'redraft_tokens',
+    webhookUrl: `http://127.0.0.1:${port}/webhooks/stripe`,
+  });
+  stripeEnv = {
+    ...stripe.env({ webhookSecret: setup.webhook!.secret!, thinWebhookSecret: setup.thinWebhook!.secret!, priceBase: setup.basePriceId, priceMetered: setup.meteredPriceId }),
+    REPORT_USAGE_INTERVAL_MINUTES: process.env.REPORT_USAGE_INTERVAL_MINUTES ?? '5',
+  };
 }
 
 let api: Awaited<ReturnType<typeof startNodeServer>> | undefined;
@@ -53,12 +69,18 @@ try {
 }
 api = await startNodeServer(config!, port);
 
+const stripeLine = stripe
+  ? `${stripe.url}  — OFFLINE STRIPE STAND-IN, not Stripe; no money moves (DEV_STRIPE=0: billing off; STRIPE_SECRET_KEY: real Stripe test mode)
+                state in memory only: after a restart, upgrade with a new dev user id`
+  : realStripe
+    ? 'Stripe (STRIPE_SECRET_KEY)'
+    : 'none — billing disabled (DEV_STRIPE=0)';
 console.log(`
 Redraft dev stack
-  redis-server  ${redis.url}  (pid ${redis.pid}, data in .data/redis)
+  redis-server  ${redis.url}  (pid ${redis.pid}, data in ${dataDir})
   upstash REST  ${bridge.url}  (local bridge → redis-server)
   model         ${model ? `${model.url}  — OFFLINE STAND-IN, not OpenAI (set OPENAI_API_KEY to use OpenAI)` : 'OpenAI'}
-  stripe        ${stripe ? `${stripe.url}  — OFFLINE STRIPE STAND-IN, not Stripe (POST /v1/billing/checkout, open the url, press Pay)` : config!.billing ? 'Stripe (STRIPE_SECRET_KEY)' : 'none — billing disabled (DEV_STRIPE=1 for an offline stand-in)'}
+  stripe        ${stripeLine}
   ${startupSummary(config!).join('\n  ')}
   API           ${api.url}
 
@@ -68,7 +90,8 @@ Try it:
        -d '{"text":"Our shoes are good and you should buy them.","action":"rewrite"}'
   curl -s ${api.url}/v1/usage -H "Authorization: Bearer $TOKEN"
   curl -s ${api.url}/health${stripe ? `
-  curl -s -X POST ${api.url}/v1/billing/checkout -H "Authorization: Bearer $TOKEN"   # open the url, press Pay: you are on Pro` : ''}
+  curl -s -X POST ${api.url}/v1/billing/checkout -H "Authorization: Bearer $TOKEN"   # open the url, press Pay: you are on Pro
+  curl -s -X POST ${api.url}/v1/billing/portal -H "Authorization: Bearer $TOKEN"     # the stand-in's billing portal` : ''}
 `);
 
 async function shutdown(code = 0): Promise<never> {

@@ -157,6 +157,8 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   /** A Stripe webhook whose signature does not verify against the raw body. */
   invalid_signature: 400,
+  /** A Stripe webhook event rendered in another API version than the one the server reads (Stripe retries it). */
+  webhook_api_version: 400,
   rate_limited: 429,
   internal: 500,
   metering_unavailable: 503,
@@ -165,6 +167,8 @@ export const ERROR_STATUS = {
   billing_disabled: 501,
   /** Stripe failed or timed out; nothing was changed. */
   billing_unavailable: 503,
+  /** The Stripe account's customer portal was never configured (its settings saved in the Dashboard). */
+  billing_portal_not_configured: 501,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

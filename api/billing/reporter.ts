@@ -1,29 +1,58 @@
 /**
- * The usage reporter: sends each paid user's unreported usage to the Stripe meter, exactly once.
+ * The usage reporter: sends each paid user's unreported usage to Stripe, exactly once, onto the right invoice.
  *
  * Per user: claim a batch (write-ahead, in Redis: consecutive billable ledger events of one period and one
- * customer) → send one meter event with a deterministic identifier → commit (advance the cursor, clear the
- * batch) only after Stripe accepted it or rejected it as a duplicate. A crash anywhere leaves either
- * nothing claimed or the same pending batch, which the next run (or a concurrent reporter) sends again
- * with the same identifier; Stripe rejects the repeat as a duplicate, which counts as delivered.
- * Stripe only dedups identifiers over a rolling ≥ 24 h window: the write-ahead batch in Redis is the real
- * guarantee, the identifier covers the gap between Stripe's answer and our commit.
+ * customer) → deliver it → commit (advance the cursor, clear the batch) only once Stripe has it. Delivery:
+ * - while the period's invoice still takes usage: one meter event with a deterministic identifier, retried
+ *   with backoff; Stripe's duplicate rejection counts as delivered;
+ * - once that invoice is final (or about to be): one invoice item for the batch, onto the customer's next
+ *   invoice (its idempotency key and metadata come from the identifier) — never a meter event that would
+ *   be counted in summaries but billed on no invoice.
+ * A crash anywhere leaves either nothing claimed or the same pending batch, which the next run (or a
+ * concurrent reporter) delivers again under the same identifier. Stripe only remembers identifiers (and
+ * idempotency keys) for a rolling ≥ 24 h window, so a batch pending for longer is not re-sent blind: Stripe's
+ * own record decides — the period's meter summary (or final invoice) for a meter event, the customer's
+ * invoice items for an item — whether it landed: committed if it did, delivered if it did not.
  */
 import type { Redis } from '../store/redis';
 import { defineScript } from '../store/redis';
 import { keys } from '../metering/keys';
-import { backoffMs, meterEventIdentifier, placeBatch, type Batch } from './batches';
-import { CLAIM_LUA, COMMIT_LUA } from './reporter.lua';
-import { StripeCallError, type StripeGateway } from './stripe';
+import { PLANS } from '../config/plans';
+import {
+  backoffMs,
+  BLIND_RESEND_MS,
+  INVOICE_MARGIN_MS,
+  landedFromSummary,
+  meterEventIdentifier,
+  overageTokens,
+  parseIdentifier,
+  periodState,
+  periodWindowSec,
+  placeBatch,
+  type Batch,
+  type BatchState,
+} from './batches';
+import { CLAIM_LUA, COMMIT_LUA, ROUTE_LUA } from './reporter.lua';
+import { overageCentsPerToken } from './setup';
+import { StripeCallError, type PeriodInvoice, type StripeGateway } from './stripe';
+
+export type ClaimedBatch = Batch & BatchState;
 
 export type Claim =
-  | { kind: 'batch'; batch: Batch; resumed: boolean; /** More ledger may follow this batch. */ more: boolean; plan: string; periodEnd: number }
+  | { kind: 'batch'; batch: ClaimedBatch; resumed: boolean; /** More ledger may follow this batch. */ more: boolean; plan: string; periodEnd: number }
   | { kind: 'skipped'; scanned: number; plan: string; periodEnd: number }
   | { kind: 'none'; plan: string; periodEnd: number };
 
+/** How a committed batch reached Stripe. */
+export type CommitHow = 'accepted' | 'duplicate' | 'summary' | 'invoice' | 'item' | 'late';
+
 export interface ReportStore {
   claim(userId: string, now: number): Promise<Claim>;
-  commit(userId: string, lastId: string, outcome: 'sent' | 'late', identifier: string, now: number): Promise<boolean>;
+  commit(userId: string, lastId: string, outcome: 'sent' | 'item' | 'late', identifier: string, now: number, detail?: { how: CommitHow; item?: string; overageTokens?: number }): Promise<boolean>;
+  /** The pending batch ending at `lastId` is billed as an invoice item from now on; false when it is no longer pending. */
+  setRoute(userId: string, lastId: string, route: 'item'): Promise<boolean>;
+  /** Remember whose identifier a hashed one is (Stripe's asynchronous meter errors name identifiers only). */
+  rememberIdentifier(identifier: string, userId: string): Promise<void>;
   /** Users to report: every user who ever had a subscription, in pages (SSCAN). */
   users(): AsyncIterable<string[]>;
   /** Users whose paid period ended and must be flushed now. */
@@ -40,9 +69,10 @@ export interface ReportStoreOptions {
 }
 
 export async function createReportStore(redis: Redis, opts: ReportStoreOptions = {}): Promise<ReportStore> {
-  const [claimScript, commitScript] = await Promise.all([defineScript<unknown[]>(redis, CLAIM_LUA), defineScript<number>(redis, COMMIT_LUA)]);
+  const [claimScript, commitScript, routeScript] = await Promise.all([defineScript<unknown[]>(redis, CLAIM_LUA), defineScript<number>(redis, COMMIT_LUA), defineScript<number>(redis, ROUTE_LUA)]);
   const maxEvents = opts.maxEventsPerBatch ?? 1000;
   const scanLimit = opts.scanLimit ?? 2000;
+  const remembered = new Set<string>();
   let commits: (() => void)[] = [];
   const flushCommits = () => {
     const now = commits;
@@ -52,31 +82,63 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
 
   return {
     async claim(userId, now) {
-      const r = (await claimScript.run([keys.report(userId), keys.ledger(userId), keys.quota(userId)], [maxEvents, scanLimit, now])).map(String);
+      const r = (await claimScript.run([keys.report(userId), keys.ledger(userId), keys.quota(userId), keys.billing(userId)], [maxEvents, scanLimit, now])).map(String);
       const [plan = '', end = '', kind, ...f] = r;
       const head = { plan, periodEnd: Number(end || 0) };
       if (kind === 'NONE') return { kind: 'none', ...head };
       if (kind === 'SKIPPED') return { kind: 'skipped', scanned: Number(f[0]), ...head };
       if (kind === 'PENDING' || kind === 'CLAIMED') {
-        const [lastId, period, pend, cust, value, count, ended, more] = f as [string, string, string, string, string, string, string, string];
+        const [lastId, period, pend, cust, value, count, ended, more, claimed, route, sent, item, err, sub] = f as string[] as [string, string, string, string, string, string, string, string, string, string, string, string, string, string];
         return {
           kind: 'batch',
           resumed: kind === 'PENDING',
           more: more !== '0',
           ...head,
-          batch: { userId, lastId, periodStart: Number(period), periodEnd: Number(pend), customerId: cust, value: Number(value), events: Number(count), lastEndedAt: Number(ended) },
+          batch: {
+            userId,
+            lastId,
+            periodStart: Number(period),
+            periodEnd: Number(pend),
+            customerId: cust,
+            value: Number(value),
+            events: Number(count),
+            lastEndedAt: Number(ended),
+            // A batch pending from before claim times were kept: as old as can be (checked against Stripe's record).
+            claimedAt: Number(claimed) || 0,
+            route: route === 'item' ? 'item' : 'meter',
+            sentTokens: Number(sent),
+            itemTokens: Number(item),
+            errorTokens: Number(err),
+            subscriptionId: sub || undefined,
+          },
         };
       }
       throw new Error(`unexpected claim reply: ${JSON.stringify(r)}`);
     },
 
-    commit(userId, lastId, outcome, identifier, now) {
+    commit(userId, lastId, outcome, identifier, now, detail) {
       // Commits finishing close together (many users' Stripe calls returning) are issued in the same
       // tick, so they share one auto-pipelined round trip; each is still its own atomic script.
+      const how = detail?.how ?? (outcome === 'late' ? 'late' : outcome === 'item' ? 'item' : 'accepted');
       return new Promise<boolean>((resolve, reject) => {
-        commits.push(() => commitScript.run([keys.report(userId), keys.reportLate(userId)], [lastId, outcome, now, identifier]).then((r) => resolve(r === 1), reject));
+        commits.push(() =>
+          commitScript
+            .run([keys.report(userId), keys.reportLate(userId), keys.reportLog(userId)], [lastId, outcome, now, identifier, how, detail?.item ?? '', detail?.overageTokens ?? 0])
+            .then((r) => resolve(r === 1), reject),
+        );
         if (commits.length === 1) setTimeout(flushCommits, 0); // (setTimeout: also on Workers)
       });
+    },
+
+    async setRoute(userId, lastId, route) {
+      return (await routeScript.run([keys.report(userId)], [lastId, route])) === 1;
+    },
+
+    async rememberIdentifier(identifier, userId) {
+      const hash = parseIdentifier(identifier)?.hash;
+      if (!hash || hash === userId.slice(1) || remembered.has(hash)) return;
+      await redis.set(keys.identifierUser(hash), userId);
+      remembered.add(hash);
     },
 
     async *users() {
@@ -110,7 +172,7 @@ export interface ReportOptions {
   periodEndFlushDelayMs: number;
   /** 'due': only users whose period ended (the period-end pass); 'full': every paid user (due ones first). */
   mode: 'due' | 'full';
-  /** Attempts per batch within one run before it is left pending for the next run. */
+  /** Attempts per Stripe call within one run before the batch is left pending for the next run. */
   maxAttempts?: number;
   /** Batches per user per run (a user with a huge backlog does not starve the others). */
   maxBatchesPerUser?: number;
@@ -118,6 +180,10 @@ export interface ReportOptions {
   chunkSize?: number;
   /** Stop taking new users after this time (epoch ms): serverless time limits. Unfinished users wait for the next run. */
   deadline?: number;
+  /** A pending batch claimed longer ago than this is re-sent only after Stripe's record says it did not land (default 20 h, under Stripe's 24 h identifier window). */
+  blindResendMs?: number;
+  /** Meter events stop this long before a period's draft invoice finalizes (default 15 min). */
+  invoiceMarginMs?: number;
   /** Called about every `progressEvery` users and at the end. */
   onProgress?: (p: ReportProgress) => void;
   progressEvery?: number;
@@ -128,11 +194,19 @@ export interface ReportOptions {
 
 export interface ReportProgress {
   users: number;
+  /** Batches committed (meter events and invoice items), their ledger events and tokens. */
   batches: number;
   events: number;
   tokens: number;
   duplicates: number;
   resumed: number;
+  /** Pending batches committed from Stripe's own record (meter summary or final invoice) without sending them again. */
+  confirmed: number;
+  /** Batches billed as invoice items (their period's invoice was final), and their tokens. */
+  items: number;
+  itemTokens: number;
+  /** Pending batches left for a later run on purpose (their period's invoice is about to finalize). */
+  waiting: number;
   late: number;
   retries: number;
   failures: number;
@@ -171,6 +245,12 @@ function semaphore(n: number) {
   };
 }
 
+/** A user whose batch waits for its period's invoice to finalize is due again this much later. */
+const WAIT_RETRY_MS = 5 * 60_000;
+
+/** What delivering one batch did: committed, or left pending on purpose for a later run. */
+type Delivered = 'committed' | 'waiting';
+
 /**
  * One report run. Users are taken in chunks whose claims go out together (one Redis round trip per
  * chunk); users with a batch then drain through a pool of `concurrency` Stripe calls, each user's
@@ -182,9 +262,11 @@ export async function runReport(store: ReportStore, gateway: StripeGateway, opts
   const maxAttempts = opts.maxAttempts ?? 6;
   const maxBatches = opts.maxBatchesPerUser ?? 20;
   const chunkSize = opts.chunkSize ?? 100;
+  const blindResendMs = opts.blindResendMs ?? BLIND_RESEND_MS;
+  const invoiceMarginMs = opts.invoiceMarginMs ?? INVOICE_MARGIN_MS;
   const t0 = now();
   const callsBefore = gateway.calls;
-  const p: ReportProgress = { users: 0, batches: 0, events: 0, tokens: 0, duplicates: 0, resumed: 0, late: 0, retries: 0, failures: 0, stripeCalls: 0 };
+  const p: ReportProgress = { users: 0, batches: 0, events: 0, tokens: 0, duplicates: 0, resumed: 0, confirmed: 0, items: 0, itemTokens: 0, waiting: 0, late: 0, retries: 0, failures: 0, stripeCalls: 0 };
   const failed: ReportSummary['failed'] = [];
   const seen = new Set<string>();
   // Stripe calls in flight are bounded by `concurrency`; users being worked on (claim → send → commit)
@@ -194,45 +276,168 @@ export async function runReport(store: ReportStore, gateway: StripeGateway, opts
   let complete = true;
   const progress = () => opts.onProgress?.({ ...p, stripeCalls: gateway.calls - callsBefore });
   const pastDeadline = () => opts.deadline !== undefined && now() >= opts.deadline;
+  /** A period's invoice, asked for once per run (customer and period end). */
+  const invoices = new Map<string, Promise<PeriodInvoice | undefined>>();
+  const centsPerToken = overageCentsPerToken(PLANS.pro.overageUsdPer1k);
 
-  /** One meter event, retried with backoff while the failure is retryable; holds a Stripe slot only while calling. */
-  async function send(batch: Batch, identifier: string, timestamp: number): Promise<'accepted' | 'duplicate'> {
+  /**
+   * One Stripe call, retried with backoff while the failure is retryable; holds a Stripe slot only while
+   * calling. `ambiguous()` is told when a failed attempt may have taken effect (a timeout, a 5xx, a dropped
+   * connection: Stripe may have done it without our hearing so).
+   */
+  async function withRetries<T>(call: () => Promise<T>, onAmbiguous?: () => void): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       let failure: unknown;
       await calls.acquire();
       try {
-        return await gateway.sendMeterEvent({ identifier, customerId: batch.customerId, value: batch.value, timestamp });
+        return await call();
       } catch (err) {
         failure = err;
       } finally {
         calls.release();
       }
       if (!(failure instanceof StripeCallError) || failure.kind !== 'retry' || attempt + 1 >= maxAttempts) throw failure;
+      if (failure.statusCode !== 429) onAmbiguous?.();
       p.retries++;
       await sleep(failure.retryAfterMs ?? backoffMs(attempt));
     }
   }
 
-  /** Deliver one claimed batch and commit it. Throws when it stays pending. */
-  async function deliver(userId: string, claim: Extract<Claim, { kind: 'batch' }>): Promise<void> {
-    const { batch } = claim;
-    if (claim.resumed) p.resumed++;
-    if (!batch.customerId) throw new Error(`billable usage without a Stripe customer (ledger up to ${batch.lastId})`);
-    const identifier = await meterEventIdentifier(batch);
-    const placed = placeBatch(batch, now());
-    if (!placed.ok) {
-      // Stripe no longer accepts this period (older than ~35 days): set it aside, listed by reconcile.
-      if (await store.commit(userId, batch.lastId, 'late', identifier, now())) p.late++;
-      opts.log?.({ level: 'error', msg: 'usage too old for Stripe: set aside', user: userId, identifier, tokens: batch.value, periodStart: new Date(batch.periodStart).toISOString() });
-      return;
+  /** Whether a pending batch reached Stripe, from the meter summary of its period (see landedFromSummary). */
+  async function landed(batch: ClaimedBatch): Promise<{ verdict: 'yes' | 'no' | 'unclear'; total: number; delivered: number }> {
+    const meterId = await withRetries(() => gateway.meterId());
+    const w = periodWindowSec(batch.periodStart, batch.periodEnd);
+    const total = await withRetries(() => gateway.meterTotal(meterId, batch.customerId, w.start, w.end));
+    const delivered = batch.sentTokens - batch.errorTokens;
+    return { verdict: landedFromSummary(total, delivered, batch.value), total, delivered };
+  }
+
+  /**
+   * The meter event of a batch. A 400 we cannot classify, for a batch that may have landed (resumed, or an
+   * earlier attempt may have taken effect), is not left to stall the user: the period's summary decides.
+   */
+  async function sendMeterEvent(batch: ClaimedBatch, identifier: string, timestamp: number, mayHaveLanded: boolean): Promise<'accepted' | 'duplicate' | 'summary'> {
+    let ambiguous = mayHaveLanded;
+    try {
+      return await withRetries(
+        () => gateway.sendMeterEvent({ identifier, customerId: batch.customerId, value: batch.value, timestamp }),
+        () => (ambiguous = true),
+      );
+    } catch (err) {
+      if (!(err instanceof StripeCallError) || err.kind !== 'permanent' || err.statusCode !== 400 || !ambiguous) throw err;
+      const l = await landed(batch);
+      if (l.verdict === 'yes') return 'summary';
+      throw new StripeCallError(
+        `${err.message} — the batch may have reached Stripe before, but the period's meter summary (${l.total}, delivered before it ${l.delivered}) does not show it${l.verdict === 'unclear' ? ' clearly' : ' yet (summaries lag minutes)'}: left pending, checked again next run`,
+        err.kind,
+        err.statusCode,
+        err.retryAfterMs,
+      );
     }
-    const outcome = await send(batch, identifier, placed.timestamp);
-    if (outcome === 'duplicate') p.duplicates++;
-    if (await store.commit(userId, batch.lastId, 'sent', identifier, now())) {
+  }
+
+  /** The invoice of a batch's period, once it ended (cached for the run). */
+  function invoiceOf(batch: ClaimedBatch): Promise<PeriodInvoice | undefined> {
+    const key = `${batch.customerId}|${batch.periodStart}|${batch.periodEnd}`;
+    let inv = invoices.get(key);
+    if (!inv) {
+      inv = withRetries(() => gateway.periodInvoice(batch.customerId, batch.periodStart, batch.periodEnd));
+      invoices.set(key, inv);
+      inv.catch(() => invoices.delete(key));
+    }
+    return inv;
+  }
+
+  /**
+   * Bill a batch whose period's invoice is final (or about to be) as an invoice item on the customer's next
+   * invoice. The route is written first (a resumed batch then never sends a meter event); a resumed item
+   * batch is looked for in Stripe's invoice items before creating one (idempotency keys last 24 h only).
+   */
+  async function billAsItem(userId: string, batch: ClaimedBatch, identifier: string, invoice: PeriodInvoice | undefined): Promise<Delivered> {
+    const resumedItem = batch.route === 'item';
+    if (!resumedItem && !(await store.setRoute(userId, batch.lastId, 'item'))) return 'committed'; // another reporter took it
+    let item = resumedItem ? (await withRetries(() => gateway.usageItems(batch.customerId, identifier)))[0] : undefined;
+    if (item) p.confirmed++;
+    else {
+      // Charged at the graduated price after what the period has been billed: its invoice, then earlier items.
+      const invoiced = (invoice?.meteredQuantity ?? 0) + batch.itemTokens;
+      const overage = overageTokens(invoiced, batch.value, PLANS.pro.includedTokens);
+      item = await withRetries(() =>
+        gateway.createUsageItem({ identifier, userId, customerId: batch.customerId, subscriptionId: batch.subscriptionId, period: { start: batch.periodStart, end: batch.periodEnd }, tokens: batch.value, overageTokens: overage, centsPerToken }),
+      );
+    }
+    if (await store.commit(userId, batch.lastId, 'item', identifier, now(), { how: 'item', item: item.id, overageTokens: item.overageTokens })) {
+      p.batches++;
+      p.events += batch.events;
+      p.tokens += batch.value;
+      p.items++;
+      p.itemTokens += batch.value;
+      opts.log?.({ level: 'warn', msg: 'usage after its period’s invoice was final: billed as an invoice item on the next invoice', user: userId, identifier, tokens: batch.value, overageTokens: item.overageTokens, amountCents: item.amount, invoiceItem: item.id, periodStart: new Date(batch.periodStart).toISOString() });
+    }
+    return 'committed';
+  }
+
+  async function commitSent(userId: string, batch: ClaimedBatch, identifier: string, how: CommitHow): Promise<Delivered> {
+    if (how === 'duplicate') p.duplicates++;
+    if (how === 'summary' || how === 'invoice') p.confirmed++;
+    if (await store.commit(userId, batch.lastId, 'sent', identifier, now(), { how })) {
       p.batches++;
       p.events += batch.events;
       p.tokens += batch.value;
     }
+    return 'committed';
+  }
+
+  /** Deliver one claimed batch and commit it. Throws when it stays pending (the run reports it). */
+  async function deliver(userId: string, claim: Extract<Claim, { kind: 'batch' }>): Promise<Delivered> {
+    const { batch } = claim;
+    if (claim.resumed) p.resumed++;
+    if (!batch.customerId) throw new Error(`billable usage without a Stripe customer (ledger up to ${batch.lastId})`);
+    const identifier = await meterEventIdentifier(batch);
+    await store.rememberIdentifier(identifier, userId);
+    const placed = placeBatch(batch, now());
+    if (!placed.ok && placed.reason === 'too_early') {
+      p.waiting++;
+      return 'waiting';
+    }
+    if (!placed.ok) {
+      // Stripe no longer accepts this period (older than ~35 days): set it aside, listed by reconcile.
+      if (await store.commit(userId, batch.lastId, 'late', identifier, now())) p.late++;
+      opts.log?.({ level: 'error', msg: 'usage too old for Stripe: set aside', user: userId, identifier, tokens: batch.value, periodStart: new Date(batch.periodStart).toISOString() });
+      return 'committed';
+    }
+    // Which invoice takes it? Only periods that ended need asking Stripe.
+    const invoice = now() >= batch.periodEnd ? await invoiceOf(batch) : undefined;
+    if (batch.route === 'item') return billAsItem(userId, batch, identifier, invoice);
+    const state = periodState(batch.periodEnd, invoice, now(), invoiceMarginMs);
+    // A resumed batch may have been sent as a meter event by an earlier run.
+    const mayHaveLanded = claim.resumed;
+    if (state === 'closed') {
+      // The final invoice tells whether an earlier attempt made it: on the invoice → delivered; if not, the
+      // usage missed the invoice (a meter event that landed late is counted, but billed nowhere) → an item.
+      if (mayHaveLanded && invoice && invoice.meteredQuantity >= batch.sentTokens - batch.errorTokens + batch.value) return commitSent(userId, batch, identifier, 'invoice');
+      return billAsItem(userId, batch, identifier, invoice);
+    }
+    if (state === 'closing') {
+      if (mayHaveLanded) {
+        // It may still be aggregated onto the draft: decide once the invoice is final.
+        p.waiting++;
+        return 'waiting';
+      }
+      return billAsItem(userId, batch, identifier, invoice);
+    }
+    // The period's invoice still takes usage. A batch pending for longer than Stripe may remember its
+    // identifier is first looked for in the period's meter summary.
+    if (mayHaveLanded && now() - batch.claimedAt >= blindResendMs) {
+      const l = await landed(batch);
+      if (l.verdict === 'yes') return commitSent(userId, batch, identifier, 'summary');
+      if (l.verdict === 'unclear') {
+        throw new Error(
+          `batch ${identifier} has been pending since ${new Date(batch.claimedAt).toISOString()}, longer than Stripe remembers identifiers, and the period's meter summary (${l.total}) is neither what was delivered before it (${l.delivered}) nor that plus the batch (${batch.value}): not re-sent (it could be counted twice); see npm run reconcile`,
+        );
+      }
+    }
+    return commitSent(userId, batch, identifier, await sendMeterEvent(batch, identifier, placed.timestamp, mayHaveLanded));
   }
 
   function failedUser(userId: string, err: unknown): void {
@@ -262,16 +467,21 @@ export async function runReport(store: ReportStore, gateway: StripeGateway, opts
   /** A user with something claimed: deliver their batches in order (one user slot; Stripe slots per call). */
   async function drain(userId: string, first: Claim, due: boolean): Promise<void> {
     let claim = first;
+    let waiting = false;
     try {
       for (let n = 0; n < maxBatches; n++) {
         if (claim.kind === 'none') break;
         if (claim.kind === 'batch') {
-          await deliver(userId, claim);
+          if ((await deliver(userId, claim)) === 'waiting') {
+            waiting = true;
+            break;
+          }
           if (!claim.more) break;
         }
         claim = await store.claim(userId, now());
       }
-      if (due) await reschedule(userId, claim, true);
+      // A batch left waiting (its period's invoice about to finalize) keeps the user due a few minutes on.
+      if (due) await (waiting ? store.scheduleFlush(userId, now() + WAIT_RETRY_MS, 'set') : reschedule(userId, claim, true));
     } catch (err) {
       failedUser(userId, err);
     } finally {

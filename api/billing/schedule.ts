@@ -14,6 +14,7 @@ import type { Redis } from '../store/redis';
 import { keys } from '../metering/keys';
 import { runReport, type ReportOptions, type ReportStore, type ReportSummary } from './reporter';
 import type { StripeGateway } from './stripe';
+import type { Metrics } from '../observe/metrics';
 
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -50,13 +51,24 @@ export function createReportRunner(
   redis: Redis,
   store: ReportStore,
   gateway: StripeGateway,
-  opts: { concurrency: number; periodEndFlushDelayMs: number; log: (line: Record<string, unknown>) => void; now?: () => number },
+  opts: { concurrency: number; periodEndFlushDelayMs: number; log: (line: Record<string, unknown>) => void; now?: () => number; metrics?: Metrics },
 ): ReportRunner {
   const lock = createLock(redis, keys.reportLock);
   return {
     async run(mode, extra = {}) {
       return lock.withLock(async () => {
         const summary = await runReport(store, gateway, { concurrency: opts.concurrency, periodEndFlushDelayMs: opts.periodEndFlushDelayMs, mode, log: opts.log, ...(opts.now ? { now: opts.now } : {}), ...extra });
+        for (const [outcome, n] of [
+          ['committed', summary.batches],
+          ['invoice_item', summary.items],
+          ['confirmed', summary.confirmed],
+          ['duplicate', summary.duplicates],
+          ['late', summary.late],
+          ['failed', summary.failures],
+          ['waiting', summary.waiting],
+        ] as const) {
+          if (n > 0) opts.metrics?.inc('redraft_usage_report_batches_total', { outcome }, n);
+        }
         if (mode === 'full' || summary.users > 0) {
           await redis.set(keys.reportLastRun, JSON.stringify({ ...summary, failed: summary.failed.slice(0, 20) })).catch(() => {});
           const { failed, ...counts } = summary;

@@ -39,6 +39,7 @@ const CommonShape = {
 const BillingShape = {
   STRIPE_SECRET_KEY: opt(z.string().regex(/^(sk|rk)_(test|live)_\S+$/, 'must be a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…)')),
   STRIPE_WEBHOOK_SECRET: opt(z.string().regex(/^whsec_\S+$/, "must be the webhook endpoint's signing secret (whsec_…)")),
+  STRIPE_THIN_WEBHOOK_SECRET: opt(z.string().regex(/^whsec_\S+$/, "must be the meter-error event destination's signing secret (whsec_…) printed by npm run stripe:setup")),
   STRIPE_PRICE_BASE: opt(z.string().regex(/^price_\S+$/, 'must be a price id (price_…) as printed by npm run stripe:setup')),
   STRIPE_PRICE_METERED: opt(z.string().regex(/^price_\S+$/, 'must be a price id (price_…) as printed by npm run stripe:setup')),
   STRIPE_METER_EVENT_NAME: z.string().regex(/^[A-Za-z0-9_]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 _').default('redraft_tokens'),
@@ -146,6 +147,8 @@ export interface Config {
 export interface BillingConfig {
   secretKey: string;
   webhookSecret: string;
+  /** Signing secret of the thin-event destination (asynchronous meter errors); without it they are not received. */
+  thinWebhookSecret: string | undefined;
   prices: { base: string; metered: string };
   meterEventName: string;
   /** Where the SDK sends requests instead of api.stripe.com (the local stand-in in dev and tests). */
@@ -197,6 +200,7 @@ function billingFrom(e: BillingEnv): BillingConfig | undefined {
   return {
     secretKey: e.STRIPE_SECRET_KEY,
     webhookSecret: e.STRIPE_WEBHOOK_SECRET!,
+    thinWebhookSecret: e.STRIPE_THIN_WEBHOOK_SECRET,
     prices: { base: e.STRIPE_PRICE_BASE!, metered: e.STRIPE_PRICE_METERED! },
     meterEventName: e.STRIPE_METER_EVENT_NAME,
     api,

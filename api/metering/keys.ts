@@ -27,6 +27,10 @@ export const keys = {
   reportLate: (userId: string) => `rd:${tag(userId)}:report:late`,
   /** Saved styles (brand voice): a hash of style id → JSON { name, instructions, updatedAt }. */
   styles: (userId: string) => `rd:${tag(userId)}:styles`,
+  /** The last committed batches (identifier, period, tokens, how): Stripe's asynchronous meter errors name a batch by identifier. */
+  reportLog: (userId: string) => `rd:${tag(userId)}:report:log`,
+  /** Asynchronous meter errors Stripe reported for this user's batches (listed by reconcile). */
+  reportErrors: (userId: string) => `rd:${tag(userId)}:report:errors`,
 
   /** Global: Stripe customer id → user id. */
   customerUser: (customerId: string) => `rd:stripe:customer:${customerId}`,
@@ -38,4 +42,8 @@ export const keys = {
   reportLock: 'rd:billing:report-lock',
   /** Global: summary of the last report run (JSON), shown in /health. */
   reportLastRun: 'rd:billing:last-run',
+  /** Global: the user behind a hashed meter event identifier (`rd_h<hash>_…`): Stripe's meter errors name identifiers only. */
+  identifierUser: (hash: string) => `rd:billing:ident-user:${hash}`,
+  /** Global: marker of one processed thin Stripe event (kept 30 days). */
+  thinEvent: (eventId: string) => `rd:stripe:thin-evt:${eventId}`,
 };

@@ -87,5 +87,8 @@ export function createApiMetrics(): Metrics {
   m.counter('redraft_provider_cost_usd_total', 'Provider cost in USD of settled rewrites, by model.');
   m.histogram('redraft_rewrite_duration_seconds', 'Whole rewrite streams, from the request to settlement.', [0.25, 0.5, 1, 2, 5, 10, 20, 60, 180]);
   m.counter('redraft_settle_failures_total', 'Settlements that failed after retries (usage left to the abandoned-reservation sweep).');
+  m.counter('redraft_usage_report_batches_total', 'Usage report runs in this process: batches committed; of them billed as invoice items (their invoice was final), confirmed from Stripe’s own record, rejected as duplicates; set aside as late; users failed; batches waiting for an invoice to finalize.');
+  m.counter('redraft_meter_errors_total', 'Meter events Stripe accepted, then refused in its asynchronous validation (v1.billing.meter.* events), by error code.');
+  m.counter('redraft_meter_error_batches_total', 'Asynchronous meter errors tied to one of our batches (tied) or not (untied: no sample, or an identifier not ours).');
   return m;
 }

@@ -9,6 +9,14 @@ import { AppError, meteringUnavailable } from '../errors';
 import { StripeCallError } from '../billing/stripe';
 
 export const billingDisabled = () => new AppError('billing_disabled', 'Billing is not enabled on this server (no STRIPE_SECRET_KEY): everyone is on the free plan.');
+const portalNotConfigured = (cause: unknown) =>
+  Object.assign(
+    new AppError(
+      'billing_portal_not_configured',
+      "Managing billing is not set up on this server yet: its Stripe customer portal has no configuration. The operator has to save the portal's settings once in the Stripe Dashboard (Settings → Billing → Customer portal, in the mode the key is for). Nothing was changed.",
+    ),
+    { cause },
+  );
 const stripeUnavailable = (cause: unknown) => Object.assign(new AppError('billing_unavailable', 'Stripe is unavailable right now. Nothing was changed; try again shortly.'), { cause });
 
 /** Stripe failures are 503 billing_unavailable; Redis failures 503 metering_unavailable; AppErrors pass. */
@@ -17,6 +25,7 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof AppError) throw err;
+    if (err instanceof StripeCallError && err.reason === 'portal_not_configured') throw portalNotConfigured(err);
     if (err instanceof StripeCallError) throw stripeUnavailable(err);
     throw meteringUnavailable(err);
   }

@@ -2,13 +2,15 @@
  * POST /webhooks/stripe — Stripe's events keep entitlements in Redis. The signature is verified on the
  * raw body; each event is applied idempotently (api/billing/entitlements.ts). A 2xx tells Stripe to stop
  * retrying: events we do not use, duplicates and stale (out-of-order) events are 200; a failure on our
- * side (Redis, Stripe) is 503, so Stripe delivers the event again later.
+ * side (Redis, Stripe) is 503, and an event rendered in another API version than the SDK's is 400
+ * (webhook_api_version), so Stripe delivers the event again later.
  */
 import { Hono } from 'hono';
 import type Stripe from 'stripe';
 import type { AppEnv, Services } from '../context';
 import { AppError } from '../errors';
 import { handleStripeEvent } from '../billing/entitlements';
+import { STRIPE_API_VERSION } from '../billing/stripe';
 import { billingDisabled } from './billing';
 import { readBody } from '../http/body-limit';
 
@@ -29,6 +31,16 @@ export function webhookRoutes(s: Services) {
     } catch (err) {
       s.log({ level: 'warn', msg: 'stripe webhook rejected: bad signature', error: err instanceof Error ? err.message : String(err) });
       throw new AppError('invalid_signature', 'The Stripe-Signature header does not match this body and the webhook secret.');
+    }
+    // Stripe renders an event in the endpoint's API version; the handler reads this SDK's shapes only
+    // (items.data[].current_period_*, invoice.parent). Another version is refused, not misread: a non-2xx
+    // makes Stripe retry it (up to 3 days) while the operator re-creates the endpoint.
+    if (event.api_version !== STRIPE_API_VERSION) {
+      s.log({ level: 'error', msg: 'stripe webhook refused: API version', event: event.id, type: event.type, apiVersion: event.api_version, expected: STRIPE_API_VERSION });
+      throw new AppError(
+        'webhook_api_version',
+        `Event ${event.id} is rendered in Stripe API version ${event.api_version ?? '(none)'}; this server reads ${STRIPE_API_VERSION} only. Create the webhook endpoint in that version (npm run stripe:setup -- --api-url <this API> does it) and set STRIPE_WEBHOOK_SECRET to its secret; Stripe retries this event meanwhile.`,
+      );
     }
     try {
       const result = await handleStripeEvent(event, { store: b.entitlements, gateway: b.gateway, meteredPriceId: s.config.billing.prices.metered, now: s.now });

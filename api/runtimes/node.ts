@@ -89,7 +89,8 @@ function billingSummary(config: Config): string {
   const where = b.api ? `${b.api.protocol}://${b.api.host}:${b.api.port}` : 'Stripe';
   const mode = b.secretKey.includes('_live_') ? 'LIVE' : 'test mode';
   const schedule = config.reporter.intervalMinutes > 0 ? `usage reported every ${config.reporter.intervalMinutes} min + at each period end` : 'no in-process usage schedule (cron/manual)';
-  return `billing: enabled via ${where} (${mode})${b.standIn ? '  [OFFLINE STRIPE STAND-IN — not Stripe]' : ''}; meter "${b.meterEventName}"; ${schedule}`;
+  const errors = b.thinWebhookSecret ? 'meter errors at /webhooks/stripe/thin' : "Stripe's asynchronous meter errors NOT received (no STRIPE_THIN_WEBHOOK_SECRET)";
+  return `billing: enabled via ${where} (${mode})${b.standIn ? '  [OFFLINE STRIPE STAND-IN — not Stripe]' : ''}; meter "${b.meterEventName}"; ${schedule}; ${errors}`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -3,15 +3,15 @@
  * 1,000 users with random usage (paid over two periods, paid over one, free only), the Stripe stand-in
  * failing 20% of calls (429, 500 before/after taking effect, timeouts before/after, dropped connections
  * before/after), `scripts/report-usage.ts` killed (SIGKILL) mid-run, then restarted together with a second
- * reporter, then re-run until nothing is pending. Afterwards the stand-in's totals per customer (and per
- * period) equal our ledger exactly, and `npm run reconcile` reports no difference.
+ * reporter, then re-run until nothing is pending. Afterwards what the stand-in bills per customer and period
+ * equals our ledger exactly — the meter for the running period, invoice items (for the next invoice) for the
+ * period whose invoice was already final, none of it twice — and `npm run reconcile` reports no difference.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyEvents, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
+import { applyEvents, billedFor, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
-import { periodWindowSec } from '../../api/billing/batches';
 import { ALL_FAULTS } from '../support/stripe-server';
 
 const DAY = 86_400_000;
@@ -21,7 +21,9 @@ const now = () => clock;
 let b: BillingStack;
 
 beforeAll(async () => {
-  b = await startBillingStack({ services: { now } });
+  // The stand-in runs on the real clock here (the reporters are separate processes), so its summaries cannot
+  // be given time to catch up by moving a clock: they are immediate in this test (summaryLagMs: 0).
+  b = await startBillingStack({ services: { now }, stripe: { summaryLagMs: 0 } });
 });
 afterAll(async () => {
   await b?.close();
@@ -159,6 +161,7 @@ describe('exactly-once usage reporting under faults', () => {
 
     // --- the stand-in holds exactly our ledger ---------------------------------------------------------
     let ledgerTotal = 0;
+    let itemTokens = 0;
     let mismatches = 0;
     for (const u of users) {
       const ledger = await ledgerOf(b.stack.db, u.id);
@@ -172,17 +175,23 @@ describe('exactly-once usage reporting under faults', () => {
       const customer = subs.get(u.id)!.customerId;
       const sum = billable.reduce((s, e) => s + Number(e.billed), 0);
       ledgerTotal += sum;
-      if ((b.stripe.totals().get(customer) ?? 0) !== sum) mismatches++;
-      // …and per period, by Stripe's own timestamps.
+      // Per period, what Stripe bills: P1's invoice was final before this run (it ended ~3 days ago), so its
+      // usage is on invoice items for the next invoice — never on the meter, where it would be billed nowhere;
+      // P2's is on the meter (by Stripe's own timestamps), its invoice still to come.
+      let billed = 0;
       for (const period of new Set(billable.map((e) => e.period))) {
         const inPeriod = billable.filter((e) => e.period === period);
-        const w = periodWindowSec(Number(period), Number(inPeriod[0]!.pend));
-        expect(b.stripe.totals(w).get(customer) ?? 0).toBe(inPeriod.reduce((s, e) => s + Number(e.billed), 0));
+        const b1 = billedFor(b.stripe, customer, { start: Number(period), end: Number(inPeriod[0]!.pend) });
+        expect(b1.billed).toBe(inPeriod.reduce((s, e) => s + Number(e.billed), 0));
+        if (b1.invoice === 'paid') expect(b1.meter).toBe(0);
+        billed += b1.billed;
+        itemTokens += b1.items;
       }
+      if (billed !== sum) mismatches++;
     }
     expect(mismatches).toBe(0);
     const stripeTotal = [...b.stripe.totals().values()].reduce((s, v) => s + v, 0);
-    expect(stripeTotal).toBe(ledgerTotal);
+    expect(stripeTotal + itemTokens).toBe(ledgerTotal);
 
     // --- and npm run reconcile agrees ----------------------------------------------------------------
     const rec = spawn('npm', ['run', '-s', 'reconcile'], { env: jobEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -197,6 +206,7 @@ describe('exactly-once usage reporting under faults', () => {
     console.log(
       `exactly-once: ${USERS} users (${subs.size} paid), ${events} ledger events, ${ledgerTotal} billable tokens; ` +
         `${accepted} meter events accepted, ${b.stripe.stats.meterEvents.duplicates} duplicate identifiers rejected (counted delivered); ` +
+        `${b.stripe.invoiceItems().length} invoice items (${itemTokens} tokens of periods whose invoice was final); ` +
         `faults injected ${JSON.stringify(faults)}; reporter killed after ${killedAfterUsers} users with ${pendingAfterKill} batches pending; ` +
         `restart + second reporter exits ${await restarted.exit}/${await second.exit}; sweep exits ${JSON.stringify(sweeps)}; ` +
         `Stripe calls on meter_events ${b.stripe.stats.byRoute['POST /v1/billing/meter_events']}`,

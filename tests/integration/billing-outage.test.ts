@@ -202,7 +202,7 @@ describe('Stripe down for an hour of reporter runs', () => {
     // Free usage never reached Stripe.
     expect((await ledgerOf(b.stack.db, free)).every((e) => e.billable === '0' && !e.cust)).toBe(true);
 
-    const rec = await reconcile(createRedis(b.stack.services.config.redis), b.stack.services.billing!.gateway, { since: 0 });
+    const rec = await reconcile(createRedis(b.stack.services.config.redis), b.stack.services.billing!.gateway, { since: 0, now });
     expect(rec.users).toBe(4);
     expect(rec.rows.length).toBe(5); // B–D one period each, A two
     expect(rec.differences).toEqual([]);

@@ -78,7 +78,12 @@ describe('usage reporter', () => {
     const calls = gateway.calls;
     expect(await report()).toMatchObject({ batches: 0, tokens: 0 });
     expect(gateway.calls).toBe(calls);
-    const rec = await reconcile(createRedis(b.stack.services.config.redis), gateway, { users: [userId], since: 0 });
+    // Stripe's summaries are eventually consistent: right after the run both periods are settling…
+    const soon = await reconcile(createRedis(b.stack.services.config.redis), gateway, { users: [userId], since: 0, now });
+    expect(soon.rows.map((r) => r.status)).toEqual(['settling', 'settling']);
+    expect(soon.differences).toEqual([]);
+    clock += 2 * 60_000; // …and caught up a minute later (the stand-in lags 60 s)
+    const rec = await reconcile(createRedis(b.stack.services.config.redis), gateway, { users: [userId], since: 0, now });
     expect(rec.rows.map((r) => [r.periodStart, r.ledgerTokens, r.stripeTokens, r.status])).toEqual([
       [p1.start, p1Tokens, p1Tokens, 'ok'],
       [p2.start, p2Tokens, p2Tokens, 'ok'],
@@ -215,7 +220,7 @@ describe('usage reporter', () => {
     expect(summary.late).toBeGreaterThanOrEqual(1);
     const late = await b.stack.db.lrange(`rd:{${userId}}:report:late`, 0, -1);
     expect(late.map((l) => JSON.parse(l).value)).toEqual([tokens]);
-    const rec = await reconcile(createRedis(b.stack.services.config.redis), gateway, { users: [userId], since: 0 });
+    const rec = await reconcile(createRedis(b.stack.services.config.redis), gateway, { users: [userId], since: 0, now });
     expect(rec.differences).toMatchObject([{ userId, ledgerTokens: tokens, lateTokens: tokens, stripeTokens: 0, status: 'late' }]);
   });
 });

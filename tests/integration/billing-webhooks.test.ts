@@ -229,8 +229,9 @@ describe('POST /webhooks/stripe', () => {
     expect(q).toMatchObject({ plan: 'free', start: String(p.end), [`used:${p.start}`]: paid!.billed });
     expect(q.cancelAtEnd).toBeUndefined();
 
-    // The deletion arrives: nothing more to change; the pro period's usage is still there to report.
-    expect(await b.deliver(b.stripe.endSubscription(subId, p.end))).toEqual([200]);
+    // The deletion arrives (with the last invoice, for the period's usage): nothing more to change; the pro
+    // period's usage is still there to report.
+    expect(await b.deliver(b.stripe.endSubscription(subId, p.end))).toEqual([200, 200]);
     expect(await quota(userId)).toMatchObject({ plan: 'free', start: String(p.end), [`used:${p.start}`]: paid!.billed });
     const u = await usage(api);
     expect(u).toMatchObject({ plan: 'free', hardCapTokens: 20_000, billing: { canUpgrade: true, canManage: true } });

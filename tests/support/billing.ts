@@ -10,12 +10,15 @@ import type { ServiceOptions } from '../../api/services';
 import { handleStripeEvent } from '../../api/billing/entitlements';
 import { startStack, type Stack } from './stack';
 import { startStripeServer, type StripeServer, type StripeServerOptions } from './stripe-server';
+import { periodWindowSec } from '../../api/billing/batches';
 
 export interface BillingStack {
   stack: Stack;
   stripe: StripeServer;
   setup: SetupResult;
   webhook: { url: string; secret: string };
+  /** The thin-event route (Stripe's asynchronous meter errors) and its signing secret. */
+  thinWebhook: { url: string; secret: string };
   /** Sign and POST events to the API's webhook endpoint; returns the HTTP statuses. */
   deliver(events: Stripe.Event[]): Promise<number[]>;
   /** `fetch` to the API as a user. */
@@ -31,12 +34,14 @@ export async function standInSetup(stripe: StripeServer): Promise<SetupResult> {
 }
 
 export async function startBillingStack(opts: { env?: Record<string, string>; stripe?: StripeServerOptions; services?: ServiceOptions } = {}): Promise<BillingStack> {
-  const stripe = await startStripeServer(opts.stripe);
+  // The portal's settings saved once (the Dashboard step of the README): tests that need it unset say so.
+  const stripe = await startStripeServer({ portalConfigured: true, ...opts.stripe });
   const setup = await standInSetup(stripe);
   const secret = `whsec_${randomBytes(16).toString('hex')}`;
+  const thinSecret = `whsec_${randomBytes(16).toString('hex')}`;
   const stack = await startStack({
     env: {
-      ...stripe.env({ webhookSecret: secret, priceBase: setup.basePriceId, priceMetered: setup.meteredPriceId }),
+      ...stripe.env({ webhookSecret: secret, thinWebhookSecret: thinSecret, priceBase: setup.basePriceId, priceMetered: setup.meteredPriceId }),
       STRIPE_TIMEOUT_MS: '2000',
       REPORT_USAGE_INTERVAL_MINUTES: '0',
       CRON_SECRET,
@@ -46,13 +51,17 @@ export async function startBillingStack(opts: { env?: Record<string, string>; st
     ...(opts.services ? { services: opts.services } : {}),
   });
   const webhook = { url: `${stack.api}/webhooks/stripe`, secret };
-  // The stand-in's Checkout and portal pages deliver their events to this API, as Stripe would.
+  // The stand-in's Checkout and portal pages deliver their events to this API, as Stripe would, and its
+  // asynchronous meter errors go to the thin-event route (as an event destination would).
   if (!opts.stripe?.webhook) stripe.setWebhook(webhook);
+  const thinWebhook = { url: `${stack.api}/webhooks/stripe/thin`, secret: thinSecret };
+  stripe.setThinWebhook(thinWebhook);
   return {
     stack,
     stripe,
     setup,
     webhook,
+    thinWebhook,
     deliver: (events) => stripe.deliver(events, webhook),
     async as(userId) {
       const token = await stack.token(userId);
@@ -115,4 +124,20 @@ export async function seedUsage(stack: Stack, userId: string, tokens: number, at
   });
   if (!s.ok) throw new Error('seed settlement missing');
   return s.billed;
+}
+
+/**
+ * What Stripe bills a customer for one period, by the stand-in's own state: while the period's invoice is
+ * not final, what the meter holds for it (events by timestamp); once final, the invoice's metered quantity.
+ * Plus our invoice items for the period (usage that missed its invoice, by metadata).
+ */
+export function billedFor(stripe: StripeServer, customerId: string, period: { start: number; end: number }): { billed: number; meter: number; invoice: string | undefined; onInvoice: number; items: number; itemCents: number } {
+  const w = periodWindowSec(period.start, period.end);
+  const meter = stripe.totals(w).get(customerId) ?? 0;
+  const inv = stripe.invoices(customerId).find((i) => i.billing_reason === 'subscription_cycle' && i.period_end === Math.floor(period.end / 1000));
+  const line = inv?.lines.data.find((l) => l.parent?.type === 'subscription_item_details' && l.period.start === Math.floor(period.start / 1000));
+  const items = stripe.invoiceItems(customerId).filter((i) => i.metadata?.rd_period_start === String(Math.floor(period.start / 1000)));
+  const itemTokens = items.reduce((sum, i) => sum + Number(i.metadata!.rd_tokens), 0);
+  const final = inv !== undefined && inv.status !== 'draft';
+  return { billed: (final ? (line?.quantity ?? 0) : meter) + itemTokens, meter, invoice: inv?.status ?? undefined, onInvoice: line?.quantity ?? 0, items: itemTokens, itemCents: items.reduce((sum, i) => sum + i.amount, 0) };
 }

@@ -3,13 +3,31 @@
  * never on a production code path. The real `stripe` SDK talks to it through
  * `new Stripe(key, { host: '127.0.0.1', port, protocol: 'http' })` (STRIPE_API_BASE).
  *
- * It keeps state the way Stripe does for what we use:
+ * It keeps state the way Stripe does for what we use, and is as strict as Stripe wherever Redraft's
+ * billing depends on it:
  * - products (custom ids), prices (lookup keys, graduated tiers, metered on a meter), meters (one active
- *   meter per event name), customers, Checkout Sessions, billing portal sessions, subscriptions;
- * - meter events: an `identifier` seen before is rejected with Stripe's 400 ("An event already exists with
- *   identifier …", `Stripe-Should-Retry: false`), timestamps must be within 35 days back / 5 minutes ahead,
- *   and event summaries aggregate (sum) per customer over minute-aligned windows;
- * - `Idempotency-Key`: a POST replayed with the same key gets the first answer back (as Stripe does).
+ *   meter per event name), customers (deletable), Checkout Sessions, billing portal sessions (only with a
+ *   portal configuration: a new account has none until its settings are saved once), subscriptions;
+ * - meter events: an `identifier` (at most 100 characters) is rejected with Stripe's 400 ("An event already
+ *   exists with identifier …", `Stripe-Should-Retry: false`) only within a rolling window (24 h by default,
+ *   `identifierWindowMs`) — after it the same identifier is accepted and counted again; timestamps must be
+ *   within 35 days back / 5 minutes ahead; values with more than 15 digits are refused. Like Stripe, some
+ *   checks happen after the event was accepted (200): an unknown or deleted customer, no customer, a value
+ *   that is not a whole number, an event name no meter has. Such events are not counted; they are reported
+ *   as thin v2 events (`v1.billing.meter.error_report_triggered`, `v1.billing.meter.no_meter_found`) to the
+ *   event destinations (`POST /v2/core/event_destinations`), fetched in full from `GET /v2/core/events/:id`;
+ * - event summaries aggregate (sum) per customer over minute-aligned windows, eventually: an event shows
+ *   in them `summaryLagMs` (60 s by default) after it was received;
+ * - invoices: when a period ends (`renew`, or a subscription ending at its period end), the period's
+ *   invoice is created as a draft and finalized `invoiceGraceMs` later (1 h by default, as Stripe's default
+ *   finalization grace period). Its metered line is the meter's sum for the period as aggregated when it
+ *   finalized: events received later are accepted and show in summaries, but are on no invoice. Pending
+ *   invoice items (`POST /v1/invoiceitems`) go onto the customer's next invoice;
+ * - webhook endpoints (`POST /v1/webhook_endpoints`, with `api_version`): events are rendered in the
+ *   endpoint's API version (before 2025-03-31: the subscription's period on the subscription, not its items;
+ *   `invoice.subscription` instead of `invoice.parent`);
+ * - `Idempotency-Key`: a POST replayed with the same key gets the first answer back (as Stripe does), for
+ *   24 h (`idempotencyKeyTtlMs`): Stripe may prune keys after that.
  *
  * Faults can be injected per route: 429, 500 (before or after the request took effect), a timeout (no
  * answer; before or after taking effect) and a dropped connection (before or after). "After" faults are
@@ -17,7 +35,8 @@
  *
  * Scenario helpers do what Stripe would do on its side (complete a Checkout, renew a period, schedule a
  * cancellation, end a subscription, fail or pay an invoice) and return the webhook events Stripe would send;
- * `deliver` signs them with `stripe.webhooks.generateTestHeaderString` and POSTs them to a webhook URL.
+ * `deliver` signs them with `stripe.webhooks.generateTestHeaderString` and POSTs them to a webhook URL
+ * (or to every registered endpoint, each in its API version).
  *
  * Standalone (dev, bench): `tsx tests/support/stripe-server.ts --port 0` prints `{"url": ...}` on one line;
  * `GET /_standin/stats`, `GET /_standin/totals`, `POST /_standin/faults` expose the same controls over HTTP.
@@ -68,6 +87,20 @@ export interface StripeServerOptions {
   webhook?: { url: string; secret: string };
   /** Clock (ms) for created/period times and the 35-day window; tests may travel in time. */
   now?: () => number;
+  /** How long a meter event identifier is remembered (Stripe: a rolling window of at least 24 h). Default 24 h. */
+  identifierWindowMs?: number;
+  /** How long after it was received a meter event shows in event summaries (Stripe: eventually consistent). Default 60 s. */
+  summaryLagMs?: number;
+  /** How long after a period ends its invoice is finalized (Stripe's default finalization grace period: 1 h; up to 72 h). */
+  invoiceGraceMs?: number;
+  /** The account has a default billing portal configuration (saved once in the Dashboard). Default false, as a new account. */
+  portalConfigured?: boolean;
+  /** Send asynchronous meter error reports on their own every this many ms (default: only on `flushMeterErrors()`). */
+  meterErrorFlushMs?: number;
+  /** The account's default API version: a webhook endpoint created without `api_version` gets it. Default an older one. */
+  accountApiVersion?: string;
+  /** How long an Idempotency-Key's answer is kept (Stripe: keys may be pruned after 24 h). Default 24 h. */
+  idempotencyKeyTtlMs?: number;
 }
 
 export interface MeterEventRecord {
@@ -77,13 +110,53 @@ export interface MeterEventRecord {
   value: number;
   timestamp: number;
   created: number;
+  /** When the stand-in received it (ms, its clock). */
+  receivedAt: number;
+}
+
+/** A meter event accepted with 200 and found invalid afterwards (as Stripe's asynchronous validation). */
+export interface MeterEventError {
+  identifier: string;
+  eventName: string;
+  code: 'meter_event_customer_not_found' | 'meter_event_no_customer_defined' | 'meter_event_invalid_value' | 'no_meter';
+  message: string;
+  meterId: string | undefined;
+  receivedAt: number;
+  /** The v2 event that reported it (after flushMeterErrors). */
+  reportedIn?: string;
+}
+
+/** A v1 webhook endpoint (created through the API, e.g. by npm run stripe:setup). */
+export interface WebhookEndpointRecord {
+  id: string;
+  url: string;
+  api_version: string;
+  enabled_events: string[];
+  secret: string;
+  status: 'enabled' | 'disabled';
+}
+
+/** A v2 event destination for thin events. */
+export interface EventDestinationRecord {
+  id: string;
+  name: string;
+  url: string;
+  enabled_events: string[];
+  event_payload: 'thin' | 'snapshot';
+  secret: string;
+  status: 'enabled' | 'disabled';
 }
 
 export interface StripeServerStats {
   requests: number;
   byRoute: Record<string, number>;
+  /** accepted: answered 200 (a few may fail validation afterwards: meterEventErrors); rejected: answered 400 (duplicates apart). */
   meterEvents: { accepted: number; duplicates: number; rejected: number };
   faults: Partial<Record<FaultKind, number>>;
+  /** Meter events accepted after their identifier's window had passed: the same identifier counted again. */
+  identifierReuses: number;
+  /** Meter events accepted, then found invalid (not counted; reported asynchronously). */
+  meterEventErrors: number;
 }
 
 export interface WebhookDelivery {
@@ -99,7 +172,7 @@ export interface StripeServer {
   url: string;
   port: number;
   /** `STRIPE_API_BASE` and friends for a config pointing at this stand-in. */
-  env(extra?: { webhookSecret?: string; priceBase?: string; priceMetered?: string }): Record<string, string>;
+  env(extra?: { webhookSecret?: string; thinWebhookSecret?: string; priceBase?: string; priceMetered?: string }): Record<string, string>;
   stats: StripeServerStats;
   injectFaults(plan: FaultPlan): void;
   clearFaults(): void;
@@ -107,9 +180,26 @@ export interface StripeServer {
   meterEvents(customer?: string): MeterEventRecord[];
   /** Sum of accepted meter event values per customer (optionally within [startSec, endSec)). */
   totals(range?: { start: number; end: number }): Map<string, number>;
+  /** Meter events accepted with 200 and found invalid afterwards (never counted). */
+  meterEventErrors(): MeterEventError[];
+  /** Send the pending asynchronous meter errors as thin events to the event destinations; returns the statuses. */
+  flushMeterErrors(): Promise<number[]>;
+  /** Invoices as Stripe would answer them now (drafts show the live quantity; finalized ones are frozen). */
+  invoices(customer?: string): Stripe.Invoice[];
+  invoiceItems(customer?: string): Stripe.InvoiceItem[];
+  webhookEndpoints(): WebhookEndpointRecord[];
+  eventDestinations(): EventDestinationRecord[];
+  /** Render an event as an endpoint of another API version would receive it. */
+  renderEvent(event: Stripe.Event, apiVersion: string): Stripe.Event;
   subscription(id: string): Stripe.Subscription | undefined;
   checkoutSession(id: string): Obj | undefined;
   customer(id: string): Obj | undefined;
+  /** As deleting the customer in the Dashboard: later meter events for it fail validation. */
+  deleteCustomer(id: string): void;
+  /** Whether the account has a default billing portal configuration. */
+  setPortalConfigured(configured: boolean): void;
+  /** Answer a duplicate identifier with another 400 than Stripe's usual one (message, optional code). */
+  setDuplicateAnswer(answer: { message: (identifier: string) => string; code?: string } | undefined): void;
   /** Scenario helpers: change state as Stripe would and return the events Stripe would send. */
   completeCheckout(sessionId: string, at?: number): Stripe.Event[];
   renew(subscriptionId: string, at?: number): Stripe.Event[];
@@ -117,13 +207,19 @@ export interface StripeServer {
   endSubscription(subscriptionId: string, at?: number): Stripe.Event[];
   failPayment(subscriptionId: string): Stripe.Event[];
   payInvoice(subscriptionId: string): Stripe.Event[];
-  /** Sign (generateTestHeaderString) and POST events to the webhook URL, in order; returns the statuses. */
-  deliver(events: Stripe.Event[], to?: { url: string; secret: string }): Promise<number[]>;
+  /**
+   * Sign (generateTestHeaderString) and POST events, in order; returns the statuses. To `to` (rendered in
+   * `to.apiVersion`, default the SDK's), or without it to the setWebhook target (every type, the SDK's
+   * version) and to every registered webhook endpoint enabled for the type, each in its API version.
+   */
+  deliver(events: Stripe.Event[], to?: { url: string; secret: string; apiVersion?: string }): Promise<number[]>;
   /**
    * Where the Checkout/portal pages' buttons (and `deliver` without a target) send webhooks. Set after the
    * API has started when its port was not known when the stand-in started.
    */
   setWebhook(to: { url: string; secret: string } | undefined): void;
+  /** Where thin events go without a registered event destination (tests wire it like setWebhook). */
+  setThinWebhook(to: { url: string; secret: string } | undefined): void;
   /** Every webhook delivery made so far (by `deliver` or the pages' buttons), in order, with the status answered (0: no answer). */
   deliveries(): WebhookDelivery[];
   close(): Promise<void>;
@@ -201,6 +297,53 @@ function rng(seed: number): () => number {
   };
 }
 
+/** One invoice the stand-in keeps; rendered (status, metered quantity) as of the stand-in's clock. */
+interface InvoiceRecord {
+  id: string;
+  customer: string;
+  subscription: string;
+  subscriptionMetadata: Record<string, string>;
+  billingReason: 'subscription_create' | 'subscription_cycle';
+  /** Seconds. The invoice is a draft until `finalizesAt`, then final (and paid: automatic collection). */
+  created: number;
+  finalizesAt: number;
+  periodStart: number;
+  periodEnd: number;
+  /** The metered price's line: the meter's sum over [start, end) as aggregated when the invoice finalized. */
+  usage?: { price: Obj; subscriptionItem: string; start: number; end: number };
+  /** Lines fixed at creation (the base price of the new period). */
+  lines: Obj[];
+  /** Invoice items pulled onto this invoice. */
+  items: string[];
+}
+
+/** The price of `qty` units on a (graduated tiered or per-unit) price, in cents, rounded once per line as Stripe does. */
+function priceAmount(price: Obj, qty: number): number {
+  const tiers = price.tiers as { up_to: number | null; unit_amount: number | null; unit_amount_decimal: string | null }[] | null;
+  if (!tiers) return Math.round(qty * Number(price.unit_amount_decimal ?? price.unit_amount ?? 0));
+  let left = qty;
+  let below = 0;
+  let total = 0;
+  for (const t of tiers) {
+    const cap = t.up_to ?? Infinity;
+    const n = Math.max(0, Math.min(left, cap - below));
+    total += n * Number(t.unit_amount_decimal ?? t.unit_amount ?? 0);
+    left -= n;
+    below = cap;
+    if (left <= 0) break;
+  }
+  return Math.round(total);
+}
+
+/** Significant digits of a decimal string (Stripe refuses meter values with more than 15). */
+const significantDigits = (v: string) => v.replace(/^[-+]/, '').replace('.', '').replace(/^0+/, '').length;
+
+/** Webhook events of API versions before 2025-03-31 (basil) carry the older shapes. */
+const OLD_SHAPES_BEFORE = '2025-03-31';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+/** Sample errors per error code in one asynchronous error report. */
+const METER_ERROR_SAMPLES = 5;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const meta = (v: unknown): Record<string, string> => (v && typeof v === 'object' ? (v as Record<string, string>) : {});
 
@@ -208,7 +351,12 @@ const meta = (v: unknown): Record<string, string> => (v && typeof v === 'object'
 
 export async function startStripeServer(opts: StripeServerOptions = {}): Promise<StripeServer> {
   const now = opts.now ?? Date.now;
-  const stats: StripeServerStats = { requests: 0, byRoute: {}, meterEvents: { accepted: 0, duplicates: 0, rejected: 0 }, faults: {} };
+  const identifierWindowMs = opts.identifierWindowMs ?? 24 * 3_600_000;
+  const summaryLagMs = opts.summaryLagMs ?? 60_000;
+  const invoiceGraceSec = Math.round((opts.invoiceGraceMs ?? 3_600_000) / 1000);
+  let portalConfigured = opts.portalConfigured ?? false;
+  let duplicateAnswer: { message: (identifier: string) => string; code?: string } | undefined;
+  const stats: StripeServerStats = { requests: 0, byRoute: {}, meterEvents: { accepted: 0, duplicates: 0, rejected: 0 }, faults: {}, identifierReuses: 0, meterEventErrors: 0 };
   let seq = 0;
   const id = (prefix: string) => `${prefix}_${(++seq).toString(36).padStart(6, '0')}${randomBytes(5).toString('hex')}`;
 
@@ -219,9 +367,21 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
   const sessions = new Map<string, Obj>();
   const portals = new Map<string, Obj>();
   const subscriptions = new Map<string, Stripe.Subscription>();
-  const meterEventsById = new Map<string, MeterEventRecord>();
+  /** Every meter event counted, in order of receipt. */
+  const meterEventLog: MeterEventRecord[] = [];
   const meterEventsByCustomer = new Map<string, MeterEventRecord[]>();
-  const idempotent = new Map<string, { status: number; body: string }>();
+  /** identifier → when an event with it was last accepted (ms): a repeat inside the window is a duplicate. */
+  const identifierSeen = new Map<string, number>();
+  const meterErrors: MeterEventError[] = [];
+  const invoices = new Map<string, InvoiceRecord>();
+  const invoiceItems = new Map<string, Obj>();
+  const endpoints = new Map<string, WebhookEndpointRecord & { created: number; description: string | null; metadata: Record<string, string> }>();
+  const destinations = new Map<string, EventDestinationRecord & { created: string; description: string }>();
+  const v2Events = new Map<string, Obj>();
+  const portalConfigurations = new Map<string, Obj>();
+  const idempotent = new Map<string, { status: number; body: string; at: number }>();
+  const idempotencyTtlMs = opts.idempotencyKeyTtlMs ?? 24 * 3_600_000;
+  let thinTarget: { url: string; secret: string } | undefined;
 
   let faultPlan: (FaultPlan & { dice: () => number; left: number }) | undefined;
   let base = '';
@@ -289,6 +449,169 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       request: { id: null, idempotency_key: null },
       type,
     }) as unknown as Stripe.Event;
+
+  /** A v1 list page: newest first, `limit` (default 10) after `starting_after`, as the SDK paginates. */
+  const listOf = (all: Obj[], q: Obj, url: string) => {
+    const after = str(q.starting_after);
+    const start = after ? all.findIndex((x) => x.id === after) + 1 : 0;
+    const limit = Math.min(100, Math.max(1, Number(q.limit ?? 10) || 10));
+    return { object: 'list', data: all.slice(start, start + limit), has_more: start + limit < all.length, url };
+  };
+
+  const defaultPortalConfiguration = () => ({ id: 'bpc_default_standin', object: 'billing_portal.configuration', active: true, is_default: true, features: { subscription_cancel: { enabled: true, mode: 'at_period_end' } }, metadata: {}, livemode: false });
+
+  /** The meter's sum for an invoice's usage line, counting events received (and aggregated) by `asOfMs`. */
+  const usageQuantity = (inv: InvoiceRecord, asOfMs: number) => {
+    const meterId = (inv.usage!.price.recurring as Obj).meter as string;
+    const eventName = meters.get(meterId)?.event_name;
+    return (meterEventsByCustomer.get(inv.customer) ?? [])
+      .filter((e) => e.eventName === eventName && e.timestamp >= inv.usage!.start && e.timestamp < inv.usage!.end && e.receivedAt <= asOfMs - summaryLagMs)
+      .reduce((sum, e) => sum + e.value, 0);
+  };
+
+  /** An invoice as Stripe answers it now: a draft (live quantity, finalizing at `automatically_finalizes_at`) or final and paid (frozen). */
+  function renderInvoice(inv: InvoiceRecord): Stripe.Invoice {
+    const final = sec(now()) >= inv.finalizesAt;
+    const lines: Obj[] = [];
+    if (inv.usage) {
+      const q = usageQuantity(inv, final ? inv.finalizesAt * 1000 : now());
+      const price = inv.usage.price;
+      lines.push({
+        id: `il_${inv.id}_usage`,
+        object: 'line_item',
+        amount: priceAmount(price, q),
+        currency: 'usd',
+        description: `${q.toLocaleString('en-US')} × ${price.nickname ?? price.id}`,
+        invoice: inv.id,
+        livemode: false,
+        metadata: {},
+        period: { start: inv.usage.start, end: inv.usage.end },
+        quantity: q,
+        pricing: { type: 'price_details', price_details: { price: price.id, product: price.product }, unit_amount_decimal: null },
+        parent: { type: 'subscription_item_details', invoice_item_details: null, subscription_item_details: { subscription: inv.subscription, subscription_item: inv.usage.subscriptionItem, proration: false, invoice_item: null, proration_details: null } },
+        subscription: inv.subscription,
+      });
+    }
+    lines.push(...inv.lines);
+    for (const iid of inv.items) {
+      const it = invoiceItems.get(iid)!;
+      lines.push({
+        id: `il_${iid}`,
+        object: 'line_item',
+        amount: it.amount,
+        currency: it.currency,
+        description: it.description,
+        invoice: inv.id,
+        livemode: false,
+        metadata: it.metadata,
+        period: it.period,
+        quantity: it.quantity,
+        pricing: { type: 'price_details', price_details: null, unit_amount_decimal: it.unit_amount_decimal },
+        parent: { type: 'invoice_item_details', subscription_item_details: null, invoice_item_details: { invoice_item: iid, proration: false, proration_details: null, subscription: it.subscription } },
+        subscription: it.subscription,
+      });
+    }
+    const total = lines.reduce((sum, l) => sum + Number(l.amount), 0);
+    return {
+      id: inv.id,
+      object: 'invoice',
+      customer: inv.customer,
+      status: final ? 'paid' : 'draft',
+      billing_reason: inv.billingReason,
+      created: inv.created,
+      period_start: inv.periodStart,
+      period_end: inv.periodEnd,
+      auto_advance: !final,
+      automatically_finalizes_at: final ? null : inv.finalizesAt,
+      status_transitions: { finalized_at: final ? inv.finalizesAt : null, paid_at: final ? inv.finalizesAt : null, marked_uncollectible_at: null, voided_at: null },
+      parent: { type: 'subscription_details', quote_details: null, subscription_details: { subscription: inv.subscription, metadata: inv.subscriptionMetadata } },
+      lines: { object: 'list', data: lines, has_more: false, url: `/v1/invoices/${inv.id}/lines` },
+      currency: 'usd',
+      subtotal: total,
+      total,
+      amount_due: total,
+      amount_paid: final ? total : 0,
+      amount_remaining: final ? 0 : total,
+      livemode: false,
+    } as unknown as Stripe.Invoice;
+  }
+
+  /**
+   * Stripe's invoice at a period's end: a draft for the ended period's metered usage (and, on a renewal, the
+   * next period's base price), with the customer's pending invoice items; finalized `invoiceGraceSec` later.
+   */
+  function periodEndInvoice(sub: Stripe.Subscription, usageStart: number, usageEnd: number, next?: { start: number; end: number }): InvoiceRecord {
+    const inv: InvoiceRecord = {
+      id: id('in'),
+      customer: String(sub.customer),
+      subscription: sub.id,
+      subscriptionMetadata: { ...(sub.metadata ?? {}) },
+      billingReason: 'subscription_cycle',
+      created: usageEnd,
+      finalizesAt: usageEnd + invoiceGraceSec,
+      periodStart: usageStart,
+      periodEnd: usageEnd,
+      lines: [],
+      items: [],
+    };
+    for (const item of sub.items.data) {
+      const price = item.price as unknown as Obj;
+      if ((price.recurring as Obj | null)?.usage_type === 'metered') inv.usage = { price, subscriptionItem: item.id, start: usageStart, end: usageEnd };
+      else if (next) inv.lines.push(licensedLine(inv.id, sub.id, item, next.start, next.end));
+    }
+    for (const it of invoiceItems.values()) {
+      if (it.invoice === null && it.customer === inv.customer && (it.subscription === null || it.subscription === sub.id)) {
+        it.invoice = inv.id;
+        inv.items.push(String(it.id));
+      }
+    }
+    invoices.set(inv.id, inv);
+    return inv;
+  }
+
+  const licensedLine = (invoiceId: string, subId: string, item: Stripe.SubscriptionItem, start: number, end: number): Obj => {
+    const price = item.price as unknown as Obj;
+    return {
+      id: `il_${invoiceId}_${item.id}`,
+      object: 'line_item',
+      amount: priceAmount(price, 1),
+      currency: 'usd',
+      description: `1 × ${price.nickname ?? price.id}`,
+      invoice: invoiceId,
+      livemode: false,
+      metadata: {},
+      period: { start, end },
+      quantity: 1,
+      pricing: { type: 'price_details', price_details: { price: price.id, product: price.product }, unit_amount_decimal: null },
+      parent: { type: 'subscription_item_details', invoice_item_details: null, subscription_item_details: { subscription: subId, subscription_item: item.id, proration: false, invoice_item: null, proration_details: null } },
+      subscription: subId,
+    };
+  };
+
+  /** An event as an endpoint of `apiVersion` receives it (the shapes Redraft reads changed in 2025-03-31). */
+  function renderEvent(e: Stripe.Event, apiVersion: string): Stripe.Event {
+    if (e.api_version === apiVersion) return e;
+    const out = structuredClone(e) as unknown as Obj & { data: { object: Obj; previous_attributes?: Obj } };
+    out.api_version = apiVersion;
+    if (apiVersion < OLD_SHAPES_BEFORE) {
+      const o = out.data.object;
+      if (o.object === 'subscription') {
+        const items = (o.items as { data: Obj[] }).data;
+        o.current_period_start = items[0]?.current_period_start;
+        o.current_period_end = items[0]?.current_period_end;
+        for (const item of items) {
+          delete item.current_period_start;
+          delete item.current_period_end;
+        }
+        delete out.data.previous_attributes?.items;
+      }
+      if (o.object === 'invoice') {
+        o.subscription = ((o.parent as Obj | null)?.subscription_details as Obj | undefined)?.subscription ?? null;
+        delete o.parent;
+      }
+    }
+    return out as unknown as Stripe.Event;
+  }
 
   const mustSub = (subId: string) => {
     const sub = subscriptions.get(subId);
@@ -419,7 +742,9 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     if (!Number.isInteger(start) || start % 60 !== 0) throw new ApiError(400, 'start_time must be aligned with minute boundaries.', 'parameter_invalid_integer', 'start_time');
     if (!Number.isInteger(end) || end % 60 !== 0) throw new ApiError(400, 'end_time must be aligned with minute boundaries.', 'parameter_invalid_integer', 'end_time');
     const windowSec = q.value_grouping_window === 'hour' ? 3600 : q.value_grouping_window === 'day' ? 86_400 : undefined;
-    const events = (meterEventsByCustomer.get(customer) ?? []).filter((e) => e.eventName === meter.event_name && e.timestamp >= start && e.timestamp < end);
+    // Eventually consistent: an event shows in summaries `summaryLagMs` after it was received.
+    const settled = now() - summaryLagMs;
+    const events = (meterEventsByCustomer.get(customer) ?? []).filter((e) => e.eventName === meter.event_name && e.timestamp >= start && e.timestamp < end && e.receivedAt <= settled);
     const windows: [number, number][] = [];
     if (!windowSec) windows.push([start, end]);
     else for (let t = start; t < end; t += windowSec) windows.push([t, Math.min(end, t + windowSec)]);
@@ -437,41 +762,64 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
 
   route('POST', '/v1/billing/meter_events', (_m, p) => {
     const eventName = str(p.event_name);
-    const meter = [...meters.values()].find((x) => x.event_name === eventName && x.status === 'active');
+    if (!eventName) {
+      stats.meterEvents.rejected++;
+      throw new ApiError(400, 'Missing required param: event_name.', 'parameter_missing', 'event_name');
+    }
     const payload = (p.payload ?? {}) as Record<string, string>;
-    if (!meter) {
+    if (typeof payload !== 'object' || Object.keys(payload).length === 0) {
       stats.meterEvents.rejected++;
-      throw new ApiError(400, `No active meter was found that matches the event_name \`${eventName}\`.`, undefined, 'event_name');
+      throw new ApiError(400, 'Missing required param: payload.', 'parameter_missing', 'payload');
     }
-    const custKey = (meter.customer_mapping as Obj).event_payload_key as string;
-    const valueKey = (meter.value_settings as Obj).event_payload_key as string;
-    const customer = payload[custKey];
-    const value = Number(payload[valueKey]);
-    if (!customer) {
+    const identifier = str(p.identifier) ?? id('mev');
+    if (identifier.length > 100) {
       stats.meterEvents.rejected++;
-      throw new ApiError(400, `Missing ${custKey} in payload.`, 'parameter_missing', `payload[${custKey}]`);
-    }
-    if (!Number.isFinite(value)) {
-      stats.meterEvents.rejected++;
-      throw new ApiError(400, `payload[${valueKey}] must be a number.`, 'parameter_invalid', `payload[${valueKey}]`);
+      throw new ApiError(400, 'Invalid string: identifier must be at most 100 characters.', 'parameter_invalid_string', 'identifier');
     }
     const t = p.timestamp !== undefined ? Number(p.timestamp) : sec(now());
     if (!Number.isInteger(t) || t < sec(now()) - 35 * 86_400 || t > sec(now()) + 300) {
       stats.meterEvents.rejected++;
       throw new ApiError(400, 'Timestamp must be within the past 35 calendar days or up to 5 minutes in the future.', 'parameter_invalid_integer', 'timestamp');
     }
-    const identifier = str(p.identifier) ?? id('mev');
-    if (meterEventsById.has(identifier)) {
-      stats.meterEvents.duplicates++;
-      throw new ApiError(400, `An event already exists with identifier ${identifier}.`, undefined, 'identifier', { 'Stripe-Should-Retry': 'false' });
+    const meter = [...meters.values()].find((x) => x.event_name === eventName && x.status === 'active');
+    const custKey = meter ? ((meter.customer_mapping as Obj).event_payload_key as string) : 'stripe_customer_id';
+    const valueKey = meter ? ((meter.value_settings as Obj).event_payload_key as string) : 'value';
+    const rawValue = payload[valueKey];
+    if (typeof rawValue === 'string' && significantDigits(rawValue) > 15) {
+      stats.meterEvents.rejected++;
+      throw new ApiError(400, `The value in the event payload can have at most 15 digits. Received ${rawValue}.`, 'parameter_invalid', `payload[${valueKey}]`);
     }
-    const rec: MeterEventRecord = { identifier, eventName: eventName!, customer, value, timestamp: t, created: sec(now()) };
-    meterEventsById.set(identifier, rec);
-    let list = meterEventsByCustomer.get(customer);
-    if (!list) meterEventsByCustomer.set(customer, (list = []));
+    // Identifiers are unique only within a rolling window: after it, the same identifier is a new event.
+    const seen = identifierSeen.get(identifier);
+    if (seen !== undefined && now() - seen < identifierWindowMs) {
+      stats.meterEvents.duplicates++;
+      const answer = duplicateAnswer;
+      throw new ApiError(400, answer ? answer.message(identifier) : `An event already exists with identifier ${identifier}.`, answer?.code, 'identifier', { 'Stripe-Should-Retry': 'false' });
+    }
+    if (seen !== undefined) stats.identifierReuses++;
+    identifierSeen.set(identifier, now());
+    const accepted = { object: 'billing.meter_event', created: sec(now()), event_name: eventName, identifier, livemode: false, payload, timestamp: t };
+
+    // Validated after acceptance, as Stripe does: the caller got its 200 either way.
+    const customer = payload[custKey];
+    const cust = customer ? customers.get(customer) : undefined;
+    let error: Pick<MeterEventError, 'code' | 'message'> | undefined;
+    if (!meter) error = { code: 'no_meter', message: `No active meter was found that matches the event_name \`${eventName}\`.` };
+    else if (!customer) error = { code: 'meter_event_no_customer_defined', message: `The event payload has no \`${custKey}\`.` };
+    else if (!cust || cust.deleted) error = { code: 'meter_event_customer_not_found', message: `No customer with id \`${customer}\` was found.` };
+    else if (typeof rawValue !== 'string' || !/^\d+$/.test(rawValue)) error = { code: 'meter_event_invalid_value', message: `The value \`${rawValue ?? ''}\` in the event payload is not a whole number.` };
+    stats.meterEvents.accepted++; // answered 200 (counted below unless it fails validation)
+    if (error) {
+      meterErrors.push({ identifier, eventName, ...error, meterId: meter ? String(meter.id) : undefined, receivedAt: now() });
+      stats.meterEventErrors++;
+      return accepted;
+    }
+    const rec: MeterEventRecord = { identifier, eventName, customer: customer!, value: Number(rawValue), timestamp: t, created: sec(now()), receivedAt: now() };
+    meterEventLog.push(rec);
+    let list = meterEventsByCustomer.get(rec.customer);
+    if (!list) meterEventsByCustomer.set(rec.customer, (list = []));
     list.push(rec);
-    stats.meterEvents.accepted++;
-    return { object: 'billing.meter_event', created: rec.created, event_name: rec.eventName, identifier, livemode: false, payload, timestamp: t };
+    return accepted;
   });
 
   route('POST', '/v1/customers', (_m, p) => {
@@ -482,8 +830,19 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
   route('GET', '/v1/customers/:id', (m) => {
     const cust = customers.get(m[1]!);
     if (!cust) throw new ApiError(404, `No such customer: '${m[1]}'`, 'resource_missing', 'id');
-    return cust;
+    return cust.deleted ? { id: cust.id, object: 'customer', deleted: true } : cust;
   });
+  route('DELETE', '/v1/customers/:id', (m) => {
+    const cust = customers.get(m[1]!);
+    if (!cust || cust.deleted) throw new ApiError(404, `No such customer: '${m[1]}'`, 'resource_missing', 'id');
+    cust.deleted = true;
+    return { id: cust.id, object: 'customer', deleted: true };
+  });
+  const liveCustomer = (cid: string | undefined, param: string) => {
+    const cust = cid ? customers.get(cid) : undefined;
+    if (!cust || cust.deleted) throw new ApiError(400, `No such customer: '${cid}'`, 'resource_missing', param);
+    return cust;
+  };
 
   route('POST', '/v1/checkout/sessions', (_m, p) => {
     if (p.mode !== 'subscription') throw new ApiError(400, 'This stand-in supports mode=subscription only.', undefined, 'mode');
@@ -497,7 +856,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       if (!metered && li.quantity === undefined) throw new ApiError(400, `Quantity is required. Add \`quantity\` to \`line_items[${i}]\``, 'parameter_missing', `line_items[${i}][quantity]`);
     });
     const customer = str(p.customer);
-    if (customer && !customers.has(customer)) throw new ApiError(400, `No such customer: '${customer}'`, 'resource_missing', 'customer');
+    if (customer) liveCustomer(customer, 'customer');
     if (!str(p.success_url)) throw new ApiError(400, 'success_url is required.', 'parameter_missing', 'success_url');
     const sid = id('cs_test');
     const session = {
@@ -523,11 +882,180 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
 
   route('POST', '/v1/billing_portal/sessions', (_m, p) => {
     const customer = str(p.customer);
-    if (!customer || !customers.has(customer)) throw new ApiError(400, `No such customer: '${customer}'`, 'resource_missing', 'customer');
+    liveCustomer(customer, 'customer');
+    const configuration = str(p.configuration);
+    if (configuration && portalConfigurations.get(configuration)?.active !== true) throw new ApiError(400, `No such configuration: '${configuration}'`, 'resource_missing', 'configuration');
+    if (!configuration && !portalConfigured) {
+      // Stripe's answer on an account whose customer portal settings were never saved.
+      throw new ApiError(
+        400,
+        'No configuration provided and your test mode default configuration has not been created. Provide a configuration or create your default by saving your customer portal settings in test mode at https://dashboard.stripe.com/test/settings/billing/portal.',
+      );
+    }
     const pid = id('bps');
     const portal = { id: pid, object: 'billing_portal.session', customer, return_url: str(p.return_url) ?? null, url: `${base}/portal/${pid}`, created: sec(now()), livemode: false };
     portals.set(pid, portal);
     return portal;
+  });
+
+  route('GET', '/v1/billing_portal/configurations', (_m, _p, q) => {
+    const all = [...portalConfigurations.values()];
+    if (portalConfigured) all.unshift(defaultPortalConfiguration());
+    const data = all.filter((c) => (q.is_default === undefined || String(c.is_default) === q.is_default) && (q.active === undefined || String(c.active) === q.active));
+    return listOf(data, q, '/v1/billing_portal/configurations');
+  });
+  route('POST', '/v1/billing_portal/configurations', (_m, p) => {
+    const cfg = { id: id('bpc'), object: 'billing_portal.configuration', active: true, is_default: false, features: p.features ?? {}, metadata: meta(p.metadata), created: sec(now()), livemode: false };
+    portalConfigurations.set(cfg.id, cfg);
+    return cfg;
+  });
+
+  // Invoices (read-only: Stripe creates them at period ends) and invoice items.
+  route('GET', '/v1/invoices', (_m, _p, q) => {
+    const created = (q.created ?? {}) as Obj;
+    const data = [...invoices.values()]
+      .filter((inv) => (!q.customer || inv.customer === q.customer) && (!q.subscription || inv.subscription === q.subscription))
+      .filter((inv) => (created.gte === undefined || inv.created >= Number(created.gte)) && (created.lte === undefined || inv.created <= Number(created.lte)))
+      .sort((a, b) => b.created - a.created || (b.id < a.id ? -1 : 1))
+      .map(renderInvoice)
+      .filter((inv) => !q.status || inv.status === q.status);
+    return listOf(data as unknown as Obj[], q, '/v1/invoices');
+  });
+  route('GET', '/v1/invoices/:id', (m) => {
+    const inv = invoices.get(m[1]!);
+    if (!inv) throw new ApiError(404, `No such invoice: '${m[1]}'`, 'resource_missing', 'id');
+    return renderInvoice(inv) as unknown as Obj;
+  });
+  route('POST', '/v1/invoiceitems', (_m, p) => {
+    const customer = str(p.customer);
+    if (!customer) throw new ApiError(400, 'Missing required param: customer.', 'parameter_missing', 'customer');
+    liveCustomer(customer, 'customer');
+    const subscription = str(p.subscription);
+    if (subscription && subscriptions.get(subscription)?.customer !== customer) throw new ApiError(400, `No such subscription: '${subscription}'`, 'resource_missing', 'subscription');
+    const currency = str(p.currency);
+    if (!currency) throw new ApiError(400, 'Missing required param: currency.', 'parameter_missing', 'currency');
+    const qd = str(p.quantity_decimal);
+    if (qd !== undefined && !/^\d+(\.\d{1,12})?$/.test(qd)) throw new ApiError(400, `Invalid decimal: ${qd}`, 'parameter_invalid', 'quantity_decimal');
+    const quantity = qd !== undefined ? Number(qd) : p.quantity !== undefined ? Number(p.quantity) : 1;
+    if (qd === undefined && (!Number.isInteger(quantity) || quantity < 0)) throw new ApiError(400, 'Invalid integer: quantity must be a whole number of at least 0.', 'parameter_invalid_integer', 'quantity');
+    const unit = str(p.unit_amount_decimal);
+    if (unit !== undefined && !/^\d+(\.\d{1,12})?$/.test(unit)) throw new ApiError(400, `Invalid decimal: ${unit}`, 'parameter_invalid', 'unit_amount_decimal');
+    if (unit === undefined && p.amount === undefined) throw new ApiError(400, 'You must specify either `amount`, `unit_amount_decimal` or a price.', 'parameter_missing', 'amount');
+    const target = str(p.invoice);
+    if (target && invoices.get(target) && renderInvoice(invoices.get(target)!).status !== 'draft') throw new ApiError(400, 'You can only add invoice items to draft invoices.', undefined, 'invoice');
+    const period = p.period as Obj | undefined;
+    const item = {
+      id: id('ii'),
+      object: 'invoiceitem',
+      customer,
+      subscription: subscription ?? null,
+      currency,
+      quantity: Math.trunc(quantity),
+      quantity_decimal: qd ?? String(quantity),
+      unit_amount_decimal: unit ?? null,
+      amount: p.amount !== undefined ? Number(p.amount) : Math.round(quantity * Number(unit)),
+      description: str(p.description) ?? null,
+      period: { start: period ? Number(period.start) : sec(now()), end: period ? Number(period.end) : sec(now()) },
+      metadata: meta(p.metadata),
+      invoice: target ?? null,
+      date: sec(now()),
+      discountable: true,
+      proration: false,
+      livemode: false,
+    };
+    invoiceItems.set(item.id, item);
+    if (target && invoices.get(target)) invoices.get(target)!.items.push(item.id);
+    return item;
+  });
+  route('GET', '/v1/invoiceitems', (_m, _p, q) => {
+    const data = [...invoiceItems.values()]
+      .filter((it) => (!q.customer || it.customer === q.customer) && (q.pending === undefined || (it.invoice === null) === (q.pending === 'true')))
+      .reverse();
+    return listOf(data, q, '/v1/invoiceitems');
+  });
+
+  // Webhook endpoints: events are rendered in the endpoint's API version; the secret is shown once, on creation.
+  const endpointObject = (e: WebhookEndpointRecord & { created: number; description: string | null; metadata: Record<string, string> }, withSecret = false) => ({
+    id: e.id,
+    object: 'webhook_endpoint',
+    api_version: e.api_version,
+    application: null,
+    created: e.created,
+    description: e.description,
+    enabled_events: e.enabled_events,
+    livemode: false,
+    metadata: e.metadata,
+    status: e.status,
+    url: e.url,
+    ...(withSecret ? { secret: e.secret } : {}),
+  });
+  route('POST', '/v1/webhook_endpoints', (_m, p) => {
+    const url = str(p.url);
+    if (!url || !/^https?:\/\//.test(url)) throw new ApiError(400, 'Invalid URL: url must be an http(s) URL.', 'url_invalid', 'url');
+    const enabled = Array.isArray(p.enabled_events) ? (p.enabled_events as string[]) : [];
+    if (enabled.length === 0) throw new ApiError(400, 'Missing required param: enabled_events.', 'parameter_missing', 'enabled_events');
+    const e = { id: id('we'), url, api_version: str(p.api_version) ?? opts.accountApiVersion ?? '2025-02-24.acacia', enabled_events: enabled, secret: `whsec_${randomBytes(24).toString('hex')}`, status: 'enabled' as const, created: sec(now()), description: str(p.description) ?? null, metadata: meta(p.metadata) };
+    endpoints.set(e.id, e);
+    return endpointObject(e, true);
+  });
+  route('GET', '/v1/webhook_endpoints', (_m, _p, q) => listOf([...endpoints.values()].reverse().map((e) => endpointObject(e)), q, '/v1/webhook_endpoints'));
+  route('POST', '/v1/webhook_endpoints/:id', (m, p) => {
+    const e = endpoints.get(m[1]!);
+    if (!e) throw new ApiError(404, `No such webhook endpoint: '${m[1]}'`, 'resource_missing', 'id');
+    if (p.api_version !== undefined) throw new ApiError(400, 'Received unknown parameter: api_version', 'parameter_unknown', 'api_version');
+    if (Array.isArray(p.enabled_events)) e.enabled_events = p.enabled_events as string[];
+    if (str(p.url)) e.url = str(p.url)!;
+    if (p.disabled !== undefined) e.status = p.disabled === 'true' ? 'disabled' : 'enabled';
+    if (p.description !== undefined) e.description = str(p.description) ?? null;
+    return endpointObject(e);
+  });
+  route('DELETE', '/v1/webhook_endpoints/:id', (m) => {
+    if (!endpoints.delete(m[1]!)) throw new ApiError(404, `No such webhook endpoint: '${m[1]}'`, 'resource_missing', 'id');
+    return { id: m[1], object: 'webhook_endpoint', deleted: true };
+  });
+
+  // v2 event destinations (thin events) and events.
+  const destinationObject = (d: EventDestinationRecord & { created: string; description: string }, include: string[]) => ({
+    id: d.id,
+    object: 'v2.core.event_destination',
+    created: d.created,
+    updated: d.created,
+    description: d.description,
+    name: d.name,
+    type: 'webhook_endpoint',
+    event_payload: d.event_payload,
+    enabled_events: d.enabled_events,
+    livemode: false,
+    status: d.status,
+    webhook_endpoint: { ...(include.includes('webhook_endpoint.url') ? { url: d.url } : {}), ...(include.includes('webhook_endpoint.signing_secret') ? { signing_secret: d.secret } : {}) },
+  });
+  const includes = (v: unknown) => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
+  route('POST', '/v2/core/event_destinations', (_m, p) => {
+    const url = str((p.webhook_endpoint as Obj | undefined)?.url);
+    if (p.type !== 'webhook_endpoint' || !url) throw new ApiError(400, 'This stand-in supports type=webhook_endpoint with webhook_endpoint.url only.', 'invalid_request', 'type');
+    const enabled = Array.isArray(p.enabled_events) ? (p.enabled_events as string[]) : [];
+    if (enabled.length === 0 || !str(p.name)) throw new ApiError(400, 'name and enabled_events are required.', 'parameter_missing', 'enabled_events');
+    const d = { id: id('ed'), name: str(p.name)!, url, enabled_events: enabled, event_payload: p.event_payload === 'snapshot' ? ('snapshot' as const) : ('thin' as const), secret: `whsec_${randomBytes(24).toString('hex')}`, status: 'enabled' as const, created: iso(now()), description: str(p.description) ?? '' };
+    destinations.set(d.id, d);
+    return destinationObject(d, includes(p.include));
+  });
+  route('GET', '/v2/core/event_destinations', (_m, _p, q) => ({ data: [...destinations.values()].map((d) => destinationObject(d, includes(q.include))), next_page_url: null, previous_page_url: null }));
+  route('POST', '/v2/core/event_destinations/:id', (m, p) => {
+    const d = destinations.get(m[1]!);
+    if (!d) throw new ApiError(404, `No such event destination: '${m[1]}'`, 'not_found', 'id');
+    if (Array.isArray(p.enabled_events)) d.enabled_events = p.enabled_events as string[];
+    const url = str((p.webhook_endpoint as Obj | undefined)?.url);
+    if (url) d.url = url;
+    return destinationObject(d, includes(p.include));
+  });
+  route('DELETE', '/v2/core/event_destinations/:id', (m) => {
+    if (!destinations.delete(m[1]!)) throw new ApiError(404, `No such event destination: '${m[1]}'`, 'not_found', 'id');
+    return { id: m[1], object: 'v2.core.event_destination', deleted: true };
+  });
+  route('GET', '/v2/core/events/:id', (m) => {
+    const e = v2Events.get(m[1]!);
+    if (!e) throw new ApiError(404, `No such event: '${m[1]}'`, 'not_found', 'id');
+    return e;
   });
 
   route('GET', '/v1/subscriptions/:id', (m) => {
@@ -572,9 +1100,13 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     for (const priceId of session.line_items_prices as string[]) sub.items.data.push(subscriptionItem(subId, prices.get(priceId)!, start, end));
     subscriptions.set(subId, sub);
     Object.assign(session, { status: 'complete', customer, subscription: subId, payment_status: 'paid' });
+    // The first invoice: the first period's base price, paid at once (metered usage is billed in arrears).
+    const first: InvoiceRecord = { id: id('in'), customer, subscription: subId, subscriptionMetadata: { ...sub.metadata }, billingReason: 'subscription_create', created: start, finalizesAt: start, periodStart: start, periodEnd: start, lines: [], items: [] };
+    for (const item of sub.items.data) if ((item.price as unknown as Obj).recurring && ((item.price as unknown as Obj).recurring as Obj).usage_type !== 'metered') first.lines.push(licensedLine(first.id, subId, item, start, end));
+    invoices.set(first.id, first);
     events.push(event('customer.subscription.created', sub));
     events.push(event('checkout.session.completed', session));
-    events.push(event('invoice.paid', invoiceFor(sub, 'paid')));
+    events.push(event('invoice.paid', renderInvoice(first)));
     return events;
   }
 
@@ -587,9 +1119,11 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     const end = addMonthsSec(sub.billing_cycle_anchor, k);
     if (at !== undefined && sec(at) < start) throw new Error('stand-in: renew before the period ended');
     const previous = { items: structuredClone(sub.items) } as Obj;
+    // The ended period's invoice: a draft now, finalized after the grace period (invoice.created is sent now).
+    const inv = periodEndInvoice(sub, prev.current_period_start, start, { start, end });
     for (const item of sub.items.data) Object.assign(item, { current_period_start: start, current_period_end: end });
     if (sub.status === 'past_due') sub.status = 'active';
-    return [event('customer.subscription.updated', sub, previous), event('invoice.paid', invoiceFor(sub, 'paid'))];
+    return [event('customer.subscription.updated', sub, previous), event('invoice.created', renderInvoice(inv))];
   }
 
   function setCancelAtPeriodEnd(subscriptionId: string, cancel: boolean): Stripe.Event[] {
@@ -602,7 +1136,14 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
 
   function endSubscription(subscriptionId: string, at = now()): Stripe.Event[] {
     const sub = mustSub(subscriptionId);
+    const item = sub.items.data[0]!;
     Object.assign(sub, { status: 'canceled', ended_at: sec(at), canceled_at: sub.canceled_at ?? sec(at) });
+    // Ending at its period end, the subscription's last invoice bills that period's usage. (Cancelled
+    // before the end, Stripe by default invoices no metered usage: `invoice_now` is false.)
+    if (sec(at) >= item.current_period_end) {
+      const inv = periodEndInvoice(sub, item.current_period_start, item.current_period_end);
+      return [event('customer.subscription.deleted', sub), event('invoice.created', renderInvoice(inv))];
+    }
     return [event('customer.subscription.deleted', sub)];
   }
 
@@ -620,18 +1161,82 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     return [event('invoice.paid', invoiceFor(sub, 'paid')), event('customer.subscription.updated', sub, previous)];
   }
 
-  async function deliver(events: Stripe.Event[], to = webhookTarget): Promise<number[]> {
-    if (!to) throw new Error('stand-in: no webhook URL to deliver to');
+  async function post(url: string, secret: string, body: unknown, logged: WebhookDelivery): Promise<number> {
+    const payload = JSON.stringify(body, null, 2);
+    const header = Stripe.webhooks.generateTestHeaderString({ payload, secret });
+    deliveryLog.push(logged);
+    // No answer (an unreachable URL) is status 0, as Stripe's delivery log shows a failed attempt.
+    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': header }, body: payload }).catch(() => undefined);
+    await res?.arrayBuffer();
+    logged.status = res?.status ?? 0;
+    return logged.status;
+  }
+
+  async function deliver(events: Stripe.Event[], to?: { url: string; secret: string; apiVersion?: string }): Promise<number[]> {
+    type Target = { url: string; secret: string; apiVersion: string; types?: string[] };
+    const targets: Target[] = to
+      ? [{ url: to.url, secret: to.secret, apiVersion: to.apiVersion ?? Stripe.API_VERSION }]
+      : [
+          ...(webhookTarget ? [{ ...webhookTarget, apiVersion: Stripe.API_VERSION }] : []),
+          ...[...endpoints.values()].filter((e) => e.status === 'enabled').map((e) => ({ url: e.url, secret: e.secret, apiVersion: e.api_version, types: e.enabled_events })),
+        ];
+    if (targets.length === 0) throw new Error('stand-in: no webhook URL to deliver to');
     const statuses: number[] = [];
     for (const e of events) {
-      const payload = JSON.stringify(e, null, 2);
-      const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: to.secret });
-      const logged: WebhookDelivery = { eventId: e.id, type: e.type, url: to.url, status: 0 };
-      deliveryLog.push(logged);
-      const res = await fetch(to.url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': header }, body: payload });
-      await res.arrayBuffer();
-      logged.status = res.status;
-      statuses.push(res.status);
+      for (const t of targets) {
+        if (t.types && !t.types.includes('*') && !t.types.includes(e.type)) continue;
+        statuses.push(await post(t.url, t.secret, renderEvent(e, t.apiVersion), { eventId: e.id, type: e.type, url: t.url, status: 0 }));
+      }
+    }
+    return statuses;
+  }
+
+  /**
+   * Stripe's asynchronous meter validation reports: one `v1.billing.meter.error_report_triggered` per meter
+   * (and one `v1.billing.meter.no_meter_found`) for the errors since the last report, with the count per
+   * error code and a few samples (identifier and message) each — not every failed event is named. Thin
+   * payloads go to the event destinations; the full event is at GET /v2/core/events/:id.
+   */
+  async function flushMeterErrors(): Promise<number[]> {
+    const pending = meterErrors.filter((e) => !e.reportedIn);
+    const groups = new Map<string, MeterEventError[]>();
+    for (const e of pending) {
+      const k = e.code === 'no_meter' ? 'no_meter' : `meter:${e.meterId}`;
+      groups.set(k, [...(groups.get(k) ?? []), e]);
+    }
+    const statuses: number[] = [];
+    for (const [k, list] of groups) {
+      const type = k === 'no_meter' ? 'v1.billing.meter.no_meter_found' : 'v1.billing.meter.error_report_triggered';
+      const byCode = new Map<string, MeterEventError[]>();
+      for (const e of list) byCode.set(e.code, [...(byCode.get(e.code) ?? []), e]);
+      const evtId = id('evt_test');
+      const meterId = list[0]!.meterId;
+      const thin = {
+        id: evtId,
+        object: 'v2.core.event',
+        type,
+        created: iso(now()),
+        livemode: false,
+        ...(meterId ? { related_object: { id: meterId, type: 'billing.meter', url: `/v1/billing/meters/${meterId}` } } : {}),
+      };
+      v2Events.set(evtId, {
+        ...thin,
+        data: {
+          developer_message_summary: `There were ${list.length} invalid meter event(s) between ${iso(Math.min(...list.map((e) => e.receivedAt)))} and ${iso(now())}.`,
+          reason: {
+            error_count: list.length,
+            error_types: [...byCode].map(([code, errs]) => ({ code, error_count: errs.length, sample_errors: errs.slice(0, METER_ERROR_SAMPLES).map((e) => ({ error_message: e.message, request: { identifier: e.identifier } })) })),
+          },
+          validation_start: iso(Math.min(...list.map((e) => e.receivedAt))),
+          validation_end: iso(now()),
+        },
+      });
+      for (const e of list) e.reportedIn = evtId;
+      const targets = [
+        ...(thinTarget ? [thinTarget] : []),
+        ...[...destinations.values()].filter((d) => d.status === 'enabled' && d.event_payload === 'thin' && d.enabled_events.includes(type)).map((d) => ({ url: d.url, secret: d.secret })),
+      ];
+      for (const t of targets) statuses.push(await post(t.url, t.secret, thin, { eventId: evtId, type, url: t.url, status: 0 }));
     }
     return statuses;
   }
@@ -666,7 +1271,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       if (!session) return false;
       if (m[2] && req.method === 'POST') {
         const events = completeCheckout(m[1]!);
-        if (webhookTarget) await deliver(events).catch(() => []);
+        if (webhookTarget || endpoints.size > 0) await deliver(events).catch(() => []);
         redirect(res, String(session.success_url).replace('{CHECKOUT_SESSION_ID}', String(session.id)));
         return true;
       }
@@ -682,7 +1287,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       if (m[3] && req.method === 'POST') {
         for (const s of subs) {
           const events = m[3] === 'cancel-now' ? endSubscription(s.id) : setCancelAtPeriodEnd(s.id, true);
-          if (webhookTarget) await deliver(events).catch(() => []);
+          if (webhookTarget || endpoints.size > 0) await deliver(events).catch(() => []);
         }
         redirect(res, String(portal.return_url ?? '/'));
         return true;
@@ -702,6 +1307,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
   async function control(req: IncomingMessage, res: ServerResponse, path: string, body: string): Promise<boolean> {
     if (path === '/_standin/stats') return send(res, 200, JSON.stringify(stats)), true;
     if (path === '/_standin/totals') return send(res, 200, JSON.stringify(Object.fromEntries(totals()))), true;
+    if (path === '/_standin/flush-meter-errors' && req.method === 'POST') return send(res, 200, JSON.stringify({ statuses: await flushMeterErrors() })), true;
     if (path === '/_standin/faults' && req.method === 'POST') {
       const f = JSON.parse(body || '{}') as FaultPlan & { route?: string };
       if (f.rate === undefined && f.times === undefined) server.clearFaults();
@@ -731,7 +1337,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       if (!(await control(req, res, path, body))) send(res, 404, '{}');
       return;
     }
-    if (!path.startsWith('/v1/')) {
+    if (!path.startsWith('/v1/') && !path.startsWith('/v2/')) {
       if (!(await devPage(req, res, path))) send(res, 404, JSON.stringify({ error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${path}).` } }));
       return;
     }
@@ -769,14 +1375,18 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     let status = 200;
     let out: string;
     let headers: Record<string, string> = {};
-    const cached = idemId ? idempotent.get(idemId) : undefined;
+    // Keys are pruned after 24 h: a replay after that runs the request again.
+    const kept = idemId ? idempotent.get(idemId) : undefined;
+    const cached = kept && now() - kept.at < idempotencyTtlMs ? kept : undefined;
     if (cached) {
       status = cached.status;
       out = cached.body;
       headers = { 'Idempotent-Replayed': 'true' };
     } else {
       try {
-        out = JSON.stringify(handler.run(path.match(handler.pattern)!, req.method === 'POST' ? parseForm(body) : {}, parseForm(query)));
+        // v1 bodies are form-encoded, v2 bodies JSON.
+        const params = req.method !== 'POST' ? {} : path.startsWith('/v2/') ? ((body ? JSON.parse(body) : {}) as Obj) : parseForm(body);
+        out = JSON.stringify(handler.run(path.match(handler.pattern)!, params, parseForm(query)));
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         status = err.status;
@@ -784,7 +1394,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
         headers = err.headers;
       }
       // Stripe saves the result of a POST under its idempotency key (errors from validation included).
-      if (idemId && status < 500) idempotent.set(idemId, { status, body: out });
+      if (idemId && status < 500) idempotent.set(idemId, { status, body: out, at: now() });
     }
 
     switch (fault) {
@@ -814,6 +1424,8 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
   });
   const port = (http.address() as AddressInfo).port;
   base = `http://127.0.0.1:${port}`;
+  const flushTimer = opts.meterErrorFlushMs ? setInterval(() => void flushMeterErrors().catch(() => {}), opts.meterErrorFlushMs) : undefined;
+  flushTimer?.unref?.();
 
   const server: StripeServer = {
     url: base,
@@ -823,6 +1435,7 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
       STRIPE_API_BASE: base,
       STRIPE_STAND_IN: '1',
       STRIPE_WEBHOOK_SECRET: extra.webhookSecret ?? webhookTarget?.secret ?? 'whsec_standin',
+      ...(extra.thinWebhookSecret ? { STRIPE_THIN_WEBHOOK_SECRET: extra.thinWebhookSecret } : {}),
       ...(extra.priceBase ? { STRIPE_PRICE_BASE: extra.priceBase } : {}),
       ...(extra.priceMetered ? { STRIPE_PRICE_METERED: extra.priceMetered } : {}),
       CHECKOUT_SUCCESS_URL: `${base}/done?checkout=success`,
@@ -836,11 +1449,33 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     clearFaults() {
       faultPlan = undefined;
     },
-    meterEvents: (customer) => (customer ? [...(meterEventsByCustomer.get(customer) ?? [])] : [...meterEventsById.values()]),
+    meterEvents: (customer) => (customer ? [...(meterEventsByCustomer.get(customer) ?? [])] : [...meterEventLog]),
     totals,
+    meterEventErrors: () => meterErrors.map((e) => ({ ...e })),
+    flushMeterErrors,
+    invoices: (customer) =>
+      [...invoices.values()]
+        .filter((i) => !customer || i.customer === customer)
+        .sort((a, b) => a.created - b.created)
+        .map(renderInvoice),
+    invoiceItems: (customer) => [...invoiceItems.values()].filter((i) => !customer || i.customer === customer).map((i) => structuredClone(i) as unknown as Stripe.InvoiceItem),
+    webhookEndpoints: () => [...endpoints.values()].map((e) => ({ id: e.id, url: e.url, api_version: e.api_version, enabled_events: [...e.enabled_events], secret: e.secret, status: e.status })),
+    eventDestinations: () => [...destinations.values()].map((d) => ({ id: d.id, name: d.name, url: d.url, enabled_events: [...d.enabled_events], event_payload: d.event_payload, secret: d.secret, status: d.status })),
+    renderEvent,
     subscription: (sid) => subscriptions.get(sid),
     checkoutSession: (sid) => sessions.get(sid),
     customer: (cid) => customers.get(cid),
+    deleteCustomer(cid) {
+      const cust = customers.get(cid);
+      if (!cust) throw new Error(`stand-in: no customer ${cid}`);
+      cust.deleted = true;
+    },
+    setPortalConfigured(configured) {
+      portalConfigured = configured;
+    },
+    setDuplicateAnswer(answer) {
+      duplicateAnswer = answer;
+    },
     completeCheckout,
     renew,
     setCancelAtPeriodEnd,
@@ -851,8 +1486,12 @@ export async function startStripeServer(opts: StripeServerOptions = {}): Promise
     setWebhook(to) {
       webhookTarget = to;
     },
+    setThinWebhook(to) {
+      thinTarget = to;
+    },
     deliveries: () => deliveryLog.map((d) => ({ ...d })),
     async close() {
+      if (flushTimer) clearInterval(flushTimer);
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
@@ -874,7 +1513,7 @@ function isMain(): boolean {
 if (isMain()) {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, 'webhook-url': { type: 'string' }, 'webhook-secret': { type: 'string' } } });
   const webhook = values['webhook-url'] && values['webhook-secret'] ? { url: values['webhook-url'], secret: values['webhook-secret'] } : undefined;
-  const server = await startStripeServer({ port: Number(values.port), ...(webhook ? { webhook } : {}) });
+  const server = await startStripeServer({ port: Number(values.port), meterErrorFlushMs: 10_000, ...(webhook ? { webhook } : {}) });
   console.log(JSON.stringify({ url: server.url }));
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);

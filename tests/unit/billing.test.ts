@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
-import { backoffMs, classifyFailure, meterEventIdentifier, periodWindowSec, placeBatch, STRIPE_BACKDATE_LIMIT_MS } from '../../api/billing/batches';
+import { backoffMs, classifyFailure, landedFromSummary, meterEventIdentifier, overageTokens, parseIdentifier, periodState, periodWindowSec, placeBatch, STRIPE_BACKDATE_LIMIT_MS } from '../../api/billing/batches';
 import { entitlementOf, subscriptionOfInvoice } from '../../api/billing/subscription';
-import { meteredTiers, overageCentsPerToken } from '../../api/billing/setup';
+import { meteredTiers, overageCentsPerToken, recommendedGraceHours } from '../../api/billing/setup';
 import { periodAfter, addMonths } from '../../api/metering/periods';
 import { ConfigError, loadConfig, loadJobConfig, loadStripeSetupConfig } from '../../api/config/env';
 import { PLANS } from '../../api/config/plans';
@@ -37,8 +37,10 @@ describe('where a batch lands on Stripe’s time line', () => {
   const period = { periodStart: at('2026-11-03T10:15:30.500Z'), periodEnd: at('2026-12-03T10:15:30.500Z') };
   const w = periodWindowSec(period.periodStart, period.periodEnd);
 
-  it('uses whole minutes inside the period (what meter event summaries can be asked for)', () => {
-    expect(w).toEqual({ start: at('2026-11-03T10:16:00Z') / 1000, end: at('2026-12-03T10:15:00Z') / 1000 });
+  it('reads whole minutes (what meter event summaries can be asked for): from the minute the period starts in to the minute it ends in', () => {
+    expect(w).toEqual({ start: at('2026-11-03T10:15:00Z') / 1000, end: at('2026-12-03T10:15:00Z') / 1000 });
+    // Consecutive periods' windows meet without overlapping.
+    expect(periodWindowSec(period.periodEnd, period.periodEnd + 30 * DAY).start).toBe(w.end);
   });
 
   it('is when the last event ended, clamped into the period and never in the future', () => {
@@ -47,9 +49,17 @@ describe('where a batch lands on Stripe’s time line', () => {
     // A request that ended after the period (granted before its end) still lands in the period: its last minute.
     expect(placeBatch({ ...period, lastEndedAt: period.periodEnd + 20_000 }, now)).toEqual({ ok: true, timestamp: w.end - 1 });
     expect(placeBatch({ ...period, lastEndedAt: period.periodEnd - 10_000 }, now)).toEqual({ ok: true, timestamp: w.end - 1 });
-    expect(placeBatch({ ...period, lastEndedAt: period.periodStart + 1000 }, now)).toEqual({ ok: true, timestamp: w.start });
+    expect(placeBatch({ ...period, lastEndedAt: period.periodStart + 1000 }, now)).toEqual({ ok: true, timestamp: at('2026-11-03T10:15:31Z') / 1000 });
     const during = at('2026-11-20T08:00:00Z');
     expect(placeBatch({ ...period, lastEndedAt: during + 5000 }, during)).toEqual({ ok: true, timestamp: during / 1000 });
+  });
+
+  it('puts usage of the period’s first, partial minute, reported within that minute, inside both the period and the window', () => {
+    const placed = placeBatch({ ...period, lastEndedAt: at('2026-11-03T10:15:40Z') }, at('2026-11-03T10:15:50Z'));
+    expect(placed).toEqual({ ok: true, timestamp: at('2026-11-03T10:15:40Z') / 1000 });
+    expect(placed.ok && placed.timestamp >= w.start && placed.timestamp * 1000 >= period.periodStart).toBe(true);
+    // Never before the period: within its first (fractional) second, the batch waits for the next run.
+    expect(placeBatch({ ...period, lastEndedAt: period.periodStart }, period.periodStart + 100)).toEqual({ ok: false, reason: 'too_early' });
   });
 
   it('refuses a period Stripe no longer accepts (35 days back, with an hour of margin)', () => {
@@ -59,8 +69,46 @@ describe('where a batch lands on Stripe’s time line', () => {
   });
 });
 
+describe('Stripe’s record and invoices', () => {
+  it('reads our identifiers back: the user (or the hash to look up), the period and the batch', async () => {
+    expect(parseIdentifier('rd_user_a_b_1700000000_1700000000123-4')).toEqual({ userId: 'user_a_b', periodSec: 1700000000, lastId: '1700000000123-4' });
+    const hashed = await meterEventIdentifier({ userId: 'user@example.com', periodStart: 1_700_000_000_000, lastId: '1-0' });
+    expect(parseIdentifier(hashed)).toMatchObject({ hash: hashed.slice(4, 36), periodSec: 1_700_000_000, lastId: '1-0' });
+    expect(parseIdentifier('evt_someone_else')).toBeUndefined();
+  });
+
+  it('tells from the period’s summary whether a pending batch landed', () => {
+    expect(landedFromSummary(1_500, 1_000, 500)).toBe('yes');
+    expect(landedFromSummary(1_000, 1_000, 500)).toBe('no');
+    expect(landedFromSummary(1_200, 1_000, 500)).toBe('unclear');
+  });
+
+  it('sends meter events only while the period’s invoice takes usage, with a margin before it finalizes', () => {
+    const end = at('2026-12-01T00:00:00Z');
+    const draft = (finalizesIn: number) => ({ status: 'draft', autoFinalizesAt: (end + finalizesIn) / 1000 });
+    expect(periodState(end, undefined, end - 1000)).toBe('open');
+    expect(periodState(end, undefined, end + 30 * 60_000)).toBe('open'); // not created yet, inside Stripe's default hour
+    expect(periodState(end, undefined, end + 50 * 60_000)).toBe('closed');
+    expect(periodState(end, draft(HOUR), end + 10 * 60_000)).toBe('open');
+    expect(periodState(end, draft(HOUR), end + 50 * 60_000)).toBe('closing');
+    expect(periodState(end, { status: 'draft', autoFinalizesAt: null }, end + DAY)).toBe('open');
+    for (const status of ['open', 'paid', 'uncollectible', 'void']) expect(periodState(end, { status, autoFinalizesAt: null }, end + 2 * HOUR)).toBe('closed');
+  });
+
+  it('charges late usage at the graduated price after what the period was billed', () => {
+    expect(overageTokens(550_000, 100_000, 500_000)).toBe(100_000);
+    expect(overageTokens(450_000, 100_000, 500_000)).toBe(50_000);
+    expect(overageTokens(0, 20_000, 500_000)).toBe(0);
+  });
+
+  it('recommends a finalization grace period that outlasts the gap between report runs', () => {
+    expect([recommendedGraceHours(5), recommendedGraceHours(60), recommendedGraceHours(1440), recommendedGraceHours(10_000)]).toEqual([1, 2, 25, 72]);
+  });
+});
+
 describe('Stripe failures', () => {
-  it('counts a duplicate identifier as delivered', () => {
+  it('counts a duplicate identifier as delivered: v1’s message or v2’s code', () => {
+    expect(classifyFailure({ statusCode: 400, type: 'StripeInvalidRequestError', code: 'duplicate_meter_event', message: 'A meter event with this identifier already exists.' })).toBe('duplicate');
     expect(classifyFailure({ statusCode: 400, type: 'StripeInvalidRequestError', message: 'An event already exists with identifier rd_u_1_2-0.', headers: { 'stripe-should-retry': 'false' } })).toBe('duplicate');
   });
   it('retries rate limits, conflicts, server errors, timeouts and dropped connections', () => {
