@@ -103,6 +103,17 @@ export interface UsageResponse {
   billing: { enabled: boolean; canUpgrade: boolean; canManage: boolean; endsAtPeriodEnd: boolean; pastDue: boolean };
   /** Thresholds of the included allowance reached this period, each at most once, oldest first. */
   alerts: UsageAlert[];
+  /** What Upgrade buys: the Pro plan's price and allowance. */
+  proPlan: ProPlanOffer;
+}
+
+export interface ProPlanOffer {
+  id: 'pro';
+  monthlyPriceUsd: number;
+  includedTokens: number;
+  overageUsdPer1kTokens: number;
+  /** The highest spending cap on overage a Pro user can set (also the default). */
+  maxOverageCapUsd: number;
 }
 
 export const ALERT_THRESHOLDS = [50, 80, 100] as const;

@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import type { UsageResponse } from '../../shared/contract';
 import type { AppEnv, Services } from '../context';
 import { meteringUnavailable } from '../errors';
-import { overage } from '../config/plans';
+import { overage, PLANS, PRO_DEFAULT_OVERAGE_CAP_USD } from '../config/plans';
 import { daysOfPeriod } from '../metering/periods';
 import type { Balance } from '../metering/ledger';
 
@@ -54,5 +54,6 @@ export function toUsageResponse(b: Balance, rate: { limit: number; remaining: nu
       pastDue: b.pastDue,
     },
     alerts: b.alerts.map((a) => ({ threshold: a.threshold, at: new Date(a.at).toISOString() })),
+    proPlan: { id: 'pro', monthlyPriceUsd: PLANS.pro.baseUsdPerMonth, includedTokens: PLANS.pro.includedTokens, overageUsdPer1kTokens: PLANS.pro.overageUsdPer1k, maxOverageCapUsd: PRO_DEFAULT_OVERAGE_CAP_USD },
   };
 }
