@@ -68,8 +68,8 @@ export function App() {
 function Header({ auth, onSignOut }: { auth?: AuthState; onSignOut?: () => void }) {
   return (
     <header className="head">
-      <span className="brand">R</span>
-      <strong>Redraft</strong>
+      <span className="brand" aria-hidden="true">R</span>
+      <h1 className="title">Redraft</h1>
       {auth?.signedIn && (
         <span className="user" title={auth.mode === 'dev' ? 'Local development user' : 'Signed in with Clerk'} data-testid="user">
           {auth.userId}
@@ -408,7 +408,7 @@ function Recent({ server }: { server: UsageWithBilling['recent'] }) {
           {itemLabel(open)} · {fmtAgo(e.at)}
         </h2>
         <p className="small muted">From: “{e.text}”</p>
-        <div className="result-text" data-testid="recent-result" tabIndex={0} aria-label="Result">
+        <div className="result-text" data-testid="recent-result" tabIndex={0} role="region" aria-label="Result">
           {e.result}
         </div>
         <div className="row">
