@@ -9,7 +9,8 @@ import { checkApiUrl, OPEN_TOOLBAR_COMMAND } from '../lib/build-config';
 import { serveRewritePort } from '../lib/relay';
 import { openToolbarRoute, REWRITE_PORT, type BackgroundRequest, type BackgroundResponses, type UsageResult } from '../lib/protocol';
 import { createSessions, SessionError, type ClerkSession, type KeyValueArea } from '../lib/session';
-import { billingUrl, fetchUsage, styles } from '../lib/api';
+import { billingUrl, fetchSettings, fetchUsage, saveOverageCap, styles } from '../lib/api';
+import { createHistory } from '../lib/history';
 import { badgeFor } from '../lib/badge';
 import { isCallFrame, isToHost, parseAgentCall, parseAgentEvent, type AgentCallMessage, type FromFrameMessage } from '../lib/frames';
 
@@ -80,6 +81,8 @@ export default defineBackground(() => {
     clerk: clerkSession(),
   });
   const api = { fetch: (...args: Parameters<typeof fetch>) => fetch(...args), apiUrl, getToken: sessions.getToken };
+  // Recent rewrites (input start + result) on this device only: storage.local, never sent to the API.
+  const history = createHistory(area(browser.storage.local));
 
   // The last usage answer, for the toolbar's "blocked before the click" (signed out, no tokens, too long).
   let lastUsage: { at: number; result: UsageResult } | null = null;
@@ -103,7 +106,7 @@ export default defineBackground(() => {
       port.disconnect();
       return;
     }
-    serveRewritePort(port, { ...api, afterRequest: () => void refreshBadge() });
+    serveRewritePort(port, { ...api, afterRequest: () => void refreshBadge(), onComplete: (r) => history.add(r) });
   });
 
   const isExtensionPage = (sender: Browser.runtime.MessageSender) => sender.id === browser.runtime.id && (sender.url ?? '').startsWith(browser.runtime.getURL('/'));
@@ -153,6 +156,7 @@ export default defineBackground(() => {
         }
       case 'auth/sign-out':
         await sessions.signOut();
+        await history.clear(); // the next person on this profile does not see these texts
         await refreshBadge();
         return sessions.state();
       case 'usage/get':
@@ -166,6 +170,20 @@ export default defineBackground(() => {
         return styles(api, { kind: 'put', id: msg.id, name: msg.name, instructions: msg.instructions });
       case 'styles/delete':
         return styles(api, { kind: 'delete', id: msg.id });
+      case 'settings/get':
+        return fetchSettings(api);
+      case 'settings/set-overage-cap': {
+        const cap = msg.overageCapUsd;
+        if (cap !== null && !(typeof cap === 'number' && Number.isFinite(cap) && cap >= 0)) return { ok: false, status: 400, code: 'bad_message', message: 'The spending cap must be an amount of US dollars.', unsupported: false };
+        const r = await saveOverageCap(api, cap);
+        if (r.ok) void refreshBadge(); // the hard cap moved
+        return r;
+      }
+      case 'history/list':
+        return history.list();
+      case 'history/clear':
+        await history.clear();
+        return { ok: true };
       case 'settings/set-api-url': {
         const check = checkApiUrl(msg.apiUrl);
         if (!check.ok) return { ok: false, message: check.reason };

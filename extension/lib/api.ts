@@ -111,3 +111,59 @@ export async function styles(
     return { ok: false, message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}` };
   }
 }
+
+/**
+ * The user's overage spending cap (Pro): `GET /v1/settings` → `{ overageCapUsd, maxOverageCapUsd }` and
+ * `PUT /v1/settings { overageCapUsd: number | null }` (null = the plan's maximum) answering the same shape.
+ * An API without the endpoint (404: older than the setting) reports `unsupported`: the popup hides the control.
+ */
+export const SETTINGS_ENDPOINT = '/v1/settings';
+
+export interface CapSettings {
+  /** The user's own cap in USD per period; null = the plan's maximum. */
+  overageCapUsd: number | null;
+  /** The most the plan allows; null when the plan has no overage (no cap to set). */
+  maxOverageCapUsd: number | null;
+}
+
+export type SettingsResult = { ok: true; settings: CapSettings } | { ok: false; status: number; code: string; message: string; unsupported: boolean };
+
+const usdOrNull = (v: unknown): v is number | null => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0);
+
+async function settingsCall(deps: ApiDeps, init: RequestInit): Promise<SettingsResult> {
+  try {
+    const res = await authed(deps, SETTINGS_ENDPOINT, init);
+    if ('signedOut' in res) return { ok: false, status: 401, code: 'unauthenticated', message: 'Not signed in.', unsupported: false };
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => {});
+      return { ok: false, status: 404, code: 'not_found', message: 'This Redraft API has no spending-cap setting yet.', unsupported: true };
+    }
+    if (!res.ok) {
+      const e = await errorFromResponse(res);
+      return { ok: false, status: e.status, code: e.code, message: e.message || `The API answered ${res.status}.`, unsupported: false };
+    }
+    const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+    if (!body || !usdOrNull(body.overageCapUsd) || !usdOrNull(body.maxOverageCapUsd)) return { ok: false, status: 502, code: 'bad_response', message: 'The API answered an unexpected settings shape.', unsupported: false };
+    return { ok: true, settings: { overageCapUsd: body.overageCapUsd, maxOverageCapUsd: body.maxOverageCapUsd } };
+  } catch (err) {
+    return { ok: false, status: 0, code: 'network', message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}`, unsupported: false };
+  }
+}
+
+export const fetchSettings = (deps: ApiDeps): Promise<SettingsResult> => settingsCall(deps, {});
+
+export const saveOverageCap = (deps: ApiDeps, overageCapUsd: number | null): Promise<SettingsResult> =>
+  settingsCall(deps, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ overageCapUsd }) });
+
+/**
+ * A spending cap typed by the user, in USD: "" → null (the plan's maximum), else a number ≥ 0 with at most
+ * two decimals, at most `max`. The API checks again; this only gives a sentence before the round trip.
+ */
+export function parseCapInput(input: string, max: number): { ok: true; value: number | null } | { ok: false; message: string } {
+  const s = input.trim().replace(/^\$\s*/, '');
+  if (s === '') return { ok: true, value: null };
+  if (!/^\d+(\.\d{1,2})?$/.test(s)) return { ok: false, message: 'Enter an amount in US dollars, like 20 or 12.50.' };
+  const value = Number(s);
+  if (value > max) return { ok: false, message: `The most the plan allows is $${max}.` };
+  return { ok: true, value };
+}

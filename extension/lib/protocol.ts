@@ -7,6 +7,8 @@
  * The version is part of the port name, so a content script left over from an older build (still
  * injected in an open tab after an update) is refused rather than misunderstood.
  */
+import type { SettingsResult } from './api';
+import type { HistoryEntry } from './history';
 import { ACTIONS, INSTRUCTION_MAX_CHARS, PLATFORMS, REQUEST_ID_PATTERN, STYLE_ID_PATTERN, TONES, type Action, type ErrorCode, type Platform, type Style, type Tone, type UsageResponse } from '../../shared/contract';
 
 export const PROTOCOL_VERSION = 1;
@@ -121,6 +123,10 @@ export type BackgroundRequest =
   | { type: 'usage/get' }
   | { type: 'billing/open'; kind: 'checkout' | 'portal' }
   | { type: 'settings/set-api-url'; apiUrl: string }
+  | { type: 'settings/get' }
+  | { type: 'settings/set-overage-cap'; overageCapUsd: number | null }
+  | { type: 'history/list' }
+  | { type: 'history/clear' }
   | { type: 'ui/open-popup' }
   | { type: 'ui/open-options' }
   /** `fresh`: ask the API now rather than answer from the last few seconds' answer. */
@@ -136,6 +142,13 @@ export interface BackgroundResponses {
   'usage/get': UsageResult;
   'billing/open': { ok: true; url: string } | { ok: false; message: string };
   'settings/set-api-url': { ok: true; apiUrl: string } | { ok: false; message: string };
+  /** GET /v1/settings (the spending cap); `unsupported` when the API has no such endpoint (404). */
+  'settings/get': SettingsResult;
+  /** PUT /v1/settings { overageCapUsd } (null = the plan's maximum). */
+  'settings/set-overage-cap': SettingsResult;
+  /** The rewrites kept on this device (chrome.storage.local only), newest first. */
+  'history/list': HistoryEntry[];
+  'history/clear': { ok: true };
   'ui/open-popup': { ok: boolean };
   'ui/open-options': { ok: boolean };
   'status/get': UsageResult;

@@ -8,6 +8,7 @@
  */
 import { HEADERS, type ErrorBody } from '../../shared/contract';
 import { parseClientMessage, type ErrorMessage, type ServerMessage, type StartMessage } from './protocol';
+import type { CompletedRewrite } from './history';
 
 /** The subset of chrome.runtime.Port the relay uses. */
 export interface RelayPort {
@@ -23,6 +24,8 @@ export interface RelayDeps {
   getToken(fresh?: boolean): Promise<string | null>;
   /** Called after a request reached the API (completed, stopped or failed), e.g. to refresh the badge. */
   afterRequest?(): void;
+  /** Called once a stream completed (`done`, not stopped, not an error) with its input and whole result: the popup's recent list. */
+  onComplete?(rewrite: CompletedRewrite): void | Promise<void>;
 }
 
 export function serveRewritePort(port: RelayPort, deps: RelayDeps): void {
@@ -117,12 +120,16 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
     const cancel = () => void reader.cancel(signal.reason).catch(() => {});
     signal.addEventListener('abort', cancel, { once: true });
     const decoder = new TextDecoder();
+    let result = '';
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done || signal.aborted) break;
         const text = decoder.decode(value, { stream: true });
-        if (text) post({ type: 'chunk', text });
+        if (text) {
+          result += text;
+          post({ type: 'chunk', text });
+        }
       }
     } catch (err) {
       if (!signal.aborted) {
@@ -137,8 +144,12 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
       return;
     }
     const tail = decoder.decode();
-    if (tail) post({ type: 'chunk', text: tail });
+    if (tail) {
+      result += tail;
+      post({ type: 'chunk', text: tail });
+    }
     post({ type: 'done', stopped: false, ...(Number.isFinite(remaining) && res!.headers.has(HEADERS.tokensRemaining) ? { tokensRemaining: remaining } : {}) });
+    record(deps, msg, result);
   } catch (err) {
     if (signal.aborted) {
       if (run.stopped) post({ type: 'done', stopped: true });
@@ -147,6 +158,18 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
     post({ type: 'error', status: 0, code: 'network', message: `Could not reach the Redraft API at ${apiUrl || 'its address'}: ${describe(err)}` });
   } finally {
     if (reached) deps.afterRequest?.();
+  }
+}
+
+/** Hands a completed rewrite to `onComplete`; a failure there never reaches the stream. */
+function record(deps: RelayDeps, msg: StartMessage, result: string): void {
+  if (!deps.onComplete) return;
+  try {
+    void Promise.resolve(
+      deps.onComplete({ requestId: msg.requestId, action: msg.action, ...(msg.tone ? { tone: msg.tone } : {}), ...(msg.platform ? { platform: msg.platform } : {}), text: msg.text, result }),
+    ).catch(() => {});
+  } catch {
+    // ignore: the recent list is a convenience
   }
 }
 

@@ -98,7 +98,8 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     expect(num(await popup.getByTestId('remaining').textContent())).toBe(FREE.hardCapTokens - SEEDED);
     expect(num(await popup.getByTestId('included').textContent())).toBe(FREE.includedTokens);
     expect(await popup.getByTestId('alert').textContent()).toBe("You've used 80% of your included tokens this period.");
-    expect(await popup.getByTestId('included-left').count()).toBe(0); // no overage on Free: the big number is all there is
+    // No overage on Free: the big number is all there is (no "Overage so far", no "Then … per 1,000 tokens").
+    for (const id of ['then', 'overage-cost', 'overage-used']) expect(await popup.getByTestId(id).count(), id).toBe(0);
     await popupButtons(popup).upgrade.waitFor({ state: 'visible', ...WAIT });
     expect(await popupButtons(popup).manage.count()).toBe(0);
     expect(await customerOf(USER)).toBeUndefined();
@@ -135,14 +136,15 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     await popup.close();
   });
 
-  it('reopened, the popup shows Pro: 500,000 included, "Manage billing" and no "Upgrade"; the free period\'s alert is gone', async () => {
+  it('reopened, the popup shows Pro: 500,000 included left as the headline, "Manage billing" and no "Upgrade"; the free period\'s alert is gone', async () => {
     const popup = await openPopup(ext);
     await popup.getByTestId('remaining').waitFor(WAIT);
     expect(await popup.getByTestId('plan').textContent()).toBe('Pro plan');
     expect(num(await popup.getByTestId('included').textContent())).toBe(PRO.includedTokens);
     expect(num(await popup.getByTestId('used').textContent())).toBe(0); // a new paid period; the free one keeps its 16,400
-    expect(num(await popup.getByTestId('remaining').textContent())).toBe(PRO.hardCapTokens);
-    expect(await popup.getByTestId('included-left').textContent()).toBe('500,000 included left, then billed as overage');
+    // The headline is the included allowance left, not the spending cap (issue 9); the cap follows in a line.
+    expect(num(await popup.getByTestId('remaining').textContent())).toBe(PRO.includedTokens);
+    expect(await popup.getByTestId('then').textContent()).toBe(`Then $0.002 per 1,000 tokens, up to ${(PRO.hardCapTokens - PRO.includedTokens).toLocaleString('en-US')} more (your spending cap).`);
     expect(await popup.getByTestId('chart').locator('figcaption').textContent()).toContain('Nothing used yet this period');
     await popupButtons(popup).manage.waitFor({ state: 'visible', ...WAIT });
     expect(await popupButtons(popup).upgrade.count()).toBe(0);
@@ -172,8 +174,8 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     await popup.getByTestId('remaining').waitFor(WAIT);
     expect(await popup.getByTestId('plan').textContent()).toBe('Pro plan');
     expect(num(await popup.getByTestId('used').textContent())).toBe(billed);
-    expect(num(await popup.getByTestId('remaining').textContent())).toBe(PRO.hardCapTokens - billed);
-    expect(await popup.getByTestId('included-left').textContent()).toBe(`${(PRO.includedTokens - billed).toLocaleString('en-US')} included left, then billed as overage`);
+    expect(num(await popup.getByTestId('remaining').textContent())).toBe(PRO.includedTokens - billed);
+    expect(await popup.getByTestId('headline').textContent()).toBe(`${(PRO.includedTokens - billed).toLocaleString('en-US')} tokens left of the included 500,000`);
     expect(await popup.getByTestId('recent').locator('li').count()).toBeGreaterThanOrEqual(1);
     await popup.screenshot({ path: screenshotPath('billing-4-popup-pro-after-rewrite'), fullPage: true });
     await popup.close();

@@ -54,8 +54,8 @@ export function Options() {
   return (
     <main className="options">
       <header className="head">
-        <span className="brand">R</span>
-        <strong>Redraft options</strong>
+        <span className="brand" aria-hidden="true">R</span>
+        <h1 className="title">Redraft options</h1>
       </header>
       <form onSubmit={save} className="field">
         <label htmlFor="api-url">API address</label>

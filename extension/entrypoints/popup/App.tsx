@@ -1,15 +1,20 @@
 /**
  * The popup: the user checking their balance. Signed out: sign in (Clerk, and/or a local dev user).
- * Signed in: plan, used/remaining with a progress bar, reset date, overage and its estimated cost, daily
- * usage, the last rewrites, and Upgrade / Manage billing once the API advertises billing.
+ * Signed in: plan, the headline of the balance (tokens left of the allowance; on Pro, past the included tokens,
+ * the overage so far and its cost) with a bar that shows the same thing, reset date, the spending cap (Pro),
+ * daily usage, the recent rewrites (their texts kept on this device, to reopen and copy), and Upgrade (with
+ * its price) / Manage billing once the API advertises billing. What it says comes from lib/usage-view.ts.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { browser } from 'wxt/browser';
 import { send } from '../../ui/send';
 import { useClerkBridge } from '../../ui/clerk-context';
 import type { AuthState, UsageResult, UsageWithBilling } from '../../lib/protocol';
-import { actionLabel } from '../../lib/labels';
-import { alertLine, fmtAgo, fmtDate, fmtInt, fmtUsd, periodDays, share, type ChartDay } from '../../lib/format';
+import { actionLabel, PLATFORM_LABELS, TONE_LABELS } from '../../lib/labels';
+import { alertLine, fmtAgo, fmtDate, fmtInt, fmtUsd, periodDays, type ChartDay } from '../../lib/format';
+import { fmtRate, usageView } from '../../lib/usage-view';
+import { mergeRecent, type HistoryEntry, type RecentItem } from '../../lib/history';
+import { parseCapInput, type CapSettings } from '../../lib/api';
 
 export function App() {
   const clerk = useClerkBridge();
@@ -63,8 +68,8 @@ export function App() {
 function Header({ auth, onSignOut }: { auth?: AuthState; onSignOut?: () => void }) {
   return (
     <header className="head">
-      <span className="brand">R</span>
-      <strong>Redraft</strong>
+      <span className="brand" aria-hidden="true">R</span>
+      <h1 className="title">Redraft</h1>
       {auth?.signedIn && (
         <span className="user" title={auth.mode === 'dev' ? 'Local development user' : 'Signed in with Clerk'} data-testid="user">
           {auth.userId}
@@ -137,17 +142,11 @@ function SignedOut({ auth, onSignedIn }: { auth: AuthState; onSignedIn: () => vo
 }
 
 function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWithBilling; fetchedAt: string; onRefresh: () => void; loading: boolean }) {
-  // With overage (Pro), the bar shows the included allowance until it is used up, then runs to the spending
-  // cap with a mark where the included tokens ended: a bar scaled to the cap from the start would barely move.
-  const withinIncluded = u.hardCapTokens > u.includedTokens && u.usedTokens <= u.includedTokens;
-  const barMax = withinIncluded ? u.includedTokens : u.hardCapTokens;
-  const used = share(u.usedTokens, barMax);
-  const includedMark = u.hardCapTokens > u.includedTokens && !withinIncluded ? share(u.includedTokens, u.hardCapTokens) : null;
-  const pctIncluded = u.includedTokens > 0 ? Math.floor((u.usedTokens / u.includedTokens) * 100) : 0;
-  const includedLeft = Math.max(0, u.includedTokens - u.usedTokens);
-  const level = pctIncluded >= 100 ? 'over' : pctIncluded >= 80 ? 'warn' : 'ok';
+  const offer = u.proPlan ?? null; // older APIs do not state the Pro price: then none is shown
+  const v = usageView(u, { overageUsdPer1k: u.plan === 'pro' && offer ? offer.overageUsdPer1kTokens : null, resetsOn: fmtDate(u.period.end) });
   const billing = u.billing?.enabled === true && (u.billing.canUpgrade || u.billing.canManage);
   const alert = alertLine(u.alerts, u.plan);
+  const planName = u.plan.charAt(0).toUpperCase() + u.plan.slice(1);
   const [billingError, setBillingError] = useState('');
   const openBilling = async (kind: 'checkout' | 'portal') => {
     setBillingError('');
@@ -159,76 +158,98 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
     <section className="balance" data-testid="balance">
       <div className="plan-row">
         <span className={`plan plan-${u.plan}`} data-testid="plan">
-          {u.plan.charAt(0).toUpperCase() + u.plan.slice(1)} plan
+          {planName} plan
         </span>
         <span className="muted small">Resets {fmtDate(u.period.end)}</span>
       </div>
-      <p className="remaining">
-        <strong data-testid="remaining">{fmtInt(u.remainingTokens)}</strong> tokens left
-      </p>
-      {u.hardCapTokens > u.includedTokens && (
-        // With overage the big number runs to the spending cap: say how much of it is still included.
-        <p className="small included-left" data-testid="included-left">
-          {includedLeft > 0 ? (
-            <>
-              <strong>{fmtInt(includedLeft)}</strong> included left, then billed as overage
-            </>
-          ) : (
-            'Included tokens used up: now billed as overage'
-          )}
+      {v.phase === 'overage' ? (
+        <p className="headline" data-testid="headline">
+          <strong data-testid="overage-used">{fmtInt(v.headline.value)}</strong> {v.headline.text}
+          {' · '}
+          <span className="cost" data-testid="overage-cost">
+            {v.cost}
+          </span>
+        </p>
+      ) : (
+        <p className="headline" data-testid="headline">
+          <strong data-testid="remaining">{fmtInt(v.headline.value)}</strong> {v.headline.text}
         </p>
       )}
-      <div className={`bar bar-${level}`} role="progressbar" aria-label="Tokens used this period" aria-valuemin={0} aria-valuemax={barMax} aria-valuenow={u.usedTokens}>
-        <div className="fill" style={{ width: `${(used * 100).toFixed(1)}%` }} />
-        {includedMark !== null && <div className="mark" style={{ left: `${(includedMark * 100).toFixed(1)}%` }} title="End of included tokens" />}
+      <div
+        className={`bar bar-${v.tone}`}
+        role="progressbar"
+        aria-label={v.barName}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={v.bar.pct}
+        aria-valuetext={v.barLabel}
+        data-testid="bar"
+        data-pct={v.bar.pct}
+      >
+        <div className="fill" style={{ width: `${v.bar.pct}%` }} />
       </div>
-      <p className="small">
-        <span data-testid="used">{fmtInt(u.usedTokens)}</span> of <span data-testid="included">{fmtInt(u.includedTokens)}</span> included used ({pctIncluded}%)
-        {u.hardCapTokens > u.includedTokens && <span className="muted"> · cap {fmtInt(u.hardCapTokens)}</span>}
+      <p className="small bar-label" data-testid="bar-label">
+        {v.phase === 'overage' ? (
+          v.barLabel
+        ) : (
+          <>
+            <span data-testid="used">{fmtInt(u.usedTokens)}</span> of <span data-testid="included">{fmtInt(v.phase === 'included' ? u.includedTokens : u.hardCapTokens)}</span>
+            {v.phase === 'included' ? ' included' : ''} used ({v.bar.pct}%)
+          </>
+        )}
       </p>
-      <p className="small" data-testid="overage">
-        Overage so far: {fmtInt(u.overageTokens)} tokens · est. {fmtUsd(u.estimatedOverageUsd)}
-      </p>
-      {alert && (
-        <p className={`alert small alert-${level}`} role="status" data-testid="alert">
+      {v.phase === 'overage' && (
+        <p className="small muted" data-testid="used-line">
+          <span data-testid="used">{fmtInt(u.usedTokens)}</span> used this period: <span data-testid="included">{fmtInt(u.includedTokens)}</span> included, then {fmtInt(u.overageTokens)} billed as overage
+          {offer && u.plan === 'pro' ? ` at ${fmtRate(offer.overageUsdPer1kTokens)} per 1,000` : ''}.
+        </p>
+      )}
+      {v.then && (
+        <p className="small muted" data-testid="then">
+          {v.then}
+        </p>
+      )}
+      {v.note && (
+        <p className="alert small alert-danger" role="status" data-testid="cap-note">
+          {v.note}
+        </p>
+      )}
+      {alert && !v.note && (
+        <p className={`alert small alert-${v.tone}`} role="status" data-testid="alert">
           {alert}
         </p>
       )}
       {u.billing?.pastDue && (
-        <p className="alert small alert-over" role="status" data-testid="past-due">
+        <p className="alert small alert-danger" role="status" data-testid="past-due">
           A payment failed: usage is capped at the included tokens until it is paid. Manage billing to fix it.
         </p>
       )}
       {u.billing?.endsAtPeriodEnd && (
         <p className="small muted" data-testid="plan-ends">
-          {u.plan.charAt(0).toUpperCase() + u.plan.slice(1)} ends on {fmtDate(u.period.end)}; you will be on Free after that.
+          {planName} ends on {fmtDate(u.period.end)}; you will be on Free after that.
         </p>
       )}
+      {u.plan !== 'free' && <SpendingCap onChanged={onRefresh} />}
 
       <h2>Daily usage</h2>
       <DailyChart days={periodDays(u.period, u.daily)} />
 
-      <h2>Recent rewrites</h2>
-      {u.recent.length === 0 ? (
-        <p className="muted small">None yet. Select text on any page to start.</p>
-      ) : (
-        <ul className="recent" data-testid="recent">
-          {u.recent.slice(0, 5).map((r) => (
-            <li key={r.requestId}>
-              <span>{actionLabel(r.action)}</span>
-              <span className="muted">{fmtAgo(r.at)}</span>
-              <span className="tokens">{fmtInt(r.tokens)}</span>
-            </li>
-          ))}
-        </ul>
-      )}
+      <Recent server={u.recent} />
 
       {billing && (
-        <div className="row billing">
+        <div className="billing">
           {u.billing.canUpgrade && (
-            <button type="button" className="primary" onClick={() => void openBilling('checkout')}>
-              Upgrade to Pro
-            </button>
+            <div className="upgrade">
+              <button type="button" className="primary" onClick={() => void openBilling('checkout')}>
+                {offer ? `Upgrade to Pro · ${fmtRate(offer.monthlyPriceUsd)}/month` : 'Upgrade to Pro'}
+              </button>
+              {offer && (
+                <p className="small muted" data-testid="upgrade-offer">
+                  {fmtRate(offer.monthlyPriceUsd)} a month for {fmtInt(offer.includedTokens)} tokens, then {fmtRate(offer.overageUsdPer1kTokens)} per 1,000 tokens up to a spending cap you
+                  choose (at most {fmtRate(offer.maxOverageCapUsd)} a month).
+                </p>
+              )}
+            </div>
           )}
           {u.billing.canManage && (
             <button type="button" onClick={() => void openBilling('portal')}>
@@ -249,6 +270,211 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
         </button>
       </footer>
     </section>
+  );
+}
+
+/**
+ * The overage spending cap (Pro): GET/PUT /v1/settings through the background. Hidden when the API has no
+ * such setting (404) or the plan has none (maxOverageCapUsd null).
+ */
+function SpendingCap({ onChanged }: { onChanged: () => void }) {
+  const [settings, setSettings] = useState<CapSettings | null>(null);
+  const [loadError, setLoadError] = useState('');
+  const [editing, setEditing] = useState(false);
+  const [input, setInput] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    void send({ type: 'settings/get' }).then((r) => {
+      if (!live) return;
+      if (r.ok) setSettings(r.settings);
+      else if (!r.unsupported) setLoadError(r.message);
+    });
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  if (loadError) return <p className="small muted" data-testid="spending-cap-error">Spending cap: {loadError}</p>;
+  if (!settings || settings.maxOverageCapUsd === null) return null;
+  const max = settings.maxOverageCapUsd;
+  const inForce = settings.overageCapUsd ?? max;
+
+  const save = async (value: number | null) => {
+    setBusy(true);
+    setError('');
+    const r = await send({ type: 'settings/set-overage-cap', overageCapUsd: value });
+    setBusy(false);
+    if (!r.ok) return setError(r.message);
+    setSettings(r.settings);
+    setEditing(false);
+    onChanged();
+  };
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const parsed = parseCapInput(input, max);
+    if (!parsed.ok) return setError(parsed.message);
+    void save(parsed.value);
+  };
+
+  return (
+    <div className="cap" data-testid="spending-cap">
+      {!editing ? (
+        <p className="small">
+          Spending cap: <strong data-testid="spending-cap-value">{fmtUsd(inForce)}</strong> of overage a month
+          {settings.overageCapUsd === null ? ' (the most Pro allows)' : ''}{' '}
+          <button
+            type="button"
+            className="link"
+            onClick={() => {
+              setInput(settings.overageCapUsd === null ? '' : String(settings.overageCapUsd));
+              setError('');
+              setEditing(true);
+            }}
+          >
+            Change
+          </button>
+        </p>
+      ) : (
+        <form onSubmit={submit}>
+          <label htmlFor="cap-input" className="small">
+            Spending cap on overage, US$ a month (at most {fmtUsd(max)})
+          </label>
+          <div className="row">
+            <input id="cap-input" inputMode="decimal" value={input} placeholder={String(max)} onChange={(e) => setInput(e.target.value)} autoComplete="off" aria-describedby={error ? 'cap-error' : undefined} />
+            <button type="submit" className="primary" disabled={busy}>
+              Save
+            </button>
+            <button type="button" onClick={() => setEditing(false)} disabled={busy}>
+              Cancel
+            </button>
+          </div>
+          <p className="small muted">
+            Rewrites stop once the overage reaches it.{' '}
+            {settings.overageCapUsd !== null && (
+              <button type="button" className="link" onClick={() => void save(null)} disabled={busy}>
+                Use the maximum ({fmtUsd(max)})
+              </button>
+            )}
+          </p>
+          {error && (
+            <p className="error small" id="cap-error" role="alert">
+              {error}
+            </p>
+          )}
+        </form>
+      )}
+    </div>
+  );
+}
+
+const itemLabel = (i: { action: string; tone?: string; platform?: string }) =>
+  actionLabel(i.action) +
+  (i.tone ? ` · ${(TONE_LABELS as Record<string, string>)[i.tone] ?? i.tone}` : '') +
+  (i.platform ? ` · ${(PLATFORM_LABELS as Record<string, string>)[i.platform] ?? i.platform}` : '');
+
+/** Recent rewrites: the API's list (tokens) with this device's texts; a kept one opens with Copy. */
+function Recent({ server }: { server: UsageWithBilling['recent'] }) {
+  const [local, setLocal] = useState<HistoryEntry[]>([]);
+  const [open, setOpen] = useState<RecentItem | null>(null);
+  const [copied, setCopied] = useState('');
+
+  useEffect(() => {
+    void send({ type: 'history/list' }).then((h) => setLocal(Array.isArray(h) ? h : []));
+  }, []);
+
+  const items = mergeRecent(server, local);
+  const clear = async () => {
+    await send({ type: 'history/clear' });
+    setLocal([]);
+    setOpen(null);
+  };
+  const copy = async (text: string) => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied('Copied');
+    } catch {
+      setCopied('Could not copy: select the text and copy it yourself.');
+    }
+  };
+
+  if (open?.entry) {
+    const e = open.entry;
+    return (
+      <section className="detail" data-testid="recent-detail" aria-labelledby="detail-title">
+        <h2 id="detail-title">
+          {itemLabel(open)} · {fmtAgo(e.at)}
+        </h2>
+        <p className="small muted">From: “{e.text}”</p>
+        <div className="result-text" data-testid="recent-result" tabIndex={0} role="region" aria-label="Result">
+          {e.result}
+        </div>
+        <div className="row">
+          <button type="button" className="primary" onClick={() => void copy(e.result)}>
+            Copy
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              setOpen(null);
+              setCopied('');
+            }}
+          >
+            Back
+          </button>
+          <span className="small muted" role="status" data-testid="copy-status">
+            {copied}
+          </span>
+        </div>
+      </section>
+    );
+  }
+
+  return (
+    <>
+      <div className="section-head">
+        <h2>Recent rewrites</h2>
+        {local.length > 0 && (
+          <button type="button" className="link small" onClick={() => void clear()} title="Forget the rewrite texts kept on this device">
+            Clear
+          </button>
+        )}
+      </div>
+      {items.length === 0 ? (
+        <p className="muted small">None yet. Select text on any page to start.</p>
+      ) : (
+        <>
+          <ul className="recent" data-testid="recent">
+            {items.map((r) => {
+              const inner = (
+                <>
+                  <span className="what">
+                    <span>{itemLabel(r)}</span>
+                    {r.entry && <span className="preview muted">{r.entry.result.slice(0, 120)}</span>}
+                  </span>
+                  <span className="muted">{fmtAgo(r.at)}</span>
+                  <span className="tokens">{r.tokens !== undefined ? fmtInt(r.tokens) : ''}</span>
+                </>
+              );
+              return (
+                <li key={r.key}>
+                  {r.entry ? (
+                    <button type="button" className="item" onClick={() => setOpen(r)} title="Show the whole result, to copy it">
+                      {inner}
+                    </button>
+                  ) : (
+                    <div className="item">{inner}</div>
+                  )}
+                </li>
+              );
+            })}
+          </ul>
+          {local.length > 0 && <p className="small muted">Texts of the last {local.length} rewrites are kept only on this device.</p>}
+        </>
+      )}
+    </>
   );
 }
 

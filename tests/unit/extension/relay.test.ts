@@ -197,6 +197,55 @@ describe('background relay', () => {
     ]);
   });
 
+  it('a completed stream hands its input and whole result to onComplete (the popup\'s recent list); stopped, failed and superseded ones do not', async () => {
+    const done: unknown[] = [];
+    const onComplete = (r: unknown) => void done.push(r);
+    // Completed: recorded once, after `done`.
+    const ok = controlledStream();
+    const a = setup(async () => new Response(ok.stream), { onComplete });
+    a.port.send(START);
+    ok.push('Our shoes ');
+    ok.push('are great!');
+    await until(() => a.port.sent.length === 2);
+    expect(done).toEqual([]);
+    ok.close();
+    await until(() => a.port.last()?.type === 'done');
+    expect(done).toEqual([{ requestId: 'rd_0123456789ab', action: 'tone', tone: 'friendly', text: 'Our shoes are good.', result: 'Our shoes are great!' }]);
+
+    // Stopped, broken, refused: nothing.
+    const stopped = controlledStream();
+    const b = setup(async () => new Response(stopped.stream), { onComplete });
+    b.port.send({ ...START, requestId: 'rd_stopped_0001' });
+    stopped.push('half');
+    await until(() => b.port.sent.length === 1);
+    b.port.send({ type: 'stop' });
+    await until(() => b.port.last()?.type === 'done');
+    const broken = controlledStream();
+    const c = setup(async () => new Response(broken.stream), { onComplete });
+    c.port.send({ ...START, requestId: 'rd_broken_00001' });
+    broken.push('one');
+    await until(() => c.port.sent.length === 1);
+    broken.error(new Error('reset'));
+    await until(() => c.port.last()?.type === 'error');
+    const d = setup(async () => jsonError(402, { code: 'quota_exhausted', message: 'used up' }), { onComplete });
+    d.port.send({ ...START, requestId: 'rd_refused_0001' });
+    await until(() => d.port.last()?.type === 'error');
+    expect(done).toHaveLength(1);
+
+    // A failing recorder never reaches the stream.
+    const e = setup(async () => new Response('fine'), { onComplete: () => Promise.reject(new Error('storage full')) });
+    e.port.send(START);
+    await until(() => e.port.last()?.type === 'done');
+    const f = setup(async () => new Response('fine'), {
+      onComplete: () => {
+        throw new Error('sync');
+      },
+    });
+    f.port.send(START);
+    await until(() => f.port.last()?.type === 'done');
+    expect(f.port.text()).toBe('fine');
+  });
+
   it('a stream that breaks after the first token is reported as stream_interrupted', async () => {
     const s = controlledStream();
     const { port } = setup(async () => new Response(s.stream));
