@@ -15,7 +15,7 @@ import type { AxeResults, Result } from 'axe-core';
 import { seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { PLANS } from '../../api/config/plans';
 import type { UsageResponse } from '../../shared/contract';
-import { buildExtension, finished, launchWithExtension, num, openPopup, ROOT, screenshotPath, selectFirstLine, serveTestSite, ui, WAIT, type LoadedExtension, type TestSite } from './helpers';
+import { buildExtension, finished, launchWithExtension, num, openPopup, openToolbar, ROOT, screenshotPath, selectFirstLine, serveTestSite, ui, WAIT, type LoadedExtension, type TestSite } from './helpers';
 
 /** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
 declare const chrome: {
@@ -155,7 +155,7 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     const u = ui(page);
     await page.bringToFront();
     await selectFirstLine(page, page.locator('#ta'));
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await openToolbar(page);
     await u.action('rewrite').click();
     result = await finished(page);
     expect(result.length).toBeGreaterThan(0);
@@ -197,8 +197,8 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     // One more kept rewrite, so there is something for sign-out to forget.
     const u = ui(page);
     await page.bringToFront();
-    await page.locator('#plain').click({ clickCount: 3 });
-    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await selectFirstLine(page, page.locator('#ta'));
+    await openToolbar(page);
     await u.action('shorten').click();
     await finished(page);
     await u.cmd('close').click();
@@ -221,9 +221,22 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     expect(await popup.getByRole('button', { name: /Upgrade/ }).count()).toBe(0);
     await popup.getByRole('button', { name: 'Manage billing' }).waitFor(WAIT);
     expect(await popup.getByTestId('recent').locator('button.item').count()).toBe(0);
-    // This API has no GET /v1/settings yet: once it answered the popup's request with 404, no spending-cap control.
-    await expect.poll(() => b.stack.logs.some((l) => l.msg === 'request' && l.method === 'GET' && l.user === PRO_USER && l.status === 404), WAIT).toBe(true);
-    expect(await popup.getByTestId('spending-cap').count()).toBe(0);
+    // The user's own spending cap: the plan's maximum until changed; a lower one moves the hard cap at once.
+    const cap = popup.getByTestId('spending-cap');
+    await cap.waitFor(WAIT);
+    expect(await popup.getByTestId('spending-cap-value').textContent()).toBe('$50.00');
+    await cap.getByRole('button', { name: 'Change' }).click();
+    await popup.getByLabel(/Spending cap on overage/).fill('10');
+    await cap.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => popup.getByTestId('spending-cap-value').textContent(), WAIT).toBe('$10.00');
+    const usageNow = async () => (await (await fetch(`${b.stack.api}/v1/usage`, { headers: { Authorization: `Bearer ${await b.stack.token(PRO_USER)}` } })).json()) as UsageResponse;
+    const capped = await usageNow();
+    expect(capped.overageCapUsd).toBe(10);
+    expect(capped.hardCapTokens).toBe(PRO.includedTokens + 10 * (1000 / PRO.overageUsdPer1k));
+    await cap.getByRole('button', { name: 'Change' }).click();
+    await cap.getByRole('button', { name: /Use the maximum/ }).click();
+    await expect.poll(() => popup.getByTestId('spending-cap-value').textContent(), WAIT).toBe('$50.00');
+    expect((await usageNow()).overageCapUsd).toBe(50);
     expect(await popup.getByTestId('spending-cap-error').count()).toBe(0);
     expect((await badge()).text).toBe('');
     await bothThemes(popup, 'popup-pro');
@@ -277,7 +290,7 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     await bothThemes(opts, 'options');
     // The status line (an error and a success) in both themes too.
     await opts.getByLabel('API address').fill('http://api.example.com');
-    await opts.getByRole('button', { name: 'Save' }).click();
+    await opts.getByRole('button', { name: 'Save', exact: true }).click();
     await opts.getByTestId('options-status').waitFor(WAIT);
     await bothThemes(opts, 'options-error');
     await opts.close();
