@@ -156,11 +156,12 @@ export class Panel {
   private async onSelection(link: FrameLink, report: SelectionReport) {
     // A rewrite in flight keeps its panel; a finished one gives way to a new selection.
     if (this.phase === 'streaming' && !report.fromCommand) return;
+    // A finished panel gives way first (closing cancels reports still on their way, not this one).
+    if (this.phase !== 'idle' && this.phase !== 'toolbar' && this.phase !== 'button') this.close();
+    else if (this.held && this.held.report.id !== report.id) void this.held.link.call({ op: 'forget', id: this.held.report.id }).catch(() => {});
     const seq = ++this.seq;
     const offset = link.remote ? await this.geometry.offsetOf(report.nonce) : { x: 0, y: 0 };
     if (seq !== this.seq) return;
-    if (this.phase !== 'idle' && this.phase !== 'toolbar' && this.phase !== 'button') this.close();
-    else if (this.held && this.held.report.id !== report.id) void this.held.link.call({ op: 'forget', id: this.held.report.id }).catch(() => {});
     this.held = { link, report, offset };
     await this.ensureUi();
     if (seq !== this.seq) return;

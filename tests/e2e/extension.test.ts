@@ -587,3 +587,20 @@ describe('choice, styles, keyboard, dark mode', () => {
     await u.cmd('close').click();
   });
 });
+
+describe('a finished panel and a new selection', () => {
+  it('selecting other text while a result is shown closes the panel and offers Redraft for the new selection', async () => {
+    const u = ui(page);
+    await selectFirstLine(page, page.locator('#ta'));
+    await openToolbar(page);
+    await u.action('shorten').click();
+    await finished(page);
+    // The panel may cover the next field: reach it from the keyboard, as a user tabbing there would.
+    await page.locator('#dark').focus();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+End');
+    await u.button.waitFor({ state: 'visible', ...WAIT });
+    expect(await u.panel.isVisible()).toBe(false);
+    await page.keyboard.press('Escape');
+  });
+});

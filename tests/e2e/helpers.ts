@@ -209,8 +209,14 @@ export async function contentScriptReady(p: Page) {
       return ui(p).button.isVisible();
     }, WAIT)
     .toBe(true);
-  await p.keyboard.press('Escape');
-  await ui(p).button.waitFor({ state: 'hidden', ...WAIT });
+  // Esc until the button is gone: under a loaded CI machine a first Esc right after the reload has been seen
+  // not to close it (not reproduced alone; noted in the issue).
+  await expect
+    .poll(async () => {
+      await p.keyboard.press('Escape');
+      return ui(p).button.isHidden();
+    }, WAIT)
+    .toBe(true);
 }
 
 /** The popup, opened as a page of its own at the size of the toolbar popup. */
