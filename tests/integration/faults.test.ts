@@ -79,6 +79,10 @@ describe('faults', () => {
     stack.model.injectFault({ kind: 'drop-mid-stream', afterChunks: 15 }, 20);
     const user = 'user_fault_drop';
     const token = await stack.token(user);
+    // 30 worst-case reservations at once exceed a free allowance (the prompts grew with the language rule):
+    // an operator's cap override gives this user room, so every request is served and only the cuts count.
+    await fetch(`${stack.api}/v1/usage`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.text());
+    await stack.db.hset(`rd:{${user}}:quota`, 'capOverride', '1000000');
     const results = await Promise.all(
       Array.from({ length: 30 }, async () => {
         const res = await stack.rewrite(token, { text: 'We ship worldwide within two days.', action: 'expand' });
@@ -94,7 +98,7 @@ describe('faults', () => {
       }),
     );
     stack.model.clearFaults();
-    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(results.map((r) => r.status), 'statuses').toEqual(results.map(() => 200));
     const cut = results.filter((r) => r.cut);
     expect(cut).toHaveLength(20);
     await booksBalance([user], new Map([[user, 30]]));
