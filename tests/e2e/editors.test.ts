@@ -15,7 +15,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { startStack, type Stack } from '../support/stack';
-import { buildExtension, finished, launchWithExtension, openPopup, ROOT, screenshotPath, ui, WAIT, type LoadedExtension } from './helpers';
+import { buildExtension, finished, launchWithExtension, openPopup, ROOT, screenshotPath, sendOpenToolbar, ui, WAIT, type LoadedExtension } from './helpers';
 import { buildEditorPages } from './editors/build';
 import { serveEditorSite, type EditorSite } from './editors/server';
 import { changes, EDITOR_CASES, editorFrame, initialText, modelText, postButton, selectText, waitReady, type EditorCase } from './editors/fixtures';
@@ -201,18 +201,6 @@ declare const chrome: {
   runtime: { onMessage: { addListener(fn: (m: { type?: string }, s: { frameId?: number; url?: string }) => undefined): void } };
 };
 
-/** What the shortcut (every frame, `frameId` omitted) or the context menu (its frame) sends to the tab. */
-async function sendOpenToolbar(scope: 'focused' | 'frame', frameId?: number) {
-  await ext.worker.evaluate(
-    async ({ url, scope, frameId }) => {
-      const [tab] = await chrome.tabs.query({ url: `${url}*` });
-      const msg = { type: 'redraft/open-toolbar', scope };
-      await (frameId === undefined ? chrome.tabs.sendMessage(tab!.id!, msg) : chrome.tabs.sendMessage(tab!.id!, msg, { frameId }));
-    },
-    { url: site.url, scope, frameId },
-  );
-}
-
 describe('where Replace cannot work, and frames the shortcut reaches', () => {
   it('an editor that refuses every change: the panel says so plainly, never "Replaced", and offers Copy', async () => {
     const u = ui(page);
@@ -243,7 +231,7 @@ describe('where Replace cannot work, and frames the shortcut reaches', () => {
     const hint = page.locator('[data-redraft="hint"]');
     await expect
       .poll(async () => {
-        await sendOpenToolbar('focused');
+        await sendOpenToolbar(ext, site.url, 'focused');
         return hint.isVisible();
       }, WAIT)
       .toBe(true);
@@ -278,7 +266,7 @@ describe('where Replace cannot work, and frames the shortcut reaches', () => {
     await selectQuietly();
     await expect
       .poll(async () => {
-        await sendOpenToolbar('focused');
+        await sendOpenToolbar(ext, site.url, 'focused');
         return u.toolbar.isVisible();
       }, WAIT)
       .toBe(true);
@@ -291,7 +279,7 @@ describe('where Replace cannot work, and frames the shortcut reaches', () => {
     const frameId = reports.find((r) => r.url?.startsWith(site.crossOrigin))?.frameId;
     expect(frameId).toBeGreaterThan(0);
     await selectQuietly();
-    await sendOpenToolbar('frame', frameId);
+    await sendOpenToolbar(ext, site.url, 'frame', frameId);
     await u.toolbar.waitFor({ state: 'visible', ...WAIT });
     await u.action('rewrite').click();
     expect(await finished(page)).toBe(await expectedOutput(SENTENCE));

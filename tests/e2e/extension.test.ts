@@ -20,6 +20,7 @@ import {
   openToolbar,
   showOnPageText,
   axeOnRedraft,
+  sendOpenToolbar,
   openPopup as openExtensionPopup,
   ROOT,
   screenshotPath,
@@ -301,10 +302,7 @@ describe('extension in Chromium', () => {
       getSelection()!.addRange(r);
     });
     // What the command and context-menu handlers send to the tab.
-    await ext.worker.evaluate(async (url) => {
-      const [tab] = await chrome.tabs.query({ url: `${url}*` });
-      await chrome.tabs.sendMessage(tab!.id!, { type: 'redraft/open-toolbar' }, { frameId: 0 });
-    }, site.url);
+    await sendOpenToolbar(ext, site.url, 'frame', 0);
     await u.toolbar.waitFor({ state: 'visible', ...WAIT }); // the shortcut opens the toolbar itself, no button first
     await page.keyboard.press('Escape');
   });
@@ -410,10 +408,7 @@ describe('out of the way', () => {
     await selectFirstLine(page, page.locator('#ta'));
     await settle();
     expect(await u.button.isVisible()).toBe(false);
-    await ext.worker.evaluate(async (url) => {
-      const [tab] = await chrome.tabs.query({ url: `${url}*` });
-      await chrome.tabs.sendMessage(tab!.id!, { type: 'redraft/open-toolbar', scope: 'focused' });
-    }, site.url);
+    await sendOpenToolbar(ext, site.url, 'focused');
     await u.toolbar.waitFor({ state: 'visible', ...WAIT });
     await page.keyboard.press('Escape');
 
@@ -516,10 +511,7 @@ describe('choice, styles, keyboard, dark mode', () => {
     await selectFirstLine(page, ta);
     const line = await ta.evaluate((el: HTMLTextAreaElement) => [el.selectionStart, el.selectionEnd]);
     await page.evaluate(() => ((window as unknown as { __escapes: number }).__escapes = 0));
-    await ext.worker.evaluate(async (url) => {
-      const [tab] = await chrome.tabs.query({ url: `${url}*` });
-      await chrome.tabs.sendMessage(tab!.id!, { type: 'redraft/open-toolbar', scope: 'focused' });
-    }, site.url);
+    await sendOpenToolbar(ext, site.url, 'focused');
     await u.toolbar.waitFor({ state: 'visible', ...WAIT });
     const focused = () => page.evaluate(() => {
       const host = document.querySelector('redraft-selection');

@@ -241,3 +241,17 @@ export async function axeOnRedraft(p: Page): Promise<{ id: string; impact: strin
       .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => JSON.stringify(n.target)) }));
   });
 }
+
+/** What the shortcut (every frame: `frameId` omitted, scope `focused`) or the context menu (its frame) sends to the tab at `url`. */
+export async function sendOpenToolbar(ext: LoadedExtension, url: string, scope: 'focused' | 'frame', frameId?: number) {
+  await ext.worker.evaluate(
+    async ({ url, scope, frameId }) => {
+      type Tabs = { query(q: { url: string }): Promise<{ id?: number }[]>; sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown> };
+      const tabs = (globalThis as unknown as { chrome: { tabs: Tabs } }).chrome.tabs;
+      const [tab] = await tabs.query({ url: `${url}*` });
+      const msg = { type: 'redraft/open-toolbar', scope };
+      await (frameId === undefined ? tabs.sendMessage(tab!.id!, msg) : tabs.sendMessage(tab!.id!, msg, { frameId }));
+    },
+    { url, scope, frameId },
+  );
+}
