@@ -11,16 +11,10 @@
  * - Red only when the spending cap is near (≥ 90 % of the hard cap) or reached (nothing left).
  */
 import { fmtInt, fmtUsd, share } from './format';
+import type { UsageResponse } from '../../shared/contract';
 
-export interface Balance {
-  plan: string;
-  usedTokens: number;
-  includedTokens: number;
-  remainingTokens: number;
-  hardCapTokens: number;
-  overageTokens: number;
-  estimatedOverageUsd: number;
-}
+/** The balance fields of GET /v1/usage the view reads (the contract's own type, not a copy that could drift). */
+export type Balance = Pick<UsageResponse, 'plan' | 'usedTokens' | 'includedTokens' | 'remainingTokens' | 'hardCapTokens' | 'overageTokens' | 'estimatedOverageUsd'>;
 
 /** ok: calm (the brand colour); warn: amber (free allowance nearly used); danger: red (blocked, or the cap is near). */
 export type Tone = 'ok' | 'warn' | 'danger';
