@@ -26,6 +26,23 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 /** POST /v1/rewrite `instruction`: the user's wish about how to rewrite (trimmed), e.g. "shorter", "more formal". */
 export const INSTRUCTION_MAX_CHARS = 300;
 
+/**
+ * POST /v1/rewrite `continuation`: the result so far of a rewrite the length cap cut off; the model continues
+ * it (the reply is only what comes next). Data, like `text`: counted in the input tokens, reserved and charged.
+ */
+export const CONTINUATION_MAX_CHARS = 50_000;
+
+/**
+ * With `Accept: text/event-stream`, POST /v1/rewrite streams Server-Sent Events instead of plain text:
+ * `text` events (data: the JSON string of the next piece), then one `done` event (data: RewriteDone).
+ * A stream that ends without `done` was cut off (the client must not show it as complete).
+ */
+export const REWRITE_EVENTS_TYPE = 'text/event-stream';
+export interface RewriteDone {
+  /** `length`: the output cap (or the remaining balance) stopped the model mid-answer; send it back as `continuation` to go on. */
+  finishReason: 'stop' | 'length' | 'content_filter' | 'other';
+}
+
 /** Saved styles (brand voice): at most this many per user; name and instructions are trimmed. */
 export const STYLES_MAX = 20;
 export const STYLE_NAME_MAX_CHARS = 60;
@@ -58,6 +75,12 @@ export const RewriteRequestSchema = z
       .trim()
       .min(1, 'instruction must not be empty')
       .max(INSTRUCTION_MAX_CHARS, { error: (i) => lengthMessage('instruction', INSTRUCTION_MAX_CHARS, i) })
+      .optional(),
+    /** The result so far, when the length cap cut it off: the model writes only what comes after it. */
+    continuation: z
+      .string({ error: (i) => typeMessage('continuation', i) })
+      .min(1, 'continuation must not be empty')
+      .max(CONTINUATION_MAX_CHARS, { error: (i) => lengthMessage('continuation', CONTINUATION_MAX_CHARS, i) })
       .optional(),
     /** One of the user's saved styles (GET /v1/styles); an unknown id is 404 style_not_found. */
     styleId: z.string().regex(STYLE_ID_PATTERN, `styleId: ${STYLE_ID_MESSAGE}`).optional(),

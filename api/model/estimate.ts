@@ -28,7 +28,7 @@ export interface PromptPlan {
 export function planPrompt(r: RewriteRequest, extras: UserExtras = {}): PromptPlan {
   const messages = buildMessages(r, extras);
   const inputTokens = countChatTokens(messages);
-  const extra = r.instruction !== undefined || extras.styleInstructions !== undefined;
+  const extra = r.instruction !== undefined || r.continuation !== undefined || extras.styleInstructions !== undefined;
   const capBasis = extra ? countChatTokens(buildMessages(withoutUserExtras(r))) : inputTokens;
   return { messages, inputTokens, outputCap: outputTokenCap(r, capBasis) };
 }

@@ -7,6 +7,7 @@ import { streamText, type LanguageModel } from 'ai';
 import { countTextTokens } from './estimate';
 import type { ChatMessage } from './prompts';
 import type { StreamOutcome } from '../metering/settlement';
+import type { RewriteDone } from '../../shared/contract';
 
 export interface StreamOptions {
   model: LanguageModel;
@@ -20,6 +21,33 @@ export interface StreamOptions {
   signal?: AbortSignal;
   /** Called once, after the stream ended in any way after its first token. Must not throw. */
   onEnd: (outcome: StreamOutcome) => Promise<void>;
+  /**
+   * `text` (default): the text's bytes as they come. `events`: Server-Sent Events, `text` pieces then one
+   * `done` with the finish reason, so a client can tell an answer cut by the length cap from a whole one.
+   */
+  format?: 'text' | 'events';
+}
+
+/** The body's framing: plain text, or SSE (`event: text` with a JSON string, then `event: done`). */
+interface Framing {
+  piece(text: string): Uint8Array;
+  /** Bytes to send before closing a completed stream (none for plain text). */
+  done(finishReason: unknown): Uint8Array | null;
+}
+
+const encoder = new TextEncoder();
+const plainText: Framing = { piece: (t) => encoder.encode(t), done: () => null };
+const serverSentEvents: Framing = {
+  piece: (t) => encoder.encode(`event: text\ndata: ${JSON.stringify(t)}\n\n`),
+  done: (reason) => {
+    const done: RewriteDone = { finishReason: finishReasonOf(reason) };
+    return encoder.encode(`event: done\ndata: ${JSON.stringify(done)}\n\n`);
+  },
+};
+
+/** The AI SDK's finish reason in the contract's words (the SDK's `content-filter`, `tool-calls`, … otherwise `other`). */
+export function finishReasonOf(reason: unknown): RewriteDone['finishReason'] {
+  return reason === 'stop' ? 'stop' : reason === 'length' ? 'length' : reason === 'content-filter' ? 'content_filter' : 'other';
 }
 
 export class NoFirstToken extends Error {
@@ -28,7 +56,7 @@ export class NoFirstToken extends Error {
   }
 }
 
-type Part = { type: string; text?: string; error?: unknown; totalUsage?: { inputTokens: number | undefined; outputTokens: number | undefined } };
+type Part = { type: string; text?: string; error?: unknown; finishReason?: unknown; totalUsage?: { inputTokens: number | undefined; outputTokens: number | undefined } };
 
 /** Resolves with the response body once the first text arrives; rejects with NoFirstToken otherwise. */
 export async function streamModelText(o: StreamOptions): Promise<ReadableStream<Uint8Array>> {
@@ -71,11 +99,16 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
     clearTimeout(firstTimer);
   }
   text = first;
-  const encoder = new TextEncoder();
+  const framing = o.format === 'events' ? serverSentEvents : plainText;
+  const finish = (controller: ReadableStreamDefaultController<Uint8Array>, reason: unknown) => {
+    const tail = framing.done(reason);
+    if (tail) controller.enqueue(tail);
+    controller.close();
+  };
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      controller.enqueue(encoder.encode(first));
+      controller.enqueue(framing.piece(first));
     },
     async pull(controller) {
       try {
@@ -89,18 +122,18 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
               return;
             }
             await end('completed');
-            controller.close();
+            finish(controller, 'other');
             return;
           }
           const p = next.value;
           if (p.type === 'text-delta' && p.text) {
             text += p.text;
-            controller.enqueue(encoder.encode(p.text));
+            controller.enqueue(framing.piece(p.text));
             return;
           }
           if (p.type === 'finish') {
             await end('completed', p.totalUsage);
-            controller.close();
+            finish(controller, p.finishReason);
             return;
           }
           if (p.type === 'error' || p.type === 'abort') {

@@ -3,7 +3,7 @@
  * validate → (rate windows + quota reservation, one Redis round trip) → stream the model → settle.
  */
 import { Hono, type Context } from 'hono';
-import { HEADERS, RewriteRequestSchema, type RewriteRequest } from '../../shared/contract';
+import { HEADERS, REWRITE_EVENTS_TYPE, RewriteRequestSchema, type RewriteRequest } from '../../shared/contract';
 import { AppError, meteringUnavailable, modelUnavailable } from '../errors';
 import type { AppEnv, Services } from '../context';
 import { PROMPT_VERSION } from '../model/prompts';
@@ -81,8 +81,11 @@ export function rewriteRoutes(s: Services) {
     const onClientGone = () => cut.abort(clientSignal.reason);
     clientSignal.addEventListener('abort', onClientGone, { once: true });
     const unlink = () => clientSignal.removeEventListener('abort', onClientGone);
+    // Plain text by default; Server-Sent Events (pieces, then how it finished) for clients that ask.
+    const events = (c.req.header('Accept') ?? '').includes(REWRITE_EVENTS_TYPE);
     try {
       const stream = await streamModelText({
+        format: events ? 'events' : 'text',
         model: s.model,
         messages,
         maxOutputTokens: Math.max(1, q.granted - inputTokens),
@@ -104,7 +107,12 @@ export function rewriteRoutes(s: Services) {
       c.set('deferLog', true); // the settlement writes this request's log line, with its tokens
       return new Response(stream, {
         status: 200,
-        headers: { ...Object.fromEntries(c.res.headers), 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+        headers: {
+          ...Object.fromEntries(c.res.headers),
+          'Content-Type': events ? `${REWRITE_EVENTS_TYPE}; charset=utf-8` : 'text/plain; charset=utf-8',
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+        },
       });
     } catch (err) {
       unlink();

@@ -9,7 +9,7 @@
  */
 import type { SettingsResult } from './api';
 import type { HistoryEntry } from './history';
-import { ACTIONS, INSTRUCTION_MAX_CHARS, PLATFORMS, REQUEST_ID_PATTERN, STYLE_ID_PATTERN, TONES, type Action, type ErrorCode, type Platform, type Style, type Tone, type UsageResponse } from '../../shared/contract';
+import { ACTIONS, CONTINUATION_MAX_CHARS, INSTRUCTION_MAX_CHARS, PLATFORMS, REQUEST_ID_PATTERN, STYLE_ID_PATTERN, TONES, type Action, type ErrorCode, type Platform, type RewriteDone, type Style, type Tone, type UsageResponse } from '../../shared/contract';
 
 export const PROTOCOL_VERSION = 1;
 export const REWRITE_PORT = `redraft/rewrite@${PROTOCOL_VERSION}`;
@@ -26,6 +26,8 @@ export interface StartMessage {
   instruction?: string;
   /** One of the user's saved styles (brand voice). */
   styleId?: string;
+  /** The result so far of a take the length cap cut off: the API writes only what comes next. */
+  continuation?: string;
 }
 export interface StopMessage {
   type: 'stop';
@@ -46,6 +48,8 @@ export interface DoneMessage {
   stopped: boolean;
   /** From X-Tokens-Remaining (after this request's reservation; the popup shows the settled figure). */
   tokensRemaining?: number;
+  /** `length`: the output cap (or the balance) cut the answer off; it can be continued. Absent when the API did not say. */
+  finishReason?: RewriteDone['finishReason'];
 }
 export interface ErrorMessage {
   type: 'error';
@@ -69,7 +73,7 @@ export function parseClientMessage(raw: unknown): ClientMessage | null {
   if (!isObject(raw)) return null;
   if (raw.type === 'stop') return { type: 'stop' };
   if (raw.type !== 'start') return null;
-  const { requestId, text, action, tone, platform, instruction, styleId } = raw;
+  const { requestId, text, action, tone, platform, instruction, styleId, continuation } = raw;
   if (typeof requestId !== 'string' || !REQUEST_ID_PATTERN.test(requestId)) return null;
   if (typeof text !== 'string' || text.trim() === '' || text.length > MAX_MESSAGE_TEXT) return null;
   if (!oneOf(ACTIONS, action)) return null;
@@ -82,6 +86,7 @@ export function parseClientMessage(raw: unknown): ClientMessage | null {
     if (!wish || [...wish].length > INSTRUCTION_MAX_CHARS) return null;
   }
   if (styleId !== undefined && (typeof styleId !== 'string' || !STYLE_ID_PATTERN.test(styleId))) return null;
+  if (continuation !== undefined && (typeof continuation !== 'string' || continuation === '' || continuation.length > CONTINUATION_MAX_CHARS)) return null;
   return {
     type: 'start',
     requestId,
@@ -91,6 +96,7 @@ export function parseClientMessage(raw: unknown): ClientMessage | null {
     ...(action === 'social_post' ? { platform: platform as Platform } : {}),
     ...(wish ? { instruction: wish } : {}),
     ...(typeof styleId === 'string' ? { styleId } : {}),
+    ...(typeof continuation === 'string' ? { continuation } : {}),
   };
 }
 

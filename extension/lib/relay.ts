@@ -6,7 +6,8 @@
  *
  * I/O is injected (fetch, token, API URL), so the relay is unit-tested with a real streaming Response.
  */
-import { HEADERS, type ErrorBody } from '../../shared/contract';
+import { HEADERS, REWRITE_EVENTS_TYPE, type ErrorBody, type RewriteDone } from '../../shared/contract';
+import { rewriteEventParser } from './sse';
 import { parseClientMessage, type ErrorMessage, type ServerMessage, type StartMessage } from './protocol';
 import type { CompletedRewrite } from './history';
 
@@ -80,6 +81,7 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
     ...(msg.platform ? { platform: msg.platform } : {}),
     ...(msg.instruction ? { instruction: msg.instruction } : {}),
     ...(msg.styleId ? { styleId: msg.styleId } : {}),
+    ...(msg.continuation ? { continuation: msg.continuation } : {}),
   });
   let apiUrl = '';
   let reached = false;
@@ -94,7 +96,8 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
     for (let attempt = 0; attempt < 2; attempt++) {
       res = await deps.fetch(`${apiUrl}/v1/rewrite`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        // Events say how the answer finished (cut by the length cap or whole); plain text from an older API still works.
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: `${REWRITE_EVENTS_TYPE}, text/plain;q=0.5` },
         body,
         signal,
       });
@@ -120,16 +123,32 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
     const cancel = () => void reader.cancel(signal.reason).catch(() => {});
     signal.addEventListener('abort', cancel, { once: true });
     const decoder = new TextDecoder();
+    const events = (res!.headers.get('Content-Type') ?? '').startsWith(REWRITE_EVENTS_TYPE) ? rewriteEventParser() : null;
     let result = '';
+    let finished: RewriteDone | null = null;
+    let broken: string | null = null;
+    // Plain text is the text; events carry pieces and, last, how it finished.
+    const take = (decoded: string) => {
+      if (!events) {
+        if (decoded) {
+          result += decoded;
+          post({ type: 'chunk', text: decoded });
+        }
+        return;
+      }
+      for (const e of events.push(decoded)) {
+        if (e.type === 'text' && e.text && !finished) {
+          result += e.text;
+          post({ type: 'chunk', text: e.text });
+        } else if (e.type === 'done') finished = e.done;
+        else if (e.type === 'bad') broken ??= e.reason;
+      }
+    };
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done || signal.aborted) break;
-        const text = decoder.decode(value, { stream: true });
-        if (text) {
-          result += text;
-          post({ type: 'chunk', text });
-        }
+        take(decoder.decode(value, { stream: true }));
       }
     } catch (err) {
       if (!signal.aborted) {
@@ -143,12 +162,19 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
       if (run.stopped) post({ type: 'done', stopped: true });
       return;
     }
-    const tail = decoder.decode();
-    if (tail) {
-      result += tail;
-      post({ type: 'chunk', text: tail });
+    take(decoder.decode());
+    // An event stream that ends without its `done` was cut off on the way: never shown as a whole answer.
+    if (events && (!finished || broken)) {
+      post({ type: 'error', status: 0, code: 'stream_interrupted', message: broken ? `The API sent a stream this extension could not read (${broken}).` : 'The stream ended before the API said it was complete.' });
+      return;
     }
-    post({ type: 'done', stopped: false, ...(Number.isFinite(remaining) && res!.headers.has(HEADERS.tokensRemaining) ? { tokensRemaining: remaining } : {}) });
+    const end = finished as RewriteDone | null;
+    post({
+      type: 'done',
+      stopped: false,
+      ...(Number.isFinite(remaining) && res!.headers.has(HEADERS.tokensRemaining) ? { tokensRemaining: remaining } : {}),
+      ...(end ? { finishReason: end.finishReason } : {}),
+    });
     record(deps, msg, result);
   } catch (err) {
     if (signal.aborted) {

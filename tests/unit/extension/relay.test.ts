@@ -83,6 +83,49 @@ function setup(fetchImpl: (url: string, init: RequestInit) => Promise<Response>,
 const jsonError = (status: number, error: Record<string, unknown>, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify({ error }), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 
+describe('background relay with Server-Sent Events', () => {
+  const SSE = { 'Content-Type': 'text/event-stream; charset=utf-8' };
+  const ev = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+  it('asks for events, forwards their pieces and says how the answer finished (length: it can be continued)', async () => {
+    const s = controlledStream();
+    const { port, calls } = setup(async () => new Response(s.stream, { status: 200, headers: SSE }));
+    port.send({ ...START, continuation: 'Our shoes are' });
+    await until(() => calls.length === 1);
+    expect((calls[0]!.init.headers as Record<string, string>).Accept).toMatch(/^text\/event-stream/);
+    expect(JSON.parse(calls[0]!.init.body as string)).toMatchObject({ continuation: 'Our shoes are' });
+    const whole = ev('text', ' light,') + ev('text', ' and "fast"\n') + ev('done', { finishReason: 'length' });
+    s.push(whole.slice(0, 17));
+    s.push(whole.slice(17));
+    s.close();
+    await until(() => port.last()?.type === 'done');
+    expect(port.text()).toBe(' light, and "fast"\n');
+    expect(port.last()).toEqual({ type: 'done', stopped: false, finishReason: 'length' });
+  });
+
+  it('an event stream that ends without done is an interrupted stream, not a short answer', async () => {
+    const s = controlledStream();
+    const onComplete = vi.fn();
+    const { port } = setup(async () => new Response(s.stream, { status: 200, headers: SSE }), { onComplete });
+    port.send(START);
+    await until(() => port.sent.length === 0 || true);
+    s.push(ev('text', 'Half an'));
+    s.close();
+    await until(() => port.last()?.type === 'error');
+    expect(port.text()).toBe('Half an');
+    expect(port.last()).toMatchObject({ type: 'error', code: 'stream_interrupted' });
+    expect(onComplete).not.toHaveBeenCalled();
+  });
+
+  it('refuses a continuation that is not a string of the allowed length', async () => {
+    const { port, calls } = setup(async () => new Response('x'));
+    port.send({ ...START, continuation: 42 });
+    await until(() => port.sent.length === 1);
+    expect(port.last()).toMatchObject({ type: 'error', code: 'bad_message' });
+    expect(calls).toHaveLength(0);
+  });
+});
+
 describe('background relay', () => {
   it('sends the request with the token and forwards each chunk as it arrives, then done', async () => {
     const s = controlledStream();
