@@ -8,9 +8,9 @@
  */
 import type { ContentScriptContext } from 'wxt/utils/content-script-context';
 import { captureSelection, drawsTextOnCanvas, locate, rangeFromOffsets, targetRect, type Target } from '../lib/selection';
-import { replaceTarget, undoReplacement, type Replacement } from '../lib/replace/replace';
+import { insertAfterTarget, replaceTarget, undoReplacement, type Replacement } from '../lib/replace/replace';
 import { rootText, fieldText, squash } from '../lib/replace/readback';
-import type { AgentCall, AgentEvent, ReplaceResult, SelectionReport, UndoResult } from '../lib/frames';
+import type { AgentCall, AgentEvent, Box, LocateResult, ReplaceResult, SelectionReport, UndoResult } from '../lib/frames';
 import type { FrameGeometry } from './geometry';
 import { offersOnSelection, type InPageSettings } from '../lib/settings';
 import { backgroundIsDark, backgroundsFrom } from '../lib/theme';
@@ -68,9 +68,18 @@ export class FrameAgent {
         if (e.key === 'Escape' && this.reported) this.dismiss('escape');
       }, { capture: true });
     }
-    this.ctx.addEventListener(window, 'scroll', () => {
-      if (this.reported) this.dismiss('scroll');
-    }, { capture: true, passive: true });
+    // The page (or a scrolling box in it) scrolled, or the frame resized: the UI follows the selection.
+    let moving = false;
+    const moved = () => {
+      if (moving || this.kept.size === 0) return;
+      moving = true;
+      requestAnimationFrame(() => {
+        moving = false;
+        this.deps.deliver({ type: 'moved' });
+      });
+    };
+    this.ctx.addEventListener(window, 'scroll', moved, { capture: true, passive: true });
+    this.ctx.addEventListener(window, 'resize', moved, { passive: true });
   }
 
   /** Opened by the shortcut or the context menu: report what is selected here (or that nothing is). */
@@ -85,7 +94,7 @@ export class FrameAgent {
     return !(active instanceof HTMLIFrameElement || active instanceof HTMLFrameElement);
   }
 
-  private dismiss(reason: 'cleared' | 'scroll' | 'escape') {
+  private dismiss(reason: 'cleared' | 'escape') {
     this.reported = false;
     this.deps.deliver({ type: 'dismiss', reason });
   }
@@ -114,6 +123,7 @@ export class FrameAgent {
       nonce,
       dir: directionOf(target),
       dark: backgroundIsDark(backgroundsFrom(elementOf(target)), getComputedStyle(document.documentElement).colorScheme),
+      oneLine: target.kind === 'field' && target.el.tagName === 'INPUT',
     };
     this.reported = true;
     this.deps.geometry.announce(nonce);
@@ -135,7 +145,7 @@ export class FrameAgent {
     this.kept.delete(id);
   }
 
-  async call(call: AgentCall): Promise<ReplaceResult | UndoResult | { ok: true }> {
+  async call(call: AgentCall): Promise<ReplaceResult | UndoResult | LocateResult | { ok: true }> {
     if (call.op === 'forget') {
       this.forget(call.id);
       return { ok: true };
@@ -146,12 +156,23 @@ export class FrameAgent {
       restoreSelection(kept.replacement ? null : kept.target);
       return { ok: true };
     }
-    return call.op === 'replace' ? this.replace(call.id, kept, call.text) : this.undo(call.id, kept);
+    if (call.op === 'locate') return this.locate(kept);
+    if (call.op === 'undo') return this.undo(call.id, kept);
+    return this.apply(call.id, kept, call.text, call.op);
   }
 
-  private async replace(id: string, kept: Kept, text: string): Promise<ReplaceResult> {
-    if (kept.replacement) return { ok: false, message: 'Already replaced.' };
-    const outcome = await replaceTarget(kept.target, text);
+  /** Where the selection (or, once replaced, the new text) is now; the frame's offset is relayed again. */
+  private locate(kept: Kept): LocateResult {
+    const box = currentBox(kept);
+    if (!box) return { ok: false, message: 'The selection is no longer on the page.' };
+    const nonce = randomId();
+    this.deps.geometry.announce(nonce);
+    return { ok: true, rect: box, nonce };
+  }
+
+  private async apply(id: string, kept: Kept, text: string, op: 'replace' | 'insert'): Promise<ReplaceResult> {
+    if (kept.replacement) return { ok: false, message: 'Already done: undo it first.' };
+    const outcome = op === 'insert' ? await insertAfterTarget(kept.target, text) : await replaceTarget(kept.target, text);
     if (!outcome.ok) return { ok: false, message: outcome.message };
     kept.replacement = outcome.replacement;
     this.watch(id, kept);
@@ -211,6 +232,23 @@ export class FrameAgent {
       for (const t of timers) clearTimeout(t);
     };
   }
+}
+
+/** The kept selection's box now: a field's own box; in a rich editor the selected (or inserted) text's. */
+function currentBox(kept: Kept): Box | null {
+  const t = kept.target;
+  const rect = (r: DOMRect): Box | null => (r.width === 0 && r.height === 0 ? null : { left: r.left, top: r.top, right: r.right, bottom: r.bottom });
+  if (t.kind === 'field') return t.el.isConnected ? rect(t.el.getBoundingClientRect()) : null;
+  const live = rect(targetRect(t));
+  if (live && t.range.startContainer.isConnected && !kept.replacement) return live;
+  if (t.kind === 'page') return live;
+  // Editors re-create their text nodes (a replacement, a re-render): find the text by its offsets.
+  if (!t.root.isConnected) return null;
+  const rep = kept.replacement;
+  const [start, end] = rep ? [rep.insertedStart, rep.insertedEnd] : [t.start, t.start + t.raw.length];
+  const r = rangeFromOffsets(t.root, start, end);
+  const rects = r.getClientRects();
+  return rect(rects.length > 0 ? r.getBoundingClientRect() : t.root.getBoundingClientRect());
 }
 
 function elementOf(t: Target): Element | null {

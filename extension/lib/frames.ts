@@ -37,13 +37,17 @@ export interface SelectionReport {
   dir: 'ltr' | 'rtl';
   /** The background behind the selection is dark (the UI goes dark there too). */
   dark: boolean;
+  /** A one-line input: nothing can go on a line below it (no Insert below). */
+  oneLine: boolean;
 }
 
 /** What a frame's agent tells the UI. */
 export type AgentEvent =
   | { type: 'selection'; report: SelectionReport }
-  /** Nothing selected any more (a click elsewhere in the frame, a scroll, Esc). */
-  | { type: 'dismiss'; reason: 'cleared' | 'scroll' | 'escape' }
+  /** Nothing selected any more (a click elsewhere in the frame, Esc). */
+  | { type: 'dismiss'; reason: 'cleared' | 'escape' }
+  /** The frame scrolled or resized: the selection moved on screen (the UI asks where it is now). */
+  | { type: 'moved' }
   /** Opened from the keyboard with nothing selected in the focused frame (`canvas`: the frame draws its text on a canvas). */
   | { type: 'no-selection'; canvas: boolean }
   /** The field no longer holds the replacement: the user undid it (Ctrl+Z) or edited it. */
@@ -51,11 +55,25 @@ export type AgentEvent =
 
 export type ReplaceResult = { ok: true; nativeUndo: boolean; how: string } | { ok: false; message: string };
 export type UndoResult = { ok: true; how: 'native' | 'manual' | 'already' } | { ok: false; message: string };
+/** Where a kept selection is now, in its frame's viewport; `nonce` relays the frame's offset again (it may have moved too). */
+export type LocateResult = { ok: true; rect: Box; nonce: string } | { ok: false; message: string };
 
 /** What the UI asks of a frame's agent. */
-/** `restore`: focus the field again and select the text (after Esc). */
-export type AgentCall = { op: 'replace'; id: string; text: string } | { op: 'undo'; id: string } | { op: 'forget'; id: string } | { op: 'restore'; id: string };
-export type AgentCallResult<C extends AgentCall> = C extends { op: 'replace' } ? ReplaceResult : C extends { op: 'undo' } ? UndoResult : { ok: true };
+/** `restore`: focus the field again and select the text (after Esc). `insert`: the text as a new line below the selection. */
+export type AgentCall =
+  | { op: 'replace'; id: string; text: string }
+  | { op: 'insert'; id: string; text: string }
+  | { op: 'undo'; id: string }
+  | { op: 'forget'; id: string }
+  | { op: 'restore'; id: string }
+  | { op: 'locate'; id: string };
+export type AgentCallResult<C extends AgentCall> = C extends { op: 'replace' | 'insert' }
+  ? ReplaceResult
+  : C extends { op: 'undo' }
+    ? UndoResult
+    : C extends { op: 'locate' }
+      ? LocateResult
+      : { ok: true };
 
 // Runtime messages (content ⇄ background ⇄ content).
 /** content (a frame) → background: deliver an event to the top frame's UI. */
@@ -103,7 +121,7 @@ function parseBox(v: unknown): Box | null {
 
 export function parseReport(v: unknown): SelectionReport | null {
   if (!isObject(v)) return null;
-  const { id, text, editable, kind, rect, point, fromCommand, nonce, dir, mode, dark } = v;
+  const { id, text, editable, kind, rect, point, fromCommand, nonce, dir, mode, dark, oneLine } = v;
   if (typeof id !== 'string' || !ID.test(id) || typeof nonce !== 'string' || !ID.test(nonce)) return null;
   if (typeof text !== 'string' || !text.trim() || text.length > MAX_TEXT) return null;
   if (typeof editable !== 'boolean' || typeof fromCommand !== 'boolean') return null;
@@ -115,7 +133,7 @@ export function parseReport(v: unknown): SelectionReport | null {
     if (!isObject(point) || !finite(point.x) || !finite(point.y)) return null;
     p = { x: point.x, y: point.y };
   }
-  return { id, text, editable, kind, rect: box, point: p, fromCommand, nonce, dir: dir === 'rtl' ? 'rtl' : 'ltr', mode: mode === 'button' ? 'button' : 'toolbar', dark: dark === true };
+  return { id, text, editable, kind, rect: box, point: p, fromCommand, nonce, dir: dir === 'rtl' ? 'rtl' : 'ltr', mode: mode === 'button' ? 'button' : 'toolbar', dark: dark === true, oneLine: oneLine === true };
 }
 
 export function parseAgentEvent(v: unknown): AgentEvent | null {
@@ -126,7 +144,9 @@ export function parseAgentEvent(v: unknown): AgentEvent | null {
       return report ? { type: 'selection', report } : null;
     }
     case 'dismiss':
-      return v.reason === 'cleared' || v.reason === 'scroll' || v.reason === 'escape' ? { type: 'dismiss', reason: v.reason } : null;
+      return v.reason === 'cleared' || v.reason === 'escape' ? { type: 'dismiss', reason: v.reason } : null;
+    case 'moved':
+      return { type: 'moved' };
     case 'no-selection':
       return { type: 'no-selection', canvas: v.canvas === true };
     case 'replacement-changed':
@@ -137,8 +157,8 @@ export function parseAgentEvent(v: unknown): AgentEvent | null {
 
 export function parseAgentCall(v: unknown): AgentCall | null {
   if (!isObject(v) || typeof v.id !== 'string' || !ID.test(v.id)) return null;
-  if (v.op === 'replace') return typeof v.text === 'string' && v.text.length > 0 && v.text.length <= MAX_REPLACEMENT ? { op: 'replace', id: v.id, text: v.text } : null;
-  if (v.op === 'undo' || v.op === 'forget' || v.op === 'restore') return { op: v.op, id: v.id };
+  if (v.op === 'replace' || v.op === 'insert') return typeof v.text === 'string' && v.text.trim().length > 0 && v.text.length <= MAX_REPLACEMENT ? { op: v.op, id: v.id, text: v.text } : null;
+  if (v.op === 'undo' || v.op === 'forget' || v.op === 'restore' || v.op === 'locate') return { op: v.op, id: v.id };
   return null;
 }
 

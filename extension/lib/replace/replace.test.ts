@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureSelection, type Target } from '../selection';
-import { replaceTarget, undoReplacement, type ReplaceEnv, type Replacement } from './replace';
+import { insertAfterTarget, replaceTarget, undoReplacement, type ReplaceEnv, type Replacement } from './replace';
 import type { ExecCommand } from './strategies';
 
 const tick = () => new Promise<void>((r) => setTimeout(r, 0));
@@ -278,5 +278,45 @@ describe('rich editors', () => {
     root.innerHTML = '<p>This bag is nice.</p>';
     expectOk(await replaceTarget(t, 'tote', env()));
     expect(model.paras).toEqual(['This tote is nice.']);
+  });
+});
+
+describe('insert below', () => {
+  it('a textarea: a new line after the line holding the selection (never mid-sentence), verified; undone by the field', async () => {
+    const el = textarea('Our shoes are good. Buy them.\nSecond line.', 4, 9);
+    const t = captureSelection(document)!;
+    const exec = fieldEditingEngine(el);
+    const rep = expectOk(await insertAfterTarget(t, '  Boots, better.\n', env(exec)));
+    expect(el.value).toBe('Our shoes are good. Buy them.\nBoots, better.\nSecond line.');
+    expect(rep).toMatchObject({ original: '', insertedStart: 29, insertedEnd: 29 + '\nBoots, better.'.length });
+    expect(await undoReplacement(rep, env(exec))).toEqual({ ok: true, how: 'native' });
+    expect(el.value).toBe('Our shoes are good. Buy them.\nSecond line.');
+  });
+
+  it('without the browser command: setRangeText, and undo takes the inserted line out again itself', async () => {
+    const el = textarea('Only line.', 0, 4);
+    const rep = expectOk(await insertAfterTarget(captureSelection(document)!, 'Added.', env()));
+    expect(rep.strategy).toBe('setRangeText');
+    expect(el.value).toBe('Only line.\nAdded.');
+    expect(await undoReplacement(rep, env())).toEqual({ ok: true, how: 'manual' });
+    expect(el.value).toBe('Only line.');
+  });
+
+  it('a one-line input has no line below: refused with a plain sentence, nothing changed', async () => {
+    document.body.innerHTML = '<input id="i" value="Short title">';
+    const el = document.getElementById('i') as HTMLInputElement;
+    el.focus();
+    el.setSelectionRange(0, 5);
+    const o = await insertAfterTarget(captureSelection(document)!, 'More', env());
+    expect(o).toMatchObject({ ok: false, reason: 'refused', message: expect.stringContaining('one-line field') });
+    expect(el.value).toBe('Short title');
+  });
+
+  it('a contenteditable: after the end of the paragraph holding the selection, the next paragraph untouched', async () => {
+    document.body.innerHTML = '<div id="ce" contenteditable="true"><p>This bag is nice. Really.</p><p>Second stays.</p></div>';
+    const root = document.getElementById('ce')!;
+    const rep = expectOk(await insertAfterTarget(selectIn(root, 'bag is'), 'A tote.', env(domInsertText)));
+    expect(root.textContent).toBe('This bag is nice. Really.\nA tote.Second stays.');
+    expect(rep.insertedStart).toBe('This bag is nice. Really.'.length);
   });
 });

@@ -11,10 +11,10 @@
  * Depends on: the DOM, and an injected `ReplaceEnv` (the browser's editing command, a settle wait, the
  * platform's undo shortcut) so the orchestration is unit-tested in happy-dom with scripted editors.
  */
-import { locate, rangeFromOffsets, type FieldElement, type Target } from '../selection';
+import { locate, rangeFromOffsets, textOffset, type FieldElement, type Target } from '../selection';
 import { adapterFor } from './adapters';
 import { fieldText, rootText, settleDom, spliced, squash, type Settle } from './readback';
-import { documentExec, insertBy, undoBy, type ExecCommand, type Strategy } from './strategies';
+import { documentExec, fireInput, insertBy, undoBy, type ExecCommand, type Strategy } from './strategies';
 
 export interface ReplaceEnv {
   exec: ExecCommand;
@@ -43,6 +43,8 @@ export interface Replacement {
   /** Offsets (value / textContent units) of the inserted text. */
   insertedStart: number;
   insertedEnd: number;
+  /** What the inserted span stood for before: the selected text (replace), or nothing (insert below). */
+  original: string;
 }
 
 export type ReplaceFailure = 'not_editable' | 'moved' | 'too_long' | 'refused' | 'unexpected';
@@ -123,7 +125,7 @@ async function put(t: EditableTarget, surface: Surface, start: number, oldRaw: s
     const now = surface.read();
     if (surface.same(now, expected)) {
       const insertedEnd = start + Math.max(0, now.length - (before.length - oldRaw.length));
-      return { ok: true, replacement: { target: t, text, adapter: adapter.name, strategy, before, after: now, insertedStart: start, insertedEnd } };
+      return { ok: true, replacement: { target: t, text, adapter: adapter.name, strategy, before, after: now, insertedStart: start, insertedEnd, original: oldRaw } };
     }
     if (surface.same(now, before)) continue; // ignored, or reverted by the editor (CKEditor does this to DOM-only edits)
     // Something else happened (half inserted, inserted twice, reformatted): take it back and stop.
@@ -164,6 +166,46 @@ export async function replaceTarget(t: Target, text: string, env: ReplaceEnv = b
   return put(located, surface, at, raw, text, env);
 }
 
+const BLOCKS = 'p,div,li,h1,h2,h3,h4,h5,h6,blockquote,pre,td,th,dd,dt,figcaption';
+
+/**
+ * Where "Insert below" puts the text: the end of the line (text field) or of the block (rich editor) holding
+ * the selection's end, so the result starts a line of its own and never splits a sentence.
+ */
+function endOfBlock(t: EditableTarget, current: string, end: number): number {
+  if (t.kind === 'field') {
+    const nl = current.indexOf('\n', end);
+    return nl < 0 ? current.length : nl;
+  }
+  const at = rangeFromOffsets(t.root, end, end);
+  const node = at.endContainer;
+  const el = node.nodeType === 1 ? (node as Element) : node.parentElement;
+  const block = el?.closest(BLOCKS);
+  if (!block || block === t.root || !t.root.contains(block)) return end;
+  return Math.max(end, textOffset(t.root, block, block.childNodes.length));
+}
+
+/**
+ * Inserts `text` as a new line (paragraph) after the selection, keeping the selection as it is: verified
+ * like a replacement, and undone the same way. One-line inputs have no line below: refused.
+ */
+export async function insertAfterTarget(t: Target, text: string, env: ReplaceEnv = browserEnv(docOf(t))): Promise<ReplaceOutcome> {
+  if (t.kind === 'page' || !t.editable) return fail('not_editable');
+  if (t.kind === 'field' && t.el.tagName === 'INPUT') return fail('refused', [], 'A one-line field has no line below; use Replace or Copy.');
+  const surface = surfaceOf(t);
+  const current = surface.read();
+  const raw = rawOf(t);
+  const found = locate(current, raw, t.start);
+  if (found === null) return fail('moved');
+  const at = endOfBlock(t, current, found + raw.length);
+  const inserted = `\n${text.replace(/^\s+|\s+$/g, '')}`;
+  if (t.kind === 'field' && t.el.maxLength >= 0 && current.length + inserted.length > t.el.maxLength) {
+    return fail('too_long', [], `This field takes at most ${t.el.maxLength.toLocaleString('en-US')} characters and the result would make it ${(current.length + inserted.length).toLocaleString('en-US')}; copy it instead.`);
+  }
+  const located: EditableTarget = t.kind === 'field' ? { ...t, start: found, end: found + raw.length } : { ...t, start: found };
+  return put(located, surface, at, '', inserted, env);
+}
+
 export type UndoOutcome =
   | { ok: true; how: 'native' | 'manual' | 'already' }
   | { ok: false; reason: 'changed-since' | 'refused'; message: string };
@@ -184,8 +226,22 @@ export async function undoReplacement(rep: Replacement, env: ReplaceEnv = browse
   if (await revert(t, surface, rep.before, now, env)) return { ok: true, how: 'native' };
   if (!surface.same(surface.read(), rep.after)) return { ok: false, reason: 'changed-since', message: 'Undo changed something else in the field; press Ctrl+Y there to redo it.' };
   const inserted = surface.read().slice(rep.insertedStart, rep.insertedEnd);
-  const back = await put(t, surface, rep.insertedStart, inserted, t.text, env);
+  const back = rep.original === '' ? await removeSpan(t, surface, rep, env) : await put(t, surface, rep.insertedStart, inserted, t.text, env);
   return back.ok ? { ok: true, how: 'manual' } : { ok: false, reason: 'refused', message: 'The editor did not take the original text back; press Ctrl+Z in the field.' };
+}
+
+/** Takes an inserted span out again (an insertion's manual undo), verified against the text before it. */
+async function removeSpan(t: EditableTarget, surface: Surface, rep: Replacement, env: ReplaceEnv): Promise<{ ok: boolean }> {
+  surface.select(rep.insertedStart, rep.insertedEnd);
+  await env.settle(surface.el);
+  if (t.kind === 'field') {
+    if (!env.exec('delete')) {
+      t.el.setRangeText('', rep.insertedStart, rep.insertedEnd, 'end');
+      fireInput(t.el, 'deleteContentBackward', null);
+    }
+  } else env.exec('delete');
+  await env.settle(surface.el);
+  return { ok: surface.same(surface.read(), rep.before) };
 }
 
 function docOf(t: Target): Document {

@@ -19,6 +19,7 @@ const report = {
   dir: 'ltr',
   mode: 'button',
   dark: false,
+  oneLine: false,
 };
 
 describe('frame messages', () => {
@@ -43,13 +44,18 @@ describe('frame messages', () => {
 
   it('agent events and calls', () => {
     expect(parseAgentEvent({ type: 'selection', report })).toEqual({ type: 'selection', report });
-    expect(parseAgentEvent({ type: 'dismiss', reason: 'scroll' })).toEqual({ type: 'dismiss', reason: 'scroll' });
+    expect(parseAgentEvent({ type: 'dismiss', reason: 'escape' })).toEqual({ type: 'dismiss', reason: 'escape' });
+    expect(parseAgentEvent({ type: 'dismiss', reason: 'scroll' })).toBeNull(); // a scroll moves the UI, it no longer closes it
+    expect(parseAgentEvent({ type: 'moved', extra: 1 })).toEqual({ type: 'moved' });
     expect(parseAgentEvent({ type: 'dismiss', reason: 'boom' })).toBeNull();
     expect(parseAgentEvent({ type: 'no-selection', canvas: true })).toEqual({ type: 'no-selection', canvas: true });
     expect(parseAgentEvent({ type: 'replacement-changed', id: 'abc', state: 'reverted' })).toEqual({ type: 'replacement-changed', id: 'abc', state: 'reverted' });
     expect(parseAgentEvent({ type: 'eval', code: 'x' })).toBeNull();
     expect(parseAgentCall({ op: 'replace', id: 'abc', text: 'New text' })).toEqual({ op: 'replace', id: 'abc', text: 'New text' });
     expect(parseAgentCall({ op: 'replace', id: 'abc', text: '' })).toBeNull();
+    expect(parseAgentCall({ op: 'insert', id: 'abc', text: 'Below' })).toEqual({ op: 'insert', id: 'abc', text: 'Below' });
+    expect(parseAgentCall({ op: 'insert', id: 'abc', text: ' \n ' })).toBeNull();
+    expect(parseAgentCall({ op: 'locate', id: 'abc' })).toEqual({ op: 'locate', id: 'abc' });
     expect(parseAgentCall({ op: 'undo', id: 'abc', extra: 1 })).toEqual({ op: 'undo', id: 'abc' });
     expect(parseAgentCall({ op: 'delete-all', id: 'abc' })).toBeNull();
   });
