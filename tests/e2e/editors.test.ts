@@ -133,9 +133,9 @@ describe('Replace in real editors', () => {
 
       // Replace: the model holds the new sentence, the rest intact; the editor's change listeners fired.
       await u.cmd('replace').click();
-      await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
+      await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Replaced');
       expect(await modelText(page, c)).toBe(replaced);
-      how[c.id] = (await u.note.getAttribute('data-how')) ?? '?';
+      how[c.id] = (await u.chip.getAttribute('data-how')) ?? '?';
       expect(await changes(page, c)).toBeGreaterThan(changesBefore);
       expect(await (await postButton(page, c)).isEnabled()).toBe(true);
       await page.screenshot({ path: screenshotPath(`editor-${c.id}-replaced`) });
@@ -143,24 +143,25 @@ describe('Replace in real editors', () => {
       // The editor's own undo, one press with the focus in the field; the panel sees the original is back.
       await page.keyboard.press('Control+z');
       await expect.poll(() => modelText(page, c), WAIT).toBe(original);
-      await expect.poll(() => u.note.textContent(), WAIT).toMatch(/Undone in the field/);
+      await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Undone in the field');
 
-      // Replace again, then the panel's Undo (verified the same way).
-      await u.cmd('replace').click();
-      await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
+      // Replace again from the chip, then the chip's Undo (verified the same way): the panel is back.
+      await u.chipCmd('replace').click();
+      await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Replaced');
       expect(await modelText(page, c)).toBe(replaced);
-      await u.cmd('undo').click();
+      await u.chipCmd('undo').click();
       await expect.poll(() => u.note.textContent(), WAIT).toMatch(/Original restored/);
       expect(await modelText(page, c)).toBe(original);
 
       // Replace once more and type: the keys land right after the inserted text.
       await u.cmd('replace').click();
-      await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
+      await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Replaced');
       await page.keyboard.type(' Yes');
       await expect.poll(() => modelText(page, c), WAIT).toBe(original.replace(SENTENCE, `${rewritten} Yes`));
+      await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Replaced · edited since');
 
       expect(problems).toEqual([]);
-      await u.cmd('close').click();
+      await u.chipCmd('close').click();
     });
   }
 });
@@ -180,17 +181,43 @@ describe('a multi-line result in each editor', () => {
         await u.action('rewrite').click();
         expect(await finished(page)).toBe('Line one.\nLine two.');
         await u.cmd('replace').click();
-        await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
-        how[`${c.id} (2 lines)`] = (await u.note.getAttribute('data-how')) ?? '?';
+        await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Replaced');
+        how[`${c.id} (2 lines)`] = (await u.chip.getAttribute('data-how')) ?? '?';
         const lines = c.kind === 'input' ? 'Line one. Line two.' : 'Line one.\nLine two.';
         expect(await modelText(page, c)).toBe(original.replace(SENTENCE, lines));
         await page.keyboard.press('Control+z');
         await expect.poll(() => modelText(page, c), WAIT).toBe(original);
         expect(problems).toEqual([]);
-        await u.cmd('close').click();
+        await u.chipCmd('close').click();
       } finally {
         stack.model.setOptions({ script: null });
       }
+    });
+  }
+});
+
+describe('Insert below in each editor', () => {
+  for (const c of EDITOR_CASES.filter((e) => e.kind !== 'input')) {
+    it(`${c.id}: the result becomes a new paragraph after the selected one, the selection's text stays; one Ctrl+Z takes it out`, async () => {
+      const u = ui(page);
+      problems.length = 0;
+      await page.goto(site.url + c.path);
+      await waitReady(page, c);
+      const original = await modelText(page, c);
+      const rewritten = await expectedOutput(SENTENCE);
+      await selectUntilToolbar(c);
+      await u.action('rewrite').click();
+      expect(await finished(page)).toBe(rewritten);
+      await u.cmd('insert').click();
+      await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Inserted below');
+      how[`${c.id} (insert below)`] = (await u.chip.getAttribute('data-how')) ?? '?';
+      // SENTENCE is in the last paragraph: the new one follows it.
+      expect(await modelText(page, c)).toBe(`${original}\n${rewritten}`);
+      await page.keyboard.press('Control+z');
+      await expect.poll(() => modelText(page, c), WAIT).toBe(original);
+      await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Undone in the field');
+      expect(problems).toEqual([]);
+      await u.chipCmd('close').click();
     });
   }
 });

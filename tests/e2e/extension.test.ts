@@ -6,10 +6,10 @@
  *
  * Screenshots of the toolbar, the result panel and the popup go to test-results/screenshots/.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { ledgerOf, startStack, type Stack } from '../support/stack';
 import {
   bundleSizes,
@@ -174,14 +174,18 @@ describe('extension in Chromium', () => {
     // (the setRangeText fallback would say insertReplacementText). Chromium fires no `beforeinput` for execCommand.
     expect(events).toEqual([{ id: 'ta', type: 'input', inputType: 'insertText' }]);
     // "Replaced" only once the field was read back.
-    await expect.poll(() => u.note.textContent()).toMatch(/Replaced/);
+    // The panel collapses to a chip by the text.
+    await expect.poll(() => u.chipLabel.textContent()).toBe('Replaced');
+    expect(await u.panel.isVisible()).toBe(false);
     await page.screenshot({ path: screenshotPath('5-replaced-textarea') });
 
-    // The page's own undo stack has the replacement as one step.
+    // The page's own undo stack has the replacement as one step; the chip follows it.
     await ta.focus();
     await page.keyboard.press('Control+z');
     await expect.poll(() => ta.inputValue()).toBe(original);
-    await u.cmd('close').click();
+    await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Undone in the field');
+    expect(await u.chipCmd('replace').isVisible()).toBe(true);
+    await u.chipCmd('close').click();
   });
 
   it('contenteditable: Replace, the panel\'s Undo restores the original, Replace again, Ctrl+Z restores it too', async () => {
@@ -200,8 +204,9 @@ describe('extension in Chromium', () => {
     await u.cmd('replace').click();
     await expect.poll(() => ce.locator('p').first().textContent()).toBe(text);
     expect(await ce.locator('p').nth(1).textContent()).toBe('The second paragraph stays.');
+    await expect.poll(() => u.chipLabel.textContent()).toBe('Replaced');
 
-    await u.cmd('undo').click();
+    await u.chipCmd('undo').click();
     await expect.poll(() => ce.locator('p').first().textContent()).toBe(firstPara);
     await expect.poll(() => u.note.textContent()).toMatch(/Original restored/);
 
@@ -210,7 +215,7 @@ describe('extension in Chromium', () => {
     await ce.focus();
     await page.keyboard.press('Control+z');
     await expect.poll(() => ce.innerHTML()).toBe(originalHtml);
-    await u.cmd('close').click();
+    await u.chipCmd('close').click();
   });
 
   it('text input: social post for a platform; Replace keeps the rest of the value', async () => {
@@ -225,9 +230,12 @@ describe('extension in Chromium', () => {
     await u.action('social_post').click();
     const text = await finished(page);
     expect(text).toBe(await expectedOutput('store', 'social_post', { platform: 'x' }));
+    // X's own count against its limit; a one-line input has no line below to insert into.
+    expect(await u.counter.textContent()).toMatch(/^\d+ \/ 280$/);
+    expect(await u.cmd('insert').isVisible()).toBe(false);
     await u.cmd('replace').click();
     await expect.poll(() => input.inputValue()).toBe(original.replace(/store$/, text));
-    await u.cmd('close').click();
+    await u.chipCmd('close').click();
   });
 
   it('plain page text: Copy only (no Replace); the clipboard gets the result', async () => {
@@ -469,12 +477,12 @@ describe('choice, styles, keyboard, dark mode', () => {
     await page.screenshot({ path: screenshotPath('11-panel-versions') });
 
     await u.cmd('replace').click();
-    await expect.poll(() => u.note.textContent(), WAIT).toMatch(/^Replaced/);
+    await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Replaced');
     expect(await ta.inputValue()).toBe(original.replace(firstLine, v3));
     await ta.focus();
     await page.keyboard.press('Control+z');
     await expect.poll(() => ta.inputValue()).toBe(original);
-    await u.cmd('close').click();
+    await u.chipCmd('close').click();
   });
 
   it('styles: made in the options page, chosen in the toolbar, sent with the rewrite, remembered next time', async () => {
@@ -594,5 +602,143 @@ describe('a finished panel and a new selection', () => {
     await u.button.waitFor({ state: 'visible', ...WAIT });
     expect(await u.panel.isVisible()).toBe(false);
     await page.keyboard.press('Escape');
+  });
+});
+
+describe('results that fit and follow the text', () => {
+  const TALL = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Long page</title>
+<style>body { margin: 24px; } textarea, #ce { display: block; width: 560px; margin: 12px 0; padding: 6px; font-size: 15px; } #ce { border: 1px solid #999; }</style></head>
+<body><div style="height: 320px">Top of a long article.</div>
+<textarea id="ta" rows="4">Our shoes are good and you should buy them.
+Keep this second line exactly as it is.</textarea>
+<div id="ce" contenteditable="true"><p>This bag is nice and it has many pockets.</p><p>The second paragraph stays.</p></div>
+<div style="height: 3000px">The rest of the article.</div></body></html>`;
+  let tall: TestSite;
+  let p: Page;
+  const boxOf = async (loc: Locator) => (await loc.boundingBox())!;
+  /** The selected line's box in the page (what the UI must not cover): the whole first paragraph is selected. */
+  const selectionBox = async () => {
+    const b = await boxOf(p.locator('#ce p').first());
+    return { top: b.y, bottom: b.y + b.height };
+  };
+
+  beforeAll(async () => {
+    tall = await serveTestSite(TALL);
+    p = await ext.context.newPage();
+    await p.setViewportSize({ width: 1000, height: 700 });
+    await p.goto(tall.url);
+  });
+  let ready = false;
+  beforeEach(async () => {
+    // expect.poll runs inside a test only: the content script's first answer is awaited there.
+    if (!ready) await contentScriptReady(p);
+    ready = true;
+  });
+  afterAll(async () => {
+    await p?.close().catch(() => {});
+    await tall?.close().catch(() => {});
+  });
+
+  it('the button and the panel follow the selection when the page scrolls and resizes, never over it, never outside the viewport', async () => {
+    const u = ui(p);
+    const first = p.locator('#ce p').first();
+    await first.click();
+    await p.keyboard.press('Home');
+    await p.keyboard.press('Shift+End');
+    await u.button.waitFor({ state: 'visible', ...WAIT });
+    const pill0 = await boxOf(u.button);
+    await p.evaluate(() => window.scrollBy(0, 100));
+    await expect.poll(async () => Math.round((await boxOf(u.button)).y), WAIT).toBe(Math.round(pill0.y - 100));
+
+    await u.button.click();
+    await u.toolbar.waitFor({ state: 'visible', ...WAIT });
+    await u.action('rewrite').click();
+    await finished(p);
+    const sel0 = await selectionBox();
+    const panel0 = await boxOf(u.panel);
+    expect(panel0.y >= sel0.bottom || panel0.y + panel0.height <= sel0.top).toBe(true);
+    await p.evaluate(() => window.scrollBy(0, 150));
+    await expect.poll(async () => Math.round((await boxOf(u.panel)).y), WAIT).toBe(Math.round(panel0.y - 150));
+    const sel1 = await selectionBox();
+    const panel1 = await boxOf(u.panel);
+    expect(panel1.y >= sel1.bottom || panel1.y + panel1.height <= sel1.top).toBe(true);
+
+    // Scrolled far away: the panel stays whole at the viewport's edge; a smaller window keeps it inside.
+    await p.evaluate(() => window.scrollBy(0, 1200));
+    await expect.poll(async () => Math.round((await boxOf(u.panel)).y), WAIT).toBe(8);
+    await p.evaluate(() => window.scrollTo(0, 0));
+    await p.setViewportSize({ width: 640, height: 520 });
+    await expect
+      .poll(async () => {
+        const b = await boxOf(u.panel);
+        return b.x >= 0 && b.y >= 0 && b.x + b.width <= 640 && b.y + b.height <= 520;
+      }, WAIT)
+      .toBe(true);
+    await p.setViewportSize({ width: 1000, height: 700 });
+    await u.cmd('close').click();
+  });
+
+  it('Insert below adds the result as a new line under the selected one, verified; the chip follows and its Undo takes it out', async () => {
+    const u = ui(p);
+    const ta = p.locator('#ta');
+    const original = await ta.inputValue();
+    await selectFirstLine(p, ta);
+    await openToolbar(p);
+    await u.action('shorten').click();
+    const text = await finished(p);
+    await u.cmd('insert').click();
+    const [line1, line2] = original.split('\n');
+    await expect.poll(() => ta.inputValue(), WAIT).toBe(`${line1}\n${text.trim()}\n${line2}`);
+    await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Inserted below');
+    await p.screenshot({ path: screenshotPath('12-inserted-below-chip') });
+    await u.chipCmd('undo').click();
+    await expect.poll(() => ta.inputValue(), WAIT).toBe(original);
+    await expect.poll(() => u.note.textContent(), WAIT).toMatch(/Original restored/);
+    await u.cmd('close').click();
+  });
+
+  it('an answer cut by the length cap says so and Continue writes the rest (the draft goes back as data, the text grows)', async () => {
+    const u = ui(p);
+    stack.model.setOptions({ outputTokens: 100_000, tokensPerSecond: 0, firstTokenDelayMs: 0 });
+    try {
+      await selectFirstLine(p, p.locator('#ta'));
+      await openToolbar(p);
+      await u.toolbar.locator('select[data-option="platform"]').selectOption('x');
+      await u.action('social_post').click();
+      const cut = await finished(p);
+      await expect.poll(() => u.status.textContent(), WAIT).toBe('Cut off at the length limit');
+      expect(await u.counter.textContent()).toMatch(/^\d+ \/ 280/);
+      await u.cmd('continue').click();
+      await expect.poll(() => u.status.textContent(), WAIT).toBe('Cut off at the length limit');
+      const grown = (await u.result.textContent()) ?? '';
+      expect(grown.startsWith(cut)).toBe(true);
+      expect(grown.length).toBeGreaterThan(cut.length);
+      const body = stack.model.lastRequestBody as { messages: { role: string; content: string }[] };
+      expect(body.messages[1]!.content).toContain(`<draft>\n${cut}\n</draft>`);
+      expect(await p.locator('[data-redraft="versions"]').isVisible()).toBe(false); // the same version grew
+      await u.cmd('close').click();
+    } finally {
+      stack.model.setOptions({ outputTokens: 'echo', tokensPerSecond: 25, firstTokenDelayMs: 150 });
+    }
+  });
+
+  it('on linkedin.com a social post defaults to LinkedIn and counts against its 3,000 characters', async () => {
+    const li = await ext.context.newPage();
+    await li.route('https://www.linkedin.com/**', (r) => r.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: TALL }));
+    try {
+      await li.goto('https://www.linkedin.com/feed/');
+      await contentScriptReady(li);
+      const u = ui(li);
+      await selectFirstLine(li, li.locator('#ta'));
+      await openToolbar(li);
+      expect(await u.toolbar.locator('select[data-option="platform"]').inputValue()).toBe('linkedin');
+      await u.action('social_post').click();
+      await finished(li);
+      expect(await u.panel.locator('.title').textContent()).toBe('Social post · LinkedIn');
+      expect(await u.counter.textContent()).toMatch(/^\d+ \/ 3,000$/);
+      await u.cmd('close').click();
+    } finally {
+      await li.close();
+    }
   });
 });

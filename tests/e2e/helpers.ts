@@ -170,6 +170,11 @@ export const ui = (p: Page) => ({
   status: p.locator('[data-redraft="status"]'),
   action: (a: string) => p.locator(`[data-redraft="toolbar"] [data-action="${a}"]`),
   cmd: (c: string) => p.locator(`[data-redraft="panel"] [data-cmd="${c}"]`),
+  /** After Replace / Insert below: the small "Replaced · Undo" chip by the text (`data-how`: the strategy the field took). */
+  chip: p.locator('[data-redraft="chip"]'),
+  chipLabel: p.locator('[data-redraft="chip-label"]'),
+  chipCmd: (c: string) => p.locator(`[data-redraft="chip"] [data-cmd="${c}"]`),
+  counter: p.locator('[data-redraft="counter"]'),
 });
 
 /** After a selection: the small Redraft button appears beside it; clicking it opens the toolbar. */

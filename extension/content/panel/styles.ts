@@ -88,5 +88,10 @@ input.ask:focus-visible { outline: 2px solid var(--focus); outline-offset: 1px; 
 .versions .nav { padding: 0 6px; font-size: 15px; line-height: 1.2; }
 .blocked { margin-top: 6px; padding: 6px 8px; border-radius: 8px; background: var(--soft); border: 1px solid var(--line); color: var(--fg); font-size: 12.5px; }
 .blocked button.primary { margin-top: 4px; background: var(--accent); border-color: var(--accent); color: var(--accent-fg); }
+.counter { margin-top: 4px; font-size: 12px; color: var(--muted); text-align: end; }
+.counter.over { color: var(--err-fg); font-weight: 600; }
+.chip { display: inline-flex; align-items: center; gap: 4px; padding: 4px 4px 4px 6px; }
+.chip .label { font-weight: 600; padding-inline-end: 4px; }
+.chip button { border-color: var(--line); padding: 2px 8px; }
 .sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 `;
