@@ -38,7 +38,7 @@
  * `deliver` signs them with `stripe.webhooks.generateTestHeaderString` and POSTs them to a webhook URL
  * (or to every registered endpoint, each in its API version).
  *
- * Standalone (dev, bench): `tsx tests/support/stripe-server.ts --port 0` prints `{"url": ...}` on one line;
+ * Standalone (dev, bench): `tsx standins/stripe/index.ts --port 0` prints `{"url": ...}` on one line;
  * `GET /_standin/stats`, `GET /_standin/totals`, `POST /_standin/faults` expose the same controls over HTTP.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

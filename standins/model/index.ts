@@ -8,7 +8,7 @@
  * abort cuts the stream short. Faults (HTTP status, error chunk mid-stream, dropped socket, slow first
  * token) can be injected for the next N completion requests.
  *
- * Standalone: `tsx tests/support/model-server.ts --port 0 [--tokens-per-second N] [--first-token-ms N]
+ * Standalone: `tsx standins/model/index.ts --port 0 [--tokens-per-second N] [--first-token-ms N]
  * [--output-tokens N|echo]` prints `{"url": ...}` on one line and exits on SIGTERM/SIGINT.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
