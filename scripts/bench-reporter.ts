@@ -31,7 +31,7 @@ const b = await startUpstashBridge({ redisUrl: process.argv[1] });
 console.log(JSON.stringify({ url: b.url, token: b.token }));
 process.once('SIGTERM', () => b.close().then(() => process.exit(0)));`;
 const bridgeProc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', BRIDGE, redisServer.url], { stdio: ['ignore', 'pipe', 'inherit'] });
-const standIn = spawn(process.execPath, ['--import', 'tsx', 'standins/stripe/index.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const standIn = spawn(process.execPath, ['--import', 'tsx', 'standins/stripe/main.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const cleanup = async () => {
   standIn.kill('SIGTERM');
   bridgeProc.kill('SIGTERM');
