@@ -132,7 +132,7 @@ if (values.role === 'redis') {
   console.log(JSON.stringify({ metered: metered.url, passthrough: passthrough.url, tokens }));
   process.once('SIGTERM', () => process.exit(0));
 } else {
-  const model = await child<{ url: string }>(['standins/model/index.ts', '--port', '0', '--first-token-ms', String(FIRST_TOKEN_MS), '--tokens-per-second', String(TOKENS_PER_SECOND), '--output-tokens', String(OUTPUT_TOKENS)]);
+  const model = await child<{ url: string }>(['standins/model/main.ts', '--port', '0', '--first-token-ms', String(FIRST_TOKEN_MS), '--tokens-per-second', String(TOKENS_PER_SECOND), '--output-tokens', String(OUTPUT_TOKENS)]);
   const redis = await child<{ url: string; token: string }>(['scripts/bench.ts', '--role', 'redis']);
   const api = await child<{ metered: string; passthrough: string; tokens: string[] }>(['scripts/bench.ts', '--role', 'api'], {
     UPSTASH_REDIS_REST_URL: redis.info.url,
