@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
-import { startRedisServer } from '../tests/support/redis-server';
+import { startRedisServer } from '../standins/redis';
 import { createRedis } from '../api/store/redis';
 import { createQuotaStore } from '../api/metering/quota';
 import { createEntitlementStore } from '../api/billing/entitlements';
@@ -26,12 +26,12 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const redisServer = await startRedisServer();
 // The Upstash bridge stands for Upstash, a remote service: it runs in its own process, like the stand-in,
 // so neither takes CPU from the reporter's event loop.
-const BRIDGE = `import { startUpstashBridge } from './tests/support/upstash-bridge.ts';
+const BRIDGE = `import { startUpstashBridge } from './standins/upstash-bridge/index.ts';
 const b = await startUpstashBridge({ redisUrl: process.argv[1] });
 console.log(JSON.stringify({ url: b.url, token: b.token }));
 process.once('SIGTERM', () => b.close().then(() => process.exit(0)));`;
 const bridgeProc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', BRIDGE, redisServer.url], { stdio: ['ignore', 'pipe', 'inherit'] });
-const standIn = spawn(process.execPath, ['--import', 'tsx', 'tests/support/stripe-server.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const standIn = spawn(process.execPath, ['--import', 'tsx', 'standins/stripe/main.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const cleanup = async () => {
   standIn.kill('SIGTERM');
   bridgeProc.kill('SIGTERM');

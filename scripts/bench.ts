@@ -24,8 +24,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../api/config/env';
 import { createServices } from '../api/services';
 import { createApp } from '../api/app';
-import { startRedisServer } from '../tests/support/redis-server';
-import { startUpstashBridge } from '../tests/support/upstash-bridge';
+import { startRedisServer } from '../standins/redis';
+import { startUpstashBridge } from '../standins/upstash-bridge';
 import { createChatModel } from '../api/model/provider';
 import { buildMessages } from '../api/model/prompts';
 import type { RewriteRequest } from '../shared/contract';
@@ -132,7 +132,7 @@ if (values.role === 'redis') {
   console.log(JSON.stringify({ metered: metered.url, passthrough: passthrough.url, tokens }));
   process.once('SIGTERM', () => process.exit(0));
 } else {
-  const model = await child<{ url: string }>(['tests/support/model-server.ts', '--port', '0', '--first-token-ms', String(FIRST_TOKEN_MS), '--tokens-per-second', String(TOKENS_PER_SECOND), '--output-tokens', String(OUTPUT_TOKENS)]);
+  const model = await child<{ url: string }>(['standins/model/main.ts', '--port', '0', '--first-token-ms', String(FIRST_TOKEN_MS), '--tokens-per-second', String(TOKENS_PER_SECOND), '--output-tokens', String(OUTPUT_TOKENS)]);
   const redis = await child<{ url: string; token: string }>(['scripts/bench.ts', '--role', 'redis']);
   const api = await child<{ metered: string; passthrough: string; tokens: string[] }>(['scripts/bench.ts', '--role', 'api'], {
     UPSTASH_REDIS_REST_URL: redis.info.url,

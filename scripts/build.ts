@@ -5,10 +5,11 @@
  *   .vercel/output/functions/index.func/       Vercel Build Output API (`vercel deploy --prebuilt`)
  * Prints each bundle's size, raw and gzipped.
  */
-import { build, type BuildOptions } from 'esbuild';
+import { build } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { common, targets } from './lib/build-targets';
 
 /**
  * The usage reporter on Vercel Cron (it calls each path with GET and `Authorization: Bearer $CRON_SECRET`):
@@ -19,29 +20,6 @@ import { gzipSync } from 'node:zlib';
 export const VERCEL_CRONS = [
   { path: '/internal/report-usage', schedule: '0 * * * *' },
   { path: '/internal/report-usage?mode=due', schedule: '*/5 * * * *' },
-];
-
-const common: BuildOptions = {
-  bundle: true,
-  format: 'esm',
-  minify: true,
-  sourcemap: 'linked',
-  legalComments: 'none',
-  logLevel: 'warning',
-  define: { 'process.env.NODE_ENV': '"production"' },
-};
-// Node built-ins stay imports; CommonJS dependencies get a `require` that can load them.
-const nodeBanner = { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" };
-
-const targets: { name: string; out: string; options: BuildOptions }[] = [
-  { name: 'node', out: 'dist/node/index.mjs', options: { entryPoints: ['api/runtimes/node.ts'], platform: 'node', target: 'node22', banner: nodeBanner } },
-  {
-    name: 'workers',
-    out: 'dist/worker/index.js',
-    // The Workers runtime with `nodejs_compat` provides node:* modules; everything else is bundled.
-    options: { entryPoints: ['api/runtimes/worker.ts'], platform: 'browser', target: 'es2022', conditions: ['workerd', 'worker', 'browser'], external: ['node:*'] },
-  },
-  { name: 'vercel', out: '.vercel/output/functions/index.func/index.mjs', options: { entryPoints: ['api/runtimes/vercel.ts'], platform: 'node', target: 'node22', banner: nodeBanner } },
 ];
 
 rmSync('dist', { recursive: true, force: true });

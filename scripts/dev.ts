@@ -11,10 +11,10 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../api/config/env';
 import { startNodeServer, startupSummary } from '../api/runtimes/node';
-import { startRedisServer } from '../tests/support/redis-server';
-import { startUpstashBridge } from '../tests/support/upstash-bridge';
-import { startModelServer } from '../tests/support/model-server';
-import { startStripeServer } from '../tests/support/stripe-server';
+import { startRedisServer } from '../standins/redis';
+import { startUpstashBridge } from '../standins/upstash-bridge';
+import { startModelServer } from '../standins/model';
+import { startStripeServer } from '../standins/stripe';
 import { setupStripe } from '../api/billing/setup';
 import { createStripeClient } from '../api/billing/stripe';
 

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvents, billedFor, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
-import { ALL_FAULTS } from '../support/stripe-server';
+import { ALL_FAULTS } from '../../standins/stripe';
 
 const DAY = 86_400_000;
 const USERS = 1_000;

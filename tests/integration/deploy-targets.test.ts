@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInfra, spawnApi, type Infra } from '../support/infra';
 import { ledgerOf } from '../support/stack';
-import { startStripeServer } from '../support/stripe-server';
+import { startStripeServer } from '../../standins/stripe';
 import { standInSetup } from '../support/billing';
 
 let infra: Infra;

@@ -29,7 +29,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { APICallError, NoOutputGeneratedError, StreamProviderError, streamText, type TextStreamPart, type ToolSet } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
-import { startModelServer, type ModelServer } from '../support/model-server';
+import { startModelServer, type ModelServer } from '../../standins/model';
 
 let server: ModelServer;
 let model: ReturnType<ReturnType<typeof createOpenAI>['chat']>;

@@ -10,7 +10,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
-import { parseForm, startStripeServer, type FaultKind, type StripeServer } from '../support/stripe-server';
+import { parseForm, startStripeServer, type FaultKind, type StripeServer } from '../../standins/stripe';
 import { standInSetup } from '../support/billing';
 import { createStripeClient, createStripeGateway, StripeCallError } from '../../api/billing/stripe';
 import { classifyFailure } from '../../api/billing/batches';

@@ -9,7 +9,7 @@ import { createStripeClient } from '../../api/billing/stripe';
 import type { ServiceOptions } from '../../api/services';
 import { handleStripeEvent } from '../../api/billing/entitlements';
 import { startStack, type Stack } from './stack';
-import { startStripeServer, type StripeServer, type StripeServerOptions } from './stripe-server';
+import { startStripeServer, type StripeServer, type StripeServerOptions } from '../../standins/stripe';
 import { periodWindowSec } from '../../api/billing/batches';
 
 export interface BillingStack {

@@ -7,9 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Redis as IORedis } from 'ioredis';
 import { createDevIssuer, DEV_ISSUER, type DevIssuer } from '../../api/auth/dev-issuer';
-import { startRedisServer, type RedisServer } from './redis-server';
-import { startUpstashBridge, type UpstashBridge } from './upstash-bridge';
-import { startModelServer, type ModelServer, type ModelServerOptions } from './model-server';
+import { startRedisServer, type RedisServer } from '../../standins/redis';
+import { startUpstashBridge, type UpstashBridge } from '../../standins/upstash-bridge';
+import { startModelServer, type ModelServer, type ModelServerOptions } from '../../standins/model';
 
 /** The extension origin production requires in CLERK_AUTHORIZED_PARTIES; the issuer puts it in every token's azp by default. */
 export const INFRA_EXTENSION = 'chrome-extension://infraextensionidinfraextensionid';

@@ -9,9 +9,9 @@ import { createApp } from '../../api/app';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Services } from '../../api/context';
 import type { DevIssuer } from '../../api/auth/dev-issuer';
-import { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server';
-import { startUpstashBridge, type UpstashBridge } from './upstash-bridge';
-import { startModelServer, type ModelServer, type ModelServerOptions } from './model-server';
+import { startRedisServer, type RedisServer, type RedisServerOptions } from '../../standins/redis';
+import { startUpstashBridge, type UpstashBridge } from '../../standins/upstash-bridge';
+import { startModelServer, type ModelServer, type ModelServerOptions } from '../../standins/model';
 
 export interface Stack {
   api: string;

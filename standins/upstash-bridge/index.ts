@@ -39,11 +39,20 @@ export function stripShebang(script: string): string {
   return nl === -1 ? '' : `\n${script.slice(nl + 1)}`; // keep line numbers in error messages
 }
 
-export async function startUpstashBridge(opts: { redisUrl: string; port?: number; token?: string }): Promise<UpstashBridge> {
+export async function startUpstashBridge(opts: {
+  redisUrl: string;
+  port?: number;
+  token?: string;
+}): Promise<UpstashBridge> {
   const token = opts.token ?? randomBytes(16).toString('hex');
   // Plain commands share one connection (ioredis pipelines them in order); MULTI/EXEC gets its own
   // per request, so a transaction never interleaves with other clients' commands.
-  const redis = new IORedis(opts.redisUrl, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 100, lazyConnect: false });
+  const redis = new IORedis(opts.redisUrl, {
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => 100,
+    lazyConnect: false,
+  });
   redis.on('error', () => {}); // reconnects by itself; command errors reach the caller
   await new Promise<void>((resolve, reject) => {
     redis.once('ready', () => resolve());
@@ -152,7 +161,9 @@ export async function startUpstashBridge(opts: { redisUrl: string; port?: number
       return send(res, 'error' in reply ? 400 : 200, reply);
     }
     if (path === '/pipeline' || path === '/multi-exec') {
-      if (!Array.isArray(body) || body.length === 0 || !body.every(isCommand)) return send(res, 400, { error: 'ERR body must be a non-empty array of commands' });
+      if (!Array.isArray(body) || body.length === 0 || !body.every(isCommand)) {
+        return send(res, 400, { error: 'ERR body must be a non-empty array of commands' });
+      }
       stats.commands += body.length;
       if (path === '/pipeline') return send(res, 200, await Promise.all(body.map((c) => one(c, base64))));
       const replies = await multiExec(body, base64);

@@ -53,7 +53,10 @@ process.once('exit', () => {
 
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
   if (!redisServerInstalled()) {
-    throw new Error('redis-server is not installed. Install it with: sudo apt-get install -y redis-server (or run: bash scripts/run.sh test)');
+    throw new Error(
+      'redis-server is not installed. Install it with: sudo apt-get install -y redis-server ' +
+        '(or run: bash scripts/run.sh test)',
+    );
   }
   const port = opts.port ?? (await freePort());
   const tempDir = opts.dir ? undefined : mkdtempSync(join(tmpdir(), 'redraft-redis-'));
@@ -62,7 +65,9 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 
   async function start(): Promise<void> {
     if (child) return;
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.persist ? 'yes' : 'no', '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
+    args.push('--appendonly', opts.persist ? 'yes' : 'no', '--daemonize', 'no');
+    args.push('--protected-mode', 'yes', '--loglevel', 'warning');
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(proc);
     child = proc;

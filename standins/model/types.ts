@@ -1,0 +1,51 @@
+/** The model stand-in's public types: its options, faults, stats and the handle tests and dev use. */
+
+export type Fault =
+  // reply with this HTTP status + OpenAI-shaped JSON error, before any token
+  | { kind: 'status'; status: number; message?: string }
+  // send N content chunks, then an OpenAI-style error chunk, then end
+  | { kind: 'error-mid-stream'; afterChunks: number }
+  // send N content chunks, then destroy the socket
+  | { kind: 'drop-mid-stream'; afterChunks: number }
+  // wait before the first chunk
+  | { kind: 'slow-first-token'; delayMs: number };
+
+export interface ModelServerOptions {
+  port?: number; // 0 = free port
+  tokensPerSecond?: number; // streaming speed; 0 or Infinity = as fast as possible. default 0 (fast)
+  firstTokenDelayMs?: number; // default 0
+  /** Tokens to generate before max_tokens applies; 'echo' (default) ≈ tokens of the last user message. */
+  outputTokens?: number | 'echo';
+  /**
+   * Stream exactly these pieces (one token each) instead of generated words, e.g. a multi-line answer;
+   * null = generate.
+   */
+  script?: string[] | null;
+}
+
+export interface ModelServerStats {
+  /** Every HTTP request, any route. */
+  requests: number;
+  /** Every authorized `POST /chat/completions` (bad bodies and faulted ones included): "calls made to the model". */
+  completions: number;
+  /** Completions whose whole response (through `[DONE]`) was written. */
+  completed: number;
+  /** Completions the client disconnected from before the end. */
+  aborted: number;
+  promptTokens: number;
+  /** Tokens actually sent, including those of aborted and faulted completions. */
+  completionTokens: number;
+}
+
+export interface ModelServer {
+  url: string; // base URL including /v1, e.g. http://127.0.0.1:1234/v1
+  port: number;
+  setOptions(o: Partial<ModelServerOptions>): void;
+  injectFault(f: Fault, times?: number): void; // the next `times` (default 1) completion requests get this fault
+  clearFaults(): void;
+  stats: ModelServerStats;
+  lastRequestBody: unknown; // the last JSON body received on /chat/completions
+  close(): Promise<void>;
+}
+
+export const STAND_IN_MODEL_ID = 'gpt-4o-mini';
