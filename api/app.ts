@@ -4,7 +4,8 @@
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
-import type { AppEnv, Services } from './context';
+import type { Services } from './context';
+import type { AppEnv } from './http/app-env';
 import { AppError } from './errors';
 import { requireUser } from './auth/middleware';
 import { rewriteRoutes } from './routes/rewrite';
@@ -36,32 +37,34 @@ export function createApp(s: Services) {
     app.use('*', cors({ origin: s.config.allowedOrigins, allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['X-Request-Id', 'X-Tokens-Remaining', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'], maxAge: 600 }));
   }
 
+  const { config } = s;
+  const maxBodyBytes = config.limits.maxBodyBytes;
   app.route('/', healthRoutes(s));
-  app.route('/', metricsRoutes(s));
-  app.route('/', webhookRoutes(s));
-  app.route('/', stripeEventRoutes(s));
-  app.route('/', internalRoutes(s));
-  if (s.config.auth.devAuth && s.devIssuer) app.route('/', devRoutes(s.devIssuer, s.config.auth.authorizedParties));
+  app.route('/', metricsRoutes({ metrics: s.metrics, metricsToken: config.metricsToken }));
+  app.route('/', webhookRoutes({ ...s, meteredPriceId: config.billing?.prices.metered }));
+  app.route('/', stripeEventRoutes({ ...s, thinWebhookSecret: config.billing?.thinWebhookSecret }));
+  app.route('/', internalRoutes({ ...s, cronSecret: config.reporter.cronSecret }));
+  if (config.auth.devAuth && s.devIssuer) app.route('/', devRoutes(s.devIssuer, config.auth.authorizedParties));
 
   app.use('/v1/*', requireUser(s.verifySession));
   // Every /v1 body is capped as it streams (routes that read one get these bytes).
-  app.use('/v1/*', bodyLimit(s.config.limits.maxBodyBytes));
+  app.use('/v1/*', bodyLimit(maxBodyBytes));
   // Usage, billing (each billing call goes to Stripe), styles and settings share a per-user window of their own.
-  const account = accountLimit(s);
+  const account = accountLimit({ rateLimits: s.rateLimits, accountRequestsPerMinute: config.limits.accountRequestsPerMinute });
   app.use('/v1/usage', account);
   app.use('/v1/billing/*', account);
-  app.route('/', rewriteRoutes(s));
-  app.route('/', usageRoutes(s));
+  app.route('/', rewriteRoutes({ rewrites: s.rewrites, limits: config.limits }));
+  app.route('/', usageRoutes({ ...s, billingEnabled: config.billing !== undefined, maxTextChars: config.limits.maxTextChars }));
   app.route('/', billingRoutes(s));
   app.use('/v1/styles/*', account); // also matches /v1/styles itself
   app.use('/v1/settings', account);
-  app.route('/', styleRoutes(s));
-  app.route('/', settingsRoutes(s));
+  app.route('/', styleRoutes({ ...s, maxBodyBytes }));
+  app.route('/', settingsRoutes({ ...s, maxBodyBytes }));
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
   app.onError((err, c) => {
     if (err instanceof AppError) {
-      if (err.status >= 500) s.log({ level: 'warn', msg: err.message, code: err.code, cause: String((err as { cause?: unknown }).cause ?? '') });
+      if (err.status >= 500) s.log({ level: 'warn', msg: err.message, code: err.code, cause: String(err.cause ?? '') });
       return c.json(err.toBody(), err.status, err.headers);
     }
     s.log({ level: 'error', msg: 'unhandled error', path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

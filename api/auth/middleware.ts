@@ -4,7 +4,7 @@
  */
 import { createMiddleware } from 'hono/factory';
 import { AppError } from '../errors';
-import type { AppEnv } from '../context';
+import type { AppEnv } from '../http/app-env';
 import type { SessionVerifier } from './verify';
 
 export function requireUser(verify: SessionVerifier) {

@@ -25,7 +25,7 @@ export async function hasBearer(c: Context, secret: string | undefined): Promise
 
 /** 401 with a bearer challenge; `name` is the variable that holds the secret. */
 export const bearerRefused = (name: string, route: string) =>
-  new AppError('unauthenticated', `${route} needs "Authorization: Bearer <${name}>".`, {}, { 'WWW-Authenticate': 'Bearer realm="redraft"' });
+  new AppError('unauthenticated', `${route} needs "Authorization: Bearer <${name}>".`, { headers: { 'WWW-Authenticate': 'Bearer realm="redraft"' } });
 
 /** Middleware: the route needs `Authorization: Bearer <secret>` (open when `secret` is undefined). */
 export function requireBearer(secret: string | undefined, name: string): MiddlewareHandler {

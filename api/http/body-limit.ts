@@ -12,8 +12,8 @@ import { AppError } from '../errors';
 
 // Either refusal closes the connection: the rest of the body is not worth reading.
 const CLOSE = { Connection: 'close' };
-export const payloadTooLarge = (maxBytes: number) => new AppError('payload_too_large', `The request body is larger than ${maxBytes} bytes.`, {}, CLOSE);
-export const requestIncomplete = () => new AppError('request_incomplete', 'The request body ended before it was complete (the connection closed or was too slow).', {}, CLOSE);
+export const payloadTooLarge = (maxBytes: number) => new AppError('payload_too_large', `The request body is larger than ${maxBytes} bytes.`, { headers: CLOSE });
+export const requestIncomplete = () => new AppError('request_incomplete', 'The request body ended before it was complete (the connection closed or was too slow).', { headers: CLOSE });
 
 /** One read per request, whoever asks first (the middleware or the handler). */
 const reads = new WeakMap<Request, Promise<Uint8Array>>();

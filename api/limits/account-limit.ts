@@ -6,10 +6,11 @@
  * `app.use('/v1/<route>', accountLimit(s))` (after requireUser).
  */
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv, Services } from '../context';
+import type { AppEnv } from '../http/app-env';
+import type { RateLimits } from './rate-limits';
 import { AppError, meteringUnavailable } from '../errors';
 
-export function accountLimit(s: Pick<Services, 'rateLimits' | 'config'>) {
+export function accountLimit(s: { rateLimits: Pick<RateLimits, 'account'>; accountRequestsPerMinute: number }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const { userId } = c.get('user');
     const r = await s.rateLimits.account(userId).catch((err: unknown) => {
@@ -19,9 +20,8 @@ export function accountLimit(s: Pick<Services, 'rateLimits' | 'config'>) {
       const retryAfter = Math.max(1, Math.ceil((r.reset - Date.now()) / 1000)); // the limiter's clock
       throw new AppError(
         'rate_limited',
-        `Too many requests: the limit is ${s.config.limits.accountRequestsPerMinute} account requests per minute (usage, billing, styles and settings). Try again in ${retryAfter} s.`,
-        { retryAfterSeconds: retryAfter },
-        { 'Retry-After': String(retryAfter) },
+        `Too many requests: the limit is ${s.accountRequestsPerMinute} account requests per minute (usage, billing, styles and settings). Try again in ${retryAfter} s.`,
+        { details: { retryAfterSeconds: retryAfter }, headers: { 'Retry-After': String(retryAfter) } },
       );
     }
     await next();

@@ -4,10 +4,12 @@
  */
 import { createMiddleware } from 'hono/factory';
 import { routePath } from 'hono/route';
-import type { AppEnv, Services } from '../context';
+import type { AppEnv } from '../http/app-env';
+import type { Log } from './log';
+import type { Metrics } from './metrics';
 import { AppError } from '../errors';
 
-export function requestLog(s: Pick<Services, 'log' | 'metrics'>) {
+export function requestLog(s: { log: Log; metrics: Pick<Metrics, 'inc' | 'observe'> }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const t0 = performance.now();
     const id = crypto.randomUUID();

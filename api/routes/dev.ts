@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { AppEnv } from '../context';
+import type { AppEnv } from '../http/app-env';
 import type { DevIssuer } from '../auth/dev-issuer';
 import { AppError } from '../errors';
 import { readJsonBody } from './body';

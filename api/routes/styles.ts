@@ -4,7 +4,8 @@
  */
 import { Hono } from 'hono';
 import { STYLE_ID_PATTERN, StyleInputSchema, STYLES_MAX, type OkResponse, type StyleResponse, type StylesResponse } from '../../shared/contract';
-import type { AppEnv, Services } from '../context';
+import type { Services } from '../context';
+import type { AppEnv } from '../http/app-env';
 import { AppError, meteringUnavailable } from '../errors';
 import { readJsonBody } from './body';
 import { parseBody } from './validate';
@@ -25,13 +26,15 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 function styleId(raw: string): string {
   if (!STYLE_ID_PATTERN.test(raw)) {
     throw new AppError('invalid_request', `The style id "${raw.slice(0, 60)}" is not valid: use 1-40 characters of a-z 0-9 _ -, starting with a letter or digit.`, {
-      issues: [{ path: 'id', message: 'must match ^[a-z0-9][a-z0-9_-]{0,39}$' }],
+      details: { issues: [{ path: 'id', message: 'must match ^[a-z0-9][a-z0-9_-]{0,39}$' }] },
     });
   }
   return raw;
 }
 
-export function styleRoutes(s: Services) {
+export type StyleRouteDeps = Pick<Services, 'styles' | 'now'> & { maxBodyBytes: number };
+
+export function styleRoutes(s: StyleRouteDeps) {
   const app = new Hono<AppEnv>();
 
   app.get('/v1/styles', async (c) => {
@@ -43,7 +46,7 @@ export function styleRoutes(s: Services) {
   app.put('/v1/styles/:id', async (c) => {
     const { userId } = c.get('user');
     const id = styleId(c.req.param('id'));
-    const input = parseBody(StyleInputSchema, await readJsonBody(c, Math.min(s.config.limits.maxBodyBytes, STYLE_BODY_MAX_BYTES)));
+    const input = parseBody(StyleInputSchema, await readJsonBody(c, Math.min(s.maxBodyBytes, STYLE_BODY_MAX_BYTES)));
     const r = await guarded(() => s.styles.put(userId, id, input, s.now()));
     if (!r.ok) throw new AppError('style_limit_reached', `You already have ${r.count} saved styles, the most there can be (${STYLES_MAX}). Delete one (DELETE /v1/styles/:id) or replace an existing one.`);
     return c.json<StyleResponse>({ style: r.style });

@@ -13,5 +13,5 @@ export function parseBody<S extends z.ZodType>(schema: S, raw: unknown): z.infer
     .slice(0, 3)
     .map((i) => (i.path && !i.message.startsWith(i.path) ? `${i.path}: ${i.message}` : i.message))
     .join('; ');
-  throw new AppError('invalid_request', `The request body is not valid${named ? `: ${named}` : ''}${issues.length > 3 ? ` (and ${issues.length - 3} more)` : ''}.`, { issues });
+  throw new AppError('invalid_request', `The request body is not valid${named ? `: ${named}` : ''}${issues.length > 3 ? ` (and ${issues.length - 3} more)` : ''}.`, { details: { issues } });
 }
