@@ -8,7 +8,7 @@ import { exponential, retry, type RetryOptions } from '../lib/retry';
 import type { Period } from '../metering/periods';
 import type { LedgerEvent, QuotaStore, Settlement } from '../metering/quota';
 import { usageToCharge, type StreamOutcome } from '../metering/settlement';
-import { PROMPT_VERSION } from '../model/prompts';
+import { PROMPT_VERSION } from '../../shared/prompts';
 import type { Log } from '../observe/log';
 import type { Metrics } from '../observe/metrics';
 

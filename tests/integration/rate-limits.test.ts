@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
 import { startBillingStack, type BillingStack } from '../support/billing';
-import { buildMessages, outputTokenCap } from '../../api/model/prompts';
+import { buildMessages } from '../../shared/prompts';
+import { outputTokenCap } from '../../shared/actions';
 import { countChatTokens } from '../../api/model/estimate';
 import { reservationFor } from '../../api/metering/settlement';
 

@@ -1,8 +1,10 @@
 /**
- * Prompts, one place, versioned. Each action has its instructions and an output-token cap,
- * which bounds both cost and the quota reservation. Pure: no I/O.
+ * Prompts, one place, versioned: the system prompt of each action (./actions.ts) and the user message that
+ * holds the user's content, delimited. Shared: the API sends these messages, and the extension's estimate
+ * measures them (extension/lib/estimate.ts). Pure: no I/O.
  */
-import { PLATFORM_CHAR_LIMITS, type Platform, type RewriteRequest } from '../../shared/contract';
+import type { RewriteRequest } from './contract';
+import { ACTION_SPECS } from './actions';
 
 export const PROMPT_VERSION = '2026-12-02.1';
 
@@ -41,52 +43,6 @@ function systemPrompt(task: string, has: { style: boolean; request: boolean }): 
   return `${lines.join(' ')}\n\nTask: ${task}`;
 }
 
-const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.ceil(n)));
-
-/** ~3 characters per token is a safe (generous) bound for English and most Latin-script text. */
-const tokensForChars = (chars: number) => Math.ceil(chars / 3);
-
-interface ActionSpec {
-  instruction: (r: RewriteRequest) => string;
-  /** Maximum output tokens given the input's token count. */
-  outputCap: (inputTokens: number, r: RewriteRequest) => number;
-}
-
-const ACTION_SPECS: Record<RewriteRequest['action'], ActionSpec> = {
-  rewrite: {
-    instruction: () => 'Rewrite the text to be clearer and more compelling while keeping its meaning, facts and approximate length.',
-    outputCap: (n) => clamp(n * 1.5 + 64, 256, 8000),
-  },
-  shorten: {
-    instruction: () => 'Shorten the text to about half its length, keeping the key message, facts and call to action.',
-    outputCap: (n) => clamp(n * 0.8 + 32, 128, 5000),
-  },
-  expand: {
-    instruction: () => 'Expand the text with relevant detail, benefits and an engaging flow, to about twice its length. Do not invent facts such as prices, numbers or names.',
-    outputCap: (n) => clamp(n * 2.5 + 128, 512, 12000),
-  },
-  tone: {
-    instruction: (r) => `Rewrite the text in a ${r.tone} tone, keeping its meaning, facts and approximate length.`,
-    outputCap: (n) => clamp(n * 1.5 + 64, 256, 8000),
-  },
-  product_description: {
-    instruction: () => 'Turn the text into a persuasive product description of 80 to 150 words: a hook, the key benefits, and a short call to action. Do not invent specifications.',
-    outputCap: () => 400,
-  },
-  social_post: {
-    instruction: (r) => {
-      const platform = r.platform as Platform;
-      const limit = PLATFORM_CHAR_LIMITS[platform];
-      return `Turn the text into one ${platformName(platform)} post of at most ${limit} characters including hashtags and emoji, in the platform's usual style. Stay under the limit.`;
-    },
-    outputCap: (_n, r) => clamp(tokensForChars(PLATFORM_CHAR_LIMITS[r.platform as Platform]), 64, 1200),
-  },
-};
-
-function platformName(p: Platform): string {
-  return { x: 'X (Twitter)', linkedin: 'LinkedIn', instagram: 'Instagram', facebook: 'Facebook' }[p];
-}
-
 /**
  * Our delimiters inside user content would let it close its block and open another (e.g. a fake <request>):
  * their `<` becomes a full-width `＜`, so each block ends only where we end it. Other text is left as is.
@@ -112,8 +68,4 @@ export function buildMessages(r: RewriteRequest, extras: UserExtras = {}): ChatM
 export function withoutUserExtras(r: RewriteRequest): RewriteRequest {
   const { instruction: _i, styleId: _s, ...bare } = r;
   return bare;
-}
-
-export function outputTokenCap(r: RewriteRequest, inputTokens: number): number {
-  return ACTION_SPECS[r.action].outputCap(inputTokens, r);
 }
