@@ -5,10 +5,12 @@ import { AppError } from '../errors';
 import type { Reservation } from '../metering/quota';
 
 export const styleNotFound = (styleId: string | undefined) =>
-  new AppError('style_not_found', `You have no saved style "${styleId}". Pick one from GET /v1/styles, or send the request without styleId.`);
+  new AppError('style_not_found',
+    `You have no saved style "${styleId}". Pick one from GET /v1/styles, or send the request without styleId.`);
 
 export function rateLimited(what: string, retryAfter: number): AppError {
-  return new AppError('rate_limited', `Too many rewrites: the limit is ${what} per minute. Try again in ${retryAfter} s.`, {
+  return new AppError('rate_limited',
+    `Too many rewrites: the limit is ${what} per minute. Try again in ${retryAfter} s.`, {
     details: { retryAfterSeconds: retryAfter },
     headers: { 'Retry-After': String(retryAfter) },
   });
@@ -17,7 +19,8 @@ export function rateLimited(what: string, retryAfter: number): AppError {
 export const duplicateRequest = (requestId: string, state: string) =>
   new AppError(
     'duplicate_request',
-    `Request ${requestId} was already ${state === 'settled' ? 'completed and charged' : 'started'}; send a new requestId to run it again.`,
+    `Request ${requestId} was already ${state === 'settled' ? 'completed and charged' : 'started'}; ` +
+      'send a new requestId to run it again.',
   );
 
 export function quotaExhausted(q: Extract<Reservation, { reason: 'exhausted' }>): AppError {
@@ -26,7 +29,8 @@ export function quotaExhausted(q: Extract<Reservation, { reason: 'exhausted' }>)
   const upgrade = q.plan === 'free' ? '; upgrade to Pro for more' : '';
   return new AppError(
     'quota_exhausted',
-    `You have used your ${q.cap.toLocaleString('en-US')} tokens for this period (${used} used). It resets on ${end.slice(0, 10)}${upgrade}.`,
+    `You have used your ${q.cap.toLocaleString('en-US')} tokens for this period (${used} used). ` +
+      `It resets on ${end.slice(0, 10)}${upgrade}.`,
     { details: { periodEnd: end } },
   );
 }

@@ -62,7 +62,13 @@ export type RewriteResult =
       /** Resolves once the usage is recorded (or given up): runtimes that stop with the response wait for it. */
       settled: Promise<void>;
     }
-  | { ok: false; error: AppError; window?: RateWindow; /** Set once the reservation was granted. */ tokensRemaining?: number };
+  | {
+      ok: false;
+      error: AppError;
+      window?: RateWindow;
+      /** Set once the reservation was granted. */
+      tokensRemaining?: number;
+    };
 
 export interface RewriteService {
   run(input: RewriteInput): Promise<RewriteResult>;
@@ -79,15 +85,18 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
   /** Give a reservation back, by this attempt's nonce only; on a Redis error retry `retries` times. */
   async function release(a: RewriteInput, attempt: string, retries: number): Promise<void> {
     try {
-      await retry(() => d.quota.release(a.userId, a.requestId, attempt), { attempts: retries + 1, backoff: exponential(500), sleep: d.sleep });
+      await retry(() => d.quota.release(a.userId, a.requestId, attempt), { attempts: retries + 1,
+        backoff: exponential(500), sleep: d.sleep });
     } catch (err) {
-      d.log({ level: 'warn', msg: 'release failed; the reservation will be swept as abandoned', requestId: a.requestId, user: a.userId, error: String(err) });
+      d.log({ level: 'warn', msg: 'release failed; the reservation will be swept as abandoned',
+        requestId: a.requestId, user: a.userId, error: String(err) });
     }
   }
 
   function rateRefusal(r: RateDecision): AppError {
     const retryAfter = Math.max(1, Math.ceil((r.reset - d.now()) / 1000));
-    const what = r.refusedBy === 'tokens' ? `${d.limits.tokensPerMinute} tokens` : `${d.limits.requestsPerMinute} requests`;
+    const what = r.refusedBy === 'tokens' ? `${d.limits.tokensPerMinute} tokens`
+      : `${d.limits.requestsPerMinute} requests`;
     return rateLimited(what, retryAfter);
   }
 
@@ -119,7 +128,8 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         // The client going away or a shutdown stops the model.
         signal: cut.signal,
         onEnd: (outcome) =>
-          settleRewrite(settleDeps, { userId: a.userId, requestId: a.requestId, req: a.req, period: q.period, startedAt, outcome }).finally(() => {
+          settleRewrite(settleDeps, { userId: a.userId, requestId: a.requestId, req: a.req, period: q.period,
+            startedAt, outcome }).finally(() => {
             unlink();
             markSettled();
           }),
@@ -159,7 +169,8 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         // The reservation may have been made even if its reply was lost (timeout): release it in the
         // background, by this attempt's nonce, once Redis answers again — never a retry's reservation.
         void release(a, attempt, LATE_RELEASE_RETRIES);
-        return { ok: false, error: meteringUnavailable(rate.status === 'rejected' ? rate.reason : (reservation as PromiseRejectedResult).reason) };
+        return { ok: false, error: meteringUnavailable(rate.status === 'rejected' ? rate.reason
+          : (reservation as PromiseRejectedResult).reason) };
       }
       const r = rate.value;
       const q = reservation.value;
@@ -181,7 +192,8 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
       } catch (err) {
         // Nothing was generated: give the whole reservation back, so the user may retry (even with the same requestId).
         await release(a, attempt, 0);
-        if (err instanceof NoFirstToken && err.reason === 'cancelled') return { ok: false, error: cancelledBeforeAnswer(), window, tokensRemaining };
+        if (err instanceof NoFirstToken && err.reason === 'cancelled') return { ok: false,
+          error: cancelledBeforeAnswer(), window, tokensRemaining };
         if (err instanceof NoFirstToken) return { ok: false, error: modelUnavailable(err), window, tokensRemaining };
         throw err;
       }
