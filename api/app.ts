@@ -5,33 +5,31 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Services } from './context';
-import type { AppEnv } from './http/app-env';
+import type { AppEnv } from './app-env';
 import { AppError } from './errors';
-import { requireUser } from './auth/middleware';
+import { requireUser } from './middleware/require-user';
 import { rewriteRoutes } from './routes/rewrite';
 import { usageRoutes } from './routes/usage';
 import { healthRoutes } from './routes/health';
 import { devRoutes } from './routes/dev';
 import { metricsRoutes } from './routes/metrics';
-import { requestLog } from './observe/request-log';
+import { requestLog } from './middleware/request-log';
+import { requestId } from './middleware/request-id';
+import { noStore } from './middleware/no-store';
 import { billingRoutes } from './routes/billing';
 import { webhookRoutes } from './routes/webhooks';
 import { stripeEventRoutes } from './routes/stripe-events';
 import { internalRoutes } from './routes/internal';
 import { styleRoutes } from './routes/styles';
 import { settingsRoutes } from './routes/settings';
-import { bodyLimit } from './http/body-limit';
-import { accountLimit } from './limits/account-limit';
+import { bodyLimit } from './middleware/body-limit';
+import { accountLimit } from './middleware/account-limit';
 
 export function createApp(s: Services) {
   const app = new Hono<AppEnv>();
+  app.use('*', requestId());
   app.use('*', requestLog(s));
-  // Every answer is about one user or one moment: never stored by a cache, never sniffed as another type.
-  app.use('*', async (c, next) => {
-    await next();
-    if (!c.res.headers.has('X-Content-Type-Options')) c.res.headers.set('X-Content-Type-Options', 'nosniff');
-    if (c.req.method !== 'OPTIONS' && !c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
-  });
+  app.use('*', noStore());
 
   if (s.config.allowedOrigins.length > 0) {
     app.use('*', cors({ origin: s.config.allowedOrigins, allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['X-Request-Id', 'X-Tokens-Remaining', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'], maxAge: 600 }));
@@ -48,7 +46,7 @@ export function createApp(s: Services) {
 
   app.use('/v1/*', requireUser(s.verifySession));
   // Every /v1 body is capped as it streams (routes that read one get these bytes).
-  app.use('/v1/*', bodyLimit(maxBodyBytes));
+  app.use('/v1/*', bodyLimit({ maxBytes: maxBodyBytes }));
   // Usage, billing (each billing call goes to Stripe), styles and settings share a per-user window of their own.
   const account = accountLimit({ rateLimits: s.rateLimits, accountRequestsPerMinute: config.limits.accountRequestsPerMinute });
   app.use('/v1/usage', account);

@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import type { BillingRedirectResponse } from '../../shared/contract';
 import type { BillingServices, Services } from '../context';
-import type { AppEnv } from '../http/app-env';
+import type { AppEnv } from '../app-env';
 import { AppError, meteringUnavailable } from '../errors';
 import { StripeCallError } from '../billing/stripe';
 

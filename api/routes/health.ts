@@ -7,8 +7,8 @@
  */
 import { Hono } from 'hono';
 import type { Services } from '../context';
-import type { AppEnv } from '../http/app-env';
-import { hasBearer } from '../http/bearer';
+import type { AppEnv } from '../app-env';
+import { hasBearer } from '../middleware/bearer';
 
 /** How long one probe result answers /health. */
 export const PROBE_TTL_MS = 5_000;

@@ -6,10 +6,10 @@
  */
 import { Hono, type Context } from 'hono';
 import type { Services } from '../context';
-import type { AppEnv } from '../http/app-env';
+import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
 import { billingDisabled } from './billing';
-import { requireBearer } from '../http/bearer';
+import { bearer } from '../middleware/bearer';
 
 export type InternalRouteDeps = Pick<Services, 'billing' | 'now'> & { cronSecret: string | undefined };
 
@@ -26,7 +26,7 @@ export function internalRoutes(s: InternalRouteDeps) {
     if (!summary) throw new AppError('report_in_progress', 'Another usage report run is in progress; this one was skipped.');
     return c.json(summary);
   };
-  app.use('/internal/report-usage', requireBearer(secret, 'CRON_SECRET'));
+  app.use('/internal/report-usage', bearer({ secret, name: 'CRON_SECRET' }));
   app.post('/internal/report-usage', handler);
   app.get('/internal/report-usage', handler);
   return app;

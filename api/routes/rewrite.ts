@@ -5,11 +5,11 @@
 import { Hono, type Context } from 'hono';
 import { HEADERS, RewriteRequestSchema } from '../../shared/contract';
 import { AppError } from '../errors';
-import type { AppEnv } from '../http/app-env';
+import type { AppEnv } from '../app-env';
 import type { Config } from '../config/env';
 import type { RateWindow, RewriteService } from '../rewrite/service';
-import { readJsonBody } from './body';
-import { parseBody } from './validate';
+import { jsonBody } from '../middleware/json-body';
+import { validate } from '../middleware/json-body/validate';
 
 export interface RewriteRouteDeps {
   rewrites: RewriteService;
@@ -19,8 +19,8 @@ export interface RewriteRouteDeps {
 export function rewriteRoutes(d: RewriteRouteDeps) {
   const app = new Hono<AppEnv>();
 
-  app.post('/v1/rewrite', async (c) => {
-    const req = parseBody(RewriteRequestSchema, await readJsonBody(c, d.limits.maxBodyBytes));
+  app.post('/v1/rewrite', jsonBody({ maxBytes: d.limits.maxBodyBytes }), validate(RewriteRequestSchema), async (c) => {
+    const req = c.req.valid('json');
     if (req.text.length > d.limits.maxTextChars) {
       throw new AppError('text_too_long', `The selected text is ${req.text.length} characters; the limit is ${d.limits.maxTextChars}. Select a shorter passage.`);
     }

@@ -5,12 +5,12 @@
 import { Hono } from 'hono';
 import { SettingsUpdateSchema, type SettingsResponse } from '../../shared/contract';
 import type { Services } from '../context';
-import type { AppEnv } from '../http/app-env';
+import type { AppEnv } from '../app-env';
 import { AppError, meteringUnavailable } from '../errors';
 import { maxOverageCapUsd } from '../account/settings';
 import type { Balance } from '../metering/ledger';
-import { readJsonBody } from './body';
-import { parseBody } from './validate';
+import { jsonBody } from '../middleware/json-body';
+import { validate } from '../middleware/json-body/validate';
 
 const SETTINGS_BODY_MAX_BYTES = 1024;
 
@@ -44,9 +44,10 @@ export function settingsRoutes(s: SettingsRouteDeps) {
     return c.json(toResponse(b, b.overageCapCents));
   });
 
-  app.put('/v1/settings', async (c) => {
+  const settingsBody = jsonBody({ maxBytes: Math.min(s.maxBodyBytes, SETTINGS_BODY_MAX_BYTES) });
+  app.put('/v1/settings', settingsBody, validate(SettingsUpdateSchema), async (c) => {
     const { userId } = c.get('user');
-    const { overageCapUsd } = parseBody(SettingsUpdateSchema, await readJsonBody(c, Math.min(s.maxBodyBytes, SETTINGS_BODY_MAX_BYTES)));
+    const { overageCapUsd } = c.req.valid('json');
     const now = s.now();
     const b = await balanceOf(userId, now);
     const max = maxOverageCapUsd(b.plan);

@@ -7,9 +7,9 @@
  * 200 when handled (or a type we do not use), 503 when it cannot be handled now (Stripe retries).
  */
 import { Hono } from 'hono';
-import { readBody } from '../http/body-limit';
+import { readBody } from '../middleware/body-limit';
 import type { Services } from '../context';
-import type { AppEnv } from '../http/app-env';
+import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
 import { handleMeterErrorEvent } from '../billing/meter-errors';
 import { billingDisabled } from './billing';

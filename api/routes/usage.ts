@@ -4,7 +4,7 @@
 import { Hono } from 'hono';
 import type { UsageResponse } from '../../shared/contract';
 import type { Services } from '../context';
-import type { AppEnv } from '../http/app-env';
+import type { AppEnv } from '../app-env';
 import { meteringUnavailable } from '../errors';
 import { overage, PLANS } from '../config/plans';
 import { overageCapInForceUsd } from '../account/settings';

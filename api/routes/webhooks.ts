@@ -8,12 +8,12 @@
 import { Hono } from 'hono';
 import type Stripe from 'stripe';
 import type { Services } from '../context';
-import type { AppEnv } from '../http/app-env';
+import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
 import { handleStripeEvent } from '../billing/entitlements';
 import { STRIPE_API_VERSION } from '../billing/stripe';
 import { billingDisabled } from './billing';
-import { readBody } from '../http/body-limit';
+import { readBody } from '../middleware/body-limit';
 
 /** Stripe's events are far smaller; the cap holds while the body streams, before the signature is checked. */
 const MAX_WEBHOOK_BYTES = 1024 * 1024;

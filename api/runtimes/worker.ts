@@ -10,7 +10,7 @@ import { createApp } from '../app';
 import { ConfigError, loadConfig } from '../config/env';
 import { createServices } from '../services';
 import type { Services } from '../context';
-import type { AppEnv } from '../http/app-env';
+import type { AppEnv } from '../app-env';
 
 type WorkerEnv = Record<string, unknown>;
 interface ScheduledEvent {

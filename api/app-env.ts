@@ -1,7 +1,7 @@
 /**
  * Hono's typed context for every route and middleware: what a request carries once it is through them.
  */
-import type { SessionUser } from '../auth/verify';
+import type { SessionUser } from './auth/verify';
 
 export type AppEnv = {
   /**

@@ -1,20 +1,18 @@
 /**
  * One JSON log line per request (request id, user, route, status, error code, latency) and the HTTP
- * metrics. A streamed rewrite defers its line to the settlement, which adds tokens, cost and outcome.
+ * metrics. A streamed rewrite defers its line to the settlement, which adds tokens, cost and outcome. The id
+ * comes from requestId() (../request-id), which runs before it.
  */
 import { createMiddleware } from 'hono/factory';
 import { routePath } from 'hono/route';
-import type { AppEnv } from '../http/app-env';
-import type { Log } from './log';
-import type { Metrics } from './metrics';
-import { AppError } from '../errors';
+import type { AppEnv } from '../../app-env';
+import { AppError } from '../../errors';
+import type { Log } from '../../observe/log';
+import type { Metrics } from '../../observe/metrics';
 
 export function requestLog(s: { log: Log; metrics: Pick<Metrics, 'inc' | 'observe'> }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const t0 = performance.now();
-    const id = crypto.randomUUID();
-    c.set('requestId', id);
-    c.header('X-Request-Id', id); // a rewrite replaces it with its own (client-chosen) id
     await next();
     const matched = routePath(c, -1);
     const route = matched === '*' ? 'unmatched' : matched;

@@ -3,12 +3,12 @@
  * POST /v1/billing/*, where every call goes to Stripe; /v1/styles, /v1/settings), separate from and more generous than the
  * rewrite windows (RATE_LIMIT_ACCOUNT_RPM, 120 by default). A full window is 429 with Retry-After; Redis
  * unavailable is 503 (fail closed, as everywhere). Put it in front of any new signed-in route:
- * `app.use('/v1/<route>', accountLimit(s))` (after requireUser).
+ * `app.use('/v1/<route>', account)` with the app's one accountLimit(…) (after requireUser).
  */
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv } from '../http/app-env';
-import type { RateLimits } from './rate-limits';
-import { AppError, meteringUnavailable } from '../errors';
+import type { AppEnv } from '../../app-env';
+import { AppError, meteringUnavailable } from '../../errors';
+import type { RateLimits } from '../../limits/rate-limits';
 
 export function accountLimit(s: { rateLimits: Pick<RateLimits, 'account'>; accountRequestsPerMinute: number }) {
   return createMiddleware<AppEnv>(async (c, next) => {
