@@ -23,42 +23,48 @@ export const REPORT_LOG_LENGTH = 2000;
 /**
  * CLAIM: the user's pending batch if there is one (re-sent as is: same events, same identifier);
  * otherwise a new batch from the cursor: consecutive billable events of one period and one customer, up
- * to N events. Events that are not billable (free plan, zero tokens) are passed over; when nothing
- * billable is found the cursor moves past what was scanned.
- * KEYS: report, ledger, quota, billing
- * ARGV: 1 max billable events per batch, 2 max stream entries scanned, 3 now ms
- * Returns {qplan, qend, kind, ...}:
- *   kind 'PENDING' | 'CLAIMED', then plast, pperiod, ppend, pcust, pvalue, pcount, pended, more,
- *     pclaimed, proute, sent, item, err (the batch period's totals so far), sub (the user's subscription)
- *   (more = '0' when the batch reaches the end of the ledger: no need to claim again after committing it)
- *   kind 'SKIPPED', scanned (cursor advanced; call again)
- *   kind 'NONE'
+ * to maxEvents events. Events that are not billable (free plan, zero tokens) are passed over; when nothing
+ * billable is found the cursor moves past what was scanned (at most scanLimit entries).
+ * Returns qplan, qend (the quota's plan and period end) and kind:
+ *   'PENDING' | 'CLAIMED', with plast, pperiod, ppend, pcust, pvalue, pcount, pended, more, pclaimed, proute,
+ *     sent, item, err (the batch period's totals so far), sub (the user's subscription)
+ *     (more = '0' when the batch reaches the end of the ledger: no need to claim again after committing it)
+ *   'SKIPPED', with scanned (cursor advanced; call again)
+ *   'NONE'
  */
-export const CLAIM_LUA = `
-local rep, ledger, q, bill = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local qf = redis.call('HMGET', q, 'plan', 'end')
-local head = {qf[1] or '', qf[2] or ''}
-local function reply(t)
-  local out = {head[1], head[2]}
+export const CLAIM = {
+  keys: ['reportKey', 'ledgerKey', 'quotaKey', 'billingKey'],
+  args: ['maxEventsArg', 'scanLimitArg', 'nowArg'],
+  body: `
+local rep = reportKey
+local qf = redis.call('HMGET', quotaKey, 'plan', 'end')
+local function reply(kind, t)
+  local out = {'qplan', qf[1] or '', 'qend', qf[2] or '', 'kind', kind}
   for _, v in ipairs(t) do out[#out + 1] = v end
   return out
 end
 local function totals(period)
   local t = redis.call('HMGET', rep, 'sent:' .. period, 'item:' .. period, 'err:' .. period)
-  return t[1] or '0', t[2] or '0', t[3] or '0'
+  return {'sent', t[1] or '0', 'item', t[2] or '0', 'err', t[3] or '0'}
 end
-local sub = redis.call('HGET', bill, 'sub') or ''
+local function batch(kind, f)
+  local out = reply(kind, f)
+  for _, v in ipairs(totals(f[4])) do out[#out + 1] = v end
+  out[#out + 1] = 'sub'
+  out[#out + 1] = redis.call('HGET', billingKey, 'sub') or ''
+  return out
+end
 
 local p = redis.call('HMGET', rep, ${PENDING_FIELDS})
 if p[1] then
-  local sent, item, err = totals(p[2])
-  return reply({'PENDING', p[1], p[2], p[3], p[4], p[5], p[6], p[7], '1', p[9] or '0', p[10] or '', sent, item, err, sub})
+  return batch('PENDING', {'plast', p[1], 'pperiod', p[2], 'ppend', p[3], 'pcust', p[4], 'pvalue', p[5], 'pcount', p[6],
+    'pended', p[7], 'more', '1', 'pclaimed', p[9] or '0', 'proute', p[10] or ''})
 end
 
-local maxEvents, scanLimit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local maxEvents, scanLimit = tonumber(maxEventsArg), tonumber(scanLimitArg)
 local cursor = redis.call('HGET', rep, 'cursor') or '0-0'
-local entries = redis.call('XRANGE', ledger, '(' .. cursor, '+', 'COUNT', scanLimit)
-if #entries == 0 then return reply({'NONE'}) end
+local entries = redis.call('XRANGE', ledgerKey, '(' .. cursor, '+', 'COUNT', scanLimit)
+if #entries == 0 then return reply('NONE', {}) end
 
 local last, first, period, pend, cust, value, count, ended = nil, nil, nil, nil, nil, 0, 0, 0
 local more = #entries >= scanLimit and '1' or '0'
@@ -82,58 +88,67 @@ end
 
 if count == 0 then
   redis.call('HSET', rep, 'cursor', last)
-  return reply({'SKIPPED', tostring(#entries)})
+  return reply('SKIPPED', {'scanned', tostring(#entries)})
 end
 redis.call('HSET', rep, 'plast', last, 'pperiod', period, 'ppend', pend, 'pcust', cust, 'pvalue', value, 'pcount', count,
-  'pended', ended, 'pfirst', first, 'pclaimed', ARGV[3])
-local sent, item, err = totals(period)
-return reply({'CLAIMED', last, period, pend, cust, tostring(value), tostring(count), tostring(ended), more, ARGV[3], '', sent, item, err, sub})
-`;
+  'pended', ended, 'pfirst', first, 'pclaimed', nowArg)
+return batch('CLAIMED', {'plast', last, 'pperiod', period, 'ppend', pend, 'pcust', cust, 'pvalue', tostring(value),
+  'pcount', tostring(count), 'pended', tostring(ended), 'more', more, 'pclaimed', nowArg, 'proute', ''})
+`,
+} as const;
 
 /**
- * ROUTE: the pending batch ending at ARGV[1] is billed as an invoice item from now on (written before the
+ * ROUTE: the pending batch ending at lastId is billed as an invoice item from now on (written before the
  * first attempt, so a resumed batch knows to look for its item, never to send a meter event).
- * KEYS: report. ARGV: 1 batch last id, 2 route. Returns 1 when set, 0 when the batch is no longer pending.
+ * Returns set '1', or '0' when the batch is no longer pending.
  */
-export const ROUTE_LUA = `
-if redis.call('HGET', KEYS[1], 'plast') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'proute', ARGV[2])
-return 1
-`;
+export const ROUTE = {
+  keys: ['reportKey'],
+  args: ['lastId', 'route'],
+  body: `
+if redis.call('HGET', reportKey, 'plast') ~= lastId then return {'set', '0'} end
+redis.call('HSET', reportKey, 'proute', route)
+return {'set', '1'}
+`,
+} as const;
 
 /**
- * COMMIT: the pending batch ending at ARGV[1] was delivered, billed as an invoice item, or set aside as too
+ * COMMIT: the pending batch ending at lastId was delivered, billed as an invoice item, or set aside as too
  * old: advance the cursor, count it, log it, clear it — only if it is still the pending batch (another
- * reporter may have committed it).
- * KEYS: report, late list, log list
- * ARGV: 1 batch last id, 2 outcome ('sent' | 'item' | 'late'), 3 now ms, 4 identifier,
- *       5 how ('accepted' | 'duplicate' | 'summary' | 'invoice' | 'item' | 'late'), 6 invoice item id, 7 overage tokens billed
- * Returns 1 when committed, 0 when the batch was no longer pending.
+ * reporter may have committed it). outcome: 'sent' | 'item' | 'late'; how: 'accepted' | 'duplicate' |
+ * 'summary' | 'invoice' | 'item' | 'late'; item: the invoice item id; overage: the overage tokens it billed.
+ * Returns committed '1', or '0' when the batch was no longer pending.
  */
-export const COMMIT_LUA = `
-local rep, late, log = KEYS[1], KEYS[2], KEYS[3]
+export const COMMIT = {
+  keys: ['reportKey', 'lateKey', 'logKey'],
+  args: ['lastId', 'outcome', 'nowArg', 'identifier', 'how', 'item', 'overage'],
+  body: `
+local rep = reportKey
 local p = redis.call('HMGET', rep, 'plast', 'pperiod', 'pvalue', 'pcount', 'pcust', 'ppend')
-if p[1] ~= ARGV[1] then return 0 end
-redis.call('HSET', rep, 'cursor', p[1], 'lastSentAt', ARGV[3], 'lastIdentifier', ARGV[4])
-if ARGV[2] == 'late' then
-  redis.call('RPUSH', late, cjson.encode({identifier = ARGV[4], period = p[2], pend = p[6], customer = p[5], value = tonumber(p[3]), events = tonumber(p[4]), at = tonumber(ARGV[3])}))
+if p[1] ~= lastId then return {'committed', '0'} end
+redis.call('HSET', rep, 'cursor', p[1], 'lastSentAt', nowArg, 'lastIdentifier', identifier)
+if outcome == 'late' then
+  redis.call('RPUSH', lateKey, cjson.encode({identifier = identifier, period = p[2], pend = p[6], customer = p[5],
+    value = tonumber(p[3]), events = tonumber(p[4]), at = tonumber(nowArg)}))
   redis.call('HINCRBY', rep, 'late:' .. p[2], p[3])
-elseif ARGV[2] == 'item' then
+elseif outcome == 'item' then
   redis.call('HINCRBY', rep, 'item:' .. p[2], p[3])
   redis.call('HINCRBY', rep, 'items', 1)
-  redis.call('HSET', rep, 'at:' .. p[2], ARGV[3])
+  redis.call('HSET', rep, 'at:' .. p[2], nowArg)
 else
   redis.call('HINCRBY', rep, 'sent:' .. p[2], p[3])
   redis.call('HINCRBY', rep, 'events:' .. p[2], p[4])
-  redis.call('HSET', rep, 'at:' .. p[2], ARGV[3])
+  redis.call('HSET', rep, 'at:' .. p[2], nowArg)
 end
-if ARGV[5] == 'summary' or ARGV[5] == 'invoice' then redis.call('HINCRBY', rep, 'confirmed', 1) end
-redis.call('RPUSH', log, cjson.encode({id = ARGV[4], period = p[2], pend = p[6], customer = p[5], value = tonumber(p[3]), events = tonumber(p[4]), route = ARGV[2], how = ARGV[5], item = ARGV[6], overage = tonumber(ARGV[7]) or 0, at = tonumber(ARGV[3])}))
-redis.call('LTRIM', log, -${REPORT_LOG_LENGTH}, -1)
+if how == 'summary' or how == 'invoice' then redis.call('HINCRBY', rep, 'confirmed', 1) end
+redis.call('RPUSH', logKey, cjson.encode({id = identifier, period = p[2], pend = p[6], customer = p[5], value = tonumber(p[3]),
+  events = tonumber(p[4]), route = outcome, how = how, item = item, overage = tonumber(overage) or 0, at = tonumber(nowArg)}))
+redis.call('LTRIM', logKey, -${REPORT_LOG_LENGTH}, -1)
 redis.call('HINCRBY', rep, 'batches', 1)
 redis.call('HDEL', rep, ${PENDING_FIELDS})
-return 1
-`;
+return {'committed', '1'}
+`,
+} as const;
 
 /**
  * METER_ERROR: Stripe's asynchronous validation refused the meter event with identifier ARGV[1] (reported

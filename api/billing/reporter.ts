@@ -15,7 +15,7 @@
  * invoice items for an item — whether it landed: committed if it did, delivered if it did not.
  */
 import type { Redis } from '../store/redis';
-import { defineScript } from '../store/redis';
+import { defineNamedScript } from '../store/redis';
 import { keys } from '../metering/keys';
 import { PLANS } from '../config/plans';
 import {
@@ -32,7 +32,7 @@ import {
   type Batch,
   type BatchState,
 } from './batches';
-import { CLAIM_LUA, COMMIT_LUA, ROUTE_LUA } from './reporter.lua';
+import { CLAIM, COMMIT, ROUTE } from './reporter.lua';
 import { overageCentsPerToken } from './setup';
 import { StripeCallError, type PeriodInvoice, type StripeGateway } from './stripe';
 
@@ -69,7 +69,7 @@ export interface ReportStoreOptions {
 }
 
 export async function createReportStore(redis: Redis, opts: ReportStoreOptions = {}): Promise<ReportStore> {
-  const [claimScript, commitScript, routeScript] = await Promise.all([defineScript<unknown[]>(redis, CLAIM_LUA), defineScript<number>(redis, COMMIT_LUA), defineScript<number>(redis, ROUTE_LUA)]);
+  const [claimScript, commitScript, routeScript] = await Promise.all([defineNamedScript(redis, CLAIM), defineNamedScript(redis, COMMIT), defineNamedScript(redis, ROUTE)]);
   const maxEvents = opts.maxEventsPerBatch ?? 1000;
   const scanLimit = opts.scanLimit ?? 2000;
   const remembered = new Set<string>();
@@ -82,34 +82,35 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
 
   return {
     async claim(userId, now) {
-      const r = (await claimScript.run([keys.report(userId), keys.ledger(userId), keys.quota(userId), keys.billing(userId)], [maxEvents, scanLimit, now])).map(String);
-      const [plan = '', end = '', kind, ...f] = r;
-      const head = { plan, periodEnd: Number(end || 0) };
-      if (kind === 'NONE') return { kind: 'none', ...head };
-      if (kind === 'SKIPPED') return { kind: 'skipped', scanned: Number(f[0]), ...head };
-      if (kind === 'PENDING' || kind === 'CLAIMED') {
-        const [lastId, period, pend, cust, value, count, ended, more, claimed, route, sent, item, err, sub] = f as string[] as [string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+      const r = await claimScript.run(
+        { reportKey: keys.report(userId), ledgerKey: keys.ledger(userId), quotaKey: keys.quota(userId), billingKey: keys.billing(userId) },
+        { maxEventsArg: maxEvents, scanLimitArg: scanLimit, nowArg: now },
+      );
+      const head = { plan: r.qplan ?? '', periodEnd: Number(r.qend || 0) };
+      if (r.kind === 'NONE') return { kind: 'none', ...head };
+      if (r.kind === 'SKIPPED') return { kind: 'skipped', scanned: Number(r.scanned), ...head };
+      if (r.kind === 'PENDING' || r.kind === 'CLAIMED') {
         return {
           kind: 'batch',
-          resumed: kind === 'PENDING',
-          more: more !== '0',
+          resumed: r.kind === 'PENDING',
+          more: r.more !== '0',
           ...head,
           batch: {
             userId,
-            lastId,
-            periodStart: Number(period),
-            periodEnd: Number(pend),
-            customerId: cust,
-            value: Number(value),
-            events: Number(count),
-            lastEndedAt: Number(ended),
+            lastId: r.plast!,
+            periodStart: Number(r.pperiod),
+            periodEnd: Number(r.ppend),
+            customerId: r.pcust!,
+            value: Number(r.pvalue),
+            events: Number(r.pcount),
+            lastEndedAt: Number(r.pended),
             // A batch pending from before claim times were kept: as old as can be (checked against Stripe's record).
-            claimedAt: Number(claimed) || 0,
-            route: route === 'item' ? 'item' : 'meter',
-            sentTokens: Number(sent),
-            itemTokens: Number(item),
-            errorTokens: Number(err),
-            subscriptionId: sub || undefined,
+            claimedAt: Number(r.pclaimed) || 0,
+            route: r.proute === 'item' ? 'item' : 'meter',
+            sentTokens: Number(r.sent),
+            itemTokens: Number(r.item),
+            errorTokens: Number(r.err),
+            subscriptionId: r.sub || undefined,
           },
         };
       }
@@ -123,15 +124,18 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
       return new Promise<boolean>((resolve, reject) => {
         commits.push(() =>
           commitScript
-            .run([keys.report(userId), keys.reportLate(userId), keys.reportLog(userId)], [lastId, outcome, now, identifier, how, detail?.item ?? '', detail?.overageTokens ?? 0])
-            .then((r) => resolve(r === 1), reject),
+            .run(
+              { reportKey: keys.report(userId), lateKey: keys.reportLate(userId), logKey: keys.reportLog(userId) },
+              { lastId, outcome, nowArg: now, identifier, how, item: detail?.item ?? '', overage: detail?.overageTokens ?? 0 },
+            )
+            .then((r) => resolve(r.committed === '1'), reject),
         );
         if (commits.length === 1) setTimeout(flushCommits, 0); // (setTimeout: also on Workers)
       });
     },
 
     async setRoute(userId, lastId, route) {
-      return (await routeScript.run([keys.report(userId)], [lastId, route])) === 1;
+      return (await routeScript.run({ reportKey: keys.report(userId) }, { lastId, route })).set === '1';
     },
 
     async rememberIdentifier(identifier, userId) {
