@@ -10,6 +10,7 @@ import { userOfLedgerKey } from '../../api/billing/margin-read';
 import { PLANS } from '../../api/config/plans';
 import type { PriceList } from '../../api/config/model-prices';
 import { ConfigError, loadRedisJobConfig } from '../../api/config/env';
+import { keys } from '../../api/metering/keys';
 
 const at = (iso: string) => Date.parse(iso);
 const NOV = monthOf('2026-11', 0);
@@ -70,10 +71,10 @@ describe('the month and what belongs to it', () => {
   });
 
   it('finds user ids in ledger keys only', () => {
-    expect(userOfLedgerKey('rd:{user_2abc}:ledger')).toBe('user_2abc');
-    expect(userOfLedgerKey('rd:{someone@example.com:dev}:ledger')).toBe('someone@example.com:dev');
-    expect(userOfLedgerKey('rd:{user_2abc}:quota')).toBeUndefined();
-    expect(userOfLedgerKey('rd:billing:users')).toBeUndefined();
+    expect(userOfLedgerKey(keys.ledger('user_2abc'))).toBe('user_2abc');
+    expect(userOfLedgerKey(keys.ledger('someone@example.com:dev'))).toBe('someone@example.com:dev');
+    expect(userOfLedgerKey(keys.quota('user_2abc'))).toBeUndefined();
+    expect(userOfLedgerKey(keys.billingUsers)).toBeUndefined();
   });
 });
 
