@@ -11,12 +11,12 @@ import type { QuotaStore } from './metering/quota';
 import type { UsageReader } from './metering/ledger';
 import type { Metrics } from './observe/metrics';
 import type { Inflight } from './model/inflight';
-import type { StripeGateway } from './billing/stripe';
-import type { EntitlementStore } from './billing/entitlements';
-import type { ReportRunner } from './billing/schedule';
+import type { StripeGateway } from './billing/stripe/gateway';
+import type { EntitlementStore } from './billing/entitlements/entitlements';
+import type { ReportRunner } from './billing/reporting/schedule';
 import type { StyleStore } from './account/styles';
 import type { SettingsStore } from './account/settings';
-import type { MeterErrorStore } from './billing/meter-errors';
+import type { MeterErrorStore } from './billing/reporting/meter-errors';
 import type { RewriteService } from './rewrite/service';
 import type { Log } from './observe/log';
 

@@ -13,13 +13,13 @@ import { createSessionVerifier } from './auth/verify';
 import { createDevIssuer, DEV_ISSUER } from './auth/dev-issuer';
 import { createApiMetrics } from './observe/metrics';
 import { createInflight } from './model/inflight';
-import { createStripeGateway, type StripeGateway } from './billing/stripe';
-import { createEntitlementStore } from './billing/entitlements';
-import { createReportStore } from './billing/reporter';
-import { createReportRunner } from './billing/schedule';
+import { createStripeGateway, type StripeGateway } from './billing/stripe/gateway';
+import { createEntitlementStore } from './billing/entitlements/entitlements';
+import { createReportStore } from './billing/reporting/store';
+import { createReportRunner } from './billing/reporting/schedule';
 import { createStyleStore } from './account/styles';
 import { createSettingsStore } from './account/settings';
-import { createMeterErrorStore } from './billing/meter-errors';
+import { createMeterErrorStore } from './billing/reporting/meter-errors';
 import { createRewriteService } from './rewrite/service';
 
 export interface ServiceOptions {

@@ -15,8 +15,8 @@ import { startRedisServer } from '../tests/support/redis-server';
 import { startUpstashBridge } from '../tests/support/upstash-bridge';
 import { startModelServer } from '../tests/support/model-server';
 import { startStripeServer } from '../tests/support/stripe-server';
-import { setupStripe } from '../api/billing/setup';
-import { createStripeClient } from '../api/billing/stripe';
+import { setupStripe } from '../api/billing/operator/setup';
+import { createStripeClient } from '../api/billing/stripe/gateway';
 
 const dataDir = resolve(process.env.DEV_DATA_DIR ?? '.data/redis');
 mkdirSync(dataDir, { recursive: true });

@@ -7,7 +7,7 @@ import type { BillingRedirectResponse } from '../../shared/contract';
 import type { BillingServices, Services } from '../context';
 import type { AppEnv } from '../app-env';
 import { AppError, meteringUnavailable } from '../errors';
-import { StripeCallError } from '../billing/stripe';
+import { StripeCallError } from '../billing/stripe/gateway';
 
 export const billingDisabled = () => new AppError('billing_disabled', 'Billing is not enabled on this server (no STRIPE_SECRET_KEY): everyone is on the free plan.');
 const portalNotConfigured = (cause: unknown) =>

@@ -11,7 +11,7 @@ import { readBody } from '../middleware/body-limit';
 import type { Services } from '../context';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
-import { handleMeterErrorEvent } from '../billing/meter-errors';
+import { handleMeterErrorEvent } from '../billing/reporting/meter-errors';
 import { billingDisabled } from './billing';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;

@@ -10,8 +10,8 @@ import type Stripe from 'stripe';
 import type { Services } from '../context';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
-import { handleStripeEvent } from '../billing/entitlements';
-import { STRIPE_API_VERSION } from '../billing/stripe';
+import { handleStripeEvent } from '../billing/entitlements/entitlements';
+import { STRIPE_API_VERSION } from '../billing/stripe/gateway';
 import { billingDisabled } from './billing';
 import { readBody } from '../middleware/body-limit';
 

@@ -11,9 +11,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvents, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
-import { periodWindowSec } from '../../api/billing/batches';
-import { reconcile } from '../../api/billing/reconcile';
-import type { ReportSummary } from '../../api/billing/reporter';
+import { periodWindowSec } from '../../api/billing/reporting/batches';
+import { reconcile } from '../../api/billing/operator/reconcile';
+import type { ReportSummary } from '../../api/billing/reporting/reporter';
 import { createRedis } from '../../api/store/redis';
 import { keys } from '../../api/metering/keys';
 

@@ -6,10 +6,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyEvents, CRON_SECRET, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
-import { createReportStore, runReport, type ReportOptions, type ReportStore } from '../../api/billing/reporter';
-import { meterEventIdentifier, periodWindowSec } from '../../api/billing/batches';
-import { reconcile } from '../../api/billing/reconcile';
-import type { StripeGateway } from '../../api/billing/stripe';
+import { runReport, type ReportOptions } from '../../api/billing/reporting/reporter';
+import { createReportStore, type ReportStore } from '../../api/billing/reporting/store';
+import { meterEventIdentifier, periodWindowSec } from '../../api/billing/reporting/batches';
+import { reconcile } from '../../api/billing/operator/reconcile';
+import type { StripeGateway } from '../../api/billing/stripe/gateway';
 import { createRedis } from '../../api/store/redis';
 import { keys } from '../../api/metering/keys';
 

@@ -7,10 +7,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
 import { applyEvents, billedFor, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
-import { createReportStore, runReport, type ReportOptions, type ReportStore } from '../../api/billing/reporter';
-import { reconcile } from '../../api/billing/reconcile';
-import { meterEventIdentifier } from '../../api/billing/batches';
-import type { StripeGateway } from '../../api/billing/stripe';
+import { runReport, type ReportOptions } from '../../api/billing/reporting/reporter';
+import { createReportStore, type ReportStore } from '../../api/billing/reporting/store';
+import { reconcile } from '../../api/billing/operator/reconcile';
+import { meterEventIdentifier } from '../../api/billing/reporting/batches';
+import type { StripeGateway } from '../../api/billing/stripe/gateway';
 import { createRedis, type Redis } from '../../api/store/redis';
 import { keys } from '../../api/metering/keys';
 

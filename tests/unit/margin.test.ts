@@ -4,9 +4,9 @@
  * model price versions, and the month/period attribution.
  */
 import { describe, expect, it } from 'vitest';
-import { inMonth, marginReport, monthOf, parseMarginEvent, periodRevenue, USD, userMargin, type MarginEvent, type Month, type UserMargin } from '../../api/billing/margin';
-import { CSV_COLUMNS, formatUsd8, marginCsv, marginTable, parseCsvLine } from '../../api/billing/margin-report';
-import { userOfLedgerKey } from '../../api/billing/margin-read';
+import { inMonth, marginReport, monthOf, parseMarginEvent, periodRevenue, USD, userMargin, type MarginEvent, type Month, type UserMargin } from '../../api/billing/operator/margin';
+import { CSV_COLUMNS, formatUsd8, marginCsv, marginTable, parseCsvLine } from '../../api/billing/operator/margin-report';
+import { userOfLedgerKey } from '../../api/billing/operator/margin-read';
 import { PLANS } from '../../api/config/plans';
 import type { PriceList } from '../../api/config/model-prices';
 import { ConfigError, loadRedisJobConfig } from '../../api/config/env';

@@ -5,11 +5,11 @@
  * that missed the invoice). Every difference is listed with what we know about it (delivered, billed as
  * items, pending, set aside, refused by Stripe's asynchronous validation).
  */
-import type { Redis } from '../store/redis';
-import { keys } from '../metering/keys';
-import { flatToRecord, streamEntries } from '../metering/ledger';
-import { periodWindowSec } from './batches';
-import type { PeriodInvoice, StripeGateway, UsageItem } from './stripe';
+import type { Redis } from '../../store/redis';
+import { keys } from '../../metering/keys';
+import { flatToRecord, streamEntries } from '../../metering/ledger';
+import { periodWindowSec } from '../reporting/batches';
+import type { PeriodInvoice, StripeGateway, UsageItem } from '../stripe/gateway';
 
 /** An asynchronous meter error Stripe reported for one of our batches. */
 export interface MeterErrorRecord {

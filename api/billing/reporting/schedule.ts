@@ -10,11 +10,12 @@
  * - By hand: npm run report-usage.
  * The lock only avoids wasted work: two reporters at once still bill exactly once (see reporter.ts).
  */
-import type { Redis } from '../store/redis';
-import { keys } from '../metering/keys';
-import { runReport, type ReportOptions, type ReportStore, type ReportSummary } from './reporter';
-import type { StripeGateway } from './stripe';
-import type { Metrics } from '../observe/metrics';
+import type { Redis } from '../../store/redis';
+import { keys } from '../../metering/keys';
+import { runReport, type ReportOptions, type ReportSummary } from './reporter';
+import type { ReportStore } from './store';
+import type { StripeGateway } from '../stripe/gateway';
+import type { Metrics } from '../../observe/metrics';
 
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

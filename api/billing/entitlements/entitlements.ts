@@ -4,12 +4,12 @@
  * idempotent by event id, and an out-of-order delivery can never replace a newer state.
  */
 import type Stripe from 'stripe';
-import { defineScript, type Redis } from '../store/redis';
-import { keys } from '../metering/keys';
-import { monthlyPeriodAt } from '../metering/periods';
+import { defineScript, type Redis } from '../../store/redis';
+import { keys } from '../../metering/keys';
+import { monthlyPeriodAt } from '../../metering/periods';
 import { APPLY_LUA, LINK_LUA } from './entitlements.lua';
 import { entitlementOf, subscriptionOfInvoice, type Entitlement } from './subscription';
-import type { StripeGateway } from './stripe';
+import type { StripeGateway } from '../stripe/gateway';
 
 /** Stripe retries a webhook for up to 3 days; remember processed event ids for 30. */
 const EVENT_MARKER_TTL_S = 30 * 86_400;

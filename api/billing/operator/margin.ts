@@ -17,8 +17,8 @@
  * Money is summed in integer units of 1e-8 USD (the ledger records costs to 8 decimals), so no float
  * drift creeps into totals.
  */
-import { PLANS, type Plan, type PlanId } from '../config/plans';
-import { PRICE_LISTS, priceListAt, providerCostUsd, type PriceList } from '../config/model-prices';
+import { PLANS, type Plan, type PlanId } from '../../config/plans';
+import { PRICE_LISTS, priceListAt, providerCostUsd, type PriceList } from '../../config/model-prices';
 
 /** 1 USD in the integer money unit used here (1e-8 USD). */
 export const USD = 100_000_000;

@@ -1,6 +1,7 @@
 /**
- * Pure rules of usage reporting: what a batch's meter event identifier is, where its timestamp goes, and
- * how a Stripe failure is treated. No I/O; unit-tested in tests/unit/billing.test.ts.
+ * Pure rules of usage reporting: what a batch's meter event identifier is, where its timestamp goes, which
+ * invoice takes it, and the backoff between attempts (how a Stripe failure is classified is the gateway's:
+ * ../stripe/failures.ts). No I/O; unit-tested in tests/unit/billing.test.ts.
  */
 
 /** A claimed batch: consecutive billable ledger events of one user, one period and one Stripe customer. */
@@ -167,44 +168,6 @@ export function placeBatch(b: Pick<Batch, 'periodStart' | 'periodEnd' | 'lastEnd
   if (ts * 1000 < b.periodStart) return { ok: false, reason: 'too_early' }; // within the period's first second: next run
   if (ts * 1000 < now - STRIPE_BACKDATE_LIMIT_MS + BACKDATE_MARGIN_MS) return { ok: false, reason: 'too_old' };
   return { ok: true, timestamp: ts };
-}
-
-/** How one failed Stripe call is treated. */
-export type FailureKind = 'duplicate' | 'retry' | 'permanent';
-
-export interface StripeFailure {
-  statusCode?: number;
-  type?: string;
-  /** Stripe's error code (`error.code`), when it sends one. */
-  code?: string;
-  message?: string;
-  headers?: Record<string, string>;
-}
-
-const DUPLICATE = /already exists with identifier/i;
-
-/**
- * - A 400 "An event already exists with identifier …" (v1 meter events, no code) or with the code
- *   `duplicate_meter_event` (v2) means Stripe already holds this batch: delivered.
- * - 429, 409 (idempotency key in use), 5xx, timeouts and dropped connections are retried with backoff
- *   (Stripe's own `Stripe-Should-Retry` header wins when present).
- * - Anything else (a bad request, a wrong key, an unknown meter) will fail the same way again: the batch
- *   stays pending and the run reports it.
- */
-export function classifyFailure(f: StripeFailure): FailureKind {
-  if (f.statusCode === 400 && (f.code === 'duplicate_meter_event' || DUPLICATE.test(f.message ?? ''))) return 'duplicate';
-  const should = headerOf(f.headers, 'stripe-should-retry');
-  if (should === 'true') return 'retry';
-  if (should === 'false') return 'permanent';
-  if (f.type === 'StripeConnectionError' || f.statusCode === undefined) return 'retry';
-  if (f.statusCode === 429 || f.statusCode === 409 || f.statusCode >= 500) return 'retry';
-  return 'permanent';
-}
-
-function headerOf(h: Record<string, string> | undefined, name: string): string | undefined {
-  if (!h) return undefined;
-  for (const [k, v] of Object.entries(h)) if (k.toLowerCase() === name) return String(v).toLowerCase();
-  return undefined;
 }
 
 /** Exponential backoff with full jitter: attempt 0 → up to `baseMs`, doubling to `capMs`. `random` is injectable for tests. */

@@ -2,9 +2,9 @@
  * The Redis side of the margin report: every user with a ledger (SCAN `rd:{*}:ledger`) or a subscription
  * (the reporter's list), each user's ledger events of the month and the period their quota is in now.
  */
-import type { Redis } from '../store/redis';
-import { keys } from '../metering/keys';
-import { streamEntries } from '../metering/ledger';
+import type { Redis } from '../../store/redis';
+import { keys } from '../../metering/keys';
+import { streamEntries } from '../../metering/ledger';
 import { inMonth, parseMarginEvent, userMargin, type MarginEvent, type MarginOptions, type Month, type UserMargin } from './margin';
 
 const LEDGER_KEY = /^rd:\{(.+)\}:ledger$/;

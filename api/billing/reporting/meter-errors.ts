@@ -9,9 +9,9 @@
  * `meter_error`), and the error is logged and counted in /metrics.
  */
 import type Stripe from 'stripe';
-import { defineScript, type Redis } from '../store/redis';
-import { keys } from '../metering/keys';
-import type { Metrics } from '../observe/metrics';
+import { defineScript, type Redis } from '../../store/redis';
+import { keys } from '../../metering/keys';
+import type { Metrics } from '../../observe/metrics';
 import { parseIdentifier } from './batches';
 import { METER_ERROR_LUA } from './reporter.lua';
 

@@ -5,8 +5,8 @@
  * client here — fetch and Web Crypto on Workers). STRIPE_API_BASE points it at a local stand-in.
  */
 import Stripe from 'stripe';
-import type { BillingConfig } from '../config/env';
-import { classifyFailure, type FailureKind } from './batches';
+import type { BillingConfig } from '../../config/env';
+import { classifyFailure, type FailureKind } from './failures';
 
 export interface MeterEventInput {
   identifier: string;

@@ -6,7 +6,7 @@
  */
 import type Stripe from 'stripe';
 import StripeSdk from 'stripe';
-import { PLANS } from '../config/plans';
+import { PLANS } from '../../config/plans';
 
 export const STRIPE_PRODUCT_ID = 'redraft_pro';
 export const LOOKUP_KEYS = { base: 'redraft_pro_base_monthly', metered: 'redraft_pro_tokens_monthly' } as const;
