@@ -3,10 +3,10 @@ import type Stripe from 'stripe';
 import { classifyFailure } from '../../api/billing/stripe/failures';
 import { backoffMs, landedFromSummary, meterEventIdentifier, overageTokens, parseIdentifier, periodState, periodWindowSec, placeBatch, STRIPE_BACKDATE_LIMIT_MS } from '../../api/billing/reporting/batches';
 import { entitlementOf, subscriptionOfInvoice } from '../../api/billing/entitlements/subscription';
-import { meteredTiers, overageCentsPerToken, recommendedGraceHours } from '../../api/billing/operator/setup';
+import { meteredTiers, recommendedGraceHours } from '../../api/billing/operator/setup';
 import { periodAfter, addMonths } from '../../api/metering/periods';
 import { ConfigError, loadConfig, loadJobConfig, loadStripeSetupConfig } from '../../api/config/env';
-import { PLANS } from '../../api/config/plans';
+import { overageCentsPerToken, PLANS } from '../../api/config/plans';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -6,7 +6,7 @@
  */
 import type Stripe from 'stripe';
 import StripeSdk from 'stripe';
-import { PLANS } from '../../config/plans';
+import { overageCentsPerToken, PLANS } from '../../config/plans';
 
 export const STRIPE_PRODUCT_ID = 'redraft_pro';
 export const LOOKUP_KEYS = { base: 'redraft_pro_base_monthly', metered: 'redraft_pro_tokens_monthly' } as const;
@@ -35,11 +35,6 @@ export interface SetupResult {
   /** What this run created (empty on a second run). */
   created: string[];
   warnings: string[];
-}
-
-/** Overage per token in cents, as an exact decimal string: $0.002 per 1,000 tokens → "0.0002". */
-export function overageCentsPerToken(usdPer1k: number): string {
-  return String(Number(((usdPer1k * 100) / 1000).toPrecision(12)));
 }
 
 /** The metered price's tiers: the included allowance at 0, then the overage per token (graduated). */
