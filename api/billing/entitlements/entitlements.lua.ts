@@ -11,23 +11,27 @@
  * epoch ms), anchor, cancelAtEnd, created (Stripe `created` of the newest applied event), event, updated,
  * and `ended:<subscriptionId>` tombstones of deleted subscriptions.
  *
- * APPLY
- * KEYS: quota, billing, event marker
- * ARGV: 1 event id, 2 event created (s), 3 kind ('state' | 'deleted'), 4 subscription id, 5 customer id,
- *       6 metered item id, 7 status, 8 entitled ('1'|'0'), 9 pastDue ('1'|'0'), 10 period start ms,
- *       11 period end ms, 12 anchor ms, 13 cancelAtEnd ('1'|'0'), 14 now ms, 15 free period start,
- *       16 free period end, 17 marker ttl s
- * Returns {'DUP'} | {'DUP', 'pending'} | {'STALE', why} | {'OK', plan, periodStart, periodEnd, rolled ('1'|'0')}
+ * APPLY: created is the event's Stripe `created` (s); kind 'state' | 'deleted'; entitled, pastDue, cancelAtEnd
+ * '1' | '0'; the period (pstart, pend) and anchor in epoch ms; freeStart/freeEnd: the free period that starts
+ * on a downgrade; the marker is kept markerTtlSec.
+ * Returns result: DUP (marker 'pending' when the caller must finish the bookkeeping) | STALE why |
+ *   OK plan start end rolled ('1'|'0')
  */
-export const APPLY_LUA = `
-local q, b, mark = KEYS[1], KEYS[2], KEYS[3]
+export const APPLY = {
+  keys: ['quotaKey', 'billingKey', 'markerKey'],
+  args: [
+    'eventId', 'createdArg', 'kind', 'sub', 'customer', 'itemId', 'status', 'entitledArg', 'pastDueArg', 'pstartArg',
+    'pendArg', 'anchorArg', 'cancelAtEndArg', 'nowArg', 'freeStart', 'freeEnd', 'markerTtlSec',
+  ],
+  body: `
+local q, b, mark = quotaKey, billingKey, markerKey
 local seen = redis.call('GET', mark)
-if seen == 'pending' then return {'DUP', 'pending'} end
-if seen then return {'DUP'} end
-redis.call('SET', mark, ARGV[14], 'EX', tonumber(ARGV[17]))
+if seen == 'pending' then return {'result', 'DUP', 'marker', 'pending'} end
+if seen then return {'result', 'DUP', 'marker', 'done'} end
+redis.call('SET', mark, nowArg, 'EX', tonumber(markerTtlSec))
 
-local created, kind, sub, customer = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local pstart, pend, now = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[14])
+local created = tonumber(createdArg)
+local pstart, pend, now = tonumber(pstartArg), tonumber(pendArg), tonumber(nowArg)
 local cur = redis.call('HMGET', b, 'sub', 'pstart', 'created')
 local curSub, curStart, curCreated = cur[1], tonumber(cur[2]), tonumber(cur[3])
 
@@ -36,24 +40,24 @@ local curSub, curStart, curCreated = cur[1], tonumber(cur[2]), tonumber(cur[3])
 -- or the same period from an older event, is stale.
 if kind == 'deleted' then
   redis.call('HSET', b, 'ended:' .. sub, created)
-  if curSub and curSub ~= sub then return {'STALE', 'deletion of a subscription that is no longer current'} end
+  if curSub and curSub ~= sub then return {'result', 'STALE', 'why', 'deletion of a subscription that is no longer current'} end
 else
-  if redis.call('HEXISTS', b, 'ended:' .. sub) == 1 then return {'STALE', 'the subscription was already deleted'} end
+  if redis.call('HEXISTS', b, 'ended:' .. sub) == 1 then return {'result', 'STALE', 'why', 'the subscription was already deleted'} end
   if curSub then
-    if pstart < curStart then return {'STALE', 'older billing period than the state we hold'} end
-    if pstart == curStart and created < curCreated then return {'STALE', 'older event than the state we hold'} end
+    if pstart < curStart then return {'result', 'STALE', 'why', 'older billing period than the state we hold'} end
+    if pstart == curStart and created < curCreated then return {'result', 'STALE', 'why', 'older event than the state we hold'} end
   end
 end
 
-local entitled = ARGV[8] == '1' and kind ~= 'deleted'
-redis.call('HSET', b, 'sub', sub, 'customer', customer, 'item', ARGV[6], 'status', ARGV[7], 'pstart', pstart, 'pend', pend,
-  'anchor', ARGV[12], 'cancelAtEnd', ARGV[13], 'created', created, 'event', ARGV[1], 'updated', now)
+local entitled = entitledArg == '1' and kind ~= 'deleted'
+redis.call('HSET', b, 'sub', sub, 'customer', customer, 'item', itemId, 'status', status, 'pstart', pstart, 'pend', pend,
+  'anchor', anchorArg, 'cancelAtEnd', cancelAtEndArg, 'created', created, 'event', eventId, 'updated', now)
 
 local f = redis.call('HMGET', q, 'plan', 'start', 'end', 'used')
 local qplan, qstart, qend, used = f[1], tonumber(f[2]), tonumber(f[3]), tonumber(f[4]) or 0
 if not qplan then
   -- Never seen by the API (should not happen: checkout needs a signed-in user). Start a free period now.
-  qplan, qstart, qend, used = 'free', tonumber(ARGV[15]), tonumber(ARGV[16]), 0
+  qplan, qstart, qend, used = 'free', tonumber(freeStart), tonumber(freeEnd), 0
   redis.call('HSET', q, 'plan', 'free', 'start', qstart, 'end', qend, 'anchor', qstart, 'used', 0)
 end
 redis.call('HSET', q, 'customer', customer)
@@ -73,22 +77,23 @@ if entitled then
     if qplan ~= 'pro' or pstart ~= qstart then roll(pstart, pend)
     elseif pend ~= qend then redis.call('HSET', q, 'end', pend); qend = pend end
   end
-  redis.call('HSET', q, 'plan', 'pro', 'anchor', ARGV[12], 'pastDue', ARGV[9], 'cancelAtEnd', ARGV[13])
+  redis.call('HSET', q, 'plan', 'pro', 'anchor', anchorArg, 'pastDue', pastDueArg, 'cancelAtEnd', cancelAtEndArg)
   qplan = 'pro'
   -- Stripe confirmed the period the quota is in: the next one may be guessed before its event arrives.
   if qstart == pstart then redis.call('HSET', q, 'confirmed', pstart) end
 else
   if qplan == 'pro' then
     -- Downgrade: the paid period closes now and a free monthly period starts.
-    roll(tonumber(ARGV[15]), tonumber(ARGV[16]))
-    redis.call('HSET', q, 'plan', 'free', 'anchor', ARGV[15])
+    roll(tonumber(freeStart), tonumber(freeEnd))
+    redis.call('HSET', q, 'plan', 'free', 'anchor', freeStart)
     qplan = 'free'
   end
   redis.call('HDEL', q, 'pastDue', 'cancelAtEnd')
 end
 redis.call('SET', mark, 'pending', 'KEEPTTL')
-return {'OK', qplan, tostring(qstart), tostring(qend), rolled}
-`;
+return {'result', 'OK', 'plan', qplan, 'start', tostring(qstart), 'end', tostring(qend), 'rolled', rolled}
+`,
+} as const;
 
 /**
  * LINK: remember a user's Stripe customer on their quota hash (created at first checkout).

@@ -4,10 +4,10 @@
  * idempotent by event id, and an out-of-order delivery can never replace a newer state.
  */
 import type Stripe from 'stripe';
-import { defineScript, type Redis } from '../../store/redis';
+import { defineNamedScript, defineScript, type Redis } from '../../store/redis';
 import { keys } from '../../metering/keys';
 import { monthlyPeriodAt } from '../../metering/periods';
-import { APPLY_LUA, LINK_LUA } from './entitlements.lua';
+import { APPLY, LINK_LUA } from './entitlements.lua';
 import { entitlementOf, subscriptionOfInvoice, type Entitlement } from './subscription';
 import type { StripeGateway } from '../stripe/gateway';
 
@@ -28,7 +28,7 @@ export interface EntitlementStore {
 }
 
 export async function createEntitlementStore(redis: Redis, opts: { periodEndFlushDelayMs: number }): Promise<EntitlementStore> {
-  const [applyScript, linkScript] = await Promise.all([defineScript<unknown[]>(redis, APPLY_LUA), defineScript<string>(redis, LINK_LUA)]);
+  const [applyScript, linkScript] = await Promise.all([defineNamedScript(redis, APPLY), defineScript<string>(redis, LINK_LUA)]);
 
   return {
     async apply(userId, e, event, now) {
@@ -47,39 +47,38 @@ export async function createEntitlementStore(redis: Redis, opts: { periodEndFlus
         ]);
         await redis.set(marker, String(now), { xx: true, keepTtl: true });
       };
-      const reply = await applyScript.run(
-        [keys.quota(userId), keys.billing(userId), marker],
-        [
-          event.id,
-          event.created,
-          event.deleted ? 'deleted' : 'state',
-          e.subscriptionId,
-          e.customerId,
-          e.meteredItemId ?? '',
-          e.status,
-          e.entitled ? '1' : '0',
-          e.pastDue ? '1' : '0',
-          e.periodStart,
-          e.periodEnd,
-          e.anchor,
-          e.cancelAtPeriodEnd ? '1' : '0',
-          now,
-          free.start,
-          free.end,
-          EVENT_MARKER_TTL_S,
-        ],
+      const r = await applyScript.run(
+        { quotaKey: keys.quota(userId), billingKey: keys.billing(userId), markerKey: marker },
+        {
+          eventId: event.id,
+          createdArg: event.created,
+          kind: event.deleted ? 'deleted' : 'state',
+          sub: e.subscriptionId,
+          customer: e.customerId,
+          itemId: e.meteredItemId ?? '',
+          status: e.status,
+          entitledArg: e.entitled ? '1' : '0',
+          pastDueArg: e.pastDue ? '1' : '0',
+          pstartArg: e.periodStart,
+          pendArg: e.periodEnd,
+          anchorArg: e.anchor,
+          cancelAtEndArg: e.cancelAtPeriodEnd ? '1' : '0',
+          nowArg: now,
+          freeStart: free.start,
+          freeEnd: free.end,
+          markerTtlSec: EVENT_MARKER_TTL_S,
+        },
       );
-      const [kind, ...r] = reply;
-      if (kind === 'DUP') {
-        if (r[0] === 'pending') await bookkeep(); // applied earlier, its bookkeeping failed then
+      if (r.result === 'DUP') {
+        if (r.marker === 'pending') await bookkeep(); // applied earlier, its bookkeeping failed then
         return { outcome: 'duplicate' };
       }
-      if (kind === 'STALE') return { outcome: 'stale', why: String(r[0]) };
-      if (kind === 'OK') {
+      if (r.result === 'STALE') return { outcome: 'stale', why: String(r.why) };
+      if (r.result === 'OK') {
         await bookkeep();
-        return { outcome: 'applied', plan: String(r[0]), period: { start: Number(r[1]), end: Number(r[2]) }, rolled: String(r[3]) === '1' };
+        return { outcome: 'applied', plan: String(r.plan), period: { start: Number(r.start), end: Number(r.end) }, rolled: r.rolled === '1' };
       }
-      throw new Error(`unexpected entitlement reply: ${JSON.stringify(reply)}`);
+      throw new Error(`unexpected entitlement reply: ${JSON.stringify(r)}`);
     },
 
     async linkCustomer(userId, customerId, now) {

@@ -9,11 +9,11 @@
  * `meter_error`), and the error is logged and counted in /metrics.
  */
 import type Stripe from 'stripe';
-import { defineScript, type Redis } from '../../store/redis';
+import { defineNamedScript, type Redis } from '../../store/redis';
 import { keys } from '../../metering/keys';
 import type { Metrics } from '../../observe/metrics';
 import { parseIdentifier } from './batches';
-import { METER_ERROR_LUA } from './reporter.lua';
+import { METER_ERROR } from './reporter.lua';
 
 /** Stripe retries an event destination's deliveries for up to 3 days; remember handled events for 30. */
 const THIN_EVENT_MARKER_TTL_S = 30 * 86_400;
@@ -29,7 +29,7 @@ export interface MeterErrorStore {
 }
 
 export async function createMeterErrorStore(redis: Redis): Promise<MeterErrorStore> {
-  const script = await defineScript<unknown[]>(redis, METER_ERROR_LUA);
+  const script = await defineNamedScript(redis, METER_ERROR);
   return {
     async userOf(identifier) {
       const id = parseIdentifier(identifier);
@@ -41,7 +41,10 @@ export async function createMeterErrorStore(redis: Redis): Promise<MeterErrorSto
       return id.userId;
     },
     async record(userId, e, now) {
-      const [outcome, period, tokens, customer] = (await script.run([keys.report(userId), keys.reportLog(userId), keys.reportErrors(userId)], [e.identifier, e.code, e.message, e.eventId, now, e.lastId])).map(String);
+      const { outcome, period, tokens, customer } = await script.run(
+        { reportKey: keys.report(userId), logKey: keys.reportLog(userId), errorsKey: keys.reportErrors(userId) },
+        { identifier: e.identifier, code: e.code, message: e.message, stripeEventId: e.eventId, nowArg: now, lastId: e.lastId },
+      );
       return {
         outcome: outcome === 'RECORDED' ? 'recorded' : outcome === 'DUPLICATE' ? 'duplicate' : 'unknown',
         ...(period ? { period: Number(period) } : {}),

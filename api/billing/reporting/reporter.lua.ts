@@ -151,17 +151,20 @@ return {'committed', '1'}
 } as const;
 
 /**
- * METER_ERROR: Stripe's asynchronous validation refused the meter event with identifier ARGV[1] (reported
- * later in a v1.billing.meter.* event): tie it to its batch — a committed one from the log, or the pending
- * one (ARGV[6] = the identifier's ledger id) — count its tokens under err:<period> once, and record it.
- * KEYS: report, log list, errors list
- * ARGV: 1 identifier, 2 code, 3 message, 4 Stripe event id, 5 now ms, 6 the batch's last ledger id
- * Returns {'RECORDED' | 'DUPLICATE' | 'UNKNOWN', period, tokens, customer}.
+ * METER_ERROR: Stripe's asynchronous validation refused the meter event with this identifier (reported later
+ * in a v1.billing.meter.* event): tie it to its batch — a committed one from the log, or the pending one
+ * (lastId = the identifier's ledger id) — count its tokens under err:<period> once, and record it.
+ * Returns outcome ('RECORDED' | 'DUPLICATE' | 'UNKNOWN'), period, tokens, customer.
  */
-export const METER_ERROR_LUA = `
-local rep, log, errors = KEYS[1], KEYS[2], KEYS[3]
-local identifier = ARGV[1]
-if redis.call('HEXISTS', rep, 'errid:' .. identifier) == 1 then return {'DUPLICATE', '', '0', ''} end
+export const METER_ERROR = {
+  keys: ['reportKey', 'logKey', 'errorsKey'],
+  args: ['identifier', 'code', 'message', 'stripeEventId', 'nowArg', 'lastId'],
+  body: `
+local rep, log, errors = reportKey, logKey, errorsKey
+local function answer(outcome, period, tokens, customer)
+  return {'outcome', outcome, 'period', period, 'tokens', tokens, 'customer', customer}
+end
+if redis.call('HEXISTS', rep, 'errid:' .. identifier) == 1 then return answer('DUPLICATE', '', '0', '') end
 local period, tokens, customer, where = '', 0, '', 'unknown'
 local entries = redis.call('LRANGE', log, 0, -1)
 for i = #entries, 1, -1 do
@@ -173,12 +176,14 @@ for i = #entries, 1, -1 do
 end
 if where == 'unknown' then
   local p = redis.call('HMGET', rep, 'plast', 'pperiod', 'pvalue', 'pcust')
-  if p[1] and p[1] == ARGV[6] then period, tokens, customer, where = p[2], tonumber(p[3]), p[4], 'pending' end
+  if p[1] and p[1] == lastId then period, tokens, customer, where = p[2], tonumber(p[3]), p[4], 'pending' end
 end
-redis.call('HSET', rep, 'errid:' .. identifier, ARGV[4])
-redis.call('RPUSH', errors, cjson.encode({identifier = identifier, code = ARGV[2], message = ARGV[3], event = ARGV[4], at = tonumber(ARGV[5]), period = period, tokens = tokens, customer = customer, batch = where}))
+redis.call('HSET', rep, 'errid:' .. identifier, stripeEventId)
+redis.call('RPUSH', errors, cjson.encode({identifier = identifier, code = code, message = message, event = stripeEventId,
+  at = tonumber(nowArg), period = period, tokens = tokens, customer = customer, batch = where}))
 redis.call('LTRIM', errors, -1000, -1)
-if where == 'unknown' then return {'UNKNOWN', '', '0', ''} end
+if where == 'unknown' then return answer('UNKNOWN', '', '0', '') end
 redis.call('HINCRBY', rep, 'err:' .. period, tokens)
-return {'RECORDED', period, tostring(tokens), customer}
-`;
+return answer('RECORDED', period, tostring(tokens), customer)
+`,
+} as const;
