@@ -4,64 +4,65 @@
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
-import type { AppEnv, Services } from './context';
+import type { Services } from './context';
+import type { AppEnv } from './app-env';
 import { AppError } from './errors';
-import { requireUser } from './auth/middleware';
+import { requireUser } from './middleware/require-user';
 import { rewriteRoutes } from './routes/rewrite';
 import { usageRoutes } from './routes/usage';
 import { healthRoutes } from './routes/health';
 import { devRoutes } from './routes/dev';
 import { metricsRoutes } from './routes/metrics';
-import { requestLog } from './observe/request-log';
+import { requestLog } from './middleware/request-log';
+import { requestId } from './middleware/request-id';
+import { noStore } from './middleware/no-store';
 import { billingRoutes } from './routes/billing';
 import { webhookRoutes } from './routes/webhooks';
 import { stripeEventRoutes } from './routes/stripe-events';
 import { internalRoutes } from './routes/internal';
 import { styleRoutes } from './routes/styles';
 import { settingsRoutes } from './routes/settings';
-import { bodyLimit } from './http/body-limit';
-import { accountLimit } from './limits/account-limit';
+import { bodyLimit } from './middleware/body-limit';
+import { accountLimit } from './middleware/account-limit';
 
 export function createApp(s: Services) {
   const app = new Hono<AppEnv>();
+  app.use('*', requestId());
   app.use('*', requestLog(s));
-  // Every answer is about one user or one moment: never stored by a cache, never sniffed as another type.
-  app.use('*', async (c, next) => {
-    await next();
-    if (!c.res.headers.has('X-Content-Type-Options')) c.res.headers.set('X-Content-Type-Options', 'nosniff');
-    if (c.req.method !== 'OPTIONS' && !c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
-  });
+  app.use('*', noStore());
 
   if (s.config.allowedOrigins.length > 0) {
     app.use('*', cors({ origin: s.config.allowedOrigins, allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['X-Request-Id', 'X-Tokens-Remaining', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'], maxAge: 600 }));
   }
 
+  const { config } = s;
+  const maxBodyBytes = config.limits.maxBodyBytes;
   app.route('/', healthRoutes(s));
-  app.route('/', metricsRoutes(s));
-  app.route('/', webhookRoutes(s));
-  app.route('/', stripeEventRoutes(s));
-  app.route('/', internalRoutes(s));
-  if (s.config.auth.devAuth && s.devIssuer) app.route('/', devRoutes(s.devIssuer, s.config.auth.authorizedParties));
+  app.route('/', metricsRoutes({ metrics: s.metrics, metricsToken: config.metricsToken }));
+  app.route('/', webhookRoutes({ ...s, meteredPriceId: config.billing?.prices.metered }));
+  app.route('/', stripeEventRoutes({ ...s, thinWebhookSecret: config.billing?.thinWebhookSecret }));
+  app.route('/', internalRoutes({ ...s, cronSecret: config.reporter.cronSecret }));
+  if (config.auth.devAuth && s.devIssuer) app.route('/', devRoutes(s.devIssuer, config.auth.authorizedParties));
 
   app.use('/v1/*', requireUser(s.verifySession));
   // Every /v1 body is capped as it streams (routes that read one get these bytes).
-  app.use('/v1/*', bodyLimit(s.config.limits.maxBodyBytes));
+  app.use('/v1/*', bodyLimit({ maxBytes: maxBodyBytes }));
   // Usage, billing (each billing call goes to Stripe), styles and settings share a per-user window of their own.
-  const account = accountLimit(s);
+  const account = accountLimit({ rateLimits: s.rateLimits, accountRequestsPerMinute: config.limits.accountRequestsPerMinute });
   app.use('/v1/usage', account);
   app.use('/v1/billing/*', account);
-  app.route('/', rewriteRoutes(s));
-  app.route('/', usageRoutes(s));
+  app.route('/', rewriteRoutes({ rewrites: s.rewrites, limits: config.limits }));
+  app.route('/', usageRoutes({ ...s, billingEnabled: config.billing !== undefined, maxTextChars: config.limits.maxTextChars }));
   app.route('/', billingRoutes(s));
   app.use('/v1/styles/*', account); // also matches /v1/styles itself
   app.use('/v1/settings', account);
-  app.route('/', styleRoutes(s));
-  app.route('/', settingsRoutes(s));
+  app.route('/', styleRoutes({ ...s, maxBodyBytes }));
+  app.route('/', settingsRoutes({ ...s, maxBodyBytes }));
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
   app.onError((err, c) => {
     if (err instanceof AppError) {
-      if (err.status >= 500) s.log({ level: 'warn', msg: err.message, code: err.code, cause: String((err as { cause?: unknown }).cause ?? '') });
+      if (err.status >= 500) s.log({ level: 'warn', msg: err.message, code: err.code, cause: String(err.cause ?? '') });
       return c.json(err.toBody(), err.status, err.headers);
     }
     s.log({ level: 'error', msg: 'unhandled error', path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

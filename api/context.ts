@@ -1,21 +1,24 @@
 /**
- * The services the routes use, behind narrow interfaces, and Hono's typed context.
+ * The services of one API instance, behind narrow interfaces: built once (services.ts), each route and
+ * middleware takes only the members it uses (a Pick of this, see app.ts). Nothing it imports imports it back.
  */
 import type { LanguageModel } from 'ai';
 import type { Config } from './config/env';
-import type { SessionUser, SessionVerifier } from './auth/verify';
+import type { SessionVerifier } from './auth/verify';
 import type { DevIssuer } from './auth/dev-issuer';
 import type { RateLimits } from './limits/rate-limits';
 import type { QuotaStore } from './metering/quota';
 import type { UsageReader } from './metering/ledger';
 import type { Metrics } from './observe/metrics';
 import type { Inflight } from './model/inflight';
-import type { StripeGateway } from './billing/stripe';
-import type { EntitlementStore } from './billing/entitlements';
-import type { ReportRunner } from './billing/schedule';
+import type { StripeGateway } from './billing/stripe/gateway';
+import type { EntitlementStore } from './billing/entitlements/entitlements';
+import type { ReportRunner } from './billing/reporting/schedule';
 import type { StyleStore } from './account/styles';
 import type { SettingsStore } from './account/settings';
-import type { MeterErrorStore } from './billing/meter-errors';
+import type { MeterErrorStore } from './billing/reporting/meter-errors';
+import type { RewriteService } from './rewrite/service';
+import type { Log } from './observe/log';
 
 /** Present only when billing is enabled (STRIPE_SECRET_KEY set). */
 export interface BillingServices {
@@ -36,20 +39,16 @@ export interface Services {
   /** Saved styles (brand voice) and the user's settings (overage spending cap). */
   styles: StyleStore;
   settings: SettingsStore;
-  /** The per-user window of the styles and settings routes. */
   model: LanguageModel;
+  /** One rewrite: reserve → stream → settle or release. */
+  rewrites: RewriteService;
   billing: BillingServices | undefined;
   /** Liveness probes for /health. */
   probes: { redis: () => Promise<void>; model: () => Promise<void> };
   now: () => number;
   /** Structured logs: one JSON object per line. */
-  log: (line: Record<string, unknown>) => void;
+  log: Log;
   metrics: Metrics;
   /** Model streams in progress (graceful shutdown drains them). */
   inflight: Inflight;
 }
-
-export type AppEnv = {
-  /** requestId: this request's id (a rewrite's may come from its body); deferLog: a streamed rewrite logs at settlement. */
-  Variables: { user: SessionUser; requestId: string; deferLog: boolean };
-};

@@ -13,13 +13,14 @@ import { createSessionVerifier } from './auth/verify';
 import { createDevIssuer, DEV_ISSUER } from './auth/dev-issuer';
 import { createApiMetrics } from './observe/metrics';
 import { createInflight } from './model/inflight';
-import { createStripeGateway, type StripeGateway } from './billing/stripe';
-import { createEntitlementStore } from './billing/entitlements';
-import { createReportStore } from './billing/reporter';
-import { createReportRunner } from './billing/schedule';
+import { createStripeGateway, type StripeGateway } from './billing/stripe/gateway';
+import { createEntitlementStore } from './billing/entitlements/entitlements';
+import { createReportStore } from './billing/reporting/store';
+import { createReportRunner } from './billing/reporting/schedule';
 import { createStyleStore } from './account/styles';
 import { createSettingsStore } from './account/settings';
-import { createMeterErrorStore } from './billing/meter-errors';
+import { createMeterErrorStore } from './billing/reporting/meter-errors';
+import { createRewriteService } from './rewrite/service';
 
 export interface ServiceOptions {
   /** @upstash/ratelimit's in-memory cache of blocked ids (default on; tests that flush Redis turn it off). */
@@ -47,16 +48,25 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     billing = { gateway, entitlements, reports, meterErrors };
   }
 
+  const model = createChatModel(config.model);
+  const rateLimits = createRateLimits(redis, { requestsPerMinute: config.limits.requestsPerMinute, tokensPerMinute: config.limits.tokensPerMinute, accountRequestsPerMinute: config.limits.accountRequestsPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache });
+  const quota = await createQuotaStore(redis, { requestTtlSeconds: 7 * 86_400, abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000, ledgerRetentionDays: config.ledgerRetentionDays });
+  const styles = await createStyleStore(redis);
+  const inflight = createInflight();
+  const now = opts.now ?? Date.now;
+  const rewrites = createRewriteService({ styles, rateLimits, quota, model, inflight, now, log, metrics, limits: config.limits, modelOptions: config.model });
+
   return {
     config,
     verifySession: createSessionVerifier({ jwtKey, authorizedParties: config.auth.authorizedParties, issuer: devIssuer ? DEV_ISSUER : config.auth.issuer }),
     devIssuer,
-    rateLimits: createRateLimits(redis, { requestsPerMinute: config.limits.requestsPerMinute, tokensPerMinute: config.limits.tokensPerMinute, accountRequestsPerMinute: config.limits.accountRequestsPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache }),
-    quota: await createQuotaStore(redis, { requestTtlSeconds: 7 * 86_400, abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000, ledgerRetentionDays: config.ledgerRetentionDays }),
+    rateLimits,
+    quota,
     usage: createUsageReader(redis),
-    styles: await createStyleStore(redis),
+    styles,
     settings: await createSettingsStore(redis),
-    model: createChatModel(config.model),
+    model,
+    rewrites,
     billing,
     probes: {
       redis: async () => {
@@ -68,9 +78,9 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
         await res.body?.cancel();
       },
     },
-    now: opts.now ?? Date.now,
+    now,
     log,
     metrics,
-    inflight: createInflight(),
+    inflight,
   };
 }

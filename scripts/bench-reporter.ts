@@ -12,10 +12,11 @@ import { Agent, request } from 'node:http';
 import { startRedisServer } from '../standins/redis';
 import { createRedis } from '../api/store/redis';
 import { createQuotaStore } from '../api/metering/quota';
-import { createEntitlementStore } from '../api/billing/entitlements';
-import { createReportStore, runReport } from '../api/billing/reporter';
-import { createStripeClient, createStripeGateway } from '../api/billing/stripe';
-import { setupStripe } from '../api/billing/setup';
+import { createEntitlementStore } from '../api/billing/entitlements/entitlements';
+import { runReport } from '../api/billing/reporting/reporter';
+import { createReportStore } from '../api/billing/reporting/store';
+import { createStripeClient, createStripeGateway } from '../api/billing/stripe/gateway';
+import { setupStripe } from '../api/billing/operator/setup';
 import { loadJobConfig } from '../api/config/env';
 import { addMonths } from '../api/metering/periods';
 

@@ -27,7 +27,7 @@ import { createApp } from '../api/app';
 import { startRedisServer } from '../standins/redis';
 import { startUpstashBridge } from '../standins/upstash-bridge';
 import { createChatModel } from '../api/model/provider';
-import { buildMessages } from '../api/model/prompts';
+import { buildMessages } from '../shared/prompts';
 import type { RewriteRequest } from '../shared/contract';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);

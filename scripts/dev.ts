@@ -15,8 +15,8 @@ import { startRedisServer } from '../standins/redis';
 import { startUpstashBridge } from '../standins/upstash-bridge';
 import { startModelServer } from '../standins/model';
 import { startStripeServer } from '../standins/stripe';
-import { setupStripe } from '../api/billing/setup';
-import { createStripeClient } from '../api/billing/stripe';
+import { setupStripe } from '../api/billing/operator/setup';
+import { createStripeClient } from '../api/billing/stripe/gateway';
 
 const dataDir = resolve(process.env.DEV_DATA_DIR ?? '.data/redis');
 mkdirSync(dataDir, { recursive: true });

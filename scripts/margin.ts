@@ -22,9 +22,9 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadRedisJobConfig } from '../api/config/env';
 import { createRedis } from '../api/store/redis';
-import { marginReport, monthOf, type Month } from '../api/billing/margin';
-import { readMargins } from '../api/billing/margin-read';
-import { marginCsv, marginTable } from '../api/billing/margin-report';
+import { marginReport, monthOf, type Month } from '../api/billing/operator/margin';
+import { readMargins } from '../api/billing/operator/margin-read';
+import { marginCsv, marginTable } from '../api/billing/operator/margin-report';
 import { configOrExit } from './lib/config-or-exit';
 
 let values;

@@ -11,8 +11,8 @@
 import { parseArgs } from 'node:util';
 import { loadJobConfig } from '../api/config/env';
 import { createRedis } from '../api/store/redis';
-import { createStripeGateway } from '../api/billing/stripe';
-import { reconcile } from '../api/billing/reconcile';
+import { createStripeGateway } from '../api/billing/stripe/gateway';
+import { reconcile } from '../api/billing/operator/reconcile';
 import { configOrExit } from './lib/config-or-exit';
 
 const { values } = parseArgs({ options: { since: { type: 'string', default: '40' }, user: { type: 'string', multiple: true }, json: { type: 'boolean', default: false } } });

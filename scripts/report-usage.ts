@@ -10,9 +10,10 @@
 import { parseArgs } from 'node:util';
 import { loadJobConfig } from '../api/config/env';
 import { createRedis } from '../api/store/redis';
-import { createStripeGateway } from '../api/billing/stripe';
-import { createReportStore, runReport, type ReportSummary } from '../api/billing/reporter';
-import { createReportRunner } from '../api/billing/schedule';
+import { createStripeGateway } from '../api/billing/stripe/gateway';
+import { runReport, type ReportSummary } from '../api/billing/reporting/reporter';
+import { createReportStore } from '../api/billing/reporting/store';
+import { createReportRunner } from '../api/billing/reporting/schedule';
 import { configOrExit } from './lib/config-or-exit';
 
 const { values } = parseArgs({ options: { due: { type: 'boolean', default: false }, 'no-lock': { type: 'boolean', default: false }, 'progress-every': { type: 'string', default: '100' } } });

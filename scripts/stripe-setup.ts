@@ -10,8 +10,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadStripeSetupConfig } from '../api/config/env';
-import { createStripeClient, STRIPE_API_VERSION } from '../api/billing/stripe';
-import { recommendedGraceHours, setupStripe, THIN_EVENTS, WEBHOOK_EVENTS } from '../api/billing/setup';
+import { createStripeClient, STRIPE_API_VERSION } from '../api/billing/stripe/gateway';
+import { recommendedGraceHours, setupStripe, THIN_EVENTS, WEBHOOK_EVENTS } from '../api/billing/operator/setup';
 import { configOrExit } from './lib/config-or-exit';
 
 const { values } = parseArgs({ options: { 'api-url': { type: 'string' } } });

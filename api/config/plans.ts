@@ -84,3 +84,8 @@ export function unprofitableOverage(model: { inputUsdPer1k: number; outputUsdPer
   const costPer1k = Math.max(model.inputUsdPer1k, model.outputUsdPer1k);
   return plans.filter((p) => p.overageUsdPer1k > 0 && p.overageUsdPer1k < costPer1k);
 }
+
+/** Overage per token in cents, as an exact decimal string: $0.002 per 1,000 tokens → "0.0002". */
+export function overageCentsPerToken(usdPer1k: number): string {
+  return String(Number(((usdPer1k * 100) / 1000).toPrecision(12)));
+}

@@ -3,10 +3,10 @@
  * reserve (before the model runs) → settle (after, to actual usage) or release (failed before any token).
  */
 import { overageTokensPerCent, PLANS, type PlanId } from '../config/plans';
-import { defineScript, type Redis } from '../store/redis';
+import { defineNamedScript, type Redis } from '../store/redis';
 import { keys } from './keys';
 import { monthlyPeriodAt, periodAfter, utcDay, type Period } from './periods';
-import { ENSURE_LUA, RELEASE_LUA, RESERVE_LUA, SETTLE_LUA } from './quota.lua';
+import { ENSURE, RELEASE, RESERVE, SETTLE } from './quota.lua';
 
 export type Reservation =
   | { ok: true; granted: number; usedAfter: number; cap: number; period: Period; plan: PlanId }
@@ -55,10 +55,10 @@ const num = (v: unknown) => Number(v);
 
 export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promise<QuotaStore> {
   const [reserveScript, settleScript, releaseScript, ensureScript] = await Promise.all([
-    defineScript<unknown[]>(redis, RESERVE_LUA),
-    defineScript<unknown[]>(redis, SETTLE_LUA),
-    defineScript<number>(redis, RELEASE_LUA),
-    defineScript<number>(redis, ENSURE_LUA),
+    defineNamedScript(redis, RESERVE),
+    defineNamedScript(redis, SETTLE),
+    defineNamedScript(redis, RELEASE),
+    defineNamedScript(redis, ENSURE),
   ]);
 
   async function reserve(userId: string, requestId: string, want: number, minGrant: number, now: number, attempt: string): Promise<Reservation> {
@@ -67,28 +67,44 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
     // A period that ended is rolled over inside the script, with the next period computed here (calendar
     // arithmetic); asked again if the hash changed in between (e.g. a webhook moved the period meanwhile).
     for (let round = 0; round < 4; round++) {
-      const reply = await reserveScript.run(
-        [keys.quota(userId), keys.request(userId, requestId), keys.inflight(userId), keys.cancel(userId, attempt)],
-        [want, minGrant, now, init.start, init.end, PLANS_JSON, roll?.to.start ?? '', roll?.to.end ?? '', opts.requestTtlSeconds, now + opts.abandonAfterMs, requestId, roll?.from ?? '', roll?.plan ?? '', roll?.anchor ?? '', attempt],
+      const r = await reserveScript.run(
+        { quotaKey: keys.quota(userId), requestKey: keys.request(userId, requestId), inflightKey: keys.inflight(userId), cancelKey: keys.cancel(userId, attempt) },
+        {
+          wantArg: want,
+          minGrantArg: minGrant,
+          nowArg: now,
+          initStart: init.start,
+          initEnd: init.end,
+          plansJson: PLANS_JSON,
+          rollStart: roll?.to.start ?? '',
+          rollEnd: roll?.to.end ?? '',
+          requestTtlSec: opts.requestTtlSeconds,
+          inflightDeadline: now + opts.abandonAfterMs,
+          requestId,
+          rolledFrom: roll?.from ?? '',
+          rollPlan: roll?.plan ?? '',
+          rollAnchor: roll?.anchor ?? '',
+          attempt,
+        },
       );
-      const [kind, ...r] = reply;
-      switch (kind) {
+      const period = () => ({ start: num(r.start), end: num(r.end) });
+      switch (r.kind) {
         case 'OK':
-          return { ok: true, granted: num(r[0]), usedAfter: num(r[1]), cap: num(r[2]), period: { start: num(r[3]), end: num(r[4]) }, plan: r[5] as PlanId };
+          return { ok: true, granted: num(r.granted), usedAfter: num(r.usedAfter), cap: num(r.cap), period: period(), plan: r.plan as PlanId };
         case 'DENY':
-          return { ok: false, reason: 'exhausted', used: num(r[0]), cap: num(r[1]), period: { start: num(r[2]), end: num(r[3]) }, plan: r[4] as PlanId };
+          return { ok: false, reason: 'exhausted', used: num(r.used), cap: num(r.cap), period: period(), plan: r.plan as PlanId };
         case 'DUP':
-          return { ok: false, reason: 'duplicate', state: String(r[0]) };
+          return { ok: false, reason: 'duplicate', state: String(r.state) };
         case 'CANCELLED':
           return { ok: false, reason: 'cancelled' };
         case 'ROLL': {
-          const ended = { anchor: num(r[0]), end: num(r[1]), plan: (r[2] === 'pro' ? 'pro' : 'free') as PlanId, cancelAtEnd: String(r[3]) === '1', confirmed: String(r[4]) === '1' };
+          const ended = { anchor: num(r.anchor), end: num(r.end), plan: (r.plan === 'pro' ? 'pro' : 'free') as PlanId, cancelAtEnd: r.cancelAtEnd === '1', confirmed: r.confirmed === '1' };
           const next = periodAfter(ended, now);
           roll = { from: ended.end, to: next.period, plan: next.plan, anchor: next.anchor };
           continue;
         }
         default:
-          throw new Error(`unexpected reserve reply: ${JSON.stringify(reply)}`);
+          throw new Error(`unexpected reserve reply: ${JSON.stringify(r)}`);
       }
     }
     throw new Error('quota period did not roll over');
@@ -113,23 +129,32 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
         ended: event.endedAt,
         prompt: event.promptVersion,
       };
-      const reply = await settleScript.run(
-        [keys.quota(userId), keys.request(userId, event.requestId), keys.inflight(userId), keys.ledger(userId), keys.daily(userId, period.start), keys.alerts(userId)],
-        [event.inputTokens + event.outputTokens, PLANS_JSON, utcDay(event.endedAt), Math.max(0, minId), event.endedAt, ...Object.entries(fields).flat()],
+      const r = await settleScript.run(
+        {
+          quotaKey: keys.quota(userId),
+          requestKey: keys.request(userId, event.requestId),
+          inflightKey: keys.inflight(userId),
+          ledgerKey: keys.ledger(userId),
+          dailyKey: keys.daily(userId, period.start),
+          alertsKey: keys.alerts(userId),
+        },
+        { actualArg: event.inputTokens + event.outputTokens, plansJson: PLANS_JSON, day: utcDay(event.endedAt), minId: Math.max(0, minId), nowArg: event.endedAt },
+        Object.entries(fields).flat(),
       );
-      const [kind, ...r] = reply;
-      if (kind === 'OK') return { ok: true, billed: num(r[0]), usedAfter: num(r[1]), cap: num(r[2]), duplicate: false, alerts: r.slice(3).map(num) };
-      if (kind === 'DUP') return { ok: true, billed: num(r[0]), usedAfter: NaN, cap: NaN, duplicate: true, alerts: [] };
+      const alerts = r.alerts ? r.alerts.split(',').map(num) : [];
+      if (r.kind === 'OK') return { ok: true, billed: num(r.billed), usedAfter: num(r.usedAfter), cap: num(r.cap), duplicate: false, alerts };
+      if (r.kind === 'DUP') return { ok: true, billed: num(r.billed), usedAfter: NaN, cap: NaN, duplicate: true, alerts: [] };
       return { ok: false, reason: 'missing' };
     },
 
     async release(userId, requestId, attempt) {
-      return (await releaseScript.run([keys.quota(userId), keys.request(userId, requestId), keys.inflight(userId), keys.cancel(userId, attempt)], [attempt, 3600])) === 1;
+      const keyed = { quotaKey: keys.quota(userId), requestKey: keys.request(userId, requestId), inflightKey: keys.inflight(userId), cancelKey: keys.cancel(userId, attempt) };
+      return (await releaseScript.run(keyed, { attempt, tombstoneTtlSec: 3600 })).released === '1';
     },
 
     async ensure(userId, now) {
       const p = monthlyPeriodAt(now, now);
-      await ensureScript.run([keys.quota(userId)], [p.start, p.end]);
+      await ensureScript.run({ quotaKey: keys.quota(userId) }, { periodStart: p.start, periodEnd: p.end });
     },
   };
 }

@@ -4,7 +4,8 @@
  * (client abort, mid-stream error).
  */
 import { countTokens, encodeChat } from 'gpt-tokenizer/model/gpt-4o';
-import { buildMessages, outputTokenCap, withoutUserExtras, type ChatMessage, type UserExtras } from './prompts';
+import { buildMessages, withoutUserExtras, type ChatMessage, type UserExtras } from '../../shared/prompts';
+import { outputTokenCap } from '../../shared/actions';
 import type { RewriteRequest } from '../../shared/contract';
 
 /** Prompt tokens of a chat request, including the chat format's per-message overhead. */

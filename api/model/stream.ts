@@ -5,7 +5,7 @@
  */
 import { streamText, type LanguageModel } from 'ai';
 import { countTextTokens } from './estimate';
-import type { ChatMessage } from './prompts';
+import type { ChatMessage } from '../../shared/prompts';
 import type { StreamOutcome } from '../metering/settlement';
 import type { RewriteDone } from '../../shared/contract';
 

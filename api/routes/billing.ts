@@ -4,20 +4,20 @@
  */
 import { Hono } from 'hono';
 import type { BillingRedirectResponse } from '../../shared/contract';
-import type { AppEnv, BillingServices, Services } from '../context';
+import type { BillingServices, Services } from '../context';
+import type { AppEnv } from '../app-env';
 import { AppError, meteringUnavailable } from '../errors';
-import { StripeCallError } from '../billing/stripe';
+import { StripeCallError } from '../billing/stripe/gateway';
 
 export const billingDisabled = () => new AppError('billing_disabled', 'Billing is not enabled on this server (no STRIPE_SECRET_KEY): everyone is on the free plan.');
 const portalNotConfigured = (cause: unknown) =>
-  Object.assign(
-    new AppError(
-      'billing_portal_not_configured',
-      "Managing billing is not set up on this server yet: its Stripe customer portal has no configuration. The operator has to save the portal's settings once in the Stripe Dashboard (Settings → Billing → Customer portal, in the mode the key is for). Nothing was changed.",
-    ),
+  new AppError(
+    'billing_portal_not_configured',
+    "Managing billing is not set up on this server yet: its Stripe customer portal has no configuration. The operator has to save the portal's settings once in the Stripe Dashboard (Settings → Billing → Customer portal, in the mode the key is for). Nothing was changed.",
     { cause },
   );
-const stripeUnavailable = (cause: unknown) => Object.assign(new AppError('billing_unavailable', 'Stripe is unavailable right now. Nothing was changed; try again shortly.'), { cause });
+const stripeUnavailable = (cause: unknown) =>
+  new AppError('billing_unavailable', 'Stripe is unavailable right now. Nothing was changed; try again shortly.', { cause });
 
 /** Stripe failures are 503 billing_unavailable; Redis failures 503 metering_unavailable; AppErrors pass. */
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
@@ -31,7 +31,9 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function billingRoutes(s: Services) {
+export type BillingRouteDeps = Pick<Services, 'usage' | 'billing' | 'now'>;
+
+export function billingRoutes(s: BillingRouteDeps) {
   const app = new Hono<AppEnv>();
   const need = (): BillingServices => {
     if (!s.billing) throw billingDisabled();

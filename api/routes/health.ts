@@ -6,8 +6,9 @@
  * token (METRICS_TOKEN, required in production; open when unset, as /metrics is).
  */
 import { Hono } from 'hono';
-import type { AppEnv, Services } from '../context';
-import { hasBearer } from '../http/bearer';
+import type { Services } from '../context';
+import type { AppEnv } from '../app-env';
+import { hasBearer } from '../middleware/bearer';
 
 /** How long one probe result answers /health. */
 export const PROBE_TTL_MS = 5_000;
@@ -29,7 +30,11 @@ async function probe(fn: () => Promise<void>): Promise<ProbeResult> {
 }
 
 /** The probes of both dependencies, run once per PROBE_TTL_MS (a call in that window gets the same result). */
-function cachedProbes(s: Services) {
+export type HealthRouteDeps = Pick<Services, 'probes' | 'billing'> & {
+  config: Pick<Services['config'], 'metricsToken' | 'model' | 'auth' | 'billing' | 'reporter'>;
+};
+
+function cachedProbes(s: HealthRouteDeps) {
   let last: { at: number; result: Promise<{ redis: ProbeResult; model: ProbeResult; at: number }> } | undefined;
   return () => {
     const at = Date.now();
@@ -40,7 +45,7 @@ function cachedProbes(s: Services) {
   };
 }
 
-export function healthRoutes(s: Services) {
+export function healthRoutes(s: HealthRouteDeps) {
   const app = new Hono<AppEnv>();
   const probes = cachedProbes(s);
   app.get('/health', async (c) => {
@@ -65,7 +70,7 @@ export function healthRoutes(s: Services) {
   return app;
 }
 
-function billingHealth(s: Services, lastReport: Awaited<ReturnType<NonNullable<Services['billing']>['reports']['lastRun']>> | undefined) {
+function billingHealth(s: HealthRouteDeps, lastReport: Awaited<ReturnType<NonNullable<Services['billing']>['reports']['lastRun']>> | undefined) {
   const b = s.config.billing;
   if (!b) return { enabled: false, note: 'billing disabled (no STRIPE_SECRET_KEY): everyone is on the free plan' };
   return {

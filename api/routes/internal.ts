@@ -5,14 +5,17 @@
  * (default 50 s, for serverless time limits): users not reached wait for the next run.
  */
 import { Hono, type Context } from 'hono';
-import type { AppEnv, Services } from '../context';
+import type { Services } from '../context';
+import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
 import { billingDisabled } from './billing';
-import { requireBearer } from '../http/bearer';
+import { bearer } from '../middleware/bearer';
 
-export function internalRoutes(s: Services) {
+export type InternalRouteDeps = Pick<Services, 'billing' | 'now'> & { cronSecret: string | undefined };
+
+export function internalRoutes(s: InternalRouteDeps) {
   const app = new Hono<AppEnv>();
-  const secret = s.config.reporter.cronSecret;
+  const secret = s.cronSecret;
   if (!secret) return app;
 
   const handler = async (c: Context<AppEnv>) => {
@@ -23,7 +26,7 @@ export function internalRoutes(s: Services) {
     if (!summary) throw new AppError('report_in_progress', 'Another usage report run is in progress; this one was skipped.');
     return c.json(summary);
   };
-  app.use('/internal/report-usage', requireBearer(secret, 'CRON_SECRET'));
+  app.use('/internal/report-usage', bearer({ secret, name: 'CRON_SECRET' }));
   app.post('/internal/report-usage', handler);
   app.get('/internal/report-usage', handler);
   return app;

@@ -4,12 +4,13 @@
  */
 import { Hono } from 'hono';
 import { SettingsUpdateSchema, type SettingsResponse } from '../../shared/contract';
-import type { AppEnv, Services } from '../context';
+import type { Services } from '../context';
+import type { AppEnv } from '../app-env';
 import { AppError, meteringUnavailable } from '../errors';
 import { maxOverageCapUsd } from '../account/settings';
 import type { Balance } from '../metering/ledger';
-import { readJsonBody } from './body';
-import { parseBody } from './validate';
+import { jsonBody } from '../middleware/json-body';
+import { validate } from '../middleware/json-body/validate';
 
 const SETTINGS_BODY_MAX_BYTES = 1024;
 
@@ -18,7 +19,9 @@ const toResponse = (b: Balance, cents: number | null): SettingsResponse => {
   return { plan: b.plan.id, overageCapUsd: max === null || cents === null ? null : cents / 100, maxOverageCapUsd: max };
 };
 
-export function settingsRoutes(s: Services) {
+export type SettingsRouteDeps = Pick<Services, 'usage' | 'quota' | 'settings' | 'now'> & { maxBodyBytes: number };
+
+export function settingsRoutes(s: SettingsRouteDeps) {
   const app = new Hono<AppEnv>();
 
   /** The user's balance (for the plan in force); first sight anchors their free period, as /v1/usage does. */
@@ -41,9 +44,10 @@ export function settingsRoutes(s: Services) {
     return c.json(toResponse(b, b.overageCapCents));
   });
 
-  app.put('/v1/settings', async (c) => {
+  const settingsBody = jsonBody({ maxBytes: Math.min(s.maxBodyBytes, SETTINGS_BODY_MAX_BYTES) });
+  app.put('/v1/settings', settingsBody, validate(SettingsUpdateSchema), async (c) => {
     const { userId } = c.get('user');
-    const { overageCapUsd } = parseBody(SettingsUpdateSchema, await readJsonBody(c, Math.min(s.config.limits.maxBodyBytes, SETTINGS_BODY_MAX_BYTES)));
+    const { overageCapUsd } = c.req.valid('json');
     const now = s.now();
     const b = await balanceOf(userId, now);
     const max = maxOverageCapUsd(b.plan);
@@ -53,7 +57,7 @@ export function settingsRoutes(s: Services) {
       }
       if (overageCapUsd > max) {
         throw new AppError('invalid_request', `overageCapUsd must be at most ${max} (the ${b.plan.id} plan's maximum spending cap in USD per period); it was ${overageCapUsd}.`, {
-          issues: [{ path: 'overageCapUsd', message: `must be at most ${max}` }],
+          details: { issues: [{ path: 'overageCapUsd', message: `must be at most ${max}` }] },
         });
       }
     }

@@ -7,20 +7,23 @@
  * 200 when handled (or a type we do not use), 503 when it cannot be handled now (Stripe retries).
  */
 import { Hono } from 'hono';
-import { readBody } from '../http/body-limit';
-import type { AppEnv, Services } from '../context';
+import { readBody } from '../middleware/body-limit';
+import type { Services } from '../context';
+import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
-import { handleMeterErrorEvent } from '../billing/meter-errors';
+import { handleMeterErrorEvent } from '../billing/reporting/meter-errors';
 import { billingDisabled } from './billing';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
-export function stripeEventRoutes(s: Services) {
+export type StripeEventRouteDeps = Pick<Services, 'billing' | 'log' | 'metrics' | 'now'> & { thinWebhookSecret: string | undefined };
+
+export function stripeEventRoutes(s: StripeEventRouteDeps) {
   const app = new Hono<AppEnv>();
   app.post('/webhooks/stripe/thin', async (c) => {
     const b = s.billing;
-    if (!b || !s.config.billing) throw billingDisabled();
-    if (!s.config.billing.thinWebhookSecret) throw new AppError('billing_disabled', 'Thin Stripe events are not received here: STRIPE_THIN_WEBHOOK_SECRET is not set (npm run stripe:setup prints it).');
+    if (!b) throw billingDisabled();
+    if (!s.thinWebhookSecret) throw new AppError('billing_disabled', 'Thin Stripe events are not received here: STRIPE_THIN_WEBHOOK_SECRET is not set (npm run stripe:setup prints it).');
     const signature = c.req.header('Stripe-Signature');
     if (!signature) throw new AppError('invalid_signature', 'Missing Stripe-Signature header.');
     // Capped as it streams (with or without Content-Length), before the signature check.
@@ -38,7 +41,7 @@ export function stripeEventRoutes(s: Services) {
       return c.json({ received: true, ...result });
     } catch (err) {
       s.log({ level: 'error', msg: 'stripe thin event failed; Stripe will retry', event: thin.notification.id, type: thin.notification.type, error: err instanceof Error ? err.message : String(err) });
-      throw Object.assign(new AppError('billing_unavailable', 'Could not process the event right now; Stripe will retry it.'), { cause: err });
+      throw new AppError('billing_unavailable', 'Could not process the event right now; Stripe will retry it.', { cause: err });
     }
   });
   return app;

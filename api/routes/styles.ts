@@ -4,10 +4,12 @@
  */
 import { Hono } from 'hono';
 import { STYLE_ID_PATTERN, StyleInputSchema, STYLES_MAX, type OkResponse, type StyleResponse, type StylesResponse } from '../../shared/contract';
-import type { AppEnv, Services } from '../context';
+import type { Services } from '../context';
+import type { AppEnv } from '../app-env';
 import { AppError, meteringUnavailable } from '../errors';
-import { readJsonBody } from './body';
-import { parseBody } from './validate';
+import { jsonBody } from '../middleware/json-body';
+import { validate } from '../middleware/json-body/validate';
+import type { MiddlewareHandler } from 'hono';
 
 /** A style body is at most ~1,060 characters; 16 KiB leaves room for JSON escapes of any of them. */
 const STYLE_BODY_MAX_BYTES = 16_384;
@@ -22,16 +24,24 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The :id parameter must be a style id (checked before the body is read). */
+const validStyleId: MiddlewareHandler = async (c, next) => {
+  styleId(c.req.param('id') ?? '');
+  await next();
+};
+
 function styleId(raw: string): string {
   if (!STYLE_ID_PATTERN.test(raw)) {
     throw new AppError('invalid_request', `The style id "${raw.slice(0, 60)}" is not valid: use 1-40 characters of a-z 0-9 _ -, starting with a letter or digit.`, {
-      issues: [{ path: 'id', message: 'must match ^[a-z0-9][a-z0-9_-]{0,39}$' }],
+      details: { issues: [{ path: 'id', message: 'must match ^[a-z0-9][a-z0-9_-]{0,39}$' }] },
     });
   }
   return raw;
 }
 
-export function styleRoutes(s: Services) {
+export type StyleRouteDeps = Pick<Services, 'styles' | 'now'> & { maxBodyBytes: number };
+
+export function styleRoutes(s: StyleRouteDeps) {
   const app = new Hono<AppEnv>();
 
   app.get('/v1/styles', async (c) => {
@@ -40,10 +50,11 @@ export function styleRoutes(s: Services) {
     return c.json<StylesResponse>({ styles });
   });
 
-  app.put('/v1/styles/:id', async (c) => {
+  const styleBody = jsonBody({ maxBytes: Math.min(s.maxBodyBytes, STYLE_BODY_MAX_BYTES) });
+  app.put('/v1/styles/:id', validStyleId, styleBody, validate(StyleInputSchema), async (c) => {
     const { userId } = c.get('user');
-    const id = styleId(c.req.param('id'));
-    const input = parseBody(StyleInputSchema, await readJsonBody(c, Math.min(s.config.limits.maxBodyBytes, STYLE_BODY_MAX_BYTES)));
+    const id = c.req.param('id');
+    const input = c.req.valid('json');
     const r = await guarded(() => s.styles.put(userId, id, input, s.now()));
     if (!r.ok) throw new AppError('style_limit_reached', `You already have ${r.count} saved styles, the most there can be (${STYLES_MAX}). Delete one (DELETE /v1/styles/:id) or replace an existing one.`);
     return c.json<StyleResponse>({ style: r.style });

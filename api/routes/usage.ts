@@ -3,14 +3,20 @@
  */
 import { Hono } from 'hono';
 import type { UsageResponse } from '../../shared/contract';
-import type { AppEnv, Services } from '../context';
+import type { Services } from '../context';
+import type { AppEnv } from '../app-env';
 import { meteringUnavailable } from '../errors';
 import { overage, PLANS } from '../config/plans';
 import { overageCapInForceUsd } from '../account/settings';
 import { daysOfPeriod } from '../metering/periods';
 import type { Balance } from '../metering/ledger';
 
-export function usageRoutes(s: Services) {
+export type UsageRouteDeps = Pick<Services, 'usage' | 'rateLimits' | 'quota' | 'now'> & {
+  billingEnabled: boolean;
+  maxTextChars: number;
+};
+
+export function usageRoutes(s: UsageRouteDeps) {
   const app = new Hono<AppEnv>();
   app.get('/v1/usage', async (c) => {
     const { userId } = c.get('user');
@@ -18,12 +24,12 @@ export function usageRoutes(s: Services) {
     const [balance, rate] = await readBalance(s, userId, now).catch((err) => {
       throw meteringUnavailable(err);
     });
-    return c.json(toUsageResponse(balance, rate, now, s.config.billing !== undefined, s.config.limits.maxTextChars));
+    return c.json(toUsageResponse(balance, rate, now, s.billingEnabled, s.maxTextChars));
   });
   return app;
 }
 
-async function readBalance(s: Services, userId: string, now: number) {
+async function readBalance(s: UsageRouteDeps, userId: string, now: number) {
   let [balance, rate] = await Promise.all([s.usage.balance(userId, now, 10), s.rateLimits.peek(userId)]);
   if (!balance) {
     await s.quota.ensure(userId, now); // first sight of this user anchors their free period

@@ -7,21 +7,27 @@
  */
 import { Hono } from 'hono';
 import type Stripe from 'stripe';
-import type { AppEnv, Services } from '../context';
+import type { Services } from '../context';
+import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
-import { handleStripeEvent } from '../billing/entitlements';
-import { STRIPE_API_VERSION } from '../billing/stripe';
+import { handleStripeEvent } from '../billing/entitlements/entitlements';
+import { STRIPE_API_VERSION } from '../billing/stripe/gateway';
 import { billingDisabled } from './billing';
-import { readBody } from '../http/body-limit';
+import { readBody } from '../middleware/body-limit';
 
 /** Stripe's events are far smaller; the cap holds while the body streams, before the signature is checked. */
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
-export function webhookRoutes(s: Services) {
+export type WebhookRouteDeps = Pick<Services, 'billing' | 'log' | 'now'> & {
+  /** The metered price of the subscription (STRIPE_PRICE_METERED); undefined when billing is off. */
+  meteredPriceId: string | undefined;
+};
+
+export function webhookRoutes(s: WebhookRouteDeps) {
   const app = new Hono<AppEnv>();
   app.post('/webhooks/stripe', async (c) => {
     const b = s.billing;
-    if (!b || !s.config.billing) throw billingDisabled();
+    if (!b || !s.meteredPriceId) throw billingDisabled();
     const signature = c.req.header('Stripe-Signature');
     if (!signature) throw new AppError('invalid_signature', 'Missing Stripe-Signature header.');
     const raw = new TextDecoder().decode(await readBody(c, MAX_WEBHOOK_BYTES)); // the exact body: the signature covers these bytes
@@ -43,12 +49,12 @@ export function webhookRoutes(s: Services) {
       );
     }
     try {
-      const result = await handleStripeEvent(event, { store: b.entitlements, gateway: b.gateway, meteredPriceId: s.config.billing.prices.metered, now: s.now });
+      const result = await handleStripeEvent(event, { store: b.entitlements, gateway: b.gateway, meteredPriceId: s.meteredPriceId, now: s.now });
       s.log({ msg: 'stripe webhook', event: event.id, ...result });
       return c.json({ received: true, ...result });
     } catch (err) {
       s.log({ level: 'error', msg: 'stripe webhook failed; Stripe will retry', event: event.id, type: event.type, error: err instanceof Error ? err.message : String(err) });
-      throw Object.assign(new AppError('billing_unavailable', 'Could not process the event right now; Stripe will retry it.'), { cause: err });
+      throw new AppError('billing_unavailable', 'Could not process the event right now; Stripe will retry it.', { cause: err });
     }
   });
   return app;

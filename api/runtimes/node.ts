@@ -9,7 +9,7 @@ import { createApp } from '../app';
 import { ConfigError, loadConfig, type Config } from '../config/env';
 import { createServices, type ServiceOptions } from '../services';
 import type { Services } from '../context';
-import { startReportSchedule } from '../billing/schedule';
+import { startReportSchedule } from '../billing/reporting/schedule';
 import { priceListAt } from '../config/model-prices';
 import { unprofitableOverage } from '../config/plans';
 

@@ -9,7 +9,8 @@ import type { ExecutionContext, Hono } from 'hono';
 import { createApp } from '../app';
 import { ConfigError, loadConfig } from '../config/env';
 import { createServices } from '../services';
-import type { AppEnv, Services } from '../context';
+import type { Services } from '../context';
+import type { AppEnv } from '../app-env';
 
 type WorkerEnv = Record<string, unknown>;
 interface ScheduledEvent {

@@ -46,3 +46,47 @@ export async function defineScript<T>(redis: Redis, source: string): Promise<Lua
     },
   };
 }
+
+/**
+ * A Lua script whose KEYS and ARGV have names: its source starts with one `local <name> = KEYS[i]` /
+ * `local <name> = ARGV[i]` line per name (in the order given), and callers pass objects keyed by those names,
+ * so neither side counts positions. Arguments after the named ones (`rest`) stay in ARGV for scripts that
+ * take a list. The reply is a flat list of alternating names and values (`{'kind', 'OK', 'granted', 12}`),
+ * read back as an object by replyFields.
+ */
+export interface NamedScript<K extends string, A extends string> {
+  readonly source: string;
+  run(keys: Record<K, string>, args: Record<A, string | number>, rest?: (string | number)[]): Promise<Record<string, string>>;
+}
+
+export interface NamedScriptSpec<K extends string, A extends string> {
+  keys: readonly K[];
+  args: readonly A[];
+  /** The script after its `local` lines. */
+  body: string;
+}
+
+export const luaLocals = (table: 'KEYS' | 'ARGV', names: readonly string[]) =>
+  names.map((n, i) => `local ${n} = ${table}[${i + 1}]`).join('\n');
+
+/** A reply of alternating names and values, as an object (values as strings). */
+export function replyFields(reply: unknown): Record<string, string> {
+  if (!Array.isArray(reply) || reply.length % 2 !== 0) throw new Error(`unexpected script reply: ${JSON.stringify(reply)}`);
+  const out: Record<string, string> = {};
+  for (let i = 0; i < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
+  return out;
+}
+
+export async function defineNamedScript<const K extends string, const A extends string>(
+  redis: Redis,
+  spec: NamedScriptSpec<K, A>,
+): Promise<NamedScript<K, A>> {
+  const source = `${luaLocals('KEYS', spec.keys)}\n${luaLocals('ARGV', spec.args)}\n${spec.body}`;
+  const script = await defineScript<unknown>(redis, source);
+  return {
+    source,
+    async run(keys, args, rest = []) {
+      return replyFields(await script.run(spec.keys.map((k) => keys[k]), [...spec.args.map((a) => args[a]), ...rest]));
+    },
+  };
+}

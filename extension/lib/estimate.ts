@@ -10,7 +10,8 @@
  *   That is what is held from the balance while the rewrite runs; only actual use is charged.
  * - Likely: input + a typical output length per action (an approximation, capped by the maximum).
  */
-import { buildMessages, outputTokenCap } from '../../api/model/prompts';
+import { buildMessages } from '../../shared/prompts';
+import { outputTokenCap } from '../../shared/actions';
 import type { Action, Platform, Tone } from '../../shared/contract';
 
 export interface EstimateInput {

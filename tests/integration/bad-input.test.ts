@@ -10,6 +10,7 @@ import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
 import { ACTIONS, INSTRUCTION_MAX_CHARS, PLATFORMS, STYLE_INSTRUCTIONS_MAX_CHARS, STYLE_NAME_MAX_CHARS, TONES, type RewriteRequest } from '../../shared/contract';
 import { planPrompt } from '../../api/model/estimate';
+import { keys } from '../../api/metering/keys';
 
 interface Case {
   name: string;
@@ -287,8 +288,8 @@ describe('bad input corpus: saved styles and settings', () => {
     const auth = { Authorization: `Bearer ${token}` };
     // A Pro user, so a cap within the plan would be accepted: only the malformed ones are refused.
     expect((await fetch(`${stack.api}/v1/usage`, { headers: auth })).status).toBe(200);
-    await stack.db.hset(`rd:{${user}}:quota`, 'plan', 'pro');
-    const before = await stack.db.hgetall(`rd:{${user}}:quota`);
+    await stack.db.hset(keys.quota(user), 'plan', 'pro');
+    const before = await stack.db.hgetall(keys.quota(user));
     const byStatus: Record<number, number> = {};
     const wrong: string[] = [];
     for (const c of cases) {
@@ -312,8 +313,8 @@ describe('bad input corpus: saved styles and settings', () => {
     // Nothing was stored: no style, the same quota hash (no cap), and no error logged.
     const styles = (await (await fetch(`${stack.api}/v1/styles`, { headers: auth })).json()) as { styles: unknown[] };
     expect(styles).toEqual({ styles: [] });
-    expect(await stack.db.exists(`rd:{${user}}:styles`)).toBe(0);
-    expect(await stack.db.hgetall(`rd:{${user}}:quota`)).toEqual(before);
+    expect(await stack.db.exists(keys.styles(user))).toBe(0);
+    expect(await stack.db.hgetall(keys.quota(user))).toEqual(before);
     expect((await (await fetch(`${stack.api}/v1/settings`, { headers: auth })).json())).toEqual({ plan: 'pro', overageCapUsd: null, maxOverageCapUsd: 50 });
     expect(stack.logs.filter((l) => l.level === 'error')).toEqual([]);
   });

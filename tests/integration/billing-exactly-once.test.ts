@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvents, billedFor, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
 import { ALL_FAULTS } from '../../standins/stripe';
+import { keys } from '../../api/metering/keys';
 
 const DAY = 86_400_000;
 const USERS = 1_000;
@@ -143,7 +144,7 @@ describe('exactly-once usage reporting under faults', () => {
     await first.exit;
     // The kill left batches claimed (written ahead) but not committed: the crash window being tested.
     let pendingAfterKill = 0;
-    for (const u of users) if (await b.stack.db.hexists(`rd:{${u.id}}:report`, 'plast')) pendingAfterKill++;
+    for (const u of users) if (await b.stack.db.hexists(keys.report(u.id), 'plast')) pendingAfterKill++;
     expect(pendingAfterKill).toBeGreaterThan(0);
 
     const [restarted, second] = [reporter(), reporter()];
@@ -166,7 +167,7 @@ describe('exactly-once usage reporting under faults', () => {
     for (const u of users) {
       const ledger = await ledgerOf(b.stack.db, u.id);
       const billable = ledger.filter((e) => e.billable === '1');
-      const report = await b.stack.db.hgetall(`rd:{${u.id}}:report`);
+      const report = await b.stack.db.hgetall(keys.report(u.id));
       expect(report.plast).toBeUndefined(); // nothing left pending
       if (u.kind === 'free') {
         expect(billable).toEqual([]);

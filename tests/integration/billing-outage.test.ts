@@ -11,10 +11,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvents, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
-import { periodWindowSec } from '../../api/billing/batches';
-import { reconcile } from '../../api/billing/reconcile';
-import type { ReportSummary } from '../../api/billing/reporter';
+import { periodWindowSec } from '../../api/billing/reporting/batches';
+import { reconcile } from '../../api/billing/operator/reconcile';
+import type { ReportSummary } from '../../api/billing/reporting/reporter';
 import { createRedis } from '../../api/store/redis';
+import { keys } from '../../api/metering/keys';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -95,7 +96,7 @@ describe('Stripe down for an hour of reporter runs', () => {
       }
       // A pending batch is never re-formed: the same batch is retried, whatever usage arrived meanwhile.
       for (const u of paid) {
-        const plast = await b.stack.db.hget(`rd:{${u.userId}}:report`, 'plast');
+        const plast = await b.stack.db.hget(keys.report(u.userId), 'plast');
         if (!plast) continue;
         if (pendingSeen.has(u.userId)) expect(plast).toBe(pendingSeen.get(u.userId));
         else pendingSeen.set(u.userId, plast);
@@ -117,7 +118,7 @@ describe('Stripe down for an hour of reporter runs', () => {
     const dueAfterEnd = during.filter((d) => d.mode === 'due' && outageStart + d.step * 5 * MIN >= a.period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
     expect(dueAfterEnd.length).toBeGreaterThanOrEqual(4);
     for (const { summary } of dueAfterEnd) expect(summary).toMatchObject({ users: 1, failures: 1, failed: [{ userId: a.userId }] });
-    expect(Number(await b.stack.db.zscore('rd:billing:due', a.userId))).toBe(a.period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, a.userId))).toBe(a.period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
     expect(pendingSeen.size).toBe(4);
     for (const kind of ['server_error', 'timeout', 'drop'] as const) expect(faults[kind] ?? 0).toBeGreaterThan(0);
     expect(faults.server_error_after ?? 0).toBe(0);
@@ -161,9 +162,9 @@ describe('Stripe down for an hour of reporter runs', () => {
     expect(b.stripe.stats.meterEvents.accepted).toBe(identifiers.length);
     let committed = 0;
     for (const u of paid) {
-      const report = await b.stack.db.hgetall(`rd:{${u.userId}}:report`);
+      const report = await b.stack.db.hgetall(keys.report(u.userId));
       expect(report.plast).toBeUndefined(); // nothing pending
-      expect(await b.stack.db.llen(`rd:{${u.userId}}:report:late`)).toBe(0);
+      expect(await b.stack.db.llen(keys.reportLate(u.userId))).toBe(0);
       committed += Number(report.batches ?? 0);
 
       const billable = (await ledgerOf(b.stack.db, u.userId)).filter((e) => e.billable === '1');
@@ -197,7 +198,7 @@ describe('Stripe down for an hour of reporter runs', () => {
     expect(b.stripe.totals(w1).get(a.customerId)).toBe(p1.reduce((s, e) => s + Number(e.billed), 0));
     // …and A's next flush is its new period's end.
     const p2End = b.stripe.subscription(a.subscriptionId)!.items.data[0]!.current_period_end * 1000;
-    expect(Number(await b.stack.db.zscore('rd:billing:due', a.userId))).toBe(p2End + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, a.userId))).toBe(p2End + b.stack.services.config.reporter.periodEndFlushDelayMs);
 
     // Free usage never reached Stripe.
     expect((await ledgerOf(b.stack.db, free)).every((e) => e.billable === '0' && !e.cust)).toBe(true);

@@ -6,11 +6,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyEvents, CRON_SECRET, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
-import { createReportStore, runReport, type ReportOptions, type ReportStore } from '../../api/billing/reporter';
-import { meterEventIdentifier, periodWindowSec } from '../../api/billing/batches';
-import { reconcile } from '../../api/billing/reconcile';
-import type { StripeGateway } from '../../api/billing/stripe';
+import { runReport, type ReportOptions } from '../../api/billing/reporting/reporter';
+import { createReportStore, type ReportStore } from '../../api/billing/reporting/store';
+import { meterEventIdentifier, periodWindowSec } from '../../api/billing/reporting/batches';
+import { reconcile } from '../../api/billing/operator/reconcile';
+import type { StripeGateway } from '../../api/billing/stripe/gateway';
 import { createRedis } from '../../api/store/redis';
+import { keys } from '../../api/metering/keys';
 
 const DAY = 86_400_000;
 let clock = Date.now() - 20 * DAY; // room to move forward within Stripe's 35-day window
@@ -61,7 +63,7 @@ describe('usage reporter', () => {
     const events = b.stripe.meterEvents(customerId).sort((x, y) => x.timestamp - y.timestamp);
     expect(events.map((e) => e.value)).toEqual([p1Tokens, p2Tokens]);
     // Identifier: user, period and the stream id of the batch's last ledger event.
-    const raw = await b.stack.db.xrange(`rd:{${userId}}:ledger`, '-', '+');
+    const raw = await b.stack.db.xrange(keys.ledger(userId), '-', '+');
     const lastP1Id = raw.filter(([, f]) => f[f.indexOf('period') + 1] === String(p1.start)).at(-1)![0];
     expect(events[0]!.identifier).toBe(`rd_${userId}_${Math.floor(p1.start / 1000)}_${lastP1Id}`);
     expect(events[0]!.identifier).toBe(await meterEventIdentifier({ userId, periodStart: p1.start, lastId: lastP1Id }));
@@ -112,7 +114,7 @@ describe('usage reporter', () => {
     expect(summary.duplicates).toBeGreaterThanOrEqual(Math.min(1, after));
     expect(b.stripe.stats.meterEvents.accepted - before).toBe(3);
     for (const u of users) {
-      const cust = (await b.stack.db.hget(`rd:{${u}}:quota`, 'customer'))!;
+      const cust = (await b.stack.db.hget(keys.quota(u), 'customer'))!;
       expect(b.stripe.totals().get(cust)).toBe(await ledgerSum(u));
     }
 
@@ -164,7 +166,7 @@ describe('usage reporter', () => {
     expect(r1.failures + r2.failures).toBe(0);
     expect(b.stripe.stats.meterEvents.accepted - before).toBe(30);
     for (const u of users) {
-      const cust = (await b.stack.db.hget(`rd:{${u}}:quota`, 'customer'))!;
+      const cust = (await b.stack.db.hget(keys.quota(u), 'customer'))!;
       expect(b.stripe.totals().get(cust)).toBe(await ledgerSum(u));
     }
   });
@@ -182,21 +184,21 @@ describe('usage reporter', () => {
     expect(first.failed[0]!.error).toMatch(/400/);
     expect(first.batches).toBeGreaterThanOrEqual(1);
     const stuck = first.failed[0]!.userId;
-    expect((await b.stack.db.hgetall(`rd:{${stuck}}:report`)).pvalue).toBe('777');
+    expect((await b.stack.db.hgetall(keys.report(stuck))).pvalue).toBe('777');
     const second = await report();
     expect(second).toMatchObject({ failures: 0, resumed: 1 });
-    for (const u of [a, c]) expect(b.stripe.totals().get((await b.stack.db.hget(`rd:{${u}}:quota`, 'customer'))!)).toBe(777);
+    for (const u of [a, c]) expect(b.stripe.totals().get((await b.stack.db.hget(keys.quota(u), 'customer'))!)).toBe(777);
   });
 
   it('flushes an ended period in the period-end pass, minutes after it ends', async () => {
     clock = Date.now() - 40 * DAY;
     const userId = freshUser();
     const { customerId, subscriptionId, period } = await subscribeDirect(b, userId);
-    expect(Number(await b.stack.db.zscore('rd:billing:due', userId))).toBe(period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
     const tokens = await seedUsage(b.stack, userId, 2_000, period.end - 30 * 60_000); // the last hour
     clock = period.end + 60_000;
     await applyEvents(b, b.stripe.renew(subscriptionId)); // the renewal does not postpone the flush
-    expect(Number(await b.stack.db.zscore('rd:billing:due', userId))).toBe(period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
     expect((await report({ mode: 'due', periodEndFlushDelayMs: b.stack.services.config.reporter.periodEndFlushDelayMs })).users).toBe(0); // not due yet
 
     clock = period.end + b.stack.services.config.reporter.periodEndFlushDelayMs + 1;
@@ -207,7 +209,7 @@ describe('usage reporter', () => {
     expect(e!.timestamp * 1000).toBeLessThan(period.end);
     // Next flush: the end of the new period.
     const next = b.stripe.subscription(subscriptionId)!.items.data[0]!.current_period_end * 1000;
-    expect(Number(await b.stack.db.zscore('rd:billing:due', userId))).toBe(next + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(next + b.stack.services.config.reporter.periodEndFlushDelayMs);
   });
 
   it('sets aside usage too old for Stripe and reconcile lists it', async () => {
@@ -218,7 +220,7 @@ describe('usage reporter', () => {
     clock = Date.now();
     const summary = await report();
     expect(summary.late).toBeGreaterThanOrEqual(1);
-    const late = await b.stack.db.lrange(`rd:{${userId}}:report:late`, 0, -1);
+    const late = await b.stack.db.lrange(keys.reportLate(userId), 0, -1);
     expect(late.map((l) => JSON.parse(l).value)).toEqual([tokens]);
     const rec = await reconcile(createRedis(b.stack.services.config.redis), gateway, { users: [userId], since: 0, now });
     expect(rec.differences).toMatchObject([{ userId, ledgerTokens: tokens, lateTokens: tokens, stripeTokens: 0, status: 'late' }]);
@@ -239,17 +241,17 @@ describe('POST /internal/report-usage', () => {
       expect(await refused.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('CRON_SECRET') } });
     }
 
-    await b.stack.db.set('rd:billing:report-lock', 'someone-else', 'PX', 60_000);
+    await b.stack.db.set(keys.reportLock, 'someone-else', 'PX', 60_000);
     const busy = await call(`Bearer ${CRON_SECRET}`);
     expect(busy.status).toBe(409);
     expect(await busy.json()).toMatchObject({ error: { code: 'report_in_progress' } });
-    await b.stack.db.del('rd:billing:report-lock');
+    await b.stack.db.del(keys.reportLock);
 
     const ok = await call(`Bearer ${CRON_SECRET}`, 'GET'); // Vercel Cron sends GET
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ mode: 'full', failures: 0, complete: true });
     expect(b.stripe.totals().get(customerId)).toBe(tokens);
-    expect(await b.stack.db.get('rd:billing:report-lock')).toBeNull();
+    expect(await b.stack.db.get(keys.reportLock)).toBeNull();
     const health = (await (await fetch(`${b.stack.api}/health`)).json()) as { billing: Record<string, unknown> };
     expect(health.billing).toMatchObject({ enabled: true, standIn: expect.stringMatching(/STAND-IN/), meterEventName: 'redraft_tokens', lastReport: { mode: 'full', failures: 0 } });
   });

@@ -7,11 +7,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
 import { applyEvents, billedFor, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
-import { createReportStore, runReport, type ReportOptions, type ReportStore } from '../../api/billing/reporter';
-import { reconcile } from '../../api/billing/reconcile';
-import { meterEventIdentifier } from '../../api/billing/batches';
-import type { StripeGateway } from '../../api/billing/stripe';
+import { runReport, type ReportOptions } from '../../api/billing/reporting/reporter';
+import { createReportStore, type ReportStore } from '../../api/billing/reporting/store';
+import { reconcile } from '../../api/billing/operator/reconcile';
+import { meterEventIdentifier } from '../../api/billing/reporting/batches';
+import type { StripeGateway } from '../../api/billing/stripe/gateway';
 import { createRedis, type Redis } from '../../api/store/redis';
+import { keys } from '../../api/metering/keys';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -91,7 +93,7 @@ describe('the identifier window: a commit lost, the next run 26 h later (point 1
     expect(summary).toMatchObject({ failures: 0, resumed: 1, batches: 1, tokens });
     expect((b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0) - sent).toBe(0); // not re-sent
     expect(b.stripe.meterEvents(customerId)).toHaveLength(1);
-    expect((await b.stack.db.hgetall(`rd:{${userId}}:report`)).plast).toBeUndefined();
+    expect((await b.stack.db.hgetall(keys.report(userId))).plast).toBeUndefined();
     figures.push(`point 1, landed: ${summary.resumed} batch resumed 26 h later, re-sent ${(b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0) - sent}, Stripe holds ${b.stripe.totals().get(customerId)} = ledger ${tokens}`);
   });
 
@@ -132,7 +134,7 @@ describe('duplicate answers (point 6)', () => {
       const second = await report();
       expect(second).toMatchObject({ failures: 0, resumed: 1, batches: 1, tokens });
       expect(b.stripe.totals().get(customerId)).toBe(tokens);
-      expect((await b.stack.db.hgetall(`rd:{${userId}}:report`)).plast).toBeUndefined();
+      expect((await b.stack.db.hgetall(keys.report(userId))).plast).toBeUndefined();
       // The user's reports go on.
       const more = await seedUsage(b.stack, userId, 700, (clock += MIN));
       expect(await report()).toMatchObject({ failures: 0, batches: 1, tokens: more });
@@ -196,7 +198,7 @@ describe('invoice finalization (point 2)', () => {
     const first = await runReport(lossy, gateway, { concurrency: 2, periodEndFlushDelayMs: 4 * MIN, mode: 'full', now, sleep: noSleep });
     expect(first.failures).toBe(1);
     expect(b.stripe.invoiceItems(customerId)).toHaveLength(1);
-    expect((await b.stack.db.hgetall(`rd:{${userId}}:report`)).proute).toBe('item');
+    expect((await b.stack.db.hgetall(keys.report(userId))).proute).toBe('item');
     clock += 26 * HOUR;
     const second = await report();
     expect(second).toMatchObject({ failures: 0, resumed: 1, confirmed: 1, items: 1, itemTokens: tokens });
@@ -261,7 +263,7 @@ describe('webhook API versions (point 4)', () => {
     clock = Date.now() - 13 * DAY;
     const userId = freshUser();
     const { subscriptionId } = await subscribeDirect(b, userId);
-    const before = await b.stack.db.hgetall(`rd:{${userId}}:quota`);
+    const before = await b.stack.db.hgetall(keys.quota(userId));
     // An endpoint created in the Dashboard with the account's older default version: the period is on the
     // subscription, not its items.
     const [update] = b.stripe.setCancelAtPeriodEnd(subscriptionId, true);
@@ -270,10 +272,10 @@ describe('webhook API versions (point 4)', () => {
     const [status] = await b.stripe.deliver([update!], { ...b.webhook, apiVersion: '2024-06-20' });
     expect(status).toBe(400);
     expect(b.stack.logs.find((l) => l.msg === 'stripe webhook refused: API version' && l.event === update!.id)).toMatchObject({ level: 'error', apiVersion: '2024-06-20' });
-    expect(await b.stack.db.hgetall(`rd:{${userId}}:quota`)).toEqual(before); // nothing applied
+    expect(await b.stack.db.hgetall(keys.quota(userId))).toEqual(before); // nothing applied
     // The same event in the SDK's version is applied.
     expect(await b.stripe.deliver([update!], b.webhook)).toEqual([200]);
-    expect((await b.stack.db.hgetall(`rd:{${userId}}:quota`)).cancelAtEnd).toBe('1');
+    expect((await b.stack.db.hgetall(keys.quota(userId))).cancelAtEnd).toBe('1');
   });
 });
 

@@ -9,6 +9,7 @@ import { startBillingStack, type BillingStack } from '../support/billing';
 import { ledgerOf, startStack, usedOf } from '../support/stack';
 import type { UsageResponse } from '../../shared/contract';
 import { addMonths } from '../../api/metering/periods';
+import { keys } from '../../api/metering/keys';
 
 let clock = Date.now();
 const now = () => clock;
@@ -25,7 +26,7 @@ afterAll(async () => {
 
 type Api = Awaited<ReturnType<BillingStack['as']>>;
 const usage = async (api: Api) => (await (await api('/v1/usage')).json()) as UsageResponse;
-const quota = (userId: string) => b.stack.db.hgetall(`rd:{${userId}}:quota`);
+const quota = (userId: string) => b.stack.db.hgetall(keys.quota(userId));
 async function rewrite(api: Api, text = 'Tell our customers the new shoes are light and fast.') {
   const res = await api('/v1/rewrite', { method: 'POST', body: JSON.stringify({ text, action: 'rewrite' }) });
   const body = await res.text();
@@ -80,9 +81,9 @@ describe('checkout and the billing portal', () => {
     expect(after.period).toEqual({ start: new Date(p.start).toISOString(), end: new Date(p.end).toISOString() });
     // The free period's usage is kept under its own start; the paid period starts from zero.
     expect(Number((await quota(userId))[`used:${freeStart}`])).toBe(freeUsed);
-    expect(await b.stack.db.hgetall(`rd:{${userId}}:billing`)).toMatchObject({ sub: sub.id, customer: String(session.customer), item: sub.items.data[1]!.id, status: 'active' });
+    expect(await b.stack.db.hgetall(keys.billing(userId))).toMatchObject({ sub: sub.id, customer: String(session.customer), item: sub.items.data[1]!.id, status: 'active' });
     expect(await b.stack.db.get(`rd:stripe:customer:${session.customer}`)).toBe(userId);
-    expect(await b.stack.db.sismember('rd:billing:users', userId)).toBe(1);
+    expect(await b.stack.db.sismember(keys.billingUsers, userId)).toBe(1);
 
     const again = await api('/v1/billing/checkout', { method: 'POST' });
     expect(again.status).toBe(409);
@@ -270,7 +271,7 @@ describe('POST /webhooks/stripe', () => {
     expect(await b.deliver(b.stripe.failPayment(subId))).toEqual([200, 200]);
     expect((await usage(api)).hardCapTokens).toBe(500_000);
     expect((await usage(api)).billing.pastDue).toBe(true);
-    await b.stack.db.hset(`rd:{${userId}}:quota`, 'used', 499_990);
+    await b.stack.db.hset(keys.quota(userId), 'used', 499_990);
     const refused = await rewrite(api);
     expect(refused.status).toBe(402);
     expect(await b.deliver(b.stripe.payInvoice(subId))).toEqual([200, 200]);
@@ -281,7 +282,7 @@ describe('POST /webhooks/stripe', () => {
 
   it('does the bookkeeping (customer map, report schedule) only for an event that is applied, never for a stale or replayed one', async () => {
     const { userId, subId, sub } = await subscribed();
-    const due = () => b.stack.db.zscore('rd:billing:due', userId);
+    const due = () => b.stack.db.zscore(keys.reportDue, userId);
     const startedAt = clock;
     const p1 = periodOf(sub());
     clock += 5_000;
@@ -292,7 +293,7 @@ describe('POST /webhooks/stripe', () => {
     const p2 = periodOf(sub());
     const delay = b.stack.services.config.reporter.periodEndFlushDelayMs;
     expect(Number(await due())).toBe(p1.end + delay); // the ended period is still to be flushed (never postponed)
-    await b.stack.db.zadd('rd:billing:due', p2.end + delay, userId); // as the reporter leaves it once P1 is flushed
+    await b.stack.db.zadd(keys.reportDue, p2.end + delay, userId); // as the reporter leaves it once P1 is flushed
 
     // A late update about P1, from another customer: stale. Nothing of it may land anywhere.
     const late = structuredClone(update!) as Stripe.Event & { data: { object: Stripe.Subscription } };
@@ -304,11 +305,11 @@ describe('POST /webhooks/stripe', () => {
       return (await res.json()) as { outcome: string };
     };
     expect((await post(late)).outcome).toBe('stale');
-    expect(await b.stack.db.get('rd:stripe:customer:cus_stale_other')).toBeNull();
+    expect(await b.stack.db.get(keys.customerUser('cus_stale_other'))).toBeNull();
     expect(Number(await due())).toBe(p2.end + delay);
 
     // A replay of the applied update, after the reporter dropped the user from the schedule: a duplicate, not rescheduled.
-    await b.stack.db.zrem('rd:billing:due', userId);
+    await b.stack.db.zrem(keys.reportDue, userId);
     expect((await post(update!)).outcome).toBe('duplicate');
     expect(await due()).toBeNull();
     clock = startedAt;
@@ -316,23 +317,23 @@ describe('POST /webhooks/stripe', () => {
 
   it('redoes the bookkeeping on Stripe\'s retry when it failed after the event was applied', async () => {
     const { userId, subId } = await subscribed();
-    await b.stack.db.zrem('rd:billing:due', userId);
+    await b.stack.db.zrem(keys.reportDue, userId);
     // The schedule key of the wrong type: the ZADD of the bookkeeping fails (WRONGTYPE), after the state was applied.
-    const kept = await b.stack.db.zrange('rd:billing:due', 0, -1, 'WITHSCORES');
-    await b.stack.db.del('rd:billing:due');
-    await b.stack.db.set('rd:billing:due', 'not a sorted set');
+    const kept = await b.stack.db.zrange(keys.reportDue, 0, -1, 'WITHSCORES');
+    await b.stack.db.del(keys.reportDue);
+    await b.stack.db.set(keys.reportDue, 'not a sorted set');
     const [update] = b.stripe.setCancelAtPeriodEnd(subId, true);
     expect(await b.deliver([update!])).toEqual([503]);
-    await b.stack.db.del('rd:billing:due');
-    if (kept.length > 0) await b.stack.db.zadd('rd:billing:due', ...kept.flatMap((v, i) => (i % 2 === 0 ? [] : [kept[i]!, kept[i - 1]!])));
+    await b.stack.db.del(keys.reportDue);
+    if (kept.length > 0) await b.stack.db.zadd(keys.reportDue, ...kept.flatMap((v, i) => (i % 2 === 0 ? [] : [kept[i]!, kept[i - 1]!])));
     expect(await b.deliver([update!])).toEqual([200]);
     expect((await quota(userId)).cancelAtEnd).toBe('1');
     const item = (update!.data.object as Stripe.Subscription).items.data[0]!;
-    expect(Number(await b.stack.db.zscore('rd:billing:due', userId))).toBe(item.current_period_end * 1000 + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(item.current_period_end * 1000 + b.stack.services.config.reporter.periodEndFlushDelayMs);
     // Done once: a further replay changes nothing.
-    await b.stack.db.zrem('rd:billing:due', userId);
+    await b.stack.db.zrem(keys.reportDue, userId);
     expect(await b.deliver([update!])).toEqual([200]);
-    expect(await b.stack.db.zscore('rd:billing:due', userId)).toBeNull();
+    expect(await b.stack.db.zscore(keys.reportDue, userId)).toBeNull();
   });
 
   it('acknowledges events it does not use, and answers 503 (Stripe retries) when it cannot process one', async () => {
@@ -355,7 +356,7 @@ describe('POST /webhooks/stripe', () => {
 describe('usage alerts', () => {
   it('reaches 50, 80 and 100 % of the included allowance once each per period', async () => {
     const { userId, api } = await subscribed();
-    const q = `rd:{${userId}}:quota`;
+    const q = keys.quota(userId);
     await b.stack.db.hset(q, 'used', 249_990);
     expect((await rewrite(api)).status).toBe(200);
     await expect.poll(async () => (await usage(api)).alerts.map((a) => a.threshold)).toEqual([50]);

@@ -4,9 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
-import { buildMessages, outputTokenCap } from '../../api/model/prompts';
+import { buildMessages } from '../../shared/prompts';
+import { outputTokenCap } from '../../shared/actions';
 import { countChatTokens } from '../../api/model/estimate';
 import { reservationFor } from '../../api/metering/settlement';
+import { keys } from '../../api/metering/keys';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -33,7 +35,7 @@ describe('concurrency', () => {
     await expect.poll(() => ledgerOf(stack.db, user)).toHaveLength(1);
     const warm = await usedOf(stack.db, user);
     const seeded = 20_000 - 40 * want;
-    await stack.db.hset(`rd:{${user}}:quota`, 'used', seeded);
+    await stack.db.hset(keys.quota(user), 'used', seeded);
 
     const statuses = await Promise.all(
       Array.from({ length: 500 }, async () => {
@@ -56,7 +58,7 @@ describe('concurrency', () => {
     expect(used - seeded).toBe(billedInBurst);
     expect(Number(ledger[0]!.billed)).toBe(warm);
     expect(new Set(ledger.map((e) => e.id)).size).toBe(ledger.length);
-    expect(await stack.db.zcard(`rd:{${user}}:inflight`)).toBe(0);
+    expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
     console.log(`burst: ${count(200)} served, ${count(402)} refused (402); used ${used}/20000; reservation ${want} tokens each`);
   });
 });

@@ -14,6 +14,7 @@ import { startInfra, spawnApi, type Infra } from '../support/infra';
 import { ledgerOf } from '../support/stack';
 import { startStripeServer } from '../../standins/stripe';
 import { standInSetup } from '../support/billing';
+import { keys } from '../../api/metering/keys';
 
 let infra: Infra;
 const cleanups: (() => unknown)[] = [];
@@ -97,9 +98,9 @@ describe('Cloudflare Workers bundle: Cron Triggers', () => {
     const worker = (await import(`${pathToFileURL(resolve('dist/worker/index.js')).href}?billing`)).default as {
       scheduled(event: { cron: string; scheduledTime: number }, env: Record<string, unknown>, ctx: unknown): Promise<void>;
     };
-    await infra.db.del('rd:billing:last-run');
+    await infra.db.del(keys.reportLastRun);
     await worker.scheduled({ cron: '0 * * * *', scheduledTime: Date.now() }, env, { waitUntil: () => {}, passThroughOnException: () => {}, props: {} });
-    const lastRun = JSON.parse((await infra.db.get('rd:billing:last-run')) ?? 'null') as { mode?: string } | null;
+    const lastRun = JSON.parse((await infra.db.get(keys.reportLastRun)) ?? 'null') as { mode?: string } | null;
     expect(lastRun).toMatchObject({ mode: 'full' });
   });
 });

@@ -9,6 +9,7 @@
 import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
+import { keys } from '../../api/metering/keys';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -24,7 +25,7 @@ async function booksBalance(users: string[], servedPerUser: Map<string, number>)
     await expect.poll(async () => (await ledgerOf(stack.db, user)).length, { timeout: 20_000 }).toBe(servedPerUser.get(user) ?? 0);
     const ledger = await ledgerOf(stack.db, user);
     expect(ledger.reduce((s, e) => s + Number(e.billed), 0)).toBe(await usedOf(stack.db, user));
-    await expect.poll(() => stack.db.zcard(`rd:{${user}}:inflight`), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => stack.db.zcard(keys.inflight(user)), { timeout: 10_000 }).toBe(0);
   }
 }
 
@@ -82,7 +83,7 @@ describe('faults', () => {
     // 30 worst-case reservations at once exceed a free allowance (the prompts grew with the language rule):
     // an operator's cap override gives this user room, so every request is served and only the cuts count.
     await fetch(`${stack.api}/v1/usage`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.text());
-    await stack.db.hset(`rd:{${user}}:quota`, 'capOverride', '1000000');
+    await stack.db.hset(keys.quota(user), 'capOverride', '1000000');
     const results = await Promise.all(
       Array.from({ length: 30 }, async () => {
         const res = await stack.rewrite(token, { text: 'We ship worldwide within two days.', action: 'expand' });
@@ -130,7 +131,7 @@ describe('faults', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     await expect.poll(() => stack.model.stats.aborted - abortedBefore).toBe(5);
     expect(await ledgerOf(stack.db, user)).toEqual([]);
-    expect(await stack.db.zcard(`rd:{${user}}:inflight`)).toBe(0);
+    expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
   });
 
   it('a 30 s first token: a patient client gets 503 at the server first-token timeout, without charge', async () => {

@@ -11,8 +11,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvents, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
-import { monthOf } from '../../api/billing/margin';
-import { CSV_COLUMNS, parseCsvLine } from '../../api/billing/margin-report';
+import { monthOf } from '../../api/billing/operator/margin';
+import { CSV_COLUMNS, parseCsvLine } from '../../api/billing/operator/margin-report';
 import { priceListAt, providerCostUsd } from '../../api/config/model-prices';
 
 const DAY = 86_400_000;

@@ -7,9 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInfra, spawnApi, type ApiProcess, type Infra } from '../support/infra';
 import { ledgerOf, usedOf } from '../support/stack';
-import { buildMessages, outputTokenCap } from '../../api/model/prompts';
+import { buildMessages } from '../../shared/prompts';
+import { outputTokenCap } from '../../shared/actions';
 import { countChatTokens } from '../../api/model/estimate';
 import { reservationFor } from '../../api/metering/settlement';
+import { keys } from '../../api/metering/keys';
 
 let infra: Infra;
 const apis: ApiProcess[] = [];
@@ -49,7 +51,7 @@ describe('two API processes, one Redis', () => {
     }
     await expect.poll(() => ledgerOf(infra.db, user)).toHaveLength(2);
     const seeded = 20_000 - 40 * want;
-    await infra.db.hset(`rd:{${user}}:quota`, 'used', seeded);
+    await infra.db.hset(keys.quota(user), 'used', seeded);
 
     const results = await Promise.all(
       Array.from({ length: 500 }, async (_, i) => {
@@ -75,7 +77,7 @@ describe('two API processes, one Redis', () => {
     expect(used).toBeLessThanOrEqual(20_000);
     expect(used - seeded).toBe(ledger.slice(2).reduce((s, e) => s + Number(e.billed), 0));
     expect(new Set(ledger.map((e) => e.id)).size).toBe(ledger.length);
-    expect(await infra.db.zcard(`rd:{${user}}:inflight`)).toBe(0);
+    expect(await infra.db.zcard(keys.inflight(user))).toBe(0);
     console.log(`two instances: ${served.length} served (${served.filter((r) => r.instance === 0).length} + ${served.filter((r) => r.instance === 1).length}), ${results.filter((r) => r.status === 402).length} refused (402), ${unavailable.length} unavailable (503); used ${used}/20000`);
   });
 });

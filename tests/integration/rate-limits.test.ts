@@ -5,9 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
 import { startBillingStack, type BillingStack } from '../support/billing';
-import { buildMessages, outputTokenCap } from '../../api/model/prompts';
+import { buildMessages } from '../../shared/prompts';
+import { outputTokenCap } from '../../shared/actions';
 import { countChatTokens } from '../../api/model/estimate';
 import { reservationFor } from '../../api/metering/settlement';
+import { keys } from '../../api/metering/keys';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -45,7 +47,7 @@ describe('request window', () => {
     expect(json.error.message).toContain('3 requests');
     // The refused request's reservation was given back.
     expect(await usedOf(stack.db, user)).toBe(used);
-    expect(await stack.db.zcard(`rd:{${user}}:inflight`)).toBe(0);
+    expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
   });
 
   it('counts each user separately', async () => {
@@ -131,7 +133,7 @@ describe('slow Redis', () => {
     expect(stack.model.stats.completions).toBe(calls);
     // Wait until Redis has run everything that was sent (the late reservation and the background releases).
     await expect.poll(() => stack.bridge.stats.inFlight, { timeout: 10_000 }).toBe(0);
-    await expect.poll(async () => (await stack.db.keys(`rd:{${user}}:cancel:*`)).length + (await stack.db.hget(`rd:{${user}}:req:${requestId}`, 'state') === 'released' ? 1 : 0), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => (await stack.db.keys(keys.cancel(user, '*'))).length + (await stack.db.hget(keys.request(user, requestId), 'state') === 'released' ? 1 : 0), { timeout: 10_000 }).toBeGreaterThan(0);
     stack.bridge.setDelay(0);
     return token;
   }
@@ -140,8 +142,8 @@ describe('slow Redis', () => {
     // The delay stays on: the reservation runs first, then the background release frees it.
     const user = 'user_slow_redis_a';
     const token = await slowRewrite(user, 'slow_redis_0001', 'at-end');
-    expect(await stack.db.hget(`rd:{${user}}:req:slow_redis_0001`, 'state')).toBe('released');
-    expect(await stack.db.zcard(`rd:{${user}}:inflight`)).toBe(0);
+    expect(await stack.db.hget(keys.request(user, 'slow_redis_0001'), 'state')).toBe('released');
+    expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
     expect(await usedOf(stack.db, user)).toBe(0);
     const ok = await stack.rewrite(token, { ...body, requestId: 'slow_redis_0001' }); // the same id may be retried
     expect(ok.status).toBe(200);
@@ -152,8 +154,8 @@ describe('slow Redis', () => {
     // The delay is lifted at once: the release runs before the reservation, which then finds the tombstone.
     const user = 'user_slow_redis_b';
     await slowRewrite(user, 'slow_redis_0002', 'at-response');
-    expect(await stack.db.exists(`rd:{${user}}:req:slow_redis_0002`)).toBe(0);
-    expect(await stack.db.zcard(`rd:{${user}}:inflight`)).toBe(0);
+    expect(await stack.db.exists(keys.request(user, 'slow_redis_0002'))).toBe(0);
+    expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
     expect(await usedOf(stack.db, user)).toBe(0);
   });
 });

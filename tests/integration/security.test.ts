@@ -14,6 +14,7 @@ import { startInfra, type Infra } from '../support/infra';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
 import { CRON_SECRET, startBillingStack, type BillingStack } from '../support/billing';
 import { chunkedPost } from '../support/raw-http';
+import { keys } from '../../api/metering/keys';
 
 const EXT = 'chrome-extension://abcdefghijklmnopabcdefghijklmnop';
 const ISSUER = 'https://clerk.redraft.example';
@@ -79,7 +80,7 @@ describe('production app (Clerk keys, no dev auth)', () => {
     const template = await usage(await token('user_sec_template', { sid: null, sts: null }));
     expect(template.status).toBe(401);
     expect(await template.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('token-not-a-session') } });
-    expect(await infra.db.exists('rd:{user_sec_pending}:quota', 'rd:{user_sec_template}:quota')).toBe(0);
+    expect(await infra.db.exists(keys.quota('user_sec_pending'), keys.quota('user_sec_template'))).toBe(0);
   });
 
   it('serves CORS only to the configured extension origin', async () => {

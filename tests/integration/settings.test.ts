@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
 import type { SettingsResponse, UsageResponse } from '../../shared/contract';
 import { planPrompt } from '../../api/model/estimate';
+import { keys } from '../../api/metering/keys';
 
 let stack: Stack;
 let n = 0;
@@ -35,7 +36,7 @@ async function proUser(used = 0): Promise<{ user: string; token: string }> {
   const user = freshUser();
   const token = await stack.token(user);
   expect((await api(token, 'GET', '/v1/usage')).status).toBe(200); // anchors the period
-  await stack.db.hset(`rd:{${user}}:quota`, 'plan', 'pro', 'used', used);
+  await stack.db.hset(keys.quota(user), 'plan', 'pro', 'used', used);
   return { user, token };
 }
 
@@ -60,14 +61,14 @@ describe('GET/PUT /v1/settings', () => {
     expect((await api(token, 'GET', '/v1/settings')).json).toEqual({ plan: 'pro', overageCapUsd: 12.34, maxOverageCapUsd: 50 });
     // $12.34 at $0.002 per 1K tokens = 6,170,000 overage tokens.
     expect(await usage(token)).toMatchObject({ overageCapUsd: 12.34, hardCapTokens: 500_000 + 6_170_000, remainingTokens: 6_670_000 });
-    expect(await stack.db.hget(`rd:{${user}}:quota`, 'overageCapCents')).toBe('1234');
+    expect(await stack.db.hget(keys.quota(user), 'overageCapCents')).toBe('1234');
 
     expect((await setCap(token, 50)).status).toBe(200);
     expect((await setCap(token, 0)).json).toMatchObject({ overageCapUsd: 0 });
     expect(await usage(token)).toMatchObject({ overageCapUsd: 0, hardCapTokens: 500_000 });
     expect((await setCap(token, null)).json).toEqual({ plan: 'pro', overageCapUsd: null, maxOverageCapUsd: 50 });
     expect(await usage(token)).toMatchObject({ overageCapUsd: 50, hardCapTokens: 25_500_000 });
-    expect(await stack.db.hexists(`rd:{${user}}:quota`, 'overageCapCents')).toBe(0);
+    expect(await stack.db.hexists(keys.quota(user), 'overageCapCents')).toBe(0);
   });
 
   it('refuses amounts that are not a USD amount within the plan maximum, naming the rule', async () => {
@@ -136,7 +137,7 @@ describe('the cap applies to the next reservation', () => {
   it('a cap below what remains shrinks the grant to what fits, never past the cap', async () => {
     const { user, token } = await proUser(500_000);
     // $0.01 = 5,000 tokens of overage; use all but 400 of them.
-    await stack.db.hset(`rd:{${user}}:quota`, 'used', 504_600);
+    await stack.db.hset(keys.quota(user), 'used', 504_600);
     expect((await setCap(token, 0.01)).status).toBe(200);
     stack.model.setOptions({ outputTokens: 100_000 });
     try {
@@ -160,7 +161,7 @@ describe('the cap applies to the next reservation', () => {
   it('a cap kept from a Pro period does not change the free plan', async () => {
     const { user, token } = await proUser();
     expect((await setCap(token, 1)).status).toBe(200);
-    await stack.db.hset(`rd:{${user}}:quota`, 'plan', 'free');
+    await stack.db.hset(keys.quota(user), 'plan', 'free');
     expect(await usage(token)).toMatchObject({ plan: 'free', hardCapTokens: 20_000, overageCapUsd: null });
     expect((await api(token, 'GET', '/v1/settings')).json).toEqual({ plan: 'free', overageCapUsd: null, maxOverageCapUsd: null });
     const res = await stack.rewrite(token, { text: 'Fresh bread daily.', action: 'shorten' });

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInfra, spawnApi, type Infra } from '../support/infra';
 import { ledgerOf, usedOf } from '../support/stack';
+import { keys } from '../../api/metering/keys';
 
 let infra: Infra;
 beforeAll(async () => {
@@ -68,7 +69,7 @@ describe('SIGTERM', () => {
     expect(Number(ledger[0]!.out)).toBeGreaterThan(0);
     expect(Number(ledger[0]!.out)).toBeLessThan(5000);
     expect(await usedOf(infra.db, user)).toBe(Number(ledger[0]!.billed));
-    expect(await infra.db.zcard(`rd:{${user}}:inflight`)).toBe(0);
+    expect(await infra.db.zcard(keys.inflight(user))).toBe(0);
     expect(api.output.some((l) => l.includes('"stopped"') && l.includes('"cut":1') && l.includes('"unsettled":0'))).toBe(true);
   });
 });

@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
 import { parseForm, startStripeServer, type FaultKind, type StripeServer } from '../../standins/stripe';
 import { standInSetup } from '../support/billing';
-import { createStripeClient, createStripeGateway, StripeCallError } from '../../api/billing/stripe';
-import { classifyFailure } from '../../api/billing/batches';
-import { LOOKUP_KEYS, setupStripe, WEBHOOK_EVENTS } from '../../api/billing/setup';
+import { createStripeClient, createStripeGateway, StripeCallError } from '../../api/billing/stripe/gateway';
+import { classifyFailure } from '../../api/billing/stripe/failures';
+import { LOOKUP_KEYS, setupStripe, WEBHOOK_EVENTS } from '../../api/billing/operator/setup';
 import { loadJobConfig } from '../../api/config/env';
 
 const MIN = 60_000;

@@ -8,6 +8,7 @@ import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
 import { planPrompt } from '../../api/model/estimate';
 import { reservationFor } from '../../api/metering/settlement';
 import { STYLES_MAX, type Style, type StylesResponse, type RewriteRequest } from '../../shared/contract';
+import { keys } from '../../api/metering/keys';
 
 const RPM = 80;
 let stack: Stack;
@@ -88,7 +89,7 @@ describe('saved styles: create, list, replace, delete', () => {
     expect(full.json).toMatchObject({ error: { code: 'style_limit_reached', message: expect.stringContaining(String(STYLES_MAX)) } });
     expect((await put(token, 's3', { name: 'Style 03', instructions: 'Replaced.' })).status).toBe(200);
     expect(await list(token)).toHaveLength(STYLES_MAX);
-    expect(await stack.db.hlen(`rd:{${user}}:styles`)).toBe(STYLES_MAX);
+    expect(await stack.db.hlen(keys.styles(user))).toBe(STYLES_MAX);
     // Deleting one makes room for exactly one.
     expect((await call(token, 'DELETE', '/v1/styles/s0')).status).toBe(200);
     expect((await put(token, 'one-more', { name: 'One more', instructions: 'Now it fits.' })).status).toBe(200);

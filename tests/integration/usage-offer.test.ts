@@ -4,7 +4,7 @@
  * (real setup code against the Stripe stand-in) and the metered price's overage tier.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStripeClient } from '../../api/billing/stripe';
+import { createStripeClient } from '../../api/billing/stripe/gateway';
 import { PLANS } from '../../api/config/plans';
 import type { UsageResponse } from '../../shared/contract';
 import { startBillingStack, type BillingStack } from '../support/billing';

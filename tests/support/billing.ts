@@ -4,13 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Stripe from 'stripe';
-import { setupStripe, type SetupResult } from '../../api/billing/setup';
-import { createStripeClient } from '../../api/billing/stripe';
+import { setupStripe, type SetupResult } from '../../api/billing/operator/setup';
+import { createStripeClient } from '../../api/billing/stripe/gateway';
 import type { ServiceOptions } from '../../api/services';
-import { handleStripeEvent } from '../../api/billing/entitlements';
+import { handleStripeEvent } from '../../api/billing/entitlements/entitlements';
 import { startStack, type Stack } from './stack';
 import { startStripeServer, type StripeServer, type StripeServerOptions } from '../../standins/stripe';
-import { periodWindowSec } from '../../api/billing/batches';
+import { periodWindowSec } from '../../api/billing/reporting/batches';
 
 export interface BillingStack {
   stack: Stack;

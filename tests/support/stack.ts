@@ -12,6 +12,7 @@ import type { DevIssuer } from '../../api/auth/dev-issuer';
 import { startRedisServer, type RedisServer, type RedisServerOptions } from '../../standins/redis';
 import { startUpstashBridge, type UpstashBridge } from '../../standins/upstash-bridge';
 import { startModelServer, type ModelServer, type ModelServerOptions } from '../../standins/model';
+import { keys } from '../../api/metering/keys';
 
 export interface Stack {
   api: string;
@@ -90,10 +91,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
 /** The ledger of one user, read straight from Redis. */
 export async function ledgerOf(db: IORedis, userId: string): Promise<Record<string, string>[]> {
-  const entries = await db.xrange(`rd:{${userId}}:ledger`, '-', '+');
+  const entries = await db.xrange(keys.ledger(userId), '-', '+');
   return entries.map(([, flat]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!])));
 }
 
 export async function usedOf(db: IORedis, userId: string): Promise<number> {
-  return Number((await db.hget(`rd:{${userId}}:quota`, 'used')) ?? 0);
+  return Number((await db.hget(keys.quota(userId), 'used')) ?? 0);
 }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type Stripe from 'stripe';
-import { backoffMs, classifyFailure, landedFromSummary, meterEventIdentifier, overageTokens, parseIdentifier, periodState, periodWindowSec, placeBatch, STRIPE_BACKDATE_LIMIT_MS } from '../../api/billing/batches';
-import { entitlementOf, subscriptionOfInvoice } from '../../api/billing/subscription';
-import { meteredTiers, overageCentsPerToken, recommendedGraceHours } from '../../api/billing/setup';
+import { classifyFailure } from '../../api/billing/stripe/failures';
+import { backoffMs, landedFromSummary, meterEventIdentifier, overageTokens, parseIdentifier, periodState, periodWindowSec, placeBatch, STRIPE_BACKDATE_LIMIT_MS } from '../../api/billing/reporting/batches';
+import { entitlementOf, subscriptionOfInvoice } from '../../api/billing/entitlements/subscription';
+import { meteredTiers, recommendedGraceHours } from '../../api/billing/operator/setup';
 import { periodAfter, addMonths } from '../../api/metering/periods';
 import { ConfigError, loadConfig, loadJobConfig, loadStripeSetupConfig } from '../../api/config/env';
-import { PLANS } from '../../api/config/plans';
+import { overageCentsPerToken, PLANS } from '../../api/config/plans';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -4,12 +4,13 @@
  * model price versions, and the month/period attribution.
  */
 import { describe, expect, it } from 'vitest';
-import { inMonth, marginReport, monthOf, parseMarginEvent, periodRevenue, USD, userMargin, type MarginEvent, type Month, type UserMargin } from '../../api/billing/margin';
-import { CSV_COLUMNS, formatUsd8, marginCsv, marginTable, parseCsvLine } from '../../api/billing/margin-report';
-import { userOfLedgerKey } from '../../api/billing/margin-read';
+import { inMonth, marginReport, monthOf, parseMarginEvent, periodRevenue, USD, userMargin, type MarginEvent, type Month, type UserMargin } from '../../api/billing/operator/margin';
+import { CSV_COLUMNS, formatUsd8, marginCsv, marginTable, parseCsvLine } from '../../api/billing/operator/margin-report';
+import { userOfLedgerKey } from '../../api/billing/operator/margin-read';
 import { PLANS } from '../../api/config/plans';
 import type { PriceList } from '../../api/config/model-prices';
 import { ConfigError, loadRedisJobConfig } from '../../api/config/env';
+import { keys } from '../../api/metering/keys';
 
 const at = (iso: string) => Date.parse(iso);
 const NOV = monthOf('2026-11', 0);
@@ -70,10 +71,10 @@ describe('the month and what belongs to it', () => {
   });
 
   it('finds user ids in ledger keys only', () => {
-    expect(userOfLedgerKey('rd:{user_2abc}:ledger')).toBe('user_2abc');
-    expect(userOfLedgerKey('rd:{someone@example.com:dev}:ledger')).toBe('someone@example.com:dev');
-    expect(userOfLedgerKey('rd:{user_2abc}:quota')).toBeUndefined();
-    expect(userOfLedgerKey('rd:billing:users')).toBeUndefined();
+    expect(userOfLedgerKey(keys.ledger('user_2abc'))).toBe('user_2abc');
+    expect(userOfLedgerKey(keys.ledger('someone@example.com:dev'))).toBe('someone@example.com:dev');
+    expect(userOfLedgerKey(keys.quota('user_2abc'))).toBeUndefined();
+    expect(userOfLedgerKey(keys.billingUsers)).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildMessages, LANGUAGE_RULE, neutralizeDelimiters, outputTokenCap, PROMPT_VERSION, withoutUserExtras } from '../../api/model/prompts';
+import { buildMessages, LANGUAGE_RULE, neutralizeDelimiters, PROMPT_VERSION, withoutUserExtras } from '../../shared/prompts';
+import { outputTokenCap } from '../../shared/actions';
 import { countChatTokens, countTextTokens, planPrompt } from '../../api/model/estimate';
 import {
   ACTIONS,

@@ -3,7 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { estimateTokens } from '../../../extension/lib/estimate';
-import { buildMessages, outputTokenCap } from '../../../api/model/prompts';
+import { buildMessages } from '../../../shared/prompts';
+import { outputTokenCap } from '../../../shared/actions';
 import { countChatTokens } from '../../../api/model/estimate';
 import type { RewriteRequest } from '../../../shared/contract';
 

@@ -1,0 +1,2 @@
+/** Structured logs: one JSON object per line. */
+export type Log = (line: Record<string, unknown>) => void;

@@ -1,0 +1,97 @@
+/**
+ * Settling one rewrite: charge what it used, once (retried so a Redis blip does not lose usage), then the
+ * metrics and the request's log line, which carries its tokens and cost.
+ */
+import type { RewriteRequest } from '../../shared/contract';
+import { priceListAt, providerCostUsd } from '../config/model-prices';
+import { exponential, retry, type RetryOptions } from '../lib/retry';
+import type { Period } from '../metering/periods';
+import type { LedgerEvent, QuotaStore, Settlement } from '../metering/quota';
+import { usageToCharge, type StreamOutcome } from '../metering/settlement';
+import { PROMPT_VERSION } from '../../shared/prompts';
+import type { Log } from '../observe/log';
+import type { Metrics } from '../observe/metrics';
+
+export interface SettleDeps {
+  quota: Pick<QuotaStore, 'settle'>;
+  metrics: Pick<Metrics, 'inc' | 'observe'>;
+  log: Log;
+  now: () => number;
+  /** The model's id: its price list entry and the ledger's `model`. */
+  modelId: string;
+  sleep?: RetryOptions['sleep'];
+}
+
+export interface Served {
+  userId: string;
+  requestId: string;
+  req: RewriteRequest;
+  period: Period;
+  startedAt: number;
+  outcome: StreamOutcome;
+}
+
+/** Settlement attempts (about 6 s of backoff in all) before the reservation is left to the abandoned sweep. */
+const SETTLE_ATTEMPTS = 6;
+
+export function ledgerEventOf(a: Served, modelId: string, endedAt: number): LedgerEvent {
+  const usage = usageToCharge(a.outcome);
+  const price = priceListAt(new Date(a.startedAt)).models[modelId];
+  const costUsd = price ? providerCostUsd(price, usage.inputTokens, usage.outputTokens) : 0;
+  return {
+    requestId: a.requestId,
+    userId: a.userId,
+    action: a.req.action,
+    model: modelId,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    costUsd,
+    status: a.outcome.status,
+    source: usage.source,
+    startedAt: a.startedAt,
+    endedAt,
+    promptVersion: PROMPT_VERSION,
+  };
+}
+
+/** Charge what the request used, once. Never throws: a settlement given up is logged and counted. */
+export async function settleRewrite(d: SettleDeps, a: Served): Promise<void> {
+  const event = ledgerEventOf(a, d.modelId, d.now());
+  let result: Settlement;
+  try {
+    result = await retry(() => d.quota.settle(a.userId, a.period, event), { attempts: SETTLE_ATTEMPTS,
+      backoff: exponential(200), sleep: d.sleep });
+  } catch (err) {
+    d.metrics.inc('redraft_settle_failures_total');
+    d.log({ level: 'error', msg: 'settle failed; the reservation will be released as abandoned',
+      requestId: a.requestId, user: a.userId, error: String(err) });
+    return;
+  }
+  recordSettled(d, a, event, result);
+}
+
+function recordSettled(d: SettleDeps, a: Served, event: LedgerEvent, result: Settlement): void {
+  const billed = result.ok ? result.billed : 0;
+  d.metrics.inc('redraft_rewrites_total', { action: event.action, outcome: event.status });
+  d.metrics.inc('redraft_tokens_billed_total', { action: event.action }, billed);
+  d.metrics.inc('redraft_provider_cost_usd_total', { model: event.model }, event.costUsd);
+  d.metrics.observe('redraft_rewrite_duration_seconds', {}, (event.endedAt - a.startedAt) / 1000);
+  d.log({
+    msg: 'request',
+    requestId: a.requestId,
+    method: 'POST',
+    route: '/v1/rewrite',
+    status: 200,
+    user: a.userId,
+    action: event.action,
+    outcome: event.status,
+    usageSource: event.source,
+    inputTokens: event.inputTokens,
+    outputTokens: event.outputTokens,
+    billedTokens: result.ok ? result.billed : null,
+    costUsd: event.costUsd,
+    latencyMs: event.endedAt - a.startedAt,
+  });
+  if (result.ok && result.alerts.length > 0) d.log({ msg: 'usage alert', user: a.userId, thresholds: result.alerts,
+    usedTokens: result.usedAfter });
+}
