@@ -36,7 +36,8 @@ export default defineConfig({
   manifest: manifestFor(build),
   hooks: {
     'vite:build:extendConfig': (entrypoints, viteConfig) => {
-      if (entrypoints.some((e) => e.type === 'background')) viteConfig.plugins = [...(viteConfig.plugins ?? []), noClerkUiInWorker];
+      if (entrypoints.some((e) => e.type === 'background'))
+        viteConfig.plugins = [...(viteConfig.plugins ?? []), noClerkUiInWorker];
     },
   },
   vite: () => ({

@@ -32,7 +32,22 @@ export function createApp(s: Services) {
   app.use('*', noStore());
 
   if (s.config.allowedOrigins.length > 0) {
-    app.use('*', cors({ origin: s.config.allowedOrigins, allowHeaders: ['Authorization', 'Content-Type'], exposeHeaders: ['X-Request-Id', 'X-Tokens-Remaining', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'], maxAge: 600 }));
+    app.use(
+      '*',
+      cors({
+        origin: s.config.allowedOrigins,
+        allowHeaders: ['Authorization', 'Content-Type'],
+        exposeHeaders: [
+          'X-Request-Id',
+          'X-Tokens-Remaining',
+          'RateLimit-Limit',
+          'RateLimit-Remaining',
+          'RateLimit-Reset',
+          'Retry-After',
+        ],
+        maxAge: 600,
+      }),
+    );
   }
 
   const { config } = s;
@@ -48,25 +63,43 @@ export function createApp(s: Services) {
   // Every /v1 body is capped as it streams (routes that read one get these bytes).
   app.use('/v1/*', bodyLimit({ maxBytes: maxBodyBytes }));
   // Usage, billing (each billing call goes to Stripe), styles and settings share a per-user window of their own.
-  const account = accountLimit({ rateLimits: s.rateLimits, accountRequestsPerMinute: config.limits.accountRequestsPerMinute });
+  const account = accountLimit({
+    rateLimits: s.rateLimits,
+    accountRequestsPerMinute: config.limits.accountRequestsPerMinute,
+  });
   app.use('/v1/usage', account);
   app.use('/v1/billing/*', account);
   app.route('/', rewriteRoutes({ rewrites: s.rewrites, limits: config.limits }));
-  app.route('/', usageRoutes({ ...s, billingEnabled: config.billing !== undefined, maxTextChars: config.limits.maxTextChars }));
+  app.route(
+    '/',
+    usageRoutes({ ...s, billingEnabled: config.billing !== undefined, maxTextChars: config.limits.maxTextChars }),
+  );
   app.route('/', billingRoutes(s));
   app.use('/v1/styles/*', account); // also matches /v1/styles itself
   app.use('/v1/settings', account);
   app.route('/', styleRoutes({ ...s, maxBodyBytes }));
   app.route('/', settingsRoutes({ ...s, maxBodyBytes }));
 
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
+  app.notFound((c) =>
+    c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
+  );
   app.onError((err, c) => {
     if (err instanceof AppError) {
       if (err.status >= 500) s.log({ level: 'warn', msg: err.message, code: err.code, cause: String(err.cause ?? '') });
       return c.json(err.toBody(), err.status, err.headers);
     }
-    s.log({ level: 'error', msg: 'unhandled error', path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    return c.json({ error: { code: 'internal', message: 'Something went wrong on our side. Nothing was charged for this request.' } }, 500);
+    s.log({
+      level: 'error',
+      msg: 'unhandled error',
+      path: c.req.path,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+    return c.json(
+      {
+        error: { code: 'internal', message: 'Something went wrong on our side. Nothing was charged for this request.' },
+      },
+      500,
+    );
   });
 
   return app;

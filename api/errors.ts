@@ -39,7 +39,13 @@ export class AppError extends Error {
 
 /** Redis (which guards money) failed or timed out: refuse the request. */
 export const meteringUnavailable = (cause?: unknown) =>
-  new AppError('metering_unavailable', 'Usage metering is unavailable right now, so no request can be served. Try again shortly.', { cause });
+  new AppError(
+    'metering_unavailable',
+    'Usage metering is unavailable right now, so no request can be served. Try again shortly.',
+    { cause },
+  );
 
 export const modelUnavailable = (cause?: unknown) =>
-  new AppError('model_unavailable', 'The AI model is unavailable right now. Nothing was charged. Try again shortly.', { cause });
+  new AppError('model_unavailable', 'The AI model is unavailable right now. Nothing was charged. Try again shortly.', {
+    cause,
+  });

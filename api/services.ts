@@ -43,22 +43,57 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   let billing: Services['billing'];
   if (config.billing) {
     const gateway = opts.stripeGateway ?? createStripeGateway(config.billing);
-    const [entitlements, reportStore, meterErrors] = await Promise.all([createEntitlementStore(redis, { periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs }), createReportStore(redis), createMeterErrorStore(redis)]);
-    const reports = createReportRunner(redis, reportStore, gateway, { concurrency: config.reporter.concurrency, periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs, log, metrics, now: opts.now ?? Date.now });
+    const [entitlements, reportStore, meterErrors] = await Promise.all([
+      createEntitlementStore(redis, { periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs }),
+      createReportStore(redis),
+      createMeterErrorStore(redis),
+    ]);
+    const reports = createReportRunner(redis, reportStore, gateway, {
+      concurrency: config.reporter.concurrency,
+      periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs,
+      log,
+      metrics,
+      now: opts.now ?? Date.now,
+    });
     billing = { gateway, entitlements, reports, meterErrors };
   }
 
   const model = createChatModel(config.model);
-  const rateLimits = createRateLimits(redis, { requestsPerMinute: config.limits.requestsPerMinute, tokensPerMinute: config.limits.tokensPerMinute, accountRequestsPerMinute: config.limits.accountRequestsPerMinute, timeoutMs: config.redis.timeoutMs, ephemeralCache: opts.ephemeralCache });
-  const quota = await createQuotaStore(redis, { requestTtlSeconds: 7 * 86_400, abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000, ledgerRetentionDays: config.ledgerRetentionDays });
+  const rateLimits = createRateLimits(redis, {
+    requestsPerMinute: config.limits.requestsPerMinute,
+    tokensPerMinute: config.limits.tokensPerMinute,
+    accountRequestsPerMinute: config.limits.accountRequestsPerMinute,
+    timeoutMs: config.redis.timeoutMs,
+    ephemeralCache: opts.ephemeralCache,
+  });
+  const quota = await createQuotaStore(redis, {
+    requestTtlSeconds: 7 * 86_400,
+    abandonAfterMs: config.model.totalTimeoutMs + 5 * 60_000,
+    ledgerRetentionDays: config.ledgerRetentionDays,
+  });
   const styles = await createStyleStore(redis);
   const inflight = createInflight();
   const now = opts.now ?? Date.now;
-  const rewrites = createRewriteService({ styles, rateLimits, quota, model, inflight, now, log, metrics, limits: config.limits, modelOptions: config.model });
+  const rewrites = createRewriteService({
+    styles,
+    rateLimits,
+    quota,
+    model,
+    inflight,
+    now,
+    log,
+    metrics,
+    limits: config.limits,
+    modelOptions: config.model,
+  });
 
   return {
     config,
-    verifySession: createSessionVerifier({ jwtKey, authorizedParties: config.auth.authorizedParties, issuer: devIssuer ? DEV_ISSUER : config.auth.issuer }),
+    verifySession: createSessionVerifier({
+      jwtKey,
+      authorizedParties: config.auth.authorizedParties,
+      issuer: devIssuer ? DEV_ISSUER : config.auth.issuer,
+    }),
     devIssuer,
     rateLimits,
     quota,
@@ -73,7 +108,10 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
         if ((await redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
       },
       model: async () => {
-        const res = await fetch(`${modelBase}/models`, { headers: { Authorization: `Bearer ${config.model.apiKey}` }, signal: AbortSignal.timeout(3000) });
+        const res = await fetch(`${modelBase}/models`, {
+          headers: { Authorization: `Bearer ${config.model.apiKey}` },
+          signal: AbortSignal.timeout(3000),
+        });
         if (!res.ok) throw new Error(`GET /models answered ${res.status}`);
         await res.body?.cancel();
       },

@@ -31,8 +31,12 @@ const BRIDGE = `import { startUpstashBridge } from './standins/upstash-bridge/in
 const b = await startUpstashBridge({ redisUrl: process.argv[1] });
 console.log(JSON.stringify({ url: b.url, token: b.token }));
 process.once('SIGTERM', () => b.close().then(() => process.exit(0)));`;
-const bridgeProc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', BRIDGE, redisServer.url], { stdio: ['ignore', 'pipe', 'inherit'] });
-const standIn = spawn(process.execPath, ['--import', 'tsx', 'standins/stripe/main.ts', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const bridgeProc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', BRIDGE, redisServer.url], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const standIn = spawn(process.execPath, ['--import', 'tsx', 'standins/stripe/main.ts', '--port', '0'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const cleanup = async () => {
   standIn.kill('SIGTERM');
   bridgeProc.kill('SIGTERM');
@@ -47,7 +51,14 @@ try {
   const [line] = (await once(standIn.stdout!, 'data')) as [Buffer];
   const standInUrl = (JSON.parse(line.toString().split('\n')[0]!) as { url: string }).url;
   const port = Number(new URL(standInUrl).port);
-  const setup = await setupStripe(createStripeClient({ secretKey: 'sk_test_bench', api: { host: '127.0.0.1', port, protocol: 'http' }, timeoutMs: 10_000 }), { meterEventName: 'redraft_tokens' });
+  const setup = await setupStripe(
+    createStripeClient({
+      secretKey: 'sk_test_bench',
+      api: { host: '127.0.0.1', port, protocol: 'http' },
+      timeoutMs: 10_000,
+    }),
+    { meterEventName: 'redraft_tokens' },
+  );
   const config = loadJobConfig({
     UPSTASH_REDIS_REST_URL: bridge.url,
     UPSTASH_REDIS_REST_TOKEN: bridge.token,
@@ -80,7 +91,20 @@ try {
         const userId = `user_bench_${i + k}`;
         await entitlements.apply(
           userId,
-          { subscriptionId: `sub_bench_${i + k}`, customerId: `cus_bench_${i + k}`, userIdHint: userId, status: 'active', entitled: true, pastDue: false, meteredItemId: `si_${i + k}`, periodStart: period.start, periodEnd: period.end, anchor: period.start, cancelAtPeriodEnd: false, ended: false },
+          {
+            subscriptionId: `sub_bench_${i + k}`,
+            customerId: `cus_bench_${i + k}`,
+            userIdHint: userId,
+            status: 'active',
+            entitled: true,
+            pastDue: false,
+            meteredItemId: `si_${i + k}`,
+            periodStart: period.start,
+            periodEnd: period.end,
+            anchor: period.start,
+            cancelAtPeriodEnd: false,
+            ended: false,
+          },
           { id: `evt_bench_${i + k}`, created: Math.floor(start / 1000), deleted: false },
           start,
         );
@@ -89,7 +113,20 @@ try {
           const id = `bench_${i + k}_${e}`;
           const r = await quota.reserve(userId, id, 500, 1, at, `att_${id}`);
           if (!r.ok) throw new Error('reservation refused');
-          await quota.settle(userId, r.period, { requestId: id, userId, action: 'rewrite', model: 'gpt-4o-mini', inputTokens: 200, outputTokens: 300, costUsd: 0, status: 'completed', source: 'provider', startedAt: at, endedAt: at, promptVersion: 'bench' });
+          await quota.settle(userId, r.period, {
+            requestId: id,
+            userId,
+            action: 'rewrite',
+            model: 'gpt-4o-mini',
+            inputTokens: 200,
+            outputTokens: 300,
+            costUsd: 0,
+            status: 'completed',
+            source: 'provider',
+            startedAt: at,
+            endedAt: at,
+            promptVersion: 'bench',
+          });
           seeded++;
         }
       }),
@@ -116,26 +153,59 @@ try {
   const ts = Math.floor(now / 1000) - 60;
   const BASELINE_N = 1000;
   const RAW_N = 1500;
-  const baseline = () => rate(BASELINE_N, CONCURRENCY, (i, t) => baselineGateway.sendMeterEvent({ identifier: `baseline_${t}_${i}`, customerId: `cus_baseline_${i}`, value: 1, timestamp: ts }));
+  const baseline = () =>
+    rate(BASELINE_N, CONCURRENCY, (i, t) =>
+      baselineGateway.sendMeterEvent({
+        identifier: `baseline_${t}_${i}`,
+        customerId: `cus_baseline_${i}`,
+        value: 1,
+        timestamp: ts,
+      }),
+    );
   // Raw POSTs over node:http with keep-alive (the lightest client here), so this measures the stand-in.
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
   const post = (body: string) =>
     new Promise<void>((resolve, reject) => {
-      const req = request(`${standInUrl}/v1/billing/meter_events`, { method: 'POST', agent, headers: { Authorization: 'Bearer sk_test_bench', 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`raw POST ${res.statusCode}`))));
-      });
+      const req = request(
+        `${standInUrl}/v1/billing/meter_events`,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            Authorization: 'Bearer sk_test_bench',
+            'Content-Type': 'application/x-www-form-urlencoded',
+            'Content-Length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`raw POST ${res.statusCode}`))));
+        },
+      );
       req.once('error', reject);
       req.end(body);
     });
-  const raw = () => rate(RAW_N, 32, (i, t) => post(`event_name=redraft_tokens&payload[stripe_customer_id]=cus_raw_${i}&payload[value]=1&identifier=raw_${t}_${i}&timestamp=${ts}`));
+  const raw = () =>
+    rate(RAW_N, 32, (i, t) =>
+      post(
+        `event_name=redraft_tokens&payload[stripe_customer_id]=cus_raw_${i}&payload[value]=1&identifier=raw_${t}_${i}&timestamp=${ts}`,
+      ),
+    );
   const rawBefore = await raw();
   const baselineBefore = await baseline();
 
   // The reporter: a full pass with usage to send, then a pass with nothing new.
   const gateway = createStripeGateway(config.billing);
-  const r1 = await runReport(store, gateway, { concurrency: CONCURRENCY, periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs, mode: 'full' });
-  const r2 = await runReport(store, gateway, { concurrency: CONCURRENCY, periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs, mode: 'full' });
+  const r1 = await runReport(store, gateway, {
+    concurrency: CONCURRENCY,
+    periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs,
+    mode: 'full',
+  });
+  const r2 = await runReport(store, gateway, {
+    concurrency: CONCURRENCY,
+    periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs,
+    mode: 'full',
+  });
 
   const baselinePerSecond = (baselineBefore + (await baseline())) / 2;
   const rawPerSecond = (rawBefore + (await raw())) / 2;
@@ -158,7 +228,8 @@ Usage reporter benchmark (Stripe stand-in in its own process; redis-server via t
   With real Stripe (~100–300 ms a call) throughput ≈ REPORT_USAGE_CONCURRENCY ÷ latency: 8 → ~25–80 users/s.
 `);
   agent.destroy();
-  if (r1.failures > 0 || r2.batches > 0) throw new Error(`unexpected: ${r1.failures} failures, ${r2.batches} batches on the second pass`);
+  if (r1.failures > 0 || r2.batches > 0)
+    throw new Error(`unexpected: ${r1.failures} failures, ${r2.batches} batches on the second pass`);
 } finally {
   await cleanup();
 }

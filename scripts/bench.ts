@@ -51,7 +51,11 @@ interface Run {
 }
 
 /** A closed-loop load: CONCURRENCY workers, REQUESTS in all; TTFB = time to the first body chunk. */
-async function load(send: (body: RewriteRequest, i: number) => Promise<Response>, requests = REQUESTS, concurrency = CONCURRENCY): Promise<Run> {
+async function load(
+  send: (body: RewriteRequest, i: number) => Promise<Response>,
+  requests = REQUESTS,
+  concurrency = CONCURRENCY,
+): Promise<Run> {
   const ttfb: number[] = [];
   let failures = 0;
   let next = 0;
@@ -77,12 +81,19 @@ async function load(send: (body: RewriteRequest, i: number) => Promise<Response>
   return { rps: requests / ((performance.now() - t0) / 1000), ttfb: ttfb.sort((a, b) => a - b), failures };
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const f1 = (n: number) => n.toFixed(1);
 
 /** Starts a child process and resolves with the JSON it prints on its first line. */
-async function child<T>(args: string[], env: Record<string, string> = {}): Promise<{ info: T; stop: () => Promise<void> }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+async function child<T>(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ info: T; stop: () => Promise<void> }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   process.once('exit', () => proc.kill());
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).once('line', resolve);
@@ -93,7 +104,9 @@ async function child<T>(args: string[], env: Record<string, string> = {}): Promi
   return { info: JSON.parse(line) as T, stop: () => (proc.kill('SIGTERM'), exited) };
 }
 
-async function listen(app: { fetch: (req: Request) => Response | Promise<Response> }): Promise<{ url: string; server: ServerType }> {
+async function listen(app: {
+  fetch: (req: Request) => Response | Promise<Response>;
+}): Promise<{ url: string; server: ServerType }> {
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const address = server.address();
@@ -106,8 +119,16 @@ function passthroughApp(modelUrl: string) {
   app.post('/v1/rewrite', async (c) => {
     const body = (await c.req.json()) as RewriteRequest;
     const messages = buildMessages(body);
-    const result = streamText({ model, system: messages[0]!.content, messages: [{ role: 'user', content: messages[1]!.content }], maxOutputTokens: 2000, maxRetries: 0 });
-    return new Response(result.textStream.pipeThrough(new TextEncoderStream()), { headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    const result = streamText({
+      model,
+      system: messages[0]!.content,
+      messages: [{ role: 'user', content: messages[1]!.content }],
+      maxOutputTokens: 2000,
+      maxRetries: 0,
+    });
+    return new Response(result.textStream.pipeThrough(new TextEncoderStream()), {
+      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+    });
   });
   return app;
 }
@@ -120,34 +141,76 @@ if (values.role === 'redis') {
   const redis = await startRedisServer();
   const bridge = await startUpstashBridge({ redisUrl: redis.url });
   console.log(JSON.stringify({ url: bridge.url, token: bridge.token }));
-  process.once('SIGTERM', () => void bridge.close().then(() => redis.stop()).then(() => process.exit(0)));
+  process.once(
+    'SIGTERM',
+    () =>
+      void bridge
+        .close()
+        .then(() => redis.stop())
+        .then(() => process.exit(0)),
+  );
 } else if (values.role === 'api') {
   // The API under test, and the passthrough beside it in the same process.
-  const config = loadConfig({ ...process.env, NODE_ENV: 'test', DEV_AUTH: '1', MODEL_STAND_IN: '1', MODEL_MAX_RETRIES: '0', RATE_LIMIT_RPM: '1000000', RATE_LIMIT_TPM: '1000000000' });
+  const config = loadConfig({
+    ...process.env,
+    NODE_ENV: 'test',
+    DEV_AUTH: '1',
+    MODEL_STAND_IN: '1',
+    MODEL_MAX_RETRIES: '0',
+    RATE_LIMIT_RPM: '1000000',
+    RATE_LIMIT_TPM: '1000000000',
+  });
   let logged = 0;
   const services = await createServices(config, { log: () => void logged++ });
   const metered = await listen(createApp(services));
   const passthrough = await listen(passthroughApp(config.model.baseURL!));
-  const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => services.devIssuer!.issue({ userId: `user_bench_${i}`, ttlSeconds: 3600 })));
+  const tokens = await Promise.all(
+    Array.from({ length: USERS }, (_, i) => services.devIssuer!.issue({ userId: `user_bench_${i}`, ttlSeconds: 3600 })),
+  );
   console.log(JSON.stringify({ metered: metered.url, passthrough: passthrough.url, tokens }));
   process.once('SIGTERM', () => process.exit(0));
 } else {
-  const model = await child<{ url: string }>(['standins/model/main.ts', '--port', '0', '--first-token-ms', String(FIRST_TOKEN_MS), '--tokens-per-second', String(TOKENS_PER_SECOND), '--output-tokens', String(OUTPUT_TOKENS)]);
+  const model = await child<{ url: string }>([
+    'standins/model/main.ts',
+    '--port',
+    '0',
+    '--first-token-ms',
+    String(FIRST_TOKEN_MS),
+    '--tokens-per-second',
+    String(TOKENS_PER_SECOND),
+    '--output-tokens',
+    String(OUTPUT_TOKENS),
+  ]);
   const redis = await child<{ url: string; token: string }>(['scripts/bench.ts', '--role', 'redis']);
-  const api = await child<{ metered: string; passthrough: string; tokens: string[] }>(['scripts/bench.ts', '--role', 'api'], {
-    UPSTASH_REDIS_REST_URL: redis.info.url,
-    UPSTASH_REDIS_REST_TOKEN: redis.info.token,
-    OPENAI_API_KEY: 'stand-in',
-    OPENAI_BASE_URL: model.info.url,
-    CLERK_TELEMETRY_DISABLED: '1',
-  });
-  const bridgeRequests = async () => ((await (await fetch(`${redis.info.url}/_bridge/stats`)).json()) as { requests: number }).requests;
+  const api = await child<{ metered: string; passthrough: string; tokens: string[] }>(
+    ['scripts/bench.ts', '--role', 'api'],
+    {
+      UPSTASH_REDIS_REST_URL: redis.info.url,
+      UPSTASH_REDIS_REST_TOKEN: redis.info.token,
+      OPENAI_API_KEY: 'stand-in',
+      OPENAI_BASE_URL: model.info.url,
+      CLERK_TELEMETRY_DISABLED: '1',
+    },
+  );
+  const bridgeRequests = async () =>
+    ((await (await fetch(`${redis.info.url}/_bridge/stats`)).json()) as { requests: number }).requests;
   const { tokens } = api.info;
-  const passthrough = (body: RewriteRequest) => fetch(`${api.info.passthrough}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const passthrough = (body: RewriteRequest) =>
+    fetch(`${api.info.passthrough}/v1/rewrite`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const metered = (body: RewriteRequest, i: number) =>
-    fetch(`${api.info.metered}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[i % USERS]}` }, body: JSON.stringify(body) });
+    fetch(`${api.info.metered}/v1/rewrite`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[i % USERS]}` },
+      body: JSON.stringify(body),
+    });
 
-  console.log(`Redraft bench — ${REQUESTS} requests per path, ${CONCURRENCY} in flight, ${USERS} users; model stand-in: first token ${FIRST_TOKEN_MS} ms, ${TOKENS_PER_SECOND} tokens/s, ${OUTPUT_TOKENS} tokens`);
+  console.log(
+    `Redraft bench — ${REQUESTS} requests per path, ${CONCURRENCY} in flight, ${USERS} users; model stand-in: first token ${FIRST_TOKEN_MS} ms, ${TOKENS_PER_SECOND} tokens/s, ${OUTPUT_TOKENS} tokens`,
+  );
 
   // Warm up both paths (scripts loaded, connections open, JIT).
   await load(passthrough, 48, 8);
@@ -173,7 +236,11 @@ if (values.role === 'redis') {
     runs.passthrough.push(await load(passthrough, REQUESTS / 2));
     runs.metered.push(await load(metered, REQUESTS / 2));
   }
-  const merge = (rs: Run[]): Run => ({ rps: rs.reduce((sum, r) => sum + r.rps, 0) / rs.length, ttfb: rs.flatMap((r) => r.ttfb).sort((a, b) => a - b), failures: rs.reduce((sum, r) => sum + r.failures, 0) });
+  const merge = (rs: Run[]): Run => ({
+    rps: rs.reduce((sum, r) => sum + r.rps, 0) / rs.length,
+    ttfb: rs.flatMap((r) => r.ttfb).sort((a, b) => a - b),
+    failures: rs.reduce((sum, r) => sum + r.failures, 0),
+  });
   const p = merge(runs.passthrough);
   const m = merge(runs.metered);
 
@@ -184,8 +251,12 @@ if (values.role === 'redis') {
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '));
-  console.log(`ratio metered/passthrough: throughput ${(m.rps / p.rps).toFixed(3)}; TTFB p50 ×${(pct(m.ttfb, 50) / pct(p.ttfb, 50)).toFixed(3)} (+${f1(pct(m.ttfb, 50) - pct(p.ttfb, 50))} ms), p99 ×${(pct(m.ttfb, 99) / pct(p.ttfb, 99)).toFixed(3)}`);
-  console.log(`Redis round trips per request (sequential, ${SEQ} requests): ${f1(beforeFirstByte / SEQ)} before the first byte, ${f1(total / SEQ)} in all (incl. settlement)`);
+  console.log(
+    `ratio metered/passthrough: throughput ${(m.rps / p.rps).toFixed(3)}; TTFB p50 ×${(pct(m.ttfb, 50) / pct(p.ttfb, 50)).toFixed(3)} (+${f1(pct(m.ttfb, 50) - pct(p.ttfb, 50))} ms), p99 ×${(pct(m.ttfb, 99) / pct(p.ttfb, 99)).toFixed(3)}`,
+  );
+  console.log(
+    `Redis round trips per request (sequential, ${SEQ} requests): ${f1(beforeFirstByte / SEQ)} before the first byte, ${f1(total / SEQ)} in all (incl. settlement)`,
+  );
 
   await Promise.all([api, redis, model].map((c) => c.stop()));
   process.exit(0);

@@ -29,11 +29,29 @@ for (const t of targets) {
   mkdirSync(dirname(t.out), { recursive: true });
   await build({ ...common, ...t.options, outfile: t.out });
   const code = readFileSync(t.out);
-  rows.push(`${t.name.padEnd(8)} ${t.out.padEnd(48)} ${(code.length / 1024).toFixed(0).padStart(6)} KB raw  ${(gzipSync(code).length / 1024).toFixed(0).padStart(5)} KB gzipped`);
+  rows.push(
+    `${t.name.padEnd(8)} ${t.out.padEnd(48)} ${(code.length / 1024).toFixed(0).padStart(6)} KB raw  ${(gzipSync(code).length / 1024).toFixed(0).padStart(5)} KB gzipped`,
+  );
 }
 
-writeFileSync('.vercel/output/functions/index.func/.vc-config.json', JSON.stringify({ runtime: 'nodejs22.x', handler: 'index.mjs', launcherType: 'Nodejs', supportsResponseStreaming: true, maxDuration: 300 }, null, 2));
+writeFileSync(
+  '.vercel/output/functions/index.func/.vc-config.json',
+  JSON.stringify(
+    {
+      runtime: 'nodejs22.x',
+      handler: 'index.mjs',
+      launcherType: 'Nodejs',
+      supportsResponseStreaming: true,
+      maxDuration: 300,
+    },
+    null,
+    2,
+  ),
+);
 writeFileSync('.vercel/output/functions/index.func/package.json', JSON.stringify({ type: 'module' }));
-writeFileSync('.vercel/output/config.json', JSON.stringify({ version: 3, routes: [{ src: '/(.*)', dest: '/index' }], crons: VERCEL_CRONS }, null, 2));
+writeFileSync(
+  '.vercel/output/config.json',
+  JSON.stringify({ version: 3, routes: [{ src: '/(.*)', dest: '/index' }], crons: VERCEL_CRONS }, null, 2),
+);
 
 console.log(rows.join('\n'));

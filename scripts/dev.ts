@@ -22,10 +22,19 @@ const dataDir = resolve(process.env.DEV_DATA_DIR ?? '.data/redis');
 mkdirSync(dataDir, { recursive: true });
 const port = Number(process.env.PORT ?? 8787);
 
-const redis = await startRedisServer({ dir: dataDir, persist: true, port: Number(process.env.REDIS_PORT ?? 0) || undefined });
+const redis = await startRedisServer({
+  dir: dataDir,
+  persist: true,
+  port: Number(process.env.REDIS_PORT ?? 0) || undefined,
+});
 const bridge = await startUpstashBridge({ redisUrl: redis.url });
 const useOpenAI = Boolean(process.env.OPENAI_API_KEY);
-const model = useOpenAI ? undefined : await startModelServer({ tokensPerSecond: Number(process.env.STAND_IN_TOKENS_PER_SECOND ?? 40), firstTokenDelayMs: 300 });
+const model = useOpenAI
+  ? undefined
+  : await startModelServer({
+      tokensPerSecond: Number(process.env.STAND_IN_TOKENS_PER_SECOND ?? 40),
+      firstTokenDelayMs: 300,
+    });
 
 // Billing offline by default: the Stripe stand-in, unless a real key is given or DEV_STRIPE=0 turns it off.
 const realStripe = Boolean(process.env.STRIPE_SECRET_KEY);
@@ -41,18 +50,30 @@ const stripe = devStripe
   : undefined;
 let stripeEnv: Record<string, string> = {};
 if (stripe) {
-  const setup = await setupStripe(createStripeClient({ secretKey: 'sk_test_standin', api: { host: '127.0.0.1', port: stripe.port, protocol: 'http' }, timeoutMs: 5000 }), {
-    meterEventName: 'redraft_tokens',
-    webhookUrl: `http://127.0.0.1:${port}/webhooks/stripe`,
-  });
+  const setup = await setupStripe(
+    createStripeClient({
+      secretKey: 'sk_test_standin',
+      api: { host: '127.0.0.1', port: stripe.port, protocol: 'http' },
+      timeoutMs: 5000,
+    }),
+    {
+      meterEventName: 'redraft_tokens',
+      webhookUrl: `http://127.0.0.1:${port}/webhooks/stripe`,
+    },
+  );
   stripeEnv = {
-    ...stripe.env({ webhookSecret: setup.webhook!.secret!, thinWebhookSecret: setup.thinWebhook!.secret!, priceBase: setup.basePriceId, priceMetered: setup.meteredPriceId }),
+    ...stripe.env({
+      webhookSecret: setup.webhook!.secret!,
+      thinWebhookSecret: setup.thinWebhook!.secret!,
+      priceBase: setup.basePriceId,
+      priceMetered: setup.meteredPriceId,
+    }),
     REPORT_USAGE_INTERVAL_MINUTES: process.env.REPORT_USAGE_INTERVAL_MINUTES ?? '5',
   };
 }
 
 let api: Awaited<ReturnType<typeof startNodeServer>> | undefined;
-let config;
+let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig({
     DEV_AUTH: '1',
@@ -89,9 +110,13 @@ Try it:
   curl -N ${api.url}/v1/rewrite -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
        -d '{"text":"Our shoes are good and you should buy them.","action":"rewrite"}'
   curl -s ${api.url}/v1/usage -H "Authorization: Bearer $TOKEN"
-  curl -s ${api.url}/health${stripe ? `
+  curl -s ${api.url}/health${
+    stripe
+      ? `
   curl -s -X POST ${api.url}/v1/billing/checkout -H "Authorization: Bearer $TOKEN"   # open the url, press Pay: you are on Pro
-  curl -s -X POST ${api.url}/v1/billing/portal -H "Authorization: Bearer $TOKEN"     # the stand-in's billing portal` : ''}
+  curl -s -X POST ${api.url}/v1/billing/portal -H "Authorization: Bearer $TOKEN"     # the stand-in's billing portal`
+      : ''
+  }
 `);
 
 async function shutdown(code = 0): Promise<never> {

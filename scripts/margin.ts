@@ -27,9 +27,21 @@ import { readMargins } from '../api/billing/operator/margin-read';
 import { marginCsv, marginTable } from '../api/billing/operator/margin-report';
 import { configOrExit } from './lib/config-or-exit';
 
-let values;
+let values: {
+  period?: string | undefined;
+  top?: string | undefined;
+  csv?: boolean | undefined;
+  out?: string | undefined;
+};
 try {
-  ({ values } = parseArgs({ options: { period: { type: 'string' }, top: { type: 'string', default: '10' }, csv: { type: 'boolean', default: false }, out: { type: 'string' } } }));
+  ({ values } = parseArgs({
+    options: {
+      period: { type: 'string' },
+      top: { type: 'string', default: '10' },
+      csv: { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  }));
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);
   process.exit(64);

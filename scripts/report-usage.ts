@@ -16,14 +16,21 @@ import { createReportStore } from '../api/billing/reporting/store';
 import { createReportRunner } from '../api/billing/reporting/schedule';
 import { configOrExit } from './lib/config-or-exit';
 
-const { values } = parseArgs({ options: { due: { type: 'boolean', default: false }, 'no-lock': { type: 'boolean', default: false }, 'progress-every': { type: 'string', default: '100' } } });
+const { values } = parseArgs({
+  options: {
+    due: { type: 'boolean', default: false },
+    'no-lock': { type: 'boolean', default: false },
+    'progress-every': { type: 'string', default: '100' },
+  },
+});
 
 const config = configOrExit(loadJobConfig);
 
 const redis = createRedis(config.redis);
 const gateway = createStripeGateway(config.billing);
 const store = await createReportStore(redis);
-const log = (line: Record<string, unknown>) => console.error(JSON.stringify({ time: new Date().toISOString(), ...line }));
+const log = (line: Record<string, unknown>) =>
+  console.error(JSON.stringify({ time: new Date().toISOString(), ...line }));
 const opts = {
   concurrency: config.reporter.concurrency,
   periodEndFlushDelayMs: config.reporter.periodEndFlushDelayMs,
@@ -35,10 +42,17 @@ const opts = {
 
 let summary: ReportSummary | undefined;
 if (values['no-lock']) summary = await runReport(store, gateway, opts);
-else summary = await createReportRunner(redis, store, gateway, { concurrency: opts.concurrency, periodEndFlushDelayMs: opts.periodEndFlushDelayMs, log }).run(opts.mode, opts);
+else
+  summary = await createReportRunner(redis, store, gateway, {
+    concurrency: opts.concurrency,
+    periodEndFlushDelayMs: opts.periodEndFlushDelayMs,
+    log,
+  }).run(opts.mode, opts);
 
 if (!summary) {
-  console.error('Another usage report run holds the lock; nothing done. (Use --no-lock to run anyway: still exactly-once.)');
+  console.error(
+    'Another usage report run holds the lock; nothing done. (Use --no-lock to run anyway: still exactly-once.)',
+  );
   process.exit(2);
 }
 console.log(JSON.stringify({ summary }));

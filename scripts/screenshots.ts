@@ -24,7 +24,9 @@ const CHOSEN: Record<string, string> = {
 };
 
 if (!process.argv.includes('--copy-only')) {
-  const run = spawnSync('npx', ['vitest', 'run', 'tests/e2e/extension.test.ts', 'tests/e2e/popup.test.ts'], { stdio: 'inherit' });
+  const run = spawnSync('npx', ['vitest', 'run', 'tests/e2e/extension.test.ts', 'tests/e2e/popup.test.ts'], {
+    stdio: 'inherit',
+  });
   if (run.status !== 0) process.exit(run.status ?? 1);
 }
 mkdirSync(TO, { recursive: true });

@@ -27,7 +27,14 @@ const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
 
 const infra = await startInfra({ outputTokens: 60, tokensPerSecond: 400, firstTokenDelayMs: 30 });
 // Free users' 20,000 tokens would run out during a long soak: give the soak users a larger cap.
-const api = await spawnApi({ ...infra.env, RATE_LIMIT_RPM: '100000', RATE_LIMIT_TPM: '1000000000' }, ['--expose-gc', '--require', './tests/support/heap-probe.cjs', '--import', 'tsx', 'api/runtimes/node.ts']);
+const api = await spawnApi({ ...infra.env, RATE_LIMIT_RPM: '100000', RATE_LIMIT_TPM: '1000000000' }, [
+  '--expose-gc',
+  '--require',
+  './tests/support/heap-probe.cjs',
+  '--import',
+  'tsx',
+  'api/runtimes/node.ts',
+]);
 
 /** Heap used after a full GC in the API process, in KB (asks heap-probe.cjs with SIGUSR2). */
 async function heapAfterGcKb(): Promise<number> {
@@ -50,9 +57,16 @@ async function run(untilMs: number, counts: Record<string, number>) {
     Array.from({ length: CONCURRENCY }, async (_, w) => {
       while (Date.now() < untilMs) {
         const i = n++;
-        const body = { text: `Soak request ${i}: our winter boots are warm, waterproof and light.`, ...ACTIONS[i % ACTIONS.length]! };
+        const body = {
+          text: `Soak request ${i}: our winter boots are warm, waterproof and light.`,
+          ...ACTIONS[i % ACTIONS.length]!,
+        };
         try {
-          const res = await fetch(`${api.url}/v1/rewrite`, { method: 'POST', headers: { Authorization: `Bearer ${tokens[(w + i) % USERS]}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+          const res = await fetch(`${api.url}/v1/rewrite`, {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${tokens[(w + i) % USERS]}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify(body),
+          });
           await res.arrayBuffer();
           counts[res.status] = (counts[res.status] ?? 0) + 1;
         } catch {
@@ -64,7 +78,22 @@ async function run(untilMs: number, counts: Record<string, number>) {
 }
 
 console.log(`Redraft soak — ${SECONDS} s at ${CONCURRENCY} requests in flight, ${USERS} users, API pid ${pid}`);
-for (const u of users) await infra.db.hset(`rd:{${u}}:quota`, 'plan', 'free', 'capOverride', 1_000_000_000, 'start', Date.now() - 1000, 'end', Date.now() + 30 * 86_400_000, 'anchor', Date.now() - 1000, 'used', 0);
+for (const u of users)
+  await infra.db.hset(
+    `rd:{${u}}:quota`,
+    'plan',
+    'free',
+    'capOverride',
+    1_000_000_000,
+    'start',
+    Date.now() - 1000,
+    'end',
+    Date.now() + 30 * 86_400_000,
+    'anchor',
+    Date.now() - 1000,
+    'used',
+    0,
+  );
 await run(Date.now() + 15_000, {}); // warm-up: JIT, connection pools, scripts loaded
 
 const samples: { t: number; kb: number }[] = [];
@@ -82,7 +111,8 @@ const total = Object.values(counts).reduce((a, b) => a + b, 0);
 const n = samples.length;
 const mt = samples.reduce((s, x) => s + x.t, 0) / n;
 const mk = samples.reduce((s, x) => s + x.kb, 0) / n;
-const slope = samples.reduce((s, x) => s + (x.t - mt) * (x.kb - mk), 0) / samples.reduce((s, x) => s + (x.t - mt) ** 2, 0); // KB per second
+const slope =
+  samples.reduce((s, x) => s + (x.t - mt) * (x.kb - mk), 0) / samples.reduce((s, x) => s + (x.t - mt) ** 2, 0); // KB per second
 const start = samples[0]!.kb;
 const end = samples[n - 1]!.kb;
 
@@ -96,11 +126,19 @@ for (const u of users) {
   held += await infra.db.zcard(`rd:{${u}}:inflight`);
 }
 
-console.log(`requests: ${total} in ${SECONDS} s (${(total / SECONDS).toFixed(1)}/s); statuses ${JSON.stringify(counts)}`);
-console.log(`API resident memory: start ${mb(start)}, end ${mb(end)}, peak ${mb(Math.max(...samples.map((s) => s.kb)))}; growth ${mb(end - start)} (${(((end - start) / start) * 100).toFixed(1)}%), trend ${(slope * 60 / 1024).toFixed(2)} MB/min over ${n} samples`);
-console.log(`API heap after a full GC: start ${mb(heapStart)}, end ${mb(heapEnd)}; growth ${mb(heapEnd - heapStart)} over ${total} requests (${(((heapEnd - heapStart) * 1024) / Math.max(1, total)).toFixed(0)} bytes per request)`);
-console.log(`samples (s, MB): ${samples.map((s) => `${s.t.toFixed(0)}:${(s.kb / 1024).toFixed(0)}`).join(" ")}`);
-console.log(`books: ${ledgerEvents} ledger events for ${counts['200'] ?? 0} served; users whose ledger ≠ counter: ${unbalanced}; reservations still held: ${held}`);
+console.log(
+  `requests: ${total} in ${SECONDS} s (${(total / SECONDS).toFixed(1)}/s); statuses ${JSON.stringify(counts)}`,
+);
+console.log(
+  `API resident memory: start ${mb(start)}, end ${mb(end)}, peak ${mb(Math.max(...samples.map((s) => s.kb)))}; growth ${mb(end - start)} (${(((end - start) / start) * 100).toFixed(1)}%), trend ${((slope * 60) / 1024).toFixed(2)} MB/min over ${n} samples`,
+);
+console.log(
+  `API heap after a full GC: start ${mb(heapStart)}, end ${mb(heapEnd)}; growth ${mb(heapEnd - heapStart)} over ${total} requests (${(((heapEnd - heapStart) * 1024) / Math.max(1, total)).toFixed(0)} bytes per request)`,
+);
+console.log(`samples (s, MB): ${samples.map((s) => `${s.t.toFixed(0)}:${(s.kb / 1024).toFixed(0)}`).join(' ')}`);
+console.log(
+  `books: ${ledgerEvents} ledger events for ${counts['200'] ?? 0} served; users whose ledger ≠ counter: ${unbalanced}; reservations still held: ${held}`,
+);
 
 api.proc.kill('SIGTERM');
 await api.exited;

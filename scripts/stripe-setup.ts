@@ -17,7 +17,9 @@ import { configOrExit } from './lib/config-or-exit';
 const { values } = parseArgs({ options: { 'api-url': { type: 'string' } } });
 const config = configOrExit(loadStripeSetupConfig);
 const b = config.billing;
-const where = b.api ? `${b.api.protocol}://${b.api.host}:${b.api.port}${b.standIn ? ' (OFFLINE STAND-IN, not Stripe)' : ''}` : 'https://api.stripe.com';
+const where = b.api
+  ? `${b.api.protocol}://${b.api.host}:${b.api.port}${b.standIn ? ' (OFFLINE STAND-IN, not Stripe)' : ''}`
+  : 'https://api.stripe.com';
 const mode = b.secretKey.includes('_live_') ? 'LIVE MODE' : 'test mode';
 let webhookUrl: string | undefined;
 if (values['api-url']) {
@@ -32,11 +34,21 @@ const interval = Number(process.env.REPORT_USAGE_INTERVAL_MINUTES ?? 60);
 console.log(`Setting up Stripe for Redraft (${mode}) at ${where}`);
 
 try {
-  const result = await setupStripe(createStripeClient(b), { meterEventName: b.meterEventName, ...(webhookUrl ? { webhookUrl } : {}), log: (l) => console.log(`  ${l}`) });
+  const result = await setupStripe(createStripeClient(b), {
+    meterEventName: b.meterEventName,
+    ...(webhookUrl ? { webhookUrl } : {}),
+    log: (l) => console.log(`  ${l}`),
+  });
   for (const w of result.warnings) console.log(`  WARNING: ${w}`);
-  console.log(result.created.length > 0 ? `Created: ${result.created.join(', ')}` : 'Nothing to create: already set up.');
+  console.log(
+    result.created.length > 0 ? `Created: ${result.created.join(', ')}` : 'Nothing to create: already set up.',
+  );
   const secretLine = (name: string, r: typeof result.webhook) =>
-    !r ? `# ${name}: pass --api-url https://<your-api> to create its endpoint` : r.secret ? `${name}=${r.secret}` : `# ${name}: unchanged (endpoint ${r.id} existed; Stripe shows a secret only when it creates an endpoint)`;
+    !r
+      ? `# ${name}: pass --api-url https://<your-api> to create its endpoint`
+      : r.secret
+        ? `${name}=${r.secret}`
+        : `# ${name}: unchanged (endpoint ${r.id} existed; Stripe shows a secret only when it creates an endpoint)`;
   console.log(`
 Paste into the API's environment:
 
@@ -62,7 +74,9 @@ that invoice finalizes; usage reported later is billed as an invoice item on the
   - an hourly cron only: ${h(60)}
   - a daily cron only (e.g. Vercel Hobby): ${h(1440)}
 `);
-  console.log(`${result.portalConfigured === false ? 'Customer portal: save its settings once (Dashboard → Settings → Billing → Customer portal), in test and live mode.\n' : ''}Also set CHECKOUT_SUCCESS_URL, CHECKOUT_CANCEL_URL and PORTAL_RETURN_URL (see README: Billing).`);
+  console.log(
+    `${result.portalConfigured === false ? 'Customer portal: save its settings once (Dashboard → Settings → Billing → Customer portal), in test and live mode.\n' : ''}Also set CHECKOUT_SUCCESS_URL, CHECKOUT_CANCEL_URL and PORTAL_RETURN_URL (see README: Billing).`,
+  );
 } catch (err) {
   console.error(`Stripe setup failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

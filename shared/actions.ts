@@ -18,7 +18,8 @@ export interface ActionSpec {
 
 export const ACTION_SPECS: Record<RewriteRequest['action'], ActionSpec> = {
   rewrite: {
-    instruction: () => 'Rewrite the text to be clearer and more compelling while keeping its meaning, facts and approximate length.',
+    instruction: () =>
+      'Rewrite the text to be clearer and more compelling while keeping its meaning, facts and approximate length.',
     outputCap: (n) => clamp(n * 1.5 + 64, 256, 8000),
   },
   shorten: {
@@ -26,7 +27,8 @@ export const ACTION_SPECS: Record<RewriteRequest['action'], ActionSpec> = {
     outputCap: (n) => clamp(n * 0.8 + 32, 128, 5000),
   },
   expand: {
-    instruction: () => 'Expand the text with relevant detail, benefits and an engaging flow, to about twice its length. Do not invent facts such as prices, numbers or names.',
+    instruction: () =>
+      'Expand the text with relevant detail, benefits and an engaging flow, to about twice its length. Do not invent facts such as prices, numbers or names.',
     outputCap: (n) => clamp(n * 2.5 + 128, 512, 12000),
   },
   tone: {
@@ -34,7 +36,8 @@ export const ACTION_SPECS: Record<RewriteRequest['action'], ActionSpec> = {
     outputCap: (n) => clamp(n * 1.5 + 64, 256, 8000),
   },
   product_description: {
-    instruction: () => 'Turn the text into a persuasive product description of 80 to 150 words: a hook, the key benefits, and a short call to action. Do not invent specifications.',
+    instruction: () =>
+      'Turn the text into a persuasive product description of 80 to 150 words: a hook, the key benefits, and a short call to action. Do not invent specifications.',
     outputCap: () => 400,
   },
   social_post: {

@@ -57,14 +57,21 @@ const STYLE_ID_MESSAGE = 'a style id is 1-40 characters of a-z 0-9 _ -, starting
  * z.* calls only (messages in arrow functions): the extension's bundler treats z.* as pure and drops unused
  * schemas, and zod with them, from the content script — a helper call at module level would keep them.
  */
-const typeMessage = (field: string, i: { input?: unknown }) => (i.input === undefined ? `${field} is required` : `${field} must be a string`);
-const lengthMessage = (field: string, max: number, i: { input?: unknown }) => `${field} must be at most ${max} characters (it has ${typeof i.input === 'string' ? [...i.input].length : '?'})`;
+const typeMessage = (field: string, i: { input?: unknown }) =>
+  i.input === undefined ? `${field} is required` : `${field} must be a string`;
+const lengthMessage = (field: string, max: number, i: { input?: unknown }) =>
+  `${field} must be at most ${max} characters (it has ${typeof i.input === 'string' ? [...i.input].length : '?'})`;
 
 export const RewriteRequestSchema = z
   .object({
     // Something to rewrite: at least one letter, digit, punctuation mark or symbol (not only spaces,
     // control or zero-width characters).
-    text: z.string().refine((s) => /[\p{L}\p{N}\p{P}\p{S}]/u.test(s), 'text must contain something to rewrite (it is empty or only invisible characters)'),
+    text: z
+      .string()
+      .refine(
+        (s) => /[\p{L}\p{N}\p{P}\p{S}]/u.test(s),
+        'text must contain something to rewrite (it is empty or only invisible characters)',
+      ),
     action: z.enum(ACTIONS),
     tone: z.enum(TONES).optional(),
     platform: z.enum(PLATFORMS).optional(),
@@ -87,10 +94,22 @@ export const RewriteRequestSchema = z
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.action === 'tone' && !v.tone) ctx.addIssue({ code: 'custom', path: ['tone'], message: `tone is required for action "tone" (one of ${TONES.join(', ')})` });
-    if (v.action === 'social_post' && !v.platform) ctx.addIssue({ code: 'custom', path: ['platform'], message: `platform is required for action "social_post" (one of ${PLATFORMS.join(', ')})` });
-    if (v.tone && v.action !== 'tone') ctx.addIssue({ code: 'custom', path: ['tone'], message: 'tone is only valid with action "tone"' });
-    if (v.platform && v.action !== 'social_post') ctx.addIssue({ code: 'custom', path: ['platform'], message: 'platform is only valid with action "social_post"' });
+    if (v.action === 'tone' && !v.tone)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tone'],
+        message: `tone is required for action "tone" (one of ${TONES.join(', ')})`,
+      });
+    if (v.action === 'social_post' && !v.platform)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['platform'],
+        message: `platform is required for action "social_post" (one of ${PLATFORMS.join(', ')})`,
+      });
+    if (v.tone && v.action !== 'tone')
+      ctx.addIssue({ code: 'custom', path: ['tone'], message: 'tone is only valid with action "tone"' });
+    if (v.platform && v.action !== 'social_post')
+      ctx.addIssue({ code: 'custom', path: ['platform'], message: 'platform is only valid with action "social_post"' });
   });
 
 export type RewriteRequest = z.infer<typeof RewriteRequestSchema>;
@@ -107,7 +126,9 @@ export const StyleInputSchema = z
       .string({ error: (i) => typeMessage('instructions', i) })
       .trim()
       .min(1, 'instructions must not be empty')
-      .max(STYLE_INSTRUCTIONS_MAX_CHARS, { error: (i) => lengthMessage('instructions', STYLE_INSTRUCTIONS_MAX_CHARS, i) }),
+      .max(STYLE_INSTRUCTIONS_MAX_CHARS, {
+        error: (i) => lengthMessage('instructions', STYLE_INSTRUCTIONS_MAX_CHARS, i),
+      }),
   })
   .strict();
 export type StyleInput = z.infer<typeof StyleInputSchema>;
@@ -133,14 +154,21 @@ export interface OkResponse {
 }
 
 /** An overage spending cap in USD: a finite number >= 0 with at most 2 decimals (the plan's maximum is checked by the API). */
-export const isUsdAmount = (v: number): boolean => Number.isFinite(v) && v >= 0 && Math.abs(v * 100 - Math.round(v * 100)) < 1e-6;
+export const isUsdAmount = (v: number): boolean =>
+  Number.isFinite(v) && v >= 0 && Math.abs(v * 100 - Math.round(v * 100)) < 1e-6;
 
 /** PUT /v1/settings body. `overageCapUsd: null` = the plan's default (its maximum). */
 export const SettingsUpdateSchema = z
   .object({
-    overageCapUsd: z.union([z.number().refine(isUsdAmount, 'overageCapUsd must be a finite amount >= 0 with at most 2 decimals'), z.null()], {
-      error: (i) => (i.input === undefined ? 'overageCapUsd is required (a number of USD, or null for the plan default)' : 'overageCapUsd must be a number of USD or null'),
-    }),
+    overageCapUsd: z.union(
+      [z.number().refine(isUsdAmount, 'overageCapUsd must be a finite amount >= 0 with at most 2 decimals'), z.null()],
+      {
+        error: (i) =>
+          i.input === undefined
+            ? 'overageCapUsd is required (a number of USD, or null for the plan default)'
+            : 'overageCapUsd must be a number of USD or null',
+      },
+    ),
   })
   .strict();
 export type SettingsUpdate = z.infer<typeof SettingsUpdateSchema>;

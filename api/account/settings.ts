@@ -38,7 +38,8 @@ export async function createSettingsStore(redis: Redis): Promise<SettingsStore> 
 }
 
 /** The most a plan lets a user cap overage at, in USD; null when the plan has no overage. */
-export const maxOverageCapUsd = (plan: Plan): number | null => (plan.overageUsdPer1k > 0 && plan.maxOverageCapUsd > 0 ? plan.maxOverageCapUsd : null);
+export const maxOverageCapUsd = (plan: Plan): number | null =>
+  plan.overageUsdPer1k > 0 && plan.maxOverageCapUsd > 0 ? plan.maxOverageCapUsd : null;
 
 /** The cap in force, in USD: the user's own, else the plan's default (its maximum); null without overage. */
 export function overageCapInForceUsd(planId: string, overageCapCents: number | null): number | null {

@@ -41,7 +41,8 @@ function parse(id: string, raw: unknown): Style | null {
   if (typeof raw !== 'string') return null;
   try {
     const v = JSON.parse(raw) as Partial<Stored>;
-    if (typeof v.name !== 'string' || typeof v.instructions !== 'string' || typeof v.updatedAt !== 'number') return null;
+    if (typeof v.name !== 'string' || typeof v.instructions !== 'string' || typeof v.updatedAt !== 'number')
+      return null;
     return { id, name: v.name, instructions: v.instructions, updatedAt: new Date(v.updatedAt).toISOString() };
   } catch {
     return null;
@@ -49,7 +50,8 @@ function parse(id: string, raw: unknown): Style | null {
 }
 
 /** Sorted by name (case- and accent-insensitive), then by id: a stable order for the list. */
-export const byName = (a: Style, b: Style) => a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+export const byName = (a: Style, b: Style) =>
+  a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 export async function createStyleStore(redis: Redis, opts: { max?: number } = {}): Promise<StyleStore> {
   const max = opts.max ?? STYLES_MAX;
@@ -74,7 +76,11 @@ export async function createStyleStore(redis: Redis, opts: { max?: number } = {}
       const [kind, n] = await putScript.run([keys.styles(userId)], [id, JSON.stringify(value), max]);
       if (kind === 'FULL') return { ok: false, reason: 'limit', count: Number(n) };
       if (kind !== 'OK') throw new Error(`unexpected style put reply: ${String(kind)}`);
-      return { ok: true, created: Number(n) === 1, style: { id, name: value.name, instructions: value.instructions, updatedAt: new Date(now).toISOString() } };
+      return {
+        ok: true,
+        created: Number(n) === 1,
+        style: { id, name: value.name, instructions: value.instructions, updatedAt: new Date(now).toISOString() },
+      };
     },
     async remove(userId, id) {
       return (await redis.hdel(keys.styles(userId), id)) === 1;

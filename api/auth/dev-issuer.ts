@@ -13,7 +13,15 @@ export interface DevIssuer {
    * A Clerk v2-shaped session token (`v: 2`, `sid`, `sts: 'active'`). Tests may set `sts` or `sid` to
    * another value, or to null to leave the claim out (a pending session, a JWT-template token).
    */
-  issue(claims: { userId: string; azp?: string; ttlSeconds?: number; now?: number; iss?: string; sts?: string | null; sid?: string | null }): Promise<string>;
+  issue(claims: {
+    userId: string;
+    azp?: string;
+    ttlSeconds?: number;
+    now?: number;
+    iss?: string;
+    sts?: string | null;
+    sid?: string | null;
+  }): Promise<string>;
 }
 
 const b64url = (bytes: Uint8Array | string) =>
@@ -30,10 +38,28 @@ export async function createDevIssuer(): Promise<DevIssuer> {
 
   return {
     publicKeyPem,
-    async issue({ userId, azp, ttlSeconds = 3600, now = Date.now(), iss = DEV_ISSUER, sts = 'active', sid = `sess_dev_${crypto.randomUUID()}` }) {
+    async issue({
+      userId,
+      azp,
+      ttlSeconds = 3600,
+      now = Date.now(),
+      iss = DEV_ISSUER,
+      sts = 'active',
+      sid = `sess_dev_${crypto.randomUUID()}`,
+    }) {
       const iat = Math.floor(now / 1000);
       const header = { alg: 'RS256', typ: 'JWT', kid: 'redraft-dev' };
-      const payload = { v: 2, sub: userId, ...(sid === null ? {} : { sid }), ...(sts === null ? {} : { sts }), iss, iat, nbf: iat - 5, exp: iat + ttlSeconds, ...(azp ? { azp } : {}) };
+      const payload = {
+        v: 2,
+        sub: userId,
+        ...(sid === null ? {} : { sid }),
+        ...(sts === null ? {} : { sts }),
+        iss,
+        iat,
+        nbf: iat - 5,
+        exp: iat + ttlSeconds,
+        ...(azp ? { azp } : {}),
+      };
       const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
       const sig = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', privateKey, new TextEncoder().encode(input));
       return `${input}.${b64url(new Uint8Array(sig))}`;

@@ -22,16 +22,24 @@ export type SessionVerifier = (token: string) => Promise<VerifyResult>;
 /** User ids become part of Redis keys: allow only what Clerk issues (and dev ids) — no braces, no spaces. */
 const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 
-export function createSessionVerifier(opts: { jwtKey: string; authorizedParties: string[]; issuer?: string | undefined }): SessionVerifier {
+export function createSessionVerifier(opts: {
+  jwtKey: string;
+  authorizedParties: string[];
+  issuer?: string | undefined;
+}): SessionVerifier {
   return async (token) => {
     let data: Record<string, unknown>;
     try {
       // Throws TokenVerificationError (with a `reason`) on a bad signature, expiry, wrong azp, garbage.
-      data = (await verifyToken(token, { jwtKey: opts.jwtKey, authorizedParties: opts.authorizedParties })) as unknown as Record<string, unknown>;
+      data = (await verifyToken(token, {
+        jwtKey: opts.jwtKey,
+        authorizedParties: opts.authorizedParties,
+      })) as unknown as Record<string, unknown>;
     } catch (err) {
       return { ok: false, reason: (err as { reason?: string }).reason ?? 'token-invalid' };
     }
-    if (opts.authorizedParties.length > 0 && typeof data.azp !== 'string') return { ok: false, reason: 'token-missing-azp' };
+    if (opts.authorizedParties.length > 0 && typeof data.azp !== 'string')
+      return { ok: false, reason: 'token-missing-azp' };
     if (opts.issuer && data.iss !== opts.issuer) return { ok: false, reason: 'token-wrong-issuer' };
     if (typeof data.sub !== 'string' || !USER_ID.test(data.sub)) return { ok: false, reason: 'token-invalid-sub' };
     if (typeof data.sid !== 'string' || data.sid.length === 0) return { ok: false, reason: 'token-not-a-session' };

@@ -82,7 +82,7 @@ export type StripeSetupConfig = Loaded<typeof STRIPE_SETUP>;
 
 export const loadConfig = (env: Record<string, string | undefined>): Config => loadSections(API, env);
 export const loadJobConfig = (env: Record<string, string | undefined>): JobConfig => loadSections(JOB, env);
-export const loadRedisJobConfig = (env: Record<string, string | undefined>): RedisJobConfig => loadSections(REDIS_JOB,
-  env);
+export const loadRedisJobConfig = (env: Record<string, string | undefined>): RedisJobConfig =>
+  loadSections(REDIS_JOB, env);
 export const loadStripeSetupConfig = (env: Record<string, string | undefined>): StripeSetupConfig =>
   loadSections(STRIPE_SETUP, env);

@@ -24,7 +24,14 @@ const PRO_OVERAGE_USD_PER_1K = 0.002;
 export const PRO_DEFAULT_OVERAGE_CAP_USD = 50;
 
 export const PLANS: Record<PlanId, Plan> = {
-  free: { id: 'free', includedTokens: 20_000, hardCapTokens: 20_000, overageUsdPer1k: 0, baseUsdPerMonth: 0, maxOverageCapUsd: 0 },
+  free: {
+    id: 'free',
+    includedTokens: 20_000,
+    hardCapTokens: 20_000,
+    overageUsdPer1k: 0,
+    baseUsdPerMonth: 0,
+    maxOverageCapUsd: 0,
+  },
   pro: {
     id: 'pro',
     includedTokens: 500_000,
@@ -80,7 +87,10 @@ export function overage(plan: Plan, usedTokens: number): { tokens: number; usd: 
  * Plans whose overage price does not cover what the model costs us per token (its dearer, output price):
  * a heavy user of such a plan is served at a loss — the cross-subsidy the product promises to avoid.
  */
-export function unprofitableOverage(model: { inputUsdPer1k: number; outputUsdPer1k: number }, plans: Plan[] = Object.values(PLANS)): Plan[] {
+export function unprofitableOverage(
+  model: { inputUsdPer1k: number; outputUsdPer1k: number },
+  plans: Plan[] = Object.values(PLANS),
+): Plan[] {
   const costPer1k = Math.max(model.inputUsdPer1k, model.outputUsdPer1k);
   return plans.filter((p) => p.overageUsdPer1k > 0 && p.overageUsdPer1k < costPer1k);
 }

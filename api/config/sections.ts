@@ -15,11 +15,17 @@ const int = (def: number, min = 1) =>
 const list = z
   .string()
   .optional()
-  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 /** A required string variable, with what to put in it when it is missing. */
 const required = (what: string) =>
-  z.string({ error: (i) => (i.input === undefined ? `is required: ${what}` : `must be ${what}`) }).min(1,
-    `must not be empty: ${what}`);
+  z
+    .string({ error: (i) => (i.input === undefined ? `is required: ${what}` : `must be ${what}`) })
+    .min(1, `must not be empty: ${what}`);
 /** A URL variable; `what` says what belongs in it. */
 const url = (what: string) => z.url({ message: `must be a URL: ${what}` });
 /** An optional variable where an empty value (`STRIPE_SECRET_KEY=` in an env file) means "not set". */
@@ -44,8 +50,11 @@ export const redisSection = z
     UPSTASH_REDIS_REST_TOKEN: required('the Upstash Redis REST token'),
     REDIS_TIMEOUT_MS: int(2000),
   })
-  .transform((e) => ({ url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN,
-    timeoutMs: e.REDIS_TIMEOUT_MS }));
+  .transform((e) => ({
+    url: e.UPSTASH_REDIS_REST_URL,
+    token: e.UPSTASH_REDIS_REST_TOKEN,
+    timeoutMs: e.REDIS_TIMEOUT_MS,
+  }));
 
 export const modelSection = z
   .object({
@@ -54,8 +63,9 @@ export const modelSection = z
     OPENAI_BASE_URL: z.url().optional(),
     MODEL: z
       .string()
-      .refine((m) => knownModels.includes(m),
-        { message: `must be a model with a price in api/config/model-prices.ts (${knownModels.join(', ')})` })
+      .refine((m) => knownModels.includes(m), {
+        message: `must be a model with a price in api/config/model-prices.ts (${knownModels.join(', ')})`,
+      })
       .default('gpt-4o-mini'),
     MODEL_STAND_IN: flag,
     MODEL_MAX_RETRIES: int(1, 0),
@@ -63,8 +73,8 @@ export const modelSection = z
     MODEL_TOTAL_TIMEOUT_MS: int(180_000),
   })
   .superRefine((e, ctx) => {
-    if (e.MODEL_STAND_IN && e.NODE_ENV === 'production') issue(ctx, 'MODEL_STAND_IN',
-      'is refused when NODE_ENV=production');
+    if (e.MODEL_STAND_IN && e.NODE_ENV === 'production')
+      issue(ctx, 'MODEL_STAND_IN', 'is refused when NODE_ENV=production');
   })
   .transform((e) => ({
     id: e.MODEL,
@@ -81,8 +91,9 @@ export const authSection = z
     NODE_ENV,
     CLERK_JWT_KEY: z
       .string()
-      .includes('-----BEGIN PUBLIC KEY-----',
-        { message: 'must be the PEM public key from the Clerk dashboard (API keys → JWT public key)' })
+      .includes('-----BEGIN PUBLIC KEY-----', {
+        message: 'must be the PEM public key from the Clerk dashboard (API keys → JWT public key)',
+      })
       .optional(),
     CLERK_AUTHORIZED_PARTIES: list,
     CLERK_ISSUER: opt(
@@ -91,19 +102,27 @@ export const authSection = z
     DEV_AUTH: flag,
   })
   .superRefine((e, ctx) => {
-    if (e.DEV_AUTH && e.NODE_ENV === 'production') issue(ctx, 'DEV_AUTH',
-      'is refused when NODE_ENV=production (dev tokens would bypass Clerk)');
-    if (!e.DEV_AUTH && !e.CLERK_JWT_KEY) issue(ctx, 'CLERK_JWT_KEY',
-      'is required (or DEV_AUTH=1 for local development only)');
+    if (e.DEV_AUTH && e.NODE_ENV === 'production')
+      issue(ctx, 'DEV_AUTH', 'is refused when NODE_ENV=production (dev tokens would bypass Clerk)');
+    if (!e.DEV_AUTH && !e.CLERK_JWT_KEY)
+      issue(ctx, 'CLERK_JWT_KEY', 'is required (or DEV_AUTH=1 for local development only)');
     if (e.NODE_ENV !== 'production') return;
     // Without them any azp and any issuer signed by the key would pass.
     const azp = "the origins allowed in the token's azp, e.g. chrome-extension://<extension id> (comma-separated)";
     neededInProduction(ctx, 'CLERK_AUTHORIZED_PARTIES', e.CLERK_AUTHORIZED_PARTIES.length > 0, azp);
-    neededInProduction(ctx, 'CLERK_ISSUER', e.CLERK_ISSUER !== undefined,
-      'your Clerk Frontend API URL, e.g. https://clerk.example.com');
+    neededInProduction(
+      ctx,
+      'CLERK_ISSUER',
+      e.CLERK_ISSUER !== undefined,
+      'your Clerk Frontend API URL, e.g. https://clerk.example.com',
+    );
   })
-  .transform((e) => ({ jwtKey: e.CLERK_JWT_KEY, authorizedParties: e.CLERK_AUTHORIZED_PARTIES, issuer: e.CLERK_ISSUER,
-    devAuth: e.DEV_AUTH }));
+  .transform((e) => ({
+    jwtKey: e.CLERK_JWT_KEY,
+    authorizedParties: e.CLERK_AUTHORIZED_PARTIES,
+    issuer: e.CLERK_ISSUER,
+    devAuth: e.DEV_AUTH,
+  }));
 
 /** Browser origins allowed by CORS (none: no CORS headers). */
 export const originsSection = z.object({ ALLOWED_ORIGINS: list }).transform((e) => e.ALLOWED_ORIGINS);
@@ -125,8 +144,9 @@ export const limitsSection = z
     accountRequestsPerMinute: e.RATE_LIMIT_ACCOUNT_RPM,
   }));
 
-export const ledgerRetentionSection = z.object({ LEDGER_RETENTION_DAYS: int(400) }).transform((e) =>
-  e.LEDGER_RETENTION_DAYS);
+export const ledgerRetentionSection = z
+  .object({ LEDGER_RETENTION_DAYS: int(400) })
+  .transform((e) => e.LEDGER_RETENTION_DAYS);
 
 /** Node: how long a shutdown waits for streams in progress before cutting them. */
 export const shutdownSection = z.object({ SHUTDOWN_GRACE_MS: int(25_000, 0) }).transform((e) => e.SHUTDOWN_GRACE_MS);
@@ -136,20 +156,28 @@ export const httpSection = z
   .object({
     HOST: z
       .string()
-      .regex(/^[A-Za-z0-9.:_%-]{1,255}$/,
-        'must be an address or host name to listen on, e.g. 0.0.0.0 (every interface) or 127.0.0.1')
+      .regex(
+        /^[A-Za-z0-9.:_%-]{1,255}$/,
+        'must be an address or host name to listen on, e.g. 0.0.0.0 (every interface) or 127.0.0.1',
+      )
       .default('0.0.0.0'),
     HTTP_HEADERS_TIMEOUT_MS: int(10_000),
     HTTP_REQUEST_TIMEOUT_MS: int(30_000),
   })
   .superRefine((e, ctx) => {
     if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
-      issue(ctx, 'HTTP_HEADERS_TIMEOUT_MS',
-        'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+      issue(
+        ctx,
+        'HTTP_HEADERS_TIMEOUT_MS',
+        'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+      );
     }
   })
-  .transform((e) => ({ host: e.HOST, headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
-    requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS }));
+  .transform((e) => ({
+    host: e.HOST,
+    headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+  }));
 
 /** Bearer token GET /metrics (and /health details) require; open when unset (never in production). */
 export const metricsTokenSection = z
@@ -161,21 +189,24 @@ export const metricsTokenSection = z
   })
   .transform((e) => e.METRICS_TOKEN);
 
-const priceId = opt(
-  z.string().regex(/^price_\S+$/, 'must be a price id (price_…) as printed by npm run stripe:setup'),
-);
+const priceId = opt(z.string().regex(/^price_\S+$/, 'must be a price id (price_…) as printed by npm run stripe:setup'));
 
 /** The Stripe account and where it is: all that `npm run stripe:setup` needs (the price ids are its output). */
 const stripeAccountShape = {
   NODE_ENV,
-  STRIPE_SECRET_KEY: opt(z.string().regex(/^(sk|rk)_(test|live)_\S+$/,
-    'must be a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…)')),
+  STRIPE_SECRET_KEY: opt(
+    z
+      .string()
+      .regex(/^(sk|rk)_(test|live)_\S+$/, 'must be a Stripe secret or restricted key (sk_live_…, sk_test_…, rk_…)'),
+  ),
   STRIPE_API_BASE: opt(
     url('the Stripe API origin to use instead of https://api.stripe.com (a local stand-in in dev and tests)'),
   ),
   STRIPE_STAND_IN: flag,
-  STRIPE_METER_EVENT_NAME: z.string().regex(/^[A-Za-z0-9_]{1,100}$/,
-    'must be 1-100 characters of A-Z a-z 0-9 _').default('redraft_tokens'),
+  STRIPE_METER_EVENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 _')
+    .default('redraft_tokens'),
   STRIPE_TIMEOUT_MS: int(10_000),
 };
 
@@ -208,19 +239,24 @@ const accountOf = (e: StripeAccountEnv & { STRIPE_SECRET_KEY: string }) => ({
 export const stripeAccountSection = z
   .object(stripeAccountShape)
   .superRefine((e, ctx) => {
-    if (!e.STRIPE_SECRET_KEY) issue(ctx, 'STRIPE_SECRET_KEY',
-      'is required: the Stripe secret key of the account to set up (sk_test_… first)');
+    if (!e.STRIPE_SECRET_KEY)
+      issue(ctx, 'STRIPE_SECRET_KEY', 'is required: the Stripe secret key of the account to set up (sk_test_… first)');
     refineStripeApi(e, ctx);
   })
   .transform((e) => accountOf({ ...e, STRIPE_SECRET_KEY: e.STRIPE_SECRET_KEY! }));
 
 const billingShape = {
   ...stripeAccountShape,
-  STRIPE_WEBHOOK_SECRET: opt(z.string().regex(/^whsec_\S+$/,
-    "must be the webhook endpoint's signing secret (whsec_…)")),
+  STRIPE_WEBHOOK_SECRET: opt(
+    z.string().regex(/^whsec_\S+$/, "must be the webhook endpoint's signing secret (whsec_…)"),
+  ),
   STRIPE_THIN_WEBHOOK_SECRET: opt(
-    z.string().regex(/^whsec_\S+$/,
-      "must be the meter-error event destination's signing secret (whsec_…) printed by npm run stripe:setup"),
+    z
+      .string()
+      .regex(
+        /^whsec_\S+$/,
+        "must be the meter-error event destination's signing secret (whsec_…) printed by npm run stripe:setup",
+      ),
   ),
   STRIPE_PRICE_BASE: priceId,
   STRIPE_PRICE_METERED: priceId,
@@ -233,8 +269,10 @@ type BillingEnv = z.infer<z.ZodObject<typeof billingShape>>;
 
 /** With STRIPE_SECRET_KEY set, these must be too. */
 const NEEDED_WITH_KEY: [keyof BillingEnv, string][] = [
-  ['STRIPE_WEBHOOK_SECRET',
-    "the webhook endpoint's signing secret (Dashboard → Developers → Webhooks, or `stripe listen`)"],
+  [
+    'STRIPE_WEBHOOK_SECRET',
+    "the webhook endpoint's signing secret (Dashboard → Developers → Webhooks, or `stripe listen`)",
+  ],
   ['STRIPE_PRICE_BASE', 'the $20/month base price id printed by npm run stripe:setup'],
   ['STRIPE_PRICE_METERED', 'the metered token price id printed by npm run stripe:setup'],
   ['CHECKOUT_SUCCESS_URL', 'where Checkout sends the user after paying'],
@@ -244,12 +282,12 @@ const NEEDED_WITH_KEY: [keyof BillingEnv, string][] = [
 
 function refineBilling(e: BillingEnv, ctx: Ctx): void {
   if (e.STRIPE_SECRET_KEY) {
-    for (const [name, what] of NEEDED_WITH_KEY) if (!e[name]) issue(ctx, name,
-      `is required with STRIPE_SECRET_KEY: ${what}`);
+    for (const [name, what] of NEEDED_WITH_KEY)
+      if (!e[name]) issue(ctx, name, `is required with STRIPE_SECRET_KEY: ${what}`);
   }
   refineStripeApi(e, ctx);
-  if (e.NODE_ENV === 'production' && e.STRIPE_STAND_IN) issue(ctx, 'STRIPE_STAND_IN',
-    'is refused when NODE_ENV=production');
+  if (e.NODE_ENV === 'production' && e.STRIPE_STAND_IN)
+    issue(ctx, 'STRIPE_STAND_IN', 'is refused when NODE_ENV=production');
 }
 
 const billingOf = (e: BillingEnv & { STRIPE_SECRET_KEY: string }) => ({
@@ -258,8 +296,11 @@ const billingOf = (e: BillingEnv & { STRIPE_SECRET_KEY: string }) => ({
   /** Signing secret of the thin-event destination (asynchronous meter errors); without it they are not received. */
   thinWebhookSecret: e.STRIPE_THIN_WEBHOOK_SECRET,
   prices: { base: e.STRIPE_PRICE_BASE!, metered: e.STRIPE_PRICE_METERED! },
-  urls: { checkoutSuccess: e.CHECKOUT_SUCCESS_URL!, checkoutCancel: e.CHECKOUT_CANCEL_URL!,
-    portalReturn: e.PORTAL_RETURN_URL! },
+  urls: {
+    checkoutSuccess: e.CHECKOUT_SUCCESS_URL!,
+    checkoutCancel: e.CHECKOUT_CANCEL_URL!,
+    portalReturn: e.PORTAL_RETURN_URL!,
+  },
 });
 
 /** The API's billing: undefined without STRIPE_SECRET_KEY (billing disabled, everyone on the free plan). */
@@ -280,8 +321,9 @@ export const jobBillingSection = z
 export const reporterSection = z
   .object({
     MODEL_TOTAL_TIMEOUT_MS: int(180_000),
-    CRON_SECRET: opt(z.string().min(16,
-      'must be at least 16 characters (a random secret shared with your cron scheduler)')),
+    CRON_SECRET: opt(
+      z.string().min(16, 'must be at least 16 characters (a random secret shared with your cron scheduler)'),
+    ),
     REPORT_USAGE_INTERVAL_MINUTES: int(60, 0),
     REPORT_USAGE_CONCURRENCY: int(8),
   })

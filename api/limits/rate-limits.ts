@@ -30,12 +30,35 @@ export class RateLimiterUnavailable extends Error {}
 
 export function createRateLimits(
   redis: Redis,
-  opts: { requestsPerMinute: number; tokensPerMinute: number; accountRequestsPerMinute: number; timeoutMs: number; ephemeralCache?: boolean },
+  opts: {
+    requestsPerMinute: number;
+    tokensPerMinute: number;
+    accountRequestsPerMinute: number;
+    timeoutMs: number;
+    ephemeralCache?: boolean;
+  },
 ): RateLimits {
-  const common = { redis, timeout: opts.timeoutMs, analytics: false, ...(opts.ephemeralCache === false ? { ephemeralCache: false as const } : {}) };
-  const requests = new Ratelimit({ ...common, prefix: 'rd:rl:req', limiter: Ratelimit.slidingWindow(opts.requestsPerMinute, '1 m') });
-  const tokens = new Ratelimit({ ...common, prefix: 'rd:rl:tok', limiter: Ratelimit.slidingWindow(opts.tokensPerMinute, '1 m') });
-  const account = new Ratelimit({ ...common, prefix: 'rd:rl:acct', limiter: Ratelimit.slidingWindow(opts.accountRequestsPerMinute, '1 m') });
+  const common = {
+    redis,
+    timeout: opts.timeoutMs,
+    analytics: false,
+    ...(opts.ephemeralCache === false ? { ephemeralCache: false as const } : {}),
+  };
+  const requests = new Ratelimit({
+    ...common,
+    prefix: 'rd:rl:req',
+    limiter: Ratelimit.slidingWindow(opts.requestsPerMinute, '1 m'),
+  });
+  const tokens = new Ratelimit({
+    ...common,
+    prefix: 'rd:rl:tok',
+    limiter: Ratelimit.slidingWindow(opts.tokensPerMinute, '1 m'),
+  });
+  const account = new Ratelimit({
+    ...common,
+    prefix: 'rd:rl:acct',
+    limiter: Ratelimit.slidingWindow(opts.accountRequestsPerMinute, '1 m'),
+  });
 
   return {
     async check(userId, estimate) {
@@ -53,7 +76,7 @@ export function createRateLimits(
       if (r.reason === 'timeout') throw new RateLimiterUnavailable('rate limiter timed out');
       return { allowed: r.success, limit: r.limit, remaining: r.remaining, reset: r.reset };
     },
-        async peek(userId) {
+    async peek(userId) {
       const { limit, remaining, reset } = await requests.getRemaining(keys.rateLimitId(userId));
       return { limit, remaining, reset };
     },

@@ -71,10 +71,25 @@ export const flatToRecord = (flat: unknown): Record<string, string> => {
 export const streamEntries = (reply: unknown): [string, Record<string, string>][] =>
   (Array.isArray(reply) ? reply : []).map((e) => [String((e as unknown[])[0]), flatToRecord((e as unknown[])[1])]);
 
-const QUOTA_FIELDS = ['plan', 'start', 'end', 'anchor', 'used', 'capOverride', 'pastDue', 'cancelAtEnd', 'customer', 'confirmed', 'overageCapCents'] as const;
+const QUOTA_FIELDS = [
+  'plan',
+  'start',
+  'end',
+  'anchor',
+  'used',
+  'capOverride',
+  'pastDue',
+  'cancelAtEnd',
+  'customer',
+  'confirmed',
+  'overageCapCents',
+] as const;
 
 /** Alerts of one period from the alerts hash (fields `<periodStart>:<threshold>` → epoch ms). */
-export function alertsOfPeriod(flat: Record<string, string>, periodStart: number): { threshold: AlertThreshold; at: number }[] {
+export function alertsOfPeriod(
+  flat: Record<string, string>,
+  periodStart: number,
+): { threshold: AlertThreshold; at: number }[] {
   return ALERT_THRESHOLDS.filter((t) => flat[`${periodStart}:${t}`] != null)
     .map((threshold) => ({ threshold, at: Number(flat[`${periodStart}:${threshold}`]) }))
     .sort((a, b) => a.threshold - b.threshold);
@@ -84,7 +99,10 @@ export function createUsageReader(redis: Redis): UsageReader {
   return {
     async balance(userId, now, recentCount) {
       const raw = (await redis.hmget(keys.quota(userId), ...QUOTA_FIELDS)) as unknown as (string | null)[] | null;
-      const q = Object.fromEntries(QUOTA_FIELDS.map((f, i) => [f, raw?.[i] ?? null])) as Record<(typeof QUOTA_FIELDS)[number], string | null>;
+      const q = Object.fromEntries(QUOTA_FIELDS.map((f, i) => [f, raw?.[i] ?? null])) as Record<
+        (typeof QUOTA_FIELDS)[number],
+        string | null
+      >;
       if (q.plan == null) return null;
       let plan = planOf(q.plan);
       let period: Period = { start: Number(q.start), end: Number(q.end) };
@@ -92,14 +110,27 @@ export function createUsageReader(redis: Redis): UsageReader {
       let pastDue = q.pastDue === '1';
       if (now >= period.end) {
         // No request since the period ended: show the new, empty period (the next reserve rolls it for real).
-        const next = periodAfter({ plan: plan.id, anchor: Number(q.anchor ?? q.start), end: period.end, cancelAtEnd: q.cancelAtEnd === '1', confirmed: q.confirmed === q.start }, now);
+        const next = periodAfter(
+          {
+            plan: plan.id,
+            anchor: Number(q.anchor ?? q.start),
+            end: period.end,
+            cancelAtEnd: q.cancelAtEnd === '1',
+            confirmed: q.confirmed === q.start,
+          },
+          now,
+        );
         if (next.plan !== plan.id) pastDue = false;
         plan = planOf(next.plan);
         period = next.period;
         used = 0;
       }
       const overageCapCents = q.overageCapCents != null ? Number(q.overageCapCents) : null;
-      const cap = hardCapOf(plan, { capOverride: q.capOverride != null ? Number(q.capOverride) : null, overageCapCents, pastDue });
+      const cap = hardCapOf(plan, {
+        capOverride: q.capOverride != null ? Number(q.capOverride) : null,
+        overageCapCents,
+        pastDue,
+      });
       const [daily, recent, alerts] = await Promise.all([
         redis.hgetall(keys.daily(userId, period.start)),
         redis.xrevrange(keys.ledger(userId), '+', '-', recentCount),

@@ -19,7 +19,15 @@ export function addMonths(anchor: number, months: number): number {
   const targetMonth = ((m % 12) + 12) % 12;
   const daysInTarget = new Date(Date.UTC(targetYear, targetMonth + 1, 0)).getUTCDate();
   const day = Math.min(d.getUTCDate(), daysInTarget);
-  return Date.UTC(targetYear, targetMonth, day, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+  return Date.UTC(
+    targetYear,
+    targetMonth,
+    day,
+    d.getUTCHours(),
+    d.getUTCMinutes(),
+    d.getUTCSeconds(),
+    d.getUTCMilliseconds(),
+  );
 }
 
 /** The monthly period anchored at `anchor` that contains `now` (now ≥ anchor; earlier times get the first period). */
@@ -43,7 +51,15 @@ export function utcDay(at: number): string {
 export function daysOfPeriod(period: Period, until: number): string[] {
   const days: string[] = [];
   const last = Math.min(until, period.end - 1);
-  for (let t = Date.UTC(new Date(period.start).getUTCFullYear(), new Date(period.start).getUTCMonth(), new Date(period.start).getUTCDate()); t <= last; t += 86_400_000) {
+  for (
+    let t = Date.UTC(
+      new Date(period.start).getUTCFullYear(),
+      new Date(period.start).getUTCMonth(),
+      new Date(period.start).getUTCDate(),
+    );
+    t <= last;
+    t += 86_400_000
+  ) {
     days.push(utcDay(t));
   }
   return days;
@@ -71,6 +87,7 @@ export interface EndedPeriod {
  * - Free users roll monthly from first sight.
  */
 export function periodAfter(ended: EndedPeriod, now: number): { plan: 'free' | 'pro'; period: Period; anchor: number } {
-  if (ended.plan === 'pro' && (ended.cancelAtEnd || !ended.confirmed)) return { plan: 'free', period: monthlyPeriodAt(ended.end, now), anchor: ended.end };
+  if (ended.plan === 'pro' && (ended.cancelAtEnd || !ended.confirmed))
+    return { plan: 'free', period: monthlyPeriodAt(ended.end, now), anchor: ended.end };
   return { plan: ended.plan, period: monthlyPeriodAt(ended.anchor, now), anchor: ended.anchor };
 }

@@ -46,10 +46,23 @@ end
 export const RESERVE = {
   keys: ['quotaKey', 'requestKey', 'inflightKey', 'cancelKey'],
   args: [
-    'wantArg', 'minGrantArg', 'nowArg', 'initStart', 'initEnd', 'plansJson', 'rollStart', 'rollEnd', 'requestTtlSec',
-    'inflightDeadline', 'requestId', 'rolledFrom', 'rollPlan', 'rollAnchor', 'attempt',
+    'wantArg',
+    'minGrantArg',
+    'nowArg',
+    'initStart',
+    'initEnd',
+    'plansJson',
+    'rollStart',
+    'rollEnd',
+    'requestTtlSec',
+    'inflightDeadline',
+    'requestId',
+    'rolledFrom',
+    'rollPlan',
+    'rollAnchor',
+    'attempt',
   ],
-  body: LOAD + `
+  body: `${LOAD}
 local r, inflight = requestKey, inflightKey
 local want, minGrant, now = tonumber(wantArg), tonumber(minGrantArg), tonumber(nowArg)
 if redis.call('EXISTS', cancelKey) == 1 then return {'kind', 'CANCELLED'} end
@@ -123,7 +136,7 @@ const SETTLE_FIELDS_FROM = SETTLE_ARGS.length + 1;
 export const SETTLE = {
   keys: ['quotaKey', 'requestKey', 'inflightKey', 'ledgerKey', 'dailyKey', 'alertsKey'],
   args: SETTLE_ARGS,
-  body: LOAD + `
+  body: `${LOAD}
 local r, inflight, ledger, daily, alerts = requestKey, inflightKey, ledgerKey, dailyKey, alertsKey
 local actual = tonumber(actualArg)
 local req = redis.call('HMGET', r, 'state', 'amount', 'period', 'member', 'plan', 'pend')

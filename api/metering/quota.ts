@@ -31,12 +31,26 @@ export interface LedgerEvent {
 }
 
 export type Settlement =
-  | { ok: true; billed: number; usedAfter: number; cap: number; duplicate: boolean; /** Alert thresholds (% of the included allowance) this settlement reached first. */ alerts: number[] }
+  | {
+      ok: true;
+      billed: number;
+      usedAfter: number;
+      cap: number;
+      duplicate: boolean /** Alert thresholds (% of the included allowance) this settlement reached first. */;
+      alerts: number[];
+    }
   | { ok: false; reason: 'missing' };
 
 export interface QuotaStore {
   /** `attempt`: a nonce of this HTTP request; release needs it, so only the reserving attempt can release. */
-  reserve(userId: string, requestId: string, want: number, minGrant: number, now: number, attempt: string): Promise<Reservation>;
+  reserve(
+    userId: string,
+    requestId: string,
+    want: number,
+    minGrant: number,
+    now: number,
+    attempt: string,
+  ): Promise<Reservation>;
   settle(userId: string, period: Period, event: LedgerEvent): Promise<Settlement>;
   release(userId: string, requestId: string, attempt: string): Promise<boolean>;
   ensure(userId: string, now: number): Promise<void>;
@@ -50,7 +64,14 @@ export interface QuotaOptions {
   ledgerRetentionDays: number;
 }
 
-const PLANS_JSON = JSON.stringify(Object.fromEntries(Object.values(PLANS).map((p) => [p.id, { hardCap: p.hardCapTokens, included: p.includedTokens, perCent: overageTokensPerCent(p) }])));
+const PLANS_JSON = JSON.stringify(
+  Object.fromEntries(
+    Object.values(PLANS).map((p) => [
+      p.id,
+      { hardCap: p.hardCapTokens, included: p.includedTokens, perCent: overageTokensPerCent(p) },
+    ]),
+  ),
+);
 const num = (v: unknown) => Number(v);
 
 export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promise<QuotaStore> {
@@ -61,14 +82,26 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
     defineNamedScript(redis, ENSURE),
   ]);
 
-  async function reserve(userId: string, requestId: string, want: number, minGrant: number, now: number, attempt: string): Promise<Reservation> {
+  async function reserve(
+    userId: string,
+    requestId: string,
+    want: number,
+    minGrant: number,
+    now: number,
+    attempt: string,
+  ): Promise<Reservation> {
     const init = monthlyPeriodAt(now, now);
     let roll: { from: number; to: Period; plan: PlanId; anchor: number } | undefined;
     // A period that ended is rolled over inside the script, with the next period computed here (calendar
     // arithmetic); asked again if the hash changed in between (e.g. a webhook moved the period meanwhile).
     for (let round = 0; round < 4; round++) {
       const r = await reserveScript.run(
-        { quotaKey: keys.quota(userId), requestKey: keys.request(userId, requestId), inflightKey: keys.inflight(userId), cancelKey: keys.cancel(userId, attempt) },
+        {
+          quotaKey: keys.quota(userId),
+          requestKey: keys.request(userId, requestId),
+          inflightKey: keys.inflight(userId),
+          cancelKey: keys.cancel(userId, attempt),
+        },
         {
           wantArg: want,
           minGrantArg: minGrant,
@@ -90,15 +123,35 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
       const period = () => ({ start: num(r.start), end: num(r.end) });
       switch (r.kind) {
         case 'OK':
-          return { ok: true, granted: num(r.granted), usedAfter: num(r.usedAfter), cap: num(r.cap), period: period(), plan: r.plan as PlanId };
+          return {
+            ok: true,
+            granted: num(r.granted),
+            usedAfter: num(r.usedAfter),
+            cap: num(r.cap),
+            period: period(),
+            plan: r.plan as PlanId,
+          };
         case 'DENY':
-          return { ok: false, reason: 'exhausted', used: num(r.used), cap: num(r.cap), period: period(), plan: r.plan as PlanId };
+          return {
+            ok: false,
+            reason: 'exhausted',
+            used: num(r.used),
+            cap: num(r.cap),
+            period: period(),
+            plan: r.plan as PlanId,
+          };
         case 'DUP':
           return { ok: false, reason: 'duplicate', state: String(r.state) };
         case 'CANCELLED':
           return { ok: false, reason: 'cancelled' };
         case 'ROLL': {
-          const ended = { anchor: num(r.anchor), end: num(r.end), plan: (r.plan === 'pro' ? 'pro' : 'free') as PlanId, cancelAtEnd: r.cancelAtEnd === '1', confirmed: r.confirmed === '1' };
+          const ended = {
+            anchor: num(r.anchor),
+            end: num(r.end),
+            plan: (r.plan === 'pro' ? 'pro' : 'free') as PlanId,
+            cancelAtEnd: r.cancelAtEnd === '1',
+            confirmed: r.confirmed === '1',
+          };
           const next = periodAfter(ended, now);
           roll = { from: ended.end, to: next.period, plan: next.plan, anchor: next.anchor };
           continue;
@@ -138,17 +191,37 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
           dailyKey: keys.daily(userId, period.start),
           alertsKey: keys.alerts(userId),
         },
-        { actualArg: event.inputTokens + event.outputTokens, plansJson: PLANS_JSON, day: utcDay(event.endedAt), minId: Math.max(0, minId), nowArg: event.endedAt },
+        {
+          actualArg: event.inputTokens + event.outputTokens,
+          plansJson: PLANS_JSON,
+          day: utcDay(event.endedAt),
+          minId: Math.max(0, minId),
+          nowArg: event.endedAt,
+        },
         Object.entries(fields).flat(),
       );
       const alerts = r.alerts ? r.alerts.split(',').map(num) : [];
-      if (r.kind === 'OK') return { ok: true, billed: num(r.billed), usedAfter: num(r.usedAfter), cap: num(r.cap), duplicate: false, alerts };
-      if (r.kind === 'DUP') return { ok: true, billed: num(r.billed), usedAfter: NaN, cap: NaN, duplicate: true, alerts: [] };
+      if (r.kind === 'OK')
+        return {
+          ok: true,
+          billed: num(r.billed),
+          usedAfter: num(r.usedAfter),
+          cap: num(r.cap),
+          duplicate: false,
+          alerts,
+        };
+      if (r.kind === 'DUP')
+        return { ok: true, billed: num(r.billed), usedAfter: NaN, cap: NaN, duplicate: true, alerts: [] };
       return { ok: false, reason: 'missing' };
     },
 
     async release(userId, requestId, attempt) {
-      const keyed = { quotaKey: keys.quota(userId), requestKey: keys.request(userId, requestId), inflightKey: keys.inflight(userId), cancelKey: keys.cancel(userId, attempt) };
+      const keyed = {
+        quotaKey: keys.quota(userId),
+        requestKey: keys.request(userId, requestId),
+        inflightKey: keys.inflight(userId),
+        cancelKey: keys.cancel(userId, attempt),
+      };
       return (await releaseScript.run(keyed, { attempt, tombstoneTtlSec: 3600 })).released === '1';
     },
 

@@ -12,7 +12,8 @@ export interface Inflight {
 
 export function createInflight(): Inflight {
   const streams = new Map<Promise<void>, () => void>();
-  const timeout = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref?.());
+  const timeout = (ms: number) =>
+    new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref?.());
   return {
     track(cut, settled) {
       streams.set(settled, cut);

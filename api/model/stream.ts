@@ -47,16 +47,31 @@ const serverSentEvents: Framing = {
 
 /** The AI SDK's finish reason in the contract's words (the SDK's `content-filter`, `tool-calls`, … otherwise `other`). */
 export function finishReasonOf(reason: unknown): RewriteDone['finishReason'] {
-  return reason === 'stop' ? 'stop' : reason === 'length' ? 'length' : reason === 'content-filter' ? 'content_filter' : 'other';
+  return reason === 'stop'
+    ? 'stop'
+    : reason === 'length'
+      ? 'length'
+      : reason === 'content-filter'
+        ? 'content_filter'
+        : 'other';
 }
 
 export class NoFirstToken extends Error {
-  constructor(readonly reason: 'error' | 'timeout' | 'empty' | 'cancelled', cause?: unknown) {
+  constructor(
+    readonly reason: 'error' | 'timeout' | 'empty' | 'cancelled',
+    cause?: unknown,
+  ) {
     super(`model produced no output (${reason})`, { cause });
   }
 }
 
-type Part = { type: string; text?: string; error?: unknown; finishReason?: unknown; totalUsage?: { inputTokens: number | undefined; outputTokens: number | undefined } };
+type Part = {
+  type: string;
+  text?: string;
+  error?: unknown;
+  finishReason?: unknown;
+  totalUsage?: { inputTokens: number | undefined; outputTokens: number | undefined };
+};
 
 /** Resolves with the response body once the first text arrives; rejects with NoFirstToken otherwise. */
 export async function streamModelText(o: StreamOptions): Promise<ReadableStream<Uint8Array>> {
@@ -82,7 +97,12 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
     if (ended) return;
     ended = true;
     clearTimeout(total);
-    await o.onEnd({ status, providerUsage, estimatedInputTokens: o.estimatedInputTokens, countedOutputTokens: countTextTokens(text) });
+    await o.onEnd({
+      status,
+      providerUsage,
+      estimatedInputTokens: o.estimatedInputTokens,
+      countedOutputTokens: countTextTokens(text),
+    });
   };
 
   // Wait for the first text, bounded by the first-token timeout.

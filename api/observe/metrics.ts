@@ -30,7 +30,13 @@ export class Metrics {
   }
 
   histogram(name: string, help: string, buckets = DEFAULT_BUCKETS): void {
-    if (!this.families.has(name)) this.families.set(name, { type: 'histogram', help, buckets: [...buckets].sort((a, b) => a - b), series: new Map() });
+    if (!this.families.has(name))
+      this.families.set(name, {
+        type: 'histogram',
+        help,
+        buckets: [...buckets].sort((a, b) => a - b),
+        series: new Map(),
+      });
   }
 
   inc(name: string, labels: Labels = {}, by = 1): void {
@@ -63,8 +69,13 @@ export class Metrics {
           out.push(`${name}${labelText(s.labels)} ${s.value}`);
           continue;
         }
-        f.buckets!.forEach((b, i) => out.push(`${name}_bucket${labelText(s.labels, String(b))} ${s.counts![i]}`));
-        out.push(`${name}_bucket${labelText(s.labels, '+Inf')} ${s.value}`, `${name}_sum${labelText(s.labels)} ${s.sum}`, `${name}_count${labelText(s.labels)} ${s.value}`);
+        for (const [i, b] of f.buckets!.entries())
+          out.push(`${name}_bucket${labelText(s.labels, String(b))} ${s.counts![i]}`);
+        out.push(
+          `${name}_bucket${labelText(s.labels, '+Inf')} ${s.value}`,
+          `${name}_sum${labelText(s.labels)} ${s.sum}`,
+          `${name}_count${labelText(s.labels)} ${s.value}`,
+        );
       }
     }
     return `${out.join('\n')}\n`;
@@ -85,10 +96,26 @@ export function createApiMetrics(): Metrics {
   m.counter('redraft_rewrites_total', 'Rewrites by action and outcome (completed, aborted, error) once settled.');
   m.counter('redraft_tokens_billed_total', 'Tokens charged to users, by action.');
   m.counter('redraft_provider_cost_usd_total', 'Provider cost in USD of settled rewrites, by model.');
-  m.histogram('redraft_rewrite_duration_seconds', 'Whole rewrite streams, from the request to settlement.', [0.25, 0.5, 1, 2, 5, 10, 20, 60, 180]);
-  m.counter('redraft_settle_failures_total', 'Settlements that failed after retries (usage left to the abandoned-reservation sweep).');
-  m.counter('redraft_usage_report_batches_total', 'Usage report runs in this process: batches committed; of them billed as invoice items (their invoice was final), confirmed from Stripe’s own record, rejected as duplicates; set aside as late; users failed; batches waiting for an invoice to finalize.');
-  m.counter('redraft_meter_errors_total', 'Meter events Stripe accepted, then refused in its asynchronous validation (v1.billing.meter.* events), by error code.');
-  m.counter('redraft_meter_error_batches_total', 'Asynchronous meter errors tied to one of our batches (tied) or not (untied: no sample, or an identifier not ours).');
+  m.histogram(
+    'redraft_rewrite_duration_seconds',
+    'Whole rewrite streams, from the request to settlement.',
+    [0.25, 0.5, 1, 2, 5, 10, 20, 60, 180],
+  );
+  m.counter(
+    'redraft_settle_failures_total',
+    'Settlements that failed after retries (usage left to the abandoned-reservation sweep).',
+  );
+  m.counter(
+    'redraft_usage_report_batches_total',
+    'Usage report runs in this process: batches committed; of them billed as invoice items (their invoice was final), confirmed from Stripe’s own record, rejected as duplicates; set aside as late; users failed; batches waiting for an invoice to finalize.',
+  );
+  m.counter(
+    'redraft_meter_errors_total',
+    'Meter events Stripe accepted, then refused in its asynchronous validation (v1.billing.meter.* events), by error code.',
+  );
+  m.counter(
+    'redraft_meter_error_batches_total',
+    'Asynchronous meter errors tied to one of our batches (tied) or not (untied: no sample, or an identifier not ours).',
+  );
   return m;
 }

@@ -5,15 +5,20 @@ import { AppError } from '../errors';
 import type { Reservation } from '../metering/quota';
 
 export const styleNotFound = (styleId: string | undefined) =>
-  new AppError('style_not_found',
-    `You have no saved style "${styleId}". Pick one from GET /v1/styles, or send the request without styleId.`);
+  new AppError(
+    'style_not_found',
+    `You have no saved style "${styleId}". Pick one from GET /v1/styles, or send the request without styleId.`,
+  );
 
 export function rateLimited(what: string, retryAfter: number): AppError {
-  return new AppError('rate_limited',
-    `Too many rewrites: the limit is ${what} per minute. Try again in ${retryAfter} s.`, {
-    details: { retryAfterSeconds: retryAfter },
-    headers: { 'Retry-After': String(retryAfter) },
-  });
+  return new AppError(
+    'rate_limited',
+    `Too many rewrites: the limit is ${what} per minute. Try again in ${retryAfter} s.`,
+    {
+      details: { retryAfterSeconds: retryAfter },
+      headers: { 'Retry-After': String(retryAfter) },
+    },
+  );
 }
 
 export const duplicateRequest = (requestId: string, state: string) =>

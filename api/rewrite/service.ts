@@ -14,7 +14,7 @@ import type { RewriteRequest } from '../../shared/contract';
 import type { StyleStore } from '../account/styles';
 import type { AppError } from '../errors';
 import { meteringUnavailable, modelUnavailable } from '../errors';
-import { exponential, retry, type RetryOptions } from '../lib/retry';
+import { exponential, retry } from '../lib/retry';
 import type { RateDecision, RateLimits } from '../limits/rate-limits';
 import type { QuotaStore, Reservation } from '../metering/quota';
 import { reservationFor } from '../metering/settlement';
@@ -87,18 +87,26 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
   /** Give a reservation back, by this attempt's nonce only; on a Redis error retry `retries` times. */
   async function release(a: RewriteInput, attempt: string, retries: number): Promise<void> {
     try {
-      await retry(() => d.quota.release(a.userId, a.requestId, attempt), { attempts: retries + 1,
-        backoff: exponential(500), sleep: d.sleep });
+      await retry(() => d.quota.release(a.userId, a.requestId, attempt), {
+        attempts: retries + 1,
+        backoff: exponential(500),
+        sleep: d.sleep,
+      });
     } catch (err) {
-      d.log({ level: 'warn', msg: 'release failed; the reservation will be swept as abandoned',
-        requestId: a.requestId, user: a.userId, error: String(err) });
+      d.log({
+        level: 'warn',
+        msg: 'release failed; the reservation will be swept as abandoned',
+        requestId: a.requestId,
+        user: a.userId,
+        error: String(err),
+      });
     }
   }
 
   function rateRefusal(r: RateDecision): AppError {
     const retryAfter = Math.max(1, Math.ceil((r.reset - d.now()) / 1000));
-    const what = r.refusedBy === 'tokens' ? `${d.limits.tokensPerMinute} tokens`
-      : `${d.limits.requestsPerMinute} requests`;
+    const what =
+      r.refusedBy === 'tokens' ? `${d.limits.tokensPerMinute} tokens` : `${d.limits.requestsPerMinute} requests`;
     return rateLimited(what, retryAfter);
   }
 
@@ -131,8 +139,14 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         // The client going away or a shutdown stops the model.
         signal: cut.signal,
         onEnd: (outcome) =>
-          settleRewrite(settleDeps, { userId: a.userId, requestId: a.requestId, req: a.req, period: q.period,
-            startedAt, outcome }).finally(() => {
+          settleRewrite(settleDeps, {
+            userId: a.userId,
+            requestId: a.requestId,
+            req: a.req,
+            period: q.period,
+            startedAt,
+            outcome,
+          }).finally(() => {
             unlink();
             markSettled();
           }),
@@ -172,8 +186,12 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         // The reservation may have been made even if its reply was lost (timeout): release it in the
         // background, by this attempt's nonce, once Redis answers again — never a retry's reservation.
         void release(a, attempt, LATE_RELEASE_RETRIES);
-        return { ok: false, error: meteringUnavailable(rate.status === 'rejected' ? rate.reason
-          : (reservation as PromiseRejectedResult).reason) };
+        return {
+          ok: false,
+          error: meteringUnavailable(
+            rate.status === 'rejected' ? rate.reason : (reservation as PromiseRejectedResult).reason,
+          ),
+        };
       }
       const r = rate.value;
       const q = reservation.value;
@@ -195,8 +213,8 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
       } catch (err) {
         // Nothing was generated: give the whole reservation back, so the user may retry (even with the same requestId).
         await release(a, attempt, 0);
-        if (err instanceof NoFirstToken && err.reason === 'cancelled') return { ok: false,
-          error: cancelledBeforeAnswer(), window, tokensRemaining };
+        if (err instanceof NoFirstToken && err.reason === 'cancelled')
+          return { ok: false, error: cancelledBeforeAnswer(), window, tokensRemaining };
         if (err instanceof NoFirstToken) return { ok: false, error: modelUnavailable(err), window, tokensRemaining };
         throw err;
       }

@@ -59,12 +59,20 @@ export async function settleRewrite(d: SettleDeps, a: Served): Promise<void> {
   const event = ledgerEventOf(a, d.modelId, d.now());
   let result: Settlement;
   try {
-    result = await retry(() => d.quota.settle(a.userId, a.period, event), { attempts: SETTLE_ATTEMPTS,
-      backoff: exponential(200), sleep: d.sleep });
+    result = await retry(() => d.quota.settle(a.userId, a.period, event), {
+      attempts: SETTLE_ATTEMPTS,
+      backoff: exponential(200),
+      sleep: d.sleep,
+    });
   } catch (err) {
     d.metrics.inc('redraft_settle_failures_total');
-    d.log({ level: 'error', msg: 'settle failed; the reservation will be released as abandoned',
-      requestId: a.requestId, user: a.userId, error: String(err) });
+    d.log({
+      level: 'error',
+      msg: 'settle failed; the reservation will be released as abandoned',
+      requestId: a.requestId,
+      user: a.userId,
+      error: String(err),
+    });
     return;
   }
   recordSettled(d, a, event, result);
@@ -92,6 +100,6 @@ function recordSettled(d: SettleDeps, a: Served, event: LedgerEvent, result: Set
     costUsd: event.costUsd,
     latencyMs: event.endedAt - a.startedAt,
   });
-  if (result.ok && result.alerts.length > 0) d.log({ msg: 'usage alert', user: a.userId, thresholds: result.alerts,
-    usedTokens: result.usedAfter });
+  if (result.ok && result.alerts.length > 0)
+    d.log({ msg: 'usage alert', user: a.userId, thresholds: result.alerts, usedTokens: result.usedAfter });
 }

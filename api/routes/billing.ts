@@ -9,7 +9,11 @@ import type { AppEnv } from '../app-env';
 import { AppError, meteringUnavailable } from '../errors';
 import { StripeCallError } from '../billing/stripe/gateway';
 
-export const billingDisabled = () => new AppError('billing_disabled', 'Billing is not enabled on this server (no STRIPE_SECRET_KEY): everyone is on the free plan.');
+export const billingDisabled = () =>
+  new AppError(
+    'billing_disabled',
+    'Billing is not enabled on this server (no STRIPE_SECRET_KEY): everyone is on the free plan.',
+  );
 const portalNotConfigured = (cause: unknown) =>
   new AppError(
     'billing_portal_not_configured',
@@ -17,7 +21,9 @@ const portalNotConfigured = (cause: unknown) =>
     { cause },
   );
 const stripeUnavailable = (cause: unknown) =>
-  new AppError('billing_unavailable', 'Stripe is unavailable right now. Nothing was changed; try again shortly.', { cause });
+  new AppError('billing_unavailable', 'Stripe is unavailable right now. Nothing was changed; try again shortly.', {
+    cause,
+  });
 
 /** Stripe failures are 503 billing_unavailable; Redis failures 503 metering_unavailable; AppErrors pass. */
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
@@ -47,12 +53,16 @@ export function billingRoutes(s: BillingRouteDeps) {
     const url = await guarded(async () => {
       const balance = await s.usage.balance(userId, now, 1);
       if (balance?.plan.id === 'pro') {
-        throw new AppError('already_subscribed', 'You already have Redraft Pro. Manage your subscription in the billing portal (POST /v1/billing/portal).');
+        throw new AppError(
+          'already_subscribed',
+          'You already have Redraft Pro. Manage your subscription in the billing portal (POST /v1/billing/portal).',
+        );
       }
       // One Stripe customer per user, created once (an idempotency key makes concurrent calls agree) and
       // remembered with metadata.userId, so every later webhook maps back to this user.
       let customerId = balance?.customerId ?? (await b.entitlements.customerOf(userId));
-      if (!customerId) customerId = await b.entitlements.linkCustomer(userId, await b.gateway.createCustomer(userId), now);
+      if (!customerId)
+        customerId = await b.entitlements.linkCustomer(userId, await b.gateway.createCustomer(userId), now);
       return b.gateway.createCheckoutSession({ userId, customerId });
     });
     return c.json<BillingRedirectResponse>({ url });
@@ -63,7 +73,11 @@ export function billingRoutes(s: BillingRouteDeps) {
     const { userId } = c.get('user');
     const url = await guarded(async () => {
       const customerId = await b.entitlements.customerOf(userId);
-      if (!customerId) throw new AppError('no_billing_account', 'You have no billing account yet: upgrade to Pro first (POST /v1/billing/checkout).');
+      if (!customerId)
+        throw new AppError(
+          'no_billing_account',
+          'You have no billing account yet: upgrade to Pro first (POST /v1/billing/checkout).',
+        );
       return b.gateway.createPortalSession(customerId);
     });
     return c.json<BillingRedirectResponse>({ url });

@@ -25,7 +25,11 @@ async function probe(fn: () => Promise<void>): Promise<ProbeResult> {
     await fn();
     return { ok: true, latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
   } catch (err) {
-    return { ok: false, latencyMs: Math.round(performance.now() - t0), error: err instanceof Error ? err.message : String(err) };
+    return {
+      ok: false,
+      latencyMs: Math.round(performance.now() - t0),
+      error: err instanceof Error ? err.message : String(err),
+    };
   }
 }
 
@@ -39,7 +43,14 @@ function cachedProbes(s: HealthRouteDeps) {
   return () => {
     const at = Date.now();
     if (!last || at - last.at >= PROBE_TTL_MS) {
-      last = { at, result: Promise.all([probe(s.probes.redis), probe(s.probes.model)]).then(([redis, model]) => ({ redis, model, at })) };
+      last = {
+        at,
+        result: Promise.all([probe(s.probes.redis), probe(s.probes.model)]).then(([redis, model]) => ({
+          redis,
+          model,
+          at,
+        })),
+      };
     }
     return last.result;
   };
@@ -53,15 +64,23 @@ export function healthRoutes(s: HealthRouteDeps) {
     const ok = redis.ok && model.ok;
     const status = ok ? 'ok' : 'degraded';
     c.header('Cache-Control', 'no-store');
-    if (!(await hasBearer(c, s.config.metricsToken))) return c.json({ status, redis: { ok: redis.ok }, model: { ok: model.ok } }, ok ? 200 : 503);
+    if (!(await hasBearer(c, s.config.metricsToken)))
+      return c.json({ status, redis: { ok: redis.ok }, model: { ok: model.ok } }, ok ? 200 : 503);
     const lastReport = await s.billing?.reports.lastRun().catch(() => undefined);
     return c.json(
       {
         status,
         checkedAt: new Date(at).toISOString(),
         redis,
-        model: { ...model, id: s.config.model.id, baseURL: s.config.model.baseURL ?? 'https://api.openai.com/v1', standIn: s.config.model.standIn ? 'OFFLINE STAND-IN: a local OpenAI-compatible server, not OpenAI' : false },
-        auth: { mode: s.config.auth.devAuth ? 'dev (local RSA key; POST /dev/session)' : 'clerk (offline JWT verification)' },
+        model: {
+          ...model,
+          id: s.config.model.id,
+          baseURL: s.config.model.baseURL ?? 'https://api.openai.com/v1',
+          standIn: s.config.model.standIn ? 'OFFLINE STAND-IN: a local OpenAI-compatible server, not OpenAI' : false,
+        },
+        auth: {
+          mode: s.config.auth.devAuth ? 'dev (local RSA key; POST /dev/session)' : 'clerk (offline JWT verification)',
+        },
         billing: billingHealth(s, lastReport),
       },
       ok ? 200 : 503,
@@ -70,7 +89,10 @@ export function healthRoutes(s: HealthRouteDeps) {
   return app;
 }
 
-function billingHealth(s: HealthRouteDeps, lastReport: Awaited<ReturnType<NonNullable<Services['billing']>['reports']['lastRun']>> | undefined) {
+function billingHealth(
+  s: HealthRouteDeps,
+  lastReport: Awaited<ReturnType<NonNullable<Services['billing']>['reports']['lastRun']>> | undefined,
+) {
   const b = s.config.billing;
   if (!b) return { enabled: false, note: 'billing disabled (no STRIPE_SECRET_KEY): everyone is on the free plan' };
   return {
@@ -79,9 +101,20 @@ function billingHealth(s: HealthRouteDeps, lastReport: Awaited<ReturnType<NonNul
     standIn: b.standIn ? 'OFFLINE STAND-IN: a local Stripe-compatible server, not Stripe' : false,
     mode: b.secretKey.includes('_live_') ? 'live' : 'test',
     meterEventName: b.meterEventName,
-    reportSchedule: s.config.reporter.intervalMinutes > 0 ? `every ${s.config.reporter.intervalMinutes} min + period-end pass every minute` : 'off (cron or manual only)',
+    reportSchedule:
+      s.config.reporter.intervalMinutes > 0
+        ? `every ${s.config.reporter.intervalMinutes} min + period-end pass every minute`
+        : 'off (cron or manual only)',
     lastReport: lastReport
-      ? { at: lastReport.startedAt, mode: lastReport.mode, users: lastReport.users, batches: lastReport.batches, tokens: lastReport.tokens, failures: lastReport.failures, complete: lastReport.complete }
+      ? {
+          at: lastReport.startedAt,
+          mode: lastReport.mode,
+          users: lastReport.users,
+          batches: lastReport.batches,
+          tokens: lastReport.tokens,
+          failures: lastReport.failures,
+          complete: lastReport.complete,
+        }
       : null,
   };
 }

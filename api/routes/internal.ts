@@ -23,7 +23,8 @@ export function internalRoutes(s: InternalRouteDeps) {
     const mode = c.req.query('mode') === 'due' ? 'due' : 'full';
     const budgetMs = Math.min(Math.max(Number(c.req.query('budgetMs') ?? 50_000) || 50_000, 1_000), 15 * 60_000);
     const summary = await s.billing.reports.run(mode, { deadline: s.now() + budgetMs });
-    if (!summary) throw new AppError('report_in_progress', 'Another usage report run is in progress; this one was skipped.');
+    if (!summary)
+      throw new AppError('report_in_progress', 'Another usage report run is in progress; this one was skipped.');
     return c.json(summary);
   };
   app.use('/internal/report-usage', bearer({ secret, name: 'CRON_SECRET' }));

@@ -12,7 +12,10 @@ export type MetricsRouteDeps = Pick<Services, 'metrics'> & { metricsToken: strin
 export function metricsRoutes(s: MetricsRouteDeps) {
   const app = new Hono<AppEnv>();
   app.get('/metrics', bearer({ secret: s.metricsToken, name: 'METRICS_TOKEN' }), (c) => {
-    return c.body(s.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
+    return c.body(s.metrics.render(), 200, {
+      'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+      'Cache-Control': 'no-store',
+    });
   });
   return app;
 }

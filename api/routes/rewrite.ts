@@ -22,7 +22,10 @@ export function rewriteRoutes(d: RewriteRouteDeps) {
   app.post('/v1/rewrite', jsonBody({ maxBytes: d.limits.maxBodyBytes }), validate(RewriteRequestSchema), async (c) => {
     const req = c.req.valid('json');
     if (req.text.length > d.limits.maxTextChars) {
-      throw new AppError('text_too_long', `The selected text is ${req.text.length} characters; the limit is ${d.limits.maxTextChars}. Select a shorter passage.`);
+      throw new AppError(
+        'text_too_long',
+        `The selected text is ${req.text.length} characters; the limit is ${d.limits.maxTextChars}. Select a shorter passage.`,
+      );
     }
     const requestId = req.requestId ?? c.get('requestId');
     c.set('requestId', requestId);
@@ -30,7 +33,13 @@ export function rewriteRoutes(d: RewriteRouteDeps) {
 
     // Plain text by default; Server-Sent Events (pieces, then how it finished) for clients that ask.
     const events = (c.req.header('Accept') ?? '').includes(REWRITE_EVENTS_TYPE);
-    const result = await d.rewrites.run({ userId: c.get('user').userId, requestId, req, signal: c.req.raw.signal, format: events ? 'events' : 'text' });
+    const result = await d.rewrites.run({
+      userId: c.get('user').userId,
+      requestId,
+      req,
+      signal: c.req.raw.signal,
+      format: events ? 'events' : 'text',
+    });
     if (result.window) rateHeaders(c, result.window);
     if (result.tokensRemaining !== undefined) c.header(HEADERS.tokensRemaining, String(result.tokensRemaining));
     if (!result.ok) throw result.error;

@@ -53,12 +53,19 @@ export function settingsRoutes(s: SettingsRouteDeps) {
     const max = maxOverageCapUsd(b.plan);
     if (overageCapUsd !== null) {
       if (max === null) {
-        throw new AppError('overage_not_available', `The ${b.plan.id} plan has no overage, so there is no spending cap to set: usage stops at the plan's ${b.plan.hardCapTokens.toLocaleString('en-US')} tokens. Upgrade to Pro to allow overage.`);
+        throw new AppError(
+          'overage_not_available',
+          `The ${b.plan.id} plan has no overage, so there is no spending cap to set: usage stops at the plan's ${b.plan.hardCapTokens.toLocaleString('en-US')} tokens. Upgrade to Pro to allow overage.`,
+        );
       }
       if (overageCapUsd > max) {
-        throw new AppError('invalid_request', `overageCapUsd must be at most ${max} (the ${b.plan.id} plan's maximum spending cap in USD per period); it was ${overageCapUsd}.`, {
-          details: { issues: [{ path: 'overageCapUsd', message: `must be at most ${max}` }] },
-        });
+        throw new AppError(
+          'invalid_request',
+          `overageCapUsd must be at most ${max} (the ${b.plan.id} plan's maximum spending cap in USD per period); it was ${overageCapUsd}.`,
+          {
+            details: { issues: [{ path: 'overageCapUsd', message: `must be at most ${max}` }] },
+          },
+        );
       }
     }
     const cents = overageCapUsd === null ? null : Math.round(overageCapUsd * 100);

@@ -16,14 +16,20 @@ import { billingDisabled } from './billing';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
-export type StripeEventRouteDeps = Pick<Services, 'billing' | 'log' | 'metrics' | 'now'> & { thinWebhookSecret: string | undefined };
+export type StripeEventRouteDeps = Pick<Services, 'billing' | 'log' | 'metrics' | 'now'> & {
+  thinWebhookSecret: string | undefined;
+};
 
 export function stripeEventRoutes(s: StripeEventRouteDeps) {
   const app = new Hono<AppEnv>();
   app.post('/webhooks/stripe/thin', async (c) => {
     const b = s.billing;
     if (!b) throw billingDisabled();
-    if (!s.thinWebhookSecret) throw new AppError('billing_disabled', 'Thin Stripe events are not received here: STRIPE_THIN_WEBHOOK_SECRET is not set (npm run stripe:setup prints it).');
+    if (!s.thinWebhookSecret)
+      throw new AppError(
+        'billing_disabled',
+        'Thin Stripe events are not received here: STRIPE_THIN_WEBHOOK_SECRET is not set (npm run stripe:setup prints it).',
+      );
     const signature = c.req.header('Stripe-Signature');
     if (!signature) throw new AppError('invalid_signature', 'Missing Stripe-Signature header.');
     // Capped as it streams (with or without Content-Length), before the signature check.
@@ -32,16 +38,36 @@ export function stripeEventRoutes(s: StripeEventRouteDeps) {
     try {
       thin = await b.gateway.thinEvent(raw, signature);
     } catch (err) {
-      s.log({ level: 'warn', msg: 'stripe thin event rejected: bad signature', error: err instanceof Error ? err.message : String(err) });
-      throw new AppError('invalid_signature', 'The Stripe-Signature header does not match this body and STRIPE_THIN_WEBHOOK_SECRET.');
+      s.log({
+        level: 'warn',
+        msg: 'stripe thin event rejected: bad signature',
+        error: err instanceof Error ? err.message : String(err),
+      });
+      throw new AppError(
+        'invalid_signature',
+        'The Stripe-Signature header does not match this body and STRIPE_THIN_WEBHOOK_SECRET.',
+      );
     }
     try {
-      const result = await handleMeterErrorEvent(await thin.fetch(), { store: b.meterErrors, log: s.log, metrics: s.metrics, now: s.now });
+      const result = await handleMeterErrorEvent(await thin.fetch(), {
+        store: b.meterErrors,
+        log: s.log,
+        metrics: s.metrics,
+        now: s.now,
+      });
       s.log({ msg: 'stripe thin event', event: thin.notification.id, ...result });
       return c.json({ received: true, ...result });
     } catch (err) {
-      s.log({ level: 'error', msg: 'stripe thin event failed; Stripe will retry', event: thin.notification.id, type: thin.notification.type, error: err instanceof Error ? err.message : String(err) });
-      throw new AppError('billing_unavailable', 'Could not process the event right now; Stripe will retry it.', { cause: err });
+      s.log({
+        level: 'error',
+        msg: 'stripe thin event failed; Stripe will retry',
+        event: thin.notification.id,
+        type: thin.notification.type,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      throw new AppError('billing_unavailable', 'Could not process the event right now; Stripe will retry it.', {
+        cause: err,
+      });
     }
   });
   return app;

@@ -3,7 +3,14 @@
  * Behind requireUser (app.ts) and the account rate window; each user only ever sees and uses their own.
  */
 import { Hono } from 'hono';
-import { STYLE_ID_PATTERN, StyleInputSchema, STYLES_MAX, type OkResponse, type StyleResponse, type StylesResponse } from '../../shared/contract';
+import {
+  STYLE_ID_PATTERN,
+  StyleInputSchema,
+  STYLES_MAX,
+  type OkResponse,
+  type StyleResponse,
+  type StylesResponse,
+} from '../../shared/contract';
 import type { Services } from '../context';
 import type { AppEnv } from '../app-env';
 import { AppError, meteringUnavailable } from '../errors';
@@ -32,9 +39,13 @@ const validStyleId: MiddlewareHandler = async (c, next) => {
 
 function styleId(raw: string): string {
   if (!STYLE_ID_PATTERN.test(raw)) {
-    throw new AppError('invalid_request', `The style id "${raw.slice(0, 60)}" is not valid: use 1-40 characters of a-z 0-9 _ -, starting with a letter or digit.`, {
-      details: { issues: [{ path: 'id', message: 'must match ^[a-z0-9][a-z0-9_-]{0,39}$' }] },
-    });
+    throw new AppError(
+      'invalid_request',
+      `The style id "${raw.slice(0, 60)}" is not valid: use 1-40 characters of a-z 0-9 _ -, starting with a letter or digit.`,
+      {
+        details: { issues: [{ path: 'id', message: 'must match ^[a-z0-9][a-z0-9_-]{0,39}$' }] },
+      },
+    );
   }
   return raw;
 }
@@ -56,7 +67,11 @@ export function styleRoutes(s: StyleRouteDeps) {
     const id = c.req.param('id');
     const input = c.req.valid('json');
     const r = await guarded(() => s.styles.put(userId, id, input, s.now()));
-    if (!r.ok) throw new AppError('style_limit_reached', `You already have ${r.count} saved styles, the most there can be (${STYLES_MAX}). Delete one (DELETE /v1/styles/:id) or replace an existing one.`);
+    if (!r.ok)
+      throw new AppError(
+        'style_limit_reached',
+        `You already have ${r.count} saved styles, the most there can be (${STYLES_MAX}). Delete one (DELETE /v1/styles/:id) or replace an existing one.`,
+      );
     return c.json<StyleResponse>({ style: r.style });
   });
 

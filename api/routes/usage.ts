@@ -39,7 +39,13 @@ async function readBalance(s: UsageRouteDeps, userId: string, now: number) {
   return [balance, rate] as const;
 }
 
-export function toUsageResponse(b: Balance, rate: { limit: number; remaining: number; reset: number }, now: number, billingEnabled: boolean, maxTextChars: number): UsageResponse {
+export function toUsageResponse(
+  b: Balance,
+  rate: { limit: number; remaining: number; reset: number },
+  now: number,
+  billingEnabled: boolean,
+  maxTextChars: number,
+): UsageResponse {
   const over = overage(b.plan, b.usedTokens);
   return {
     plan: b.plan.id,
@@ -50,9 +56,18 @@ export function toUsageResponse(b: Balance, rate: { limit: number; remaining: nu
     hardCapTokens: b.hardCapTokens,
     overageTokens: over.tokens,
     estimatedOverageUsd: over.usd,
-    rateLimit: { limit: rate.limit, remaining: Math.max(0, rate.remaining), resetAt: new Date(rate.reset || now).toISOString() },
+    rateLimit: {
+      limit: rate.limit,
+      remaining: Math.max(0, rate.remaining),
+      resetAt: new Date(rate.reset || now).toISOString(),
+    },
     daily: daysOfPeriod(b.period, now).map((date) => ({ date, tokens: b.daily[date] ?? 0 })),
-    recent: b.recent.map((e) => ({ requestId: e.requestId, action: e.action, tokens: e.billedTokens, at: new Date(e.at).toISOString() })),
+    recent: b.recent.map((e) => ({
+      requestId: e.requestId,
+      action: e.action,
+      tokens: e.billedTokens,
+      at: new Date(e.at).toISOString(),
+    })),
     billing: {
       enabled: billingEnabled,
       canUpgrade: billingEnabled && b.plan.id !== 'pro',
@@ -62,7 +77,13 @@ export function toUsageResponse(b: Balance, rate: { limit: number; remaining: nu
     },
     alerts: b.alerts.map((a) => ({ threshold: a.threshold, at: new Date(a.at).toISOString() })),
     overageCapUsd: overageCapInForceUsd(b.plan.id, b.overageCapCents),
-    proPlan: { id: 'pro', monthlyPriceUsd: PLANS.pro.baseUsdPerMonth, includedTokens: PLANS.pro.includedTokens, overageUsdPer1kTokens: PLANS.pro.overageUsdPer1k, maxOverageCapUsd: PLANS.pro.maxOverageCapUsd },
+    proPlan: {
+      id: 'pro',
+      monthlyPriceUsd: PLANS.pro.baseUsdPerMonth,
+      includedTokens: PLANS.pro.includedTokens,
+      overageUsdPer1kTokens: PLANS.pro.overageUsdPer1k,
+      maxOverageCapUsd: PLANS.pro.maxOverageCapUsd,
+    },
     limits: { maxTextChars },
   };
 }

@@ -35,26 +35,53 @@ export function webhookRoutes(s: WebhookRouteDeps) {
     try {
       event = await b.gateway.verifyWebhook(raw, signature);
     } catch (err) {
-      s.log({ level: 'warn', msg: 'stripe webhook rejected: bad signature', error: err instanceof Error ? err.message : String(err) });
-      throw new AppError('invalid_signature', 'The Stripe-Signature header does not match this body and the webhook secret.');
+      s.log({
+        level: 'warn',
+        msg: 'stripe webhook rejected: bad signature',
+        error: err instanceof Error ? err.message : String(err),
+      });
+      throw new AppError(
+        'invalid_signature',
+        'The Stripe-Signature header does not match this body and the webhook secret.',
+      );
     }
     // Stripe renders an event in the endpoint's API version; the handler reads this SDK's shapes only
     // (items.data[].current_period_*, invoice.parent). Another version is refused, not misread: a non-2xx
     // makes Stripe retry it (up to 3 days) while the operator re-creates the endpoint.
     if (event.api_version !== STRIPE_API_VERSION) {
-      s.log({ level: 'error', msg: 'stripe webhook refused: API version', event: event.id, type: event.type, apiVersion: event.api_version, expected: STRIPE_API_VERSION });
+      s.log({
+        level: 'error',
+        msg: 'stripe webhook refused: API version',
+        event: event.id,
+        type: event.type,
+        apiVersion: event.api_version,
+        expected: STRIPE_API_VERSION,
+      });
       throw new AppError(
         'webhook_api_version',
         `Event ${event.id} is rendered in Stripe API version ${event.api_version ?? '(none)'}; this server reads ${STRIPE_API_VERSION} only. Create the webhook endpoint in that version (npm run stripe:setup -- --api-url <this API> does it) and set STRIPE_WEBHOOK_SECRET to its secret; Stripe retries this event meanwhile.`,
       );
     }
     try {
-      const result = await handleStripeEvent(event, { store: b.entitlements, gateway: b.gateway, meteredPriceId: s.meteredPriceId, now: s.now });
+      const result = await handleStripeEvent(event, {
+        store: b.entitlements,
+        gateway: b.gateway,
+        meteredPriceId: s.meteredPriceId,
+        now: s.now,
+      });
       s.log({ msg: 'stripe webhook', event: event.id, ...result });
       return c.json({ received: true, ...result });
     } catch (err) {
-      s.log({ level: 'error', msg: 'stripe webhook failed; Stripe will retry', event: event.id, type: event.type, error: err instanceof Error ? err.message : String(err) });
-      throw new AppError('billing_unavailable', 'Could not process the event right now; Stripe will retry it.', { cause: err });
+      s.log({
+        level: 'error',
+        msg: 'stripe webhook failed; Stripe will retry',
+        event: event.id,
+        type: event.type,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      throw new AppError('billing_unavailable', 'Could not process the event right now; Stripe will retry it.', {
+        cause: err,
+      });
     }
   });
   return app;

@@ -27,11 +27,21 @@ function reachableAt(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-export async function startNodeServer(config: Config, port: number, host = config.http.host, opts: ServiceOptions = {}): Promise<NodeServer> {
+export async function startNodeServer(
+  config: Config,
+  port: number,
+  host = config.http.host,
+  opts: ServiceOptions = {},
+): Promise<NodeServer> {
   const services = await createServices(config, opts);
   // Usage reporting runs in-process on Node (a Redis lock keeps it to one instance at a time).
   const schedule =
-    services.billing && config.reporter.intervalMinutes > 0 ? startReportSchedule(services.billing.reports, { intervalMinutes: config.reporter.intervalMinutes, log: services.log }) : undefined;
+    services.billing && config.reporter.intervalMinutes > 0
+      ? startReportSchedule(services.billing.reports, {
+          intervalMinutes: config.reporter.intervalMinutes,
+          log: services.log,
+        })
+      : undefined;
   const server = serve({
     fetch: createApp(services).fetch,
     port,
@@ -79,7 +89,8 @@ function marginWarnings(config: Config): string[] {
   const price = priceListAt(new Date()).models[config.model.id];
   if (!price) return [];
   return unprofitableOverage(price).map(
-    (p) => `WARNING: ${config.model.id} costs up to $${Math.max(price.inputUsdPer1k, price.outputUsdPer1k)} per 1K tokens, more than the ${p.id} plan's overage price ($${p.overageUsdPer1k} per 1K): heavy ${p.id} users would be served at a loss`,
+    (p) =>
+      `WARNING: ${config.model.id} costs up to $${Math.max(price.inputUsdPer1k, price.outputUsdPer1k)} per 1K tokens, more than the ${p.id} plan's overage price ($${p.overageUsdPer1k} per 1K): heavy ${p.id} users would be served at a loss`,
   );
 }
 
@@ -88,8 +99,13 @@ function billingSummary(config: Config): string {
   if (!b) return 'billing: disabled (no STRIPE_SECRET_KEY) — everyone is on the free plan';
   const where = b.api ? `${b.api.protocol}://${b.api.host}:${b.api.port}` : 'Stripe';
   const mode = b.secretKey.includes('_live_') ? 'LIVE' : 'test mode';
-  const schedule = config.reporter.intervalMinutes > 0 ? `usage reported every ${config.reporter.intervalMinutes} min + at each period end` : 'no in-process usage schedule (cron/manual)';
-  const errors = b.thinWebhookSecret ? 'meter errors at /webhooks/stripe/thin' : "Stripe's asynchronous meter errors NOT received (no STRIPE_THIN_WEBHOOK_SECRET)";
+  const schedule =
+    config.reporter.intervalMinutes > 0
+      ? `usage reported every ${config.reporter.intervalMinutes} min + at each period end`
+      : 'no in-process usage schedule (cron/manual)';
+  const errors = b.thinWebhookSecret
+    ? 'meter errors at /webhooks/stripe/thin'
+    : "Stripe's asynchronous meter errors NOT received (no STRIPE_THIN_WEBHOOK_SECRET)";
   return `billing: enabled via ${where} (${mode})${b.standIn ? '  [OFFLINE STRIPE STAND-IN — not Stripe]' : ''}; meter "${b.meterEventName}"; ${schedule}; ${errors}`;
 }
 
@@ -102,7 +118,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
-      console.log(JSON.stringify({ time: new Date().toISOString(), msg: 'shutting down', signal, streamsInProgress: node.services.inflight.size, graceMs: config.shutdownGraceMs }));
+      console.log(
+        JSON.stringify({
+          time: new Date().toISOString(),
+          msg: 'shutting down',
+          signal,
+          streamsInProgress: node.services.inflight.size,
+          graceMs: config.shutdownGraceMs,
+        }),
+      );
       const drained = await node.close();
       console.log(JSON.stringify({ time: new Date().toISOString(), msg: 'stopped', ...drained }));
       process.exit(0);

@@ -39,7 +39,10 @@ export default {
       return await (await instance(env)).app.fetch(request, env, ctx);
     } catch (err) {
       console.error(err instanceof ConfigError ? err.message : err);
-      const message = err instanceof ConfigError ? 'The API is misconfigured; the operator has been told in the logs.' : 'The API failed to start.';
+      const message =
+        err instanceof ConfigError
+          ? 'The API is misconfigured; the operator has been told in the logs.'
+          : 'The API failed to start.';
       return Response.json({ error: { code: 'internal', message } }, { status: 500 });
     }
   },

@@ -56,7 +56,11 @@ export async function defineScript<T>(redis: Redis, source: string): Promise<Lua
  */
 export interface NamedScript<K extends string, A extends string> {
   readonly source: string;
-  run(keys: Record<K, string>, args: Record<A, string | number>, rest?: (string | number)[]): Promise<Record<string, string>>;
+  run(
+    keys: Record<K, string>,
+    args: Record<A, string | number>,
+    rest?: (string | number)[],
+  ): Promise<Record<string, string>>;
 }
 
 export interface NamedScriptSpec<K extends string, A extends string> {
@@ -71,7 +75,8 @@ export const luaLocals = (table: 'KEYS' | 'ARGV', names: readonly string[]) =>
 
 /** A reply of alternating names and values, as an object (values as strings). */
 export function replyFields(reply: unknown): Record<string, string> {
-  if (!Array.isArray(reply) || reply.length % 2 !== 0) throw new Error(`unexpected script reply: ${JSON.stringify(reply)}`);
+  if (!Array.isArray(reply) || reply.length % 2 !== 0)
+    throw new Error(`unexpected script reply: ${JSON.stringify(reply)}`);
   const out: Record<string, string> = {};
   for (let i = 0; i < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
   return out;
@@ -86,7 +91,12 @@ export async function defineNamedScript<const K extends string, const A extends 
   return {
     source,
     async run(keys, args, rest = []) {
-      return replyFields(await script.run(spec.keys.map((k) => keys[k]), [...spec.args.map((a) => args[a]), ...rest]));
+      return replyFields(
+        await script.run(
+          spec.keys.map((k) => keys[k]),
+          [...spec.args.map((a) => args[a]), ...rest],
+        ),
+      );
     },
   };
 }

@@ -7,10 +7,25 @@
  * `deliver` function to the UI (direct in the top frame, through the background elsewhere), FrameGeometry.
  */
 import type { ContentScriptContext } from 'wxt/utils/content-script-context';
-import { captureSelection, drawsTextOnCanvas, locate, rangeFromOffsets, targetRect, type Target } from '../lib/selection';
+import {
+  captureSelection,
+  drawsTextOnCanvas,
+  locate,
+  rangeFromOffsets,
+  targetRect,
+  type Target,
+} from '../lib/selection';
 import { insertAfterTarget, replaceTarget, undoReplacement, type Replacement } from '../lib/replace/replace';
 import { rootText, fieldText, squash } from '../lib/replace/readback';
-import type { AgentCall, AgentEvent, Box, LocateResult, ReplaceResult, SelectionReport, UndoResult } from '../lib/frames';
+import type {
+  AgentCall,
+  AgentEvent,
+  Box,
+  LocateResult,
+  ReplaceResult,
+  SelectionReport,
+  UndoResult,
+} from '../lib/frames';
 import type { FrameGeometry } from './geometry';
 import { offersOnSelection, type InPageSettings } from '../lib/settings';
 import { backgroundIsDark, backgroundsFrom } from '../lib/theme';
@@ -48,25 +63,45 @@ export class FrameAgent {
 
   listen(): void {
     const doc = document;
-    this.ctx.addEventListener(doc, 'mouseup', (e: MouseEvent) => {
-      if (this.deps.ignore(e.composedPath()[0] as Node)) return;
-      const point = { x: e.clientX, y: e.clientY };
-      const doubleClick = e.detail === 2;
-      this.ctx.setTimeout(() => this.check(point, false, doubleClick), 0);
-    }, { capture: true });
-    this.ctx.addEventListener(doc, 'keyup', (e: KeyboardEvent) => {
-      if (this.deps.ignore(e.composedPath()[0] as Node)) return;
-      const selecting = e.shiftKey || e.key === 'Shift' || ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'a');
-      if (selecting) this.ctx.setTimeout(() => this.check(null, false), 0);
-    }, { capture: true });
-    this.ctx.addEventListener(doc, 'mousedown', (e: MouseEvent) => {
-      if (this.reported && !this.deps.ignore(e.composedPath()[0] as Node)) this.dismiss('cleared');
-    }, { capture: true });
+    this.ctx.addEventListener(
+      doc,
+      'mouseup',
+      (e: MouseEvent) => {
+        if (this.deps.ignore(e.composedPath()[0] as Node)) return;
+        const point = { x: e.clientX, y: e.clientY };
+        const doubleClick = e.detail === 2;
+        this.ctx.setTimeout(() => this.check(point, false, doubleClick), 0);
+      },
+      { capture: true },
+    );
+    this.ctx.addEventListener(
+      doc,
+      'keyup',
+      (e: KeyboardEvent) => {
+        if (this.deps.ignore(e.composedPath()[0] as Node)) return;
+        const selecting = e.shiftKey || e.key === 'Shift' || ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'a');
+        if (selecting) this.ctx.setTimeout(() => this.check(null, false), 0);
+      },
+      { capture: true },
+    );
+    this.ctx.addEventListener(
+      doc,
+      'mousedown',
+      (e: MouseEvent) => {
+        if (this.reported && !this.deps.ignore(e.composedPath()[0] as Node)) this.dismiss('cleared');
+      },
+      { capture: true },
+    );
     // Esc in a frame closes the UI shown for its selection (the top frame's UI listens there itself).
     if (window.top !== window) {
-      this.ctx.addEventListener(doc, 'keydown', (e: KeyboardEvent) => {
-        if (e.key === 'Escape' && this.reported) this.dismiss('escape');
-      }, { capture: true });
+      this.ctx.addEventListener(
+        doc,
+        'keydown',
+        (e: KeyboardEvent) => {
+          if (e.key === 'Escape' && this.reported) this.dismiss('escape');
+        },
+        { capture: true },
+      );
     }
     // The page (or a scrolling box in it) scrolled, or the frame resized: the UI follows the selection.
     let moving = false;
@@ -101,7 +136,17 @@ export class FrameAgent {
 
   private check(point: { x: number; y: number } | null, fromCommand: boolean, doubleClick = false) {
     let target = captureSelection(document, { ignore: this.deps.ignore });
-    if (target && !fromCommand && !offersOnSelection(this.deps.settings(), { site: this.deps.site, editable: target.editable, text: target.text, doubleClick })) target = null;
+    if (
+      target &&
+      !fromCommand &&
+      !offersOnSelection(this.deps.settings(), {
+        site: this.deps.site,
+        editable: target.editable,
+        text: target.text,
+        doubleClick,
+      })
+    )
+      target = null;
     if (!target) {
       if (fromCommand) this.deps.deliver({ type: 'no-selection', canvas: drawsTextOnCanvas(document) });
       else if (this.reported) this.dismiss('cleared');
@@ -122,7 +167,10 @@ export class FrameAgent {
       mode: fromCommand ? 'toolbar' : 'button',
       nonce,
       dir: directionOf(target),
-      dark: backgroundIsDark(backgroundsFrom(elementOf(target)), getComputedStyle(document.documentElement).colorScheme),
+      dark: backgroundIsDark(
+        backgroundsFrom(elementOf(target)),
+        getComputedStyle(document.documentElement).colorScheme,
+      ),
       oneLine: target.kind === 'field' && target.el.tagName === 'INPUT',
     };
     this.reported = true;
@@ -172,11 +220,16 @@ export class FrameAgent {
 
   private async apply(id: string, kept: Kept, text: string, op: 'replace' | 'insert'): Promise<ReplaceResult> {
     if (kept.replacement) return { ok: false, message: 'Already done: undo it first.' };
-    const outcome = op === 'insert' ? await insertAfterTarget(kept.target, text) : await replaceTarget(kept.target, text);
+    const outcome =
+      op === 'insert' ? await insertAfterTarget(kept.target, text) : await replaceTarget(kept.target, text);
     if (!outcome.ok) return { ok: false, message: outcome.message };
     kept.replacement = outcome.replacement;
     this.watch(id, kept);
-    return { ok: true, nativeUndo: outcome.replacement.strategy !== 'setRangeText', how: `${outcome.replacement.adapter}/${outcome.replacement.strategy}` };
+    return {
+      ok: true,
+      nativeUndo: outcome.replacement.strategy !== 'setRangeText',
+      how: `${outcome.replacement.adapter}/${outcome.replacement.strategy}`,
+    };
   }
 
   private async undo(id: string, kept: Kept): Promise<UndoResult> {
@@ -237,7 +290,8 @@ export class FrameAgent {
 /** The kept selection's box now: a field's own box; in a rich editor the selected (or inserted) text's. */
 function currentBox(kept: Kept): Box | null {
   const t = kept.target;
-  const rect = (r: DOMRect): Box | null => (r.width === 0 && r.height === 0 ? null : { left: r.left, top: r.top, right: r.right, bottom: r.bottom });
+  const rect = (r: DOMRect): Box | null =>
+    r.width === 0 && r.height === 0 ? null : { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
   if (t.kind === 'field') return t.el.isConnected ? rect(t.el.getBoundingClientRect()) : null;
   const live = rect(targetRect(t));
   if (live && t.range.startContainer.isConnected && !kept.replacement) return live;

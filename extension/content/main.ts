@@ -8,7 +8,17 @@
 import type { ContentScriptContext } from 'wxt/utils/content-script-context';
 import { browser } from 'wxt/browser';
 import { isOpenToolbarMessage } from '../lib/protocol';
-import { isAgentCall, isFromFrame, parseAgentCall, parseAgentEvent, type AgentCall, type AgentCallResult, type AgentEvent, type CallFrameMessage, type ToHostMessage } from '../lib/frames';
+import {
+  isAgentCall,
+  isFromFrame,
+  parseAgentCall,
+  parseAgentEvent,
+  type AgentCall,
+  type AgentCallResult,
+  type AgentEvent,
+  type CallFrameMessage,
+  type ToHostMessage,
+} from '../lib/frames';
 import { FrameAgent } from './agent';
 import { FrameGeometry } from './geometry';
 import { Panel, type FrameLink } from './panel';
@@ -21,7 +31,7 @@ export function startContent(ctx: ContentScriptContext): void {
 
   // The tab's site, also from inside a cross-origin frame (ancestorOrigins lists the frames above, top last).
   const ancestors = location.ancestorOrigins;
-  const site = siteName(ancestors && ancestors.length > 0 ? ancestors[ancestors.length - 1]! + '/' : location.href);
+  const site = siteName(ancestors && ancestors.length > 0 ? `${ancestors[ancestors.length - 1]!}/` : location.href);
 
   let panel: Panel | null = null;
   const localPanel = () => {
@@ -51,13 +61,25 @@ export function startContent(ctx: ContentScriptContext): void {
 
   // Settings: read once, then kept current (the options page and "off on this site" change them).
   let settings: InPageSettings = parseSettings(undefined);
-  void browser.storage.local.get(SETTINGS_KEY).then((r) => (settings = parseSettings(r[SETTINGS_KEY])), () => {});
+  void browser.storage.local.get(SETTINGS_KEY).then(
+    (r) => (settings = parseSettings(r[SETTINGS_KEY])),
+    () => {},
+  );
   browser.storage.onChanged.addListener((changes, area) => {
     if (area === 'local' && changes[SETTINGS_KEY]) settings = parseSettings(changes[SETTINGS_KEY].newValue);
   });
 
-  const agent = new FrameAgent(ctx, { deliver, ignore: (n) => panel?.owns(n) ?? false, geometry, settings: () => settings, site });
-  const localLink: FrameLink = { remote: false, call: <C extends AgentCall>(call: C) => agent.call(call) as Promise<AgentCallResult<C>> };
+  const agent = new FrameAgent(ctx, {
+    deliver,
+    ignore: (n) => panel?.owns(n) ?? false,
+    geometry,
+    settings: () => settings,
+    site,
+  });
+  const localLink: FrameLink = {
+    remote: false,
+    call: <C extends AgentCall>(call: C) => agent.call(call) as Promise<AgentCallResult<C>>,
+  };
   const remoteLinks = new Map<number, FrameLink>();
   const remoteLink = (frameId: number): FrameLink => {
     let link = remoteLinks.get(frameId);
@@ -67,7 +89,9 @@ export function startContent(ctx: ContentScriptContext): void {
         call: async <C extends AgentCall>(call: C) => {
           const msg: CallFrameMessage = { type: 'frame/call', frameId, call };
           const r = (await browser.runtime.sendMessage(msg)) as AgentCallResult<C> | undefined;
-          return r ?? ({ ok: false, message: 'The frame holding the text is gone; select it again.' } as AgentCallResult<C>);
+          return (
+            r ?? ({ ok: false, message: 'The frame holding the text is gone; select it again.' } as AgentCallResult<C>)
+          );
         },
       };
       remoteLinks.set(frameId, link);

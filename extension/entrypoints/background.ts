@@ -7,12 +7,25 @@ import { defineBackground } from 'wxt/utils/define-background';
 import { browser, type Browser } from 'wxt/browser';
 import { checkApiUrl, OPEN_TOOLBAR_COMMAND } from '../lib/build-config';
 import { serveRewritePort } from '../lib/relay';
-import { openToolbarRoute, REWRITE_PORT, type BackgroundRequest, type BackgroundResponses, type UsageResult } from '../lib/protocol';
+import {
+  openToolbarRoute,
+  REWRITE_PORT,
+  type BackgroundRequest,
+  type BackgroundResponses,
+  type UsageResult,
+} from '../lib/protocol';
 import { createSessions, SessionError, type ClerkSession, type KeyValueArea } from '../lib/session';
 import { billingUrl, fetchSettings, fetchUsage, saveOverageCap, styles } from '../lib/api';
 import { createHistory } from '../lib/history';
 import { badgeFor } from '../lib/badge';
-import { isCallFrame, isToHost, parseAgentCall, parseAgentEvent, type AgentCallMessage, type FromFrameMessage } from '../lib/frames';
+import {
+  isCallFrame,
+  isToHost,
+  parseAgentCall,
+  parseAgentEvent,
+  type AgentCallMessage,
+  type FromFrameMessage,
+} from '../lib/frames';
 
 const BUILD = __REDRAFT_BUILD__;
 const API_URL_KEY = 'apiUrl';
@@ -42,7 +55,11 @@ function clerkSession(): ClerkSession | null {
   const load = () =>
     (client ??= import('@clerk/chrome-extension/client')
       .then(({ createClerkClient }) =>
-        createClerkClient({ publishableKey: BUILD.clerkPublishableKey!, background: true, ...(BUILD.clerkSyncHost ? { syncHost: BUILD.clerkSyncHost } : {}) }),
+        createClerkClient({
+          publishableKey: BUILD.clerkPublishableKey!,
+          background: true,
+          ...(BUILD.clerkSyncHost ? { syncHost: BUILD.clerkSyncHost } : {}),
+        }),
       )
       .catch((err: unknown) => {
         client = null;
@@ -109,7 +126,8 @@ export default defineBackground(() => {
     serveRewritePort(port, { ...api, afterRequest: () => void refreshBadge(), onComplete: (r) => history.add(r) });
   });
 
-  const isExtensionPage = (sender: Browser.runtime.MessageSender) => sender.id === browser.runtime.id && (sender.url ?? '').startsWith(browser.runtime.getURL('/'));
+  const isExtensionPage = (sender: Browser.runtime.MessageSender) =>
+    sender.id === browser.runtime.id && (sender.url ?? '').startsWith(browser.runtime.getURL('/'));
 
   async function openPopup(): Promise<boolean> {
     try {
@@ -121,7 +139,10 @@ export default defineBackground(() => {
     }
   }
 
-  async function handle(msg: BackgroundRequest, sender: Browser.runtime.MessageSender): Promise<BackgroundResponses[BackgroundRequest['type']] | undefined> {
+  async function handle(
+    msg: BackgroundRequest,
+    sender: Browser.runtime.MessageSender,
+  ): Promise<BackgroundResponses[BackgroundRequest['type']] | undefined> {
     // Content scripts (any page) may only ask to open the extension's own pages.
     if (msg.type === 'ui/open-popup') return { ok: await openPopup() };
     if (msg.type === 'ui/open-options') {
@@ -174,7 +195,14 @@ export default defineBackground(() => {
         return fetchSettings(api);
       case 'settings/set-overage-cap': {
         const cap = msg.overageCapUsd;
-        if (cap !== null && !(typeof cap === 'number' && Number.isFinite(cap) && cap >= 0)) return { ok: false, status: 400, code: 'bad_message', message: 'The spending cap must be an amount of US dollars.', unsupported: false };
+        if (cap !== null && !(typeof cap === 'number' && Number.isFinite(cap) && cap >= 0))
+          return {
+            ok: false,
+            status: 400,
+            code: 'bad_message',
+            message: 'The spending cap must be an amount of US dollars.',
+            unsupported: false,
+          };
         const r = await saveOverageCap(api, cap);
         if (r.ok) void refreshBadge(); // the hard cap moved
         return r;
@@ -208,27 +236,39 @@ export default defineBackground(() => {
       if (!event || sender.frameId === 0) return { ok: false };
       const out: FromFrameMessage = { type: 'redraft/from-frame', frameId: sender.frameId, event };
       // No content script in the top frame (a page the extension may not run in): the frame shows its own UI.
-      return browser.tabs.sendMessage(tabId, out, { frameId: 0 }).then((r: { ok?: boolean } | undefined) => ({ ok: r?.ok === true }), () => ({ ok: false }));
+      return browser.tabs.sendMessage(tabId, out, { frameId: 0 }).then(
+        (r: { ok?: boolean } | undefined) => ({ ok: r?.ok === true }),
+        () => ({ ok: false }),
+      );
     }
     if (isCallFrame(msg)) {
       const call = parseAgentCall(msg.call);
-      if (!call || sender.frameId !== 0) return { ok: false, message: 'Only the tab\'s own toolbar may edit its frames.' };
+      if (!call || sender.frameId !== 0)
+        return { ok: false, message: "Only the tab's own toolbar may edit its frames." };
       const out: AgentCallMessage = { type: 'redraft/agent-call', call };
       return browser.tabs.sendMessage(tabId, out, { frameId: msg.frameId }).then(
         (r: unknown) => r ?? { ok: false, message: 'The frame holding the text did not answer; select it again.' },
-        () => ({ ok: false, message: 'The frame holding the text is gone (it navigated or closed); select the text again.' }),
+        () => ({
+          ok: false,
+          message: 'The frame holding the text is gone (it navigated or closed); select the text again.',
+        }),
       );
     }
     return undefined;
   }
 
   browser.runtime.onMessage.addListener((msg: unknown, sender, sendResponse) => {
-    if (typeof msg !== 'object' || msg === null || typeof (msg as { type?: unknown }).type !== 'string') return undefined;
+    if (typeof msg !== 'object' || msg === null || typeof (msg as { type?: unknown }).type !== 'string')
+      return undefined;
     if (isToHost(msg) || isCallFrame(msg)) {
-      void routeFrames(msg, sender).then(sendResponse, (err: unknown) => sendResponse({ ok: false, message: String(err) }));
+      void routeFrames(msg, sender).then(sendResponse, (err: unknown) =>
+        sendResponse({ ok: false, message: String(err) }),
+      );
       return true;
     }
-    void handle(msg as BackgroundRequest, sender).then(sendResponse, (err: unknown) => sendResponse({ ok: false, message: String(err) }));
+    void handle(msg as BackgroundRequest, sender).then(sendResponse, (err: unknown) =>
+      sendResponse({ ok: false, message: String(err) }),
+    );
     return true; // respond asynchronously
   });
 
@@ -237,7 +277,10 @@ export default defineBackground(() => {
   const openToolbar = (tabId: number | undefined, route: ReturnType<typeof openToolbarRoute>) => {
     if (tabId == null || tabId < 0) return;
     const { message, frameId } = route;
-    (frameId == null ? browser.tabs.sendMessage(tabId, message) : browser.tabs.sendMessage(tabId, message, { frameId })).catch(() => {
+    (frameId == null
+      ? browser.tabs.sendMessage(tabId, message)
+      : browser.tabs.sendMessage(tabId, message, { frameId })
+    ).catch(() => {
       // No content script (a browser page, or a tab opened before install/update).
     });
   };
@@ -245,7 +288,10 @@ export default defineBackground(() => {
     if (command === OPEN_TOOLBAR_COMMAND) openToolbar(tab?.id, openToolbarRoute({ kind: 'command' }));
   });
   browser.runtime.onInstalled.addListener(() => {
-    browser.contextMenus.create({ id: MENU_ID, title: 'Rewrite with Redraft', contexts: ['selection', 'editable'] }, () => void browser.runtime.lastError);
+    browser.contextMenus.create(
+      { id: MENU_ID, title: 'Rewrite with Redraft', contexts: ['selection', 'editable'] },
+      () => void browser.runtime.lastError,
+    );
     void browser.alarms.create(BADGE_ALARM, { periodInMinutes: 30 });
   });
   browser.contextMenus.onClicked.addListener((info, tab) => {

@@ -23,7 +23,11 @@ async function authed(deps: ApiDeps, path: string, init: RequestInit = {}): Prom
   const apiUrl = await deps.apiUrl();
   let token = await deps.getToken();
   if (!token) return { signedOut: true };
-  const call = (t: string) => deps.fetch(`${apiUrl}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), Authorization: `Bearer ${t}` } });
+  const call = (t: string) =>
+    deps.fetch(`${apiUrl}${path}`, {
+      ...init,
+      headers: { ...(init.headers as Record<string, string> | undefined), Authorization: `Bearer ${t}` },
+    });
   let res = await call(token);
   if (res.status === 401) {
     const fresh = await deps.getToken(true);
@@ -44,10 +48,16 @@ export async function fetchUsage(deps: ApiDeps, now: () => Date = () => new Date
       return { ok: false, status: e.status, code: e.code, message: e.message };
     }
     const usage = (await res.json()) as UsageWithBilling;
-    if (typeof usage?.remainingTokens !== 'number' || typeof usage.usedTokens !== 'number') return { ok: false, status: 502, code: 'bad_response', message: 'The API answered an unexpected usage shape.' };
+    if (typeof usage?.remainingTokens !== 'number' || typeof usage.usedTokens !== 'number')
+      return { ok: false, status: 502, code: 'bad_response', message: 'The API answered an unexpected usage shape.' };
     return { ok: true, usage, fetchedAt: now().toISOString() };
   } catch (err) {
-    return { ok: false, status: 0, code: 'network', message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      status: 0,
+      code: 'network',
+      message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 
@@ -69,46 +79,79 @@ export function isOpenableBillingUrl(url: string, apiUrl: string): boolean {
 }
 
 /** Asks the API for a Checkout/Portal URL; only https URLs are ever opened (http only on this machine, see above). */
-export async function billingUrl(deps: ApiDeps, kind: keyof typeof BILLING_ENDPOINTS): Promise<{ ok: true; url: string } | { ok: false; message: string }> {
+export async function billingUrl(
+  deps: ApiDeps,
+  kind: keyof typeof BILLING_ENDPOINTS,
+): Promise<{ ok: true; url: string } | { ok: false; message: string }> {
   try {
-    const res = await authed(deps, BILLING_ENDPOINTS[kind], { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const res = await authed(deps, BILLING_ENDPOINTS[kind], {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     if ('signedOut' in res) return { ok: false, message: 'Sign in first.' };
-    if (!res.ok) return { ok: false, message: (await errorFromResponse(res)).message || `The API answered ${res.status}.` };
+    if (!res.ok)
+      return { ok: false, message: (await errorFromResponse(res)).message || `The API answered ${res.status}.` };
     const body = (await res.json().catch(() => null)) as { url?: unknown } | null;
     const url = typeof body?.url === 'string' ? body.url : '';
     if (!URL.canParse(url)) return { ok: false, message: 'The API did not return a billing page address.' };
     if (!isOpenableBillingUrl(url, await deps.apiUrl())) {
       const u = new URL(url);
-      return { ok: false, message: `The API returned a billing page that is not https (${u.origin === 'null' ? u.protocol : u.origin}); it was not opened.` };
+      return {
+        ok: false,
+        message: `The API returned a billing page that is not https (${u.origin === 'null' ? u.protocol : u.origin}); it was not opened.`,
+      };
     }
     return { ok: true, url };
   } catch (err) {
-    return { ok: false, message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 
 /** The user's saved styles (brand voice): list, create or replace, delete. */
 export async function styles(
   deps: ApiDeps,
-  op: { kind: 'list' } | { kind: 'put'; id: string; name: string; instructions: string } | { kind: 'delete'; id: string },
-): Promise<BackgroundResponses['styles/list'] | BackgroundResponses['styles/put'] | BackgroundResponses['styles/delete']> {
+  op:
+    | { kind: 'list' }
+    | { kind: 'put'; id: string; name: string; instructions: string }
+    | { kind: 'delete'; id: string },
+): Promise<
+  BackgroundResponses['styles/list'] | BackgroundResponses['styles/put'] | BackgroundResponses['styles/delete']
+> {
   try {
     const path = op.kind === 'list' ? '/v1/styles' : `/v1/styles/${encodeURIComponent(op.id)}`;
     const init: RequestInit =
       op.kind === 'put'
-        ? { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: op.name, instructions: op.instructions }) }
+        ? {
+            method: 'PUT',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ name: op.name, instructions: op.instructions }),
+          }
         : op.kind === 'delete'
           ? { method: 'DELETE' }
           : {};
     const res = await authed(deps, path, init);
     if ('signedOut' in res) return { ok: false, message: 'Sign in first.' };
-    if (!res.ok) return { ok: false, message: (await errorFromResponse(res)).message || `The API answered ${res.status}.` };
+    if (!res.ok)
+      return { ok: false, message: (await errorFromResponse(res)).message || `The API answered ${res.status}.` };
     const body = (await res.json()) as StylesResponse & StyleResponse;
-    if (op.kind === 'list') return Array.isArray(body.styles) ? { ok: true, styles: body.styles } : { ok: false, message: 'The API answered an unexpected styles shape.' };
-    if (op.kind === 'put') return body.style ? { ok: true, style: body.style } : { ok: false, message: 'The API answered an unexpected style shape.' };
+    if (op.kind === 'list')
+      return Array.isArray(body.styles)
+        ? { ok: true, styles: body.styles }
+        : { ok: false, message: 'The API answered an unexpected styles shape.' };
+    if (op.kind === 'put')
+      return body.style
+        ? { ok: true, style: body.style }
+        : { ok: false, message: 'The API answered an unexpected style shape.' };
     return { ok: true };
   } catch (err) {
-    return { ok: false, message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 
@@ -126,40 +169,76 @@ export interface CapSettings {
   maxOverageCapUsd: number | null;
 }
 
-export type SettingsResult = { ok: true; settings: CapSettings } | { ok: false; status: number; code: string; message: string; unsupported: boolean };
+export type SettingsResult =
+  | { ok: true; settings: CapSettings }
+  | { ok: false; status: number; code: string; message: string; unsupported: boolean };
 
-const usdOrNull = (v: unknown): v is number | null => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0);
+const usdOrNull = (v: unknown): v is number | null =>
+  v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0);
 
 async function settingsCall(deps: ApiDeps, init: RequestInit): Promise<SettingsResult> {
   try {
     const res = await authed(deps, SETTINGS_ENDPOINT, init);
-    if ('signedOut' in res) return { ok: false, status: 401, code: 'unauthenticated', message: 'Not signed in.', unsupported: false };
+    if ('signedOut' in res)
+      return { ok: false, status: 401, code: 'unauthenticated', message: 'Not signed in.', unsupported: false };
     if (res.status === 404) {
       await res.body?.cancel().catch(() => {});
-      return { ok: false, status: 404, code: 'not_found', message: 'This Redraft API has no spending-cap setting yet.', unsupported: true };
+      return {
+        ok: false,
+        status: 404,
+        code: 'not_found',
+        message: 'This Redraft API has no spending-cap setting yet.',
+        unsupported: true,
+      };
     }
     if (!res.ok) {
       const e = await errorFromResponse(res);
-      return { ok: false, status: e.status, code: e.code, message: e.message || `The API answered ${res.status}.`, unsupported: false };
+      return {
+        ok: false,
+        status: e.status,
+        code: e.code,
+        message: e.message || `The API answered ${res.status}.`,
+        unsupported: false,
+      };
     }
     const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
-    if (!body || !usdOrNull(body.overageCapUsd) || !usdOrNull(body.maxOverageCapUsd)) return { ok: false, status: 502, code: 'bad_response', message: 'The API answered an unexpected settings shape.', unsupported: false };
+    if (!body || !usdOrNull(body.overageCapUsd) || !usdOrNull(body.maxOverageCapUsd))
+      return {
+        ok: false,
+        status: 502,
+        code: 'bad_response',
+        message: 'The API answered an unexpected settings shape.',
+        unsupported: false,
+      };
     return { ok: true, settings: { overageCapUsd: body.overageCapUsd, maxOverageCapUsd: body.maxOverageCapUsd } };
   } catch (err) {
-    return { ok: false, status: 0, code: 'network', message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}`, unsupported: false };
+    return {
+      ok: false,
+      status: 0,
+      code: 'network',
+      message: `Could not reach the Redraft API: ${err instanceof Error ? err.message : String(err)}`,
+      unsupported: false,
+    };
   }
 }
 
 export const fetchSettings = (deps: ApiDeps): Promise<SettingsResult> => settingsCall(deps, {});
 
 export const saveOverageCap = (deps: ApiDeps, overageCapUsd: number | null): Promise<SettingsResult> =>
-  settingsCall(deps, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ overageCapUsd }) });
+  settingsCall(deps, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ overageCapUsd }),
+  });
 
 /**
  * A spending cap typed by the user, in USD: "" → null (the plan's maximum), else a number ≥ 0 with at most
  * two decimals, at most `max`. The API checks again; this only gives a sentence before the round trip.
  */
-export function parseCapInput(input: string, max: number): { ok: true; value: number | null } | { ok: false; message: string } {
+export function parseCapInput(
+  input: string,
+  max: number,
+): { ok: true; value: number | null } | { ok: false; message: string } {
   const s = input.trim().replace(/^\$\s*/, '');
   if (s === '') return { ok: true, value: null };
   if (!/^\d+(\.\d{1,2})?$/.test(s)) return { ok: false, message: 'Enter an amount in US dollars, like 20 or 12.50.' };

@@ -26,8 +26,14 @@ export function badgeFor(u: Balance | null): Badge {
         ? `Redraft (${u.plan}): ${fmt(u.usedTokens)} of ${fmt(u.includedTokens)} included tokens used, ${fmt(u.includedTokens - u.usedTokens)} included left`
         : `Redraft (${u.plan}): ${fmt(u.usedTokens)} of ${fmt(u.hardCapTokens)} tokens used, ${fmt(u.remainingTokens)} left`;
   if (u.hardCapTokens <= 0) return { text: '', color: BADGE_AMBER, title: `${base}.` };
-  if (level.blocked) return { text: '!', color: BADGE_RED, title: `${base}. ${level.hasOverage ? 'The spending cap is reached.' : 'Nothing left this period.'}` };
-  if (level.capNear) return { text: `${level.bar.pct}%`, color: BADGE_RED, title: `${base}. The spending cap is near.` };
+  if (level.blocked)
+    return {
+      text: '!',
+      color: BADGE_RED,
+      title: `${base}. ${level.hasOverage ? 'The spending cap is reached.' : 'Nothing left this period.'}`,
+    };
+  if (level.capNear)
+    return { text: `${level.bar.pct}%`, color: BADGE_RED, title: `${base}. The spending cap is near.` };
   if (level.tone === 'warn') return { text: `${level.bar.pct}%`, color: BADGE_AMBER, title: `${base}.` };
   return { text: '', color: BADGE_AMBER, title: `${base}.` };
 }

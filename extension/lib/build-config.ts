@@ -56,10 +56,17 @@ export function checkApiUrl(input: string): ApiUrlCheck {
   } catch {
     return { ok: false, reason: `"${raw}" is not a URL. Include the scheme, e.g. https://api.example.com.` };
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') return { ok: false, reason: 'The API address must start with https:// (or http:// for this machine).' };
-  if (u.protocol === 'http:' && !LOOPBACK_HOSTS.has(u.hostname)) return { ok: false, reason: 'Plain http:// is only allowed for this machine (localhost or 127.0.0.1); use https://.' };
-  if (u.username || u.password) return { ok: false, reason: 'The API address must not contain a user name or password.' };
-  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) return { ok: false, reason: 'Enter only the origin (scheme, host and port), without a path, query or #fragment.' };
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    return { ok: false, reason: 'The API address must start with https:// (or http:// for this machine).' };
+  if (u.protocol === 'http:' && !LOOPBACK_HOSTS.has(u.hostname))
+    return {
+      ok: false,
+      reason: 'Plain http:// is only allowed for this machine (localhost or 127.0.0.1); use https://.',
+    };
+  if (u.username || u.password)
+    return { ok: false, reason: 'The API address must not contain a user name or password.' };
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash)
+    return { ok: false, reason: 'Enter only the origin (scheme, host and port), without a path, query or #fragment.' };
   return { ok: true, origin: u.origin };
 }
 
@@ -84,7 +91,10 @@ export function resolveBuildConfig(env: BuildEnv): BuildConfig {
   const api = checkApiUrl(env.REDRAFT_API_URL?.trim() || DEFAULT_API_URL);
   if (!api.ok) throw new Error(`REDRAFT_API_URL: ${api.reason}`);
   const clerkPublishableKey = env.REDRAFT_CLERK_PUBLISHABLE_KEY?.trim() || null;
-  if (clerkPublishableKey?.startsWith('sk_')) throw new Error('REDRAFT_CLERK_PUBLISHABLE_KEY is a Clerk SECRET key (sk_…); never put it in the extension. Use the publishable key (pk_…).');
+  if (clerkPublishableKey?.startsWith('sk_'))
+    throw new Error(
+      'REDRAFT_CLERK_PUBLISHABLE_KEY is a Clerk SECRET key (sk_…); never put it in the extension. Use the publishable key (pk_…).',
+    );
   const clerkFrontendApi = clerkPublishableKey ? clerkFrontendApiOf(clerkPublishableKey) : null;
   let clerkSyncHost: string | null = null;
   if (env.REDRAFT_CLERK_SYNC_HOST?.trim()) {
@@ -97,7 +107,8 @@ export function resolveBuildConfig(env: BuildEnv): BuildConfig {
   if (devFlag && devFlag !== '0' && devFlag !== '1') throw new Error('REDRAFT_DEV_AUTH must be 0 or 1');
   const devAuth = devFlag ? devFlag === '1' : isLoopbackOrigin(api.origin);
   const extensionKey = env.REDRAFT_EXTENSION_KEY?.replace(/\s+/g, '') || null;
-  if (extensionKey && !/^[A-Za-z0-9+/]+={0,2}$/.test(extensionKey)) throw new Error('REDRAFT_EXTENSION_KEY must be the base64 public key (the manifest "key"), without PEM headers');
+  if (extensionKey && !/^[A-Za-z0-9+/]+={0,2}$/.test(extensionKey))
+    throw new Error('REDRAFT_EXTENSION_KEY must be the base64 public key (the manifest "key"), without PEM headers');
   return { apiUrl: api.origin, clerkPublishableKey, clerkFrontendApi, clerkSyncHost, devAuth, extensionKey };
 }
 

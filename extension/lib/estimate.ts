@@ -33,15 +33,22 @@ const PER_MESSAGE_OVERHEAD = 3;
 
 /** Approximate o200k tokens of user text: Latin-script characters at 4.6 per token, others one each. */
 export function approxTokens(text: string): number {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the Latin range starts at U+0000 on purpose
   const other = text.match(/[^\u0000-\u02ff\u2000-\u206f]/gu)?.length ?? 0;
   return Math.ceil((text.length - other) / TEXT_CHARS_PER_TOKEN + other);
 }
 
 export function estimateTokens(r: EstimateInput): Estimate {
-  const req = { text: r.text, action: r.action, ...(r.action === 'tone' ? { tone: r.tone ?? 'professional' } : {}), ...(r.action === 'social_post' ? { platform: r.platform ?? 'linkedin' } : {}) } as const;
+  const req = {
+    text: r.text,
+    action: r.action,
+    ...(r.action === 'tone' ? { tone: r.tone ?? 'professional' } : {}),
+    ...(r.action === 'social_post' ? { platform: r.platform ?? 'linkedin' } : {}),
+  } as const;
   const messages = buildMessages(req);
   const promptChars = messages.reduce((n, m) => n + m.content.length, 0) - r.text.length;
-  const inputTokens = Math.ceil(promptChars / PROMPT_CHARS_PER_TOKEN) + approxTokens(r.text) + messages.length * PER_MESSAGE_OVERHEAD + 3;
+  const inputTokens =
+    Math.ceil(promptChars / PROMPT_CHARS_PER_TOKEN) + approxTokens(r.text) + messages.length * PER_MESSAGE_OVERHEAD + 3;
   const cap = outputTokenCap(req, inputTokens);
   const textTokens = approxTokens(r.text);
   const typical: Record<Action, number> = {

@@ -5,7 +5,8 @@ export const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export const fmtUsd = (n: number) => `$${n.toFixed(n > 0 && n < 0.01 ? 4 : 2)}`;
 
-export const fmtDate = (iso: string) => new Date(iso).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+export const fmtDate = (iso: string) =>
+  new Date(iso).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
 
 export function fmtAgo(iso: string, now: number = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
@@ -29,13 +30,20 @@ export interface ChartDay {
 }
 
 /** Every UTC day of the period (start … end), with the API's daily totals; days after the last reported one are future. */
-export function periodDays(period: { start: string; end: string }, daily: { date: string; tokens: number }[]): ChartDay[] {
+export function periodDays(
+  period: { start: string; end: string },
+  daily: { date: string; tokens: number }[],
+): ChartDay[] {
   const byDate = new Map(daily.map((d) => [d.date, d.tokens]));
   const lastReported = daily.length > 0 ? daily[daily.length - 1]!.date : '';
   const start = new Date(period.start);
   const end = Date.parse(period.end);
   const days: ChartDay[] = [];
-  for (let t = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate()); t < end && days.length < 400; t += 86_400_000) {
+  for (
+    let t = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate());
+    t < end && days.length < 400;
+    t += 86_400_000
+  ) {
     const date = new Date(t).toISOString().slice(0, 10);
     days.push({ date, tokens: byDate.get(date) ?? 0, future: date > lastReported });
   }
@@ -50,5 +58,7 @@ export function alertLine(alerts: readonly UsageAlert[] | undefined, plan: strin
   const latest = alerts?.at(-1);
   if (!latest) return null;
   if (latest.threshold < 100) return `You've used ${latest.threshold}% of your included tokens this period.`;
-  return plan === 'pro' ? "You've used all your included tokens this period; more is billed as overage." : "You've used all your included tokens this period.";
+  return plan === 'pro'
+    ? "You've used all your included tokens this period; more is billed as overage."
+    : "You've used all your included tokens this period.";
 }

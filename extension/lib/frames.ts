@@ -133,7 +133,20 @@ export function parseReport(v: unknown): SelectionReport | null {
     if (!isObject(point) || !finite(point.x) || !finite(point.y)) return null;
     p = { x: point.x, y: point.y };
   }
-  return { id, text, editable, kind, rect: box, point: p, fromCommand, nonce, dir: dir === 'rtl' ? 'rtl' : 'ltr', mode: mode === 'button' ? 'button' : 'toolbar', dark: dark === true, oneLine: oneLine === true };
+  return {
+    id,
+    text,
+    editable,
+    kind,
+    rect: box,
+    point: p,
+    fromCommand,
+    nonce,
+    dir: dir === 'rtl' ? 'rtl' : 'ltr',
+    mode: mode === 'button' ? 'button' : 'toolbar',
+    dark: dark === true,
+    oneLine: oneLine === true,
+  };
 }
 
 export function parseAgentEvent(v: unknown): AgentEvent | null {
@@ -150,27 +163,47 @@ export function parseAgentEvent(v: unknown): AgentEvent | null {
     case 'no-selection':
       return { type: 'no-selection', canvas: v.canvas === true };
     case 'replacement-changed':
-      return typeof v.id === 'string' && ID.test(v.id) && (v.state === 'reverted' || v.state === 'edited') ? { type: 'replacement-changed', id: v.id, state: v.state } : null;
+      return typeof v.id === 'string' && ID.test(v.id) && (v.state === 'reverted' || v.state === 'edited')
+        ? { type: 'replacement-changed', id: v.id, state: v.state }
+        : null;
   }
   return null;
 }
 
 export function parseAgentCall(v: unknown): AgentCall | null {
   if (!isObject(v) || typeof v.id !== 'string' || !ID.test(v.id)) return null;
-  if (v.op === 'replace' || v.op === 'insert') return typeof v.text === 'string' && v.text.trim().length > 0 && v.text.length <= MAX_REPLACEMENT ? { op: v.op, id: v.id, text: v.text } : null;
+  if (v.op === 'replace' || v.op === 'insert')
+    return typeof v.text === 'string' && v.text.trim().length > 0 && v.text.length <= MAX_REPLACEMENT
+      ? { op: v.op, id: v.id, text: v.text }
+      : null;
   if (v.op === 'undo' || v.op === 'forget' || v.op === 'restore' || v.op === 'locate') return { op: v.op, id: v.id };
   return null;
 }
 
 export function parseGeometry(v: unknown): GeometryMessage | null {
-  if (!isObject(v) || v.redraftGeometry !== 1 || typeof v.nonce !== 'string' || !ID.test(v.nonce) || !finite(v.x) || !finite(v.y)) return null;
+  if (
+    !isObject(v) ||
+    v.redraftGeometry !== 1 ||
+    typeof v.nonce !== 'string' ||
+    !ID.test(v.nonce) ||
+    !finite(v.x) ||
+    !finite(v.y)
+  )
+    return null;
   return { redraftGeometry: 1, nonce: v.nonce, x: v.x, y: v.y };
 }
 
 export const isToHost = (m: unknown): m is ToHostMessage => isObject(m) && m.type === 'frame/to-host';
-export const isCallFrame = (m: unknown): m is CallFrameMessage => isObject(m) && m.type === 'frame/call' && Number.isInteger(m.frameId) && (m.frameId as number) >= 0;
-export const isFromFrame = (m: unknown): m is FromFrameMessage => isObject(m) && m.type === 'redraft/from-frame' && Number.isInteger(m.frameId);
+export const isCallFrame = (m: unknown): m is CallFrameMessage =>
+  isObject(m) && m.type === 'frame/call' && Number.isInteger(m.frameId) && (m.frameId as number) >= 0;
+export const isFromFrame = (m: unknown): m is FromFrameMessage =>
+  isObject(m) && m.type === 'redraft/from-frame' && Number.isInteger(m.frameId);
 export const isAgentCall = (m: unknown): m is AgentCallMessage => isObject(m) && m.type === 'redraft/agent-call';
 
 /** Moves a box by a frame's offset (into the top frame's viewport). */
-export const offsetBox = (b: Box, x: number, y: number): Box => ({ left: b.left + x, top: b.top + y, right: b.right + x, bottom: b.bottom + y });
+export const offsetBox = (b: Box, x: number, y: number): Box => ({
+  left: b.left + x,
+  top: b.top + y,
+  right: b.right + x,
+  bottom: b.bottom + y,
+});

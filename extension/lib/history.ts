@@ -122,9 +122,21 @@ export interface RecentItem {
  * The popup's list: the API's recent rewrites (tokens: every rewrite, any device, also stopped or failed ones)
  * joined with this device's texts by requestId, newest first, at most `limit`.
  */
-export function mergeRecent(server: readonly { requestId: string; action: string; tokens: number; at: string }[], local: readonly HistoryEntry[], limit = HISTORY_MAX): RecentItem[] {
+export function mergeRecent(
+  server: readonly { requestId: string; action: string; tokens: number; at: string }[],
+  local: readonly HistoryEntry[],
+  limit = HISTORY_MAX,
+): RecentItem[] {
   const byId = new Map<string, RecentItem>();
-  for (const e of local) byId.set(e.requestId, { key: e.requestId, at: e.at, action: e.action, ...(e.tone ? { tone: e.tone } : {}), ...(e.platform ? { platform: e.platform } : {}), entry: e });
+  for (const e of local)
+    byId.set(e.requestId, {
+      key: e.requestId,
+      at: e.at,
+      action: e.action,
+      ...(e.tone ? { tone: e.tone } : {}),
+      ...(e.platform ? { platform: e.platform } : {}),
+      entry: e,
+    });
   for (const r of server) {
     const mine = byId.get(r.requestId);
     byId.set(r.requestId, { ...(mine ?? { key: r.requestId, action: r.action }), at: r.at, tokens: r.tokens });

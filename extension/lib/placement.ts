@@ -16,12 +16,19 @@ const GAP = 8;
 
 const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(v, Math.max(lo, hi)));
 
-export function placeCard(anchor: Box, card: Size, view: Size, dir: 'ltr' | 'rtl' = 'ltr'): { left: number; top: number; side: 'below' | 'above' | 'after' | 'before' | 'over' } {
+export function placeCard(
+  anchor: Box,
+  card: Size,
+  view: Size,
+  dir: 'ltr' | 'rtl' = 'ltr',
+): { left: number; top: number; side: 'below' | 'above' | 'after' | 'before' | 'over' } {
   const alignedLeft = clamp(dir === 'rtl' ? anchor.right - card.w : anchor.left, M, view.w - card.w - M);
   const midTop = clamp((anchor.top + anchor.bottom) / 2 - card.h / 2, M, view.h - card.h - M);
   // Scrolled past the viewport's edge, the anchor keeps the card at that edge (never outside the viewport).
-  if (anchor.bottom + GAP + card.h <= view.h - M) return { left: alignedLeft, top: Math.max(M, anchor.bottom + GAP), side: 'below' };
-  if (anchor.top - GAP - card.h >= M) return { left: alignedLeft, top: Math.min(anchor.top - GAP - card.h, view.h - card.h - M), side: 'above' };
+  if (anchor.bottom + GAP + card.h <= view.h - M)
+    return { left: alignedLeft, top: Math.max(M, anchor.bottom + GAP), side: 'below' };
+  if (anchor.top - GAP - card.h >= M)
+    return { left: alignedLeft, top: Math.min(anchor.top - GAP - card.h, view.h - card.h - M), side: 'above' };
   const roomRight = view.w - M - (anchor.right + GAP);
   const roomLeft = anchor.left - GAP - M;
   const right = { left: anchor.right + GAP, top: midTop };

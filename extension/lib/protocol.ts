@@ -9,7 +9,22 @@
  */
 import type { SettingsResult } from './api';
 import type { HistoryEntry } from './history';
-import { ACTIONS, CONTINUATION_MAX_CHARS, INSTRUCTION_MAX_CHARS, PLATFORMS, REQUEST_ID_PATTERN, STYLE_ID_PATTERN, TONES, type Action, type ErrorCode, type Platform, type RewriteDone, type Style, type Tone, type UsageResponse } from '../../shared/contract';
+import {
+  ACTIONS,
+  CONTINUATION_MAX_CHARS,
+  INSTRUCTION_MAX_CHARS,
+  PLATFORMS,
+  REQUEST_ID_PATTERN,
+  STYLE_ID_PATTERN,
+  TONES,
+  type Action,
+  type ErrorCode,
+  type Platform,
+  type RewriteDone,
+  type Style,
+  type Tone,
+  type UsageResponse,
+} from '../../shared/contract';
 
 export const PROTOCOL_VERSION = 1;
 export const REWRITE_PORT = `redraft/rewrite@${PROTOCOL_VERSION}`;
@@ -63,7 +78,8 @@ export interface ErrorMessage {
 export type ServerMessage = ChunkMessage | DoneMessage | ErrorMessage;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const oneOf = <T extends string>(list: readonly T[], v: unknown): v is T => typeof v === 'string' && (list as readonly string[]).includes(v);
+const oneOf = <T extends string>(list: readonly T[], v: unknown): v is T =>
+  typeof v === 'string' && (list as readonly string[]).includes(v);
 
 /** Longest text a start message may carry; the API refuses more than its own limit (default 20,000) with 413. */
 export const MAX_MESSAGE_TEXT = 200_000;
@@ -86,7 +102,11 @@ export function parseClientMessage(raw: unknown): ClientMessage | null {
     if (!wish || [...wish].length > INSTRUCTION_MAX_CHARS) return null;
   }
   if (styleId !== undefined && (typeof styleId !== 'string' || !STYLE_ID_PATTERN.test(styleId))) return null;
-  if (continuation !== undefined && (typeof continuation !== 'string' || continuation === '' || continuation.length > CONTINUATION_MAX_CHARS)) return null;
+  if (
+    continuation !== undefined &&
+    (typeof continuation !== 'string' || continuation === '' || continuation.length > CONTINUATION_MAX_CHARS)
+  )
+    return null;
   return {
     type: 'start',
     requestId,
@@ -120,7 +140,9 @@ export interface AuthState {
 /** GET /v1/usage, with its billing block (`canUpgrade` / `canManage` decide the popup's buttons) and alerts. */
 export type UsageWithBilling = UsageResponse;
 
-export type UsageResult = { ok: true; usage: UsageWithBilling; fetchedAt: string } | { ok: false; status: number; code: string; message: string };
+export type UsageResult =
+  | { ok: true; usage: UsageWithBilling; fetchedAt: string }
+  | { ok: false; status: number; code: string; message: string };
 
 export type BackgroundRequest =
   | { type: 'auth/state' }
@@ -170,14 +192,18 @@ export interface OpenToolbarMessage {
    * the frame it is sent to answers (the context menu names the frame it was opened in). */
   scope?: 'focused' | 'frame';
 }
-export const isOpenToolbarMessage = (m: unknown): m is OpenToolbarMessage => isObject(m) && m.type === 'redraft/open-toolbar';
+export const isOpenToolbarMessage = (m: unknown): m is OpenToolbarMessage =>
+  isObject(m) && m.type === 'redraft/open-toolbar';
 
 /**
  * Where the shortcut and the context menu send "open the toolbar": the shortcut to every frame of the tab
  * (`frameId` null; only the frame holding the keyboard focus answers, whatever its origin), the context
  * menu to the frame it was opened in.
  */
-export function openToolbarRoute(source: { kind: 'command' } | { kind: 'menu'; frameId?: number | undefined }): { message: OpenToolbarMessage; frameId: number | null } {
+export function openToolbarRoute(source: { kind: 'command' } | { kind: 'menu'; frameId?: number | undefined }): {
+  message: OpenToolbarMessage;
+  frameId: number | null;
+} {
   if (source.kind === 'command') return { message: { type: 'redraft/open-toolbar', scope: 'focused' }, frameId: null };
   return { message: { type: 'redraft/open-toolbar', scope: 'frame' }, frameId: source.frameId ?? 0 };
 }

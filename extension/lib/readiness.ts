@@ -14,15 +14,24 @@ export type Block =
 
 /** "Upgrade · $20/month for 500,000 tokens" from the usage answer's offer. */
 export const upgradeLabel = (usage: Extract<UsageResult, { ok: true }>['usage']): string | null =>
-  usage.proPlan ? `Upgrade · $${usage.proPlan.monthlyPriceUsd}/month for ${fmtInt(usage.proPlan.includedTokens)} tokens` : null;
+  usage.proPlan
+    ? `Upgrade · $${usage.proPlan.monthlyPriceUsd}/month for ${fmtInt(usage.proPlan.includedTokens)} tokens`
+    : null;
 
 export function blockFor(usage: UsageResult | null, textChars: number): Block | null {
   if (!usage) return null;
-  if (!usage.ok) return usage.status === 401 ? { kind: 'signed_out', sentence: 'Sign in to Redraft to rewrite text.', next: 'sign_in' } : null;
+  if (!usage.ok)
+    return usage.status === 401
+      ? { kind: 'signed_out', sentence: 'Sign in to Redraft to rewrite text.', next: 'sign_in' }
+      : null;
   const u = usage.usage;
   const max = u.limits?.maxTextChars;
   if (max !== undefined && textChars > max) {
-    return { kind: 'too_long', sentence: `This selection is ${fmtInt(textChars)} characters; Redraft takes up to ${fmtInt(max)}. Select a shorter passage.`, next: null };
+    return {
+      kind: 'too_long',
+      sentence: `This selection is ${fmtInt(textChars)} characters; Redraft takes up to ${fmtInt(max)}. Select a shorter passage.`,
+      next: null,
+    };
   }
   if (u.remainingTokens <= 0) {
     const canUpgrade = u.billing?.canUpgrade === true;

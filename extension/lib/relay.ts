@@ -51,7 +51,12 @@ export function serveRewritePort(port: RelayPort, deps: RelayDeps): void {
   port.onMessage.addListener((raw) => {
     const msg = parseClientMessage(raw);
     if (!msg) {
-      post({ type: 'error', status: 400, code: 'bad_message', message: 'The extension sent a message the background did not understand. Reload the page and try again.' });
+      post({
+        type: 'error',
+        status: 400,
+        code: 'bad_message',
+        message: 'The extension sent a message the background did not understand. Reload the page and try again.',
+      });
       return;
     }
     if (msg.type === 'stop') {
@@ -71,7 +76,12 @@ export function serveRewritePort(port: RelayPort, deps: RelayDeps): void {
   });
 }
 
-async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped: boolean }, deps: RelayDeps, post: (m: ServerMessage) => void): Promise<void> {
+async function rewrite(
+  msg: StartMessage,
+  run: { abort: AbortController; stopped: boolean },
+  deps: RelayDeps,
+  post: (m: ServerMessage) => void,
+): Promise<void> {
   const signal = run.abort.signal;
   const body = JSON.stringify({
     text: msg.text,
@@ -97,7 +107,11 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
       res = await deps.fetch(`${apiUrl}/v1/rewrite`, {
         method: 'POST',
         // Events say how the answer finished (cut by the length cap or whole); plain text from an older API still works.
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: `${REWRITE_EVENTS_TYPE}, text/plain;q=0.5` },
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'application/json',
+          Accept: `${REWRITE_EVENTS_TYPE}, text/plain;q=0.5`,
+        },
         body,
         signal,
       });
@@ -123,7 +137,9 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
     const cancel = () => void reader.cancel(signal.reason).catch(() => {});
     signal.addEventListener('abort', cancel, { once: true });
     const decoder = new TextDecoder();
-    const events = (res!.headers.get('Content-Type') ?? '').startsWith(REWRITE_EVENTS_TYPE) ? rewriteEventParser() : null;
+    const events = (res!.headers.get('Content-Type') ?? '').startsWith(REWRITE_EVENTS_TYPE)
+      ? rewriteEventParser()
+      : null;
     let result = '';
     let finished: RewriteDone | null = null;
     let broken: string | null = null;
@@ -152,7 +168,12 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
       }
     } catch (err) {
       if (!signal.aborted) {
-        post({ type: 'error', status: 0, code: 'stream_interrupted', message: `The stream was cut off: ${describe(err)}` });
+        post({
+          type: 'error',
+          status: 0,
+          code: 'stream_interrupted',
+          message: `The stream was cut off: ${describe(err)}`,
+        });
         return;
       }
     } finally {
@@ -165,14 +186,23 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
     take(decoder.decode());
     // An event stream that ends without its `done` was cut off on the way: never shown as a whole answer.
     if (events && (!finished || broken)) {
-      post({ type: 'error', status: 0, code: 'stream_interrupted', message: broken ? `The API sent a stream this extension could not read (${broken}).` : 'The stream ended before the API said it was complete.' });
+      post({
+        type: 'error',
+        status: 0,
+        code: 'stream_interrupted',
+        message: broken
+          ? `The API sent a stream this extension could not read (${broken}).`
+          : 'The stream ended before the API said it was complete.',
+      });
       return;
     }
     const end = finished as RewriteDone | null;
     post({
       type: 'done',
       stopped: false,
-      ...(Number.isFinite(remaining) && res!.headers.has(HEADERS.tokensRemaining) ? { tokensRemaining: remaining } : {}),
+      ...(Number.isFinite(remaining) && res!.headers.has(HEADERS.tokensRemaining)
+        ? { tokensRemaining: remaining }
+        : {}),
       ...(end ? { finishReason: end.finishReason } : {}),
     });
     record(deps, msg, result);
@@ -181,7 +211,12 @@ async function rewrite(msg: StartMessage, run: { abort: AbortController; stopped
       if (run.stopped) post({ type: 'done', stopped: true });
       return;
     }
-    post({ type: 'error', status: 0, code: 'network', message: `Could not reach the Redraft API at ${apiUrl || 'its address'}: ${describe(err)}` });
+    post({
+      type: 'error',
+      status: 0,
+      code: 'network',
+      message: `Could not reach the Redraft API at ${apiUrl || 'its address'}: ${describe(err)}`,
+    });
   } finally {
     if (reached) deps.afterRequest?.();
   }
@@ -192,7 +227,14 @@ function record(deps: RelayDeps, msg: StartMessage, result: string): void {
   if (!deps.onComplete) return;
   try {
     void Promise.resolve(
-      deps.onComplete({ requestId: msg.requestId, action: msg.action, ...(msg.tone ? { tone: msg.tone } : {}), ...(msg.platform ? { platform: msg.platform } : {}), text: msg.text, result }),
+      deps.onComplete({
+        requestId: msg.requestId,
+        action: msg.action,
+        ...(msg.tone ? { tone: msg.tone } : {}),
+        ...(msg.platform ? { platform: msg.platform } : {}),
+        text: msg.text,
+        result,
+      }),
     ).catch(() => {});
   } catch {
     // ignore: the recent list is a convenience
@@ -208,9 +250,21 @@ export async function errorFromResponse(res: Response): Promise<ErrorMessage> {
   } catch {
     parsed = null;
   }
-  const e = parsed && typeof parsed === 'object' && parsed.error && typeof parsed.error.code === 'string' ? parsed.error : null;
-  if (!e) return { type: 'error', status: res.status, code: 'bad_response', message: `The API answered ${res.status} ${res.statusText}`.trim() };
-  const retryAfterSeconds = typeof e.retryAfterSeconds === 'number' ? e.retryAfterSeconds : Number.isFinite(retryHeader) && retryHeader > 0 ? retryHeader : undefined;
+  const e =
+    parsed && typeof parsed === 'object' && parsed.error && typeof parsed.error.code === 'string' ? parsed.error : null;
+  if (!e)
+    return {
+      type: 'error',
+      status: res.status,
+      code: 'bad_response',
+      message: `The API answered ${res.status} ${res.statusText}`.trim(),
+    };
+  const retryAfterSeconds =
+    typeof e.retryAfterSeconds === 'number'
+      ? e.retryAfterSeconds
+      : Number.isFinite(retryHeader) && retryHeader > 0
+        ? retryHeader
+        : undefined;
   return {
     type: 'error',
     status: res.status,

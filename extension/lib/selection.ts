@@ -75,7 +75,9 @@ export function captureSelection(doc: Document, opts: CaptureOptions = {}): Targ
     if (!text.trim()) return null;
     return { kind: 'field', el: active, start, end, text, editable: !active.readOnly && !active.disabled };
   }
-  const sel = (active?.getRootNode() as { getSelection?: () => Selection | null } | undefined)?.getSelection?.() ?? doc.getSelection();
+  const sel =
+    (active?.getRootNode() as { getSelection?: () => Selection | null } | undefined)?.getSelection?.() ??
+    doc.getSelection();
   if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return null;
   const range = sel.getRangeAt(0).cloneRange();
   if (opts.ignore?.(range.commonAncestorContainer)) return null;
@@ -85,7 +87,15 @@ export function captureSelection(doc: Document, opts: CaptureOptions = {}): Targ
   const root = editableRoot(range.commonAncestorContainer);
   if (!root) return { kind: 'page', range, text, editable: false };
   // Offsets survive DOM changes that a live Range does not (an undo re-creates the text nodes).
-  return { kind: 'editable', root, range, text, editable: true, raw, start: textOffset(root, range.startContainer, range.startOffset) };
+  return {
+    kind: 'editable',
+    root,
+    range,
+    text,
+    editable: true,
+    raw,
+    start: textOffset(root, range.startContainer, range.startOffset),
+  };
 }
 
 /** Where to anchor the toolbar: the selection's rectangle (a field's own box for fields). */
@@ -146,7 +156,10 @@ export function rangeFromOffsets(root: Node, start: number, end: number): Range 
  * the viewport while nothing is selected in the DOM. There is then no selection Redraft can read or replace;
  * the UI says so instead of staying silent.
  */
-export function drawsTextOnCanvas(doc: Document, rectOf: (el: Element) => DOMRect = (el) => el.getBoundingClientRect()): boolean {
+export function drawsTextOnCanvas(
+  doc: Document,
+  rectOf: (el: Element) => DOMRect = (el) => el.getBoundingClientRect(),
+): boolean {
   const view = doc.defaultView;
   const area = (view?.innerWidth ?? 0) * (view?.innerHeight ?? 0);
   if (area <= 0) return false;

@@ -61,15 +61,34 @@ export function createSessions(deps: SessionDeps) {
     const apiUrl = await deps.apiUrl();
     let res: Response;
     try {
-      res = await deps.fetch(`${apiUrl}/dev/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ userId }) });
+      res = await deps.fetch(`${apiUrl}/dev/session`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ userId }),
+      });
     } catch (err) {
-      throw new SessionError(`Could not reach the local API at ${apiUrl} (${err instanceof Error ? err.message : String(err)}). Is \`npm run dev\` running?`);
+      throw new SessionError(
+        `Could not reach the local API at ${apiUrl} (${err instanceof Error ? err.message : String(err)}). Is \`npm run dev\` running?`,
+      );
     }
-    if (res.status === 404) throw new SessionError(`The API at ${apiUrl} has no local sign-in (start it with DEV_AUTH=1, as \`npm run dev\` does).`);
-    const body = (await res.json().catch(() => null)) as { token?: unknown; expiresAt?: unknown; error?: { message?: string } } | null;
-    if (!res.ok || typeof body?.token !== 'string') throw new SessionError(body?.error?.message ?? `Local sign-in failed (${res.status}).`);
+    if (res.status === 404)
+      throw new SessionError(
+        `The API at ${apiUrl} has no local sign-in (start it with DEV_AUTH=1, as \`npm run dev\` does).`,
+      );
+    const body = (await res.json().catch(() => null)) as {
+      token?: unknown;
+      expiresAt?: unknown;
+      error?: { message?: string };
+    } | null;
+    if (!res.ok || typeof body?.token !== 'string')
+      throw new SessionError(body?.error?.message ?? `Local sign-in failed (${res.status}).`);
     const expiresAt = typeof body.expiresAt === 'string' ? Date.parse(body.expiresAt) : now() + 3_600_000;
-    const dev: DevToken = { token: body.token, userId, apiUrl, expiresAt: Number.isFinite(expiresAt) ? expiresAt : now() + 3_600_000 };
+    const dev: DevToken = {
+      token: body.token,
+      userId,
+      apiUrl,
+      expiresAt: Number.isFinite(expiresAt) ? expiresAt : now() + 3_600_000,
+    };
     await deps.session.set(DEV_TOKEN_KEY, dev);
     return dev;
   }
@@ -85,7 +104,14 @@ export function createSessions(deps: SessionDeps) {
     if (!userId) return null;
     const apiUrl = await deps.apiUrl();
     const cached = (await deps.session.get(DEV_TOKEN_KEY)) as DevToken | undefined;
-    if (!fresh && cached && cached.userId === userId && cached.apiUrl === apiUrl && cached.expiresAt - REFRESH_MARGIN_MS > now()) return cached.token;
+    if (
+      !fresh &&
+      cached &&
+      cached.userId === userId &&
+      cached.apiUrl === apiUrl &&
+      cached.expiresAt - REFRESH_MARGIN_MS > now()
+    )
+      return cached.token;
     try {
       return (await mintDevToken(userId)).token;
     } catch {
@@ -113,8 +139,10 @@ export function createSessions(deps: SessionDeps) {
     },
 
     async devSignIn(userId: string): Promise<void> {
-      if (!(await devAvailable())) throw new SessionError('Local sign-in is only available with a local API (localhost or 127.0.0.1).');
-      if (!/^[A-Za-z0-9_.@:-]{1,128}$/.test(userId)) throw new SessionError('Use 1–128 letters, digits or _ . @ : - for the local user id.');
+      if (!(await devAvailable()))
+        throw new SessionError('Local sign-in is only available with a local API (localhost or 127.0.0.1).');
+      if (!/^[A-Za-z0-9_.@:-]{1,128}$/.test(userId))
+        throw new SessionError('Use 1–128 letters, digits or _ . @ : - for the local user id.');
       await mintDevToken(userId);
       await deps.local.set(DEV_USER_KEY, userId);
     },

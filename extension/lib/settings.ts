@@ -25,7 +25,9 @@ const MAX_SITES = 500;
 export function parseSettings(raw: unknown): InPageSettings {
   if (typeof raw !== 'object' || raw === null) return { ...DEFAULT_SETTINGS, disabledSites: [] };
   const r = raw as Record<string, unknown>;
-  const sites = Array.isArray(r.disabledSites) ? r.disabledSites.filter((s): s is string => typeof s === 'string' && siteName(s) === s) : [];
+  const sites = Array.isArray(r.disabledSites)
+    ? r.disabledSites.filter((s): s is string => typeof s === 'string' && siteName(s) === s)
+    : [];
   return { pageText: r.pageText === true, disabledSites: [...new Set(sites)].slice(0, MAX_SITES) };
 }
 
@@ -45,11 +47,14 @@ export function siteName(urlOrHost: string): string | null {
   return /^[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/.test(host) && host.length <= 253 ? host : null;
 }
 
-export const isSiteDisabled = (s: InPageSettings, site: string | null): boolean => site !== null && s.disabledSites.includes(site);
+export const isSiteDisabled = (s: InPageSettings, site: string | null): boolean =>
+  site !== null && s.disabledSites.includes(site);
 
 export const withSite = (s: InPageSettings, site: string, disabled: boolean): InPageSettings => ({
   ...s,
-  disabledSites: disabled ? [...new Set([...s.disabledSites, site])].slice(0, MAX_SITES) : s.disabledSites.filter((x) => x !== site),
+  disabledSites: disabled
+    ? [...new Set([...s.disabledSites, site])].slice(0, MAX_SITES)
+    : s.disabledSites.filter((x) => x !== site),
 });
 
 export interface SettingsArea {
@@ -57,7 +62,10 @@ export interface SettingsArea {
   set(value: InPageSettings): Promise<void>;
 }
 
-export async function updateSettings(area: SettingsArea, change: (s: InPageSettings) => InPageSettings): Promise<InPageSettings> {
+export async function updateSettings(
+  area: SettingsArea,
+  change: (s: InPageSettings) => InPageSettings,
+): Promise<InPageSettings> {
   const next = change(parseSettings(await area.get()));
   await area.set(next);
   return next;
@@ -68,7 +76,10 @@ export async function updateSettings(area: SettingsArea, change: (s: InPageSetti
  * on page text only when the user turned that on, and never for a double-clicked single word (people
  * double-click words to read, look up or copy them).
  */
-export function offersOnSelection(s: InPageSettings, sel: { site: string | null; editable: boolean; text: string; doubleClick: boolean }): boolean {
+export function offersOnSelection(
+  s: InPageSettings,
+  sel: { site: string | null; editable: boolean; text: string; doubleClick: boolean },
+): boolean {
   if (isSiteDisabled(s, sel.site)) return false;
   if (!sel.editable && !s.pageText) return false;
   if (sel.doubleClick && !/\s/.test(sel.text.trim())) return false;

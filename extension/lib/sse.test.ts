@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { rewriteEventParser } from './sse';
 
-const sse = 'event: text\ndata: "Hello"\n\nevent: text\ndata: " wörld \\n\\"ok\\""\n\n: keep-alive\n\nevent: done\ndata: {"finishReason":"length"}\n\n';
+const sse =
+  'event: text\ndata: "Hello"\n\nevent: text\ndata: " wörld \\n\\"ok\\""\n\n: keep-alive\n\nevent: done\ndata: {"finishReason":"length"}\n\n';
 
 describe('rewriteEventParser', () => {
   it('reads pieces and the finish reason', () => {
@@ -20,7 +21,11 @@ describe('rewriteEventParser', () => {
 
   it('ignores unknown events, maps unknown finish reasons to other, flags data that is not JSON', () => {
     const p = rewriteEventParser();
-    expect(p.push('event: ping\ndata: {}\n\nevent: done\ndata: {"finishReason":"tool-calls"}\n\nevent: text\ndata: oops\n\n')).toEqual([
+    expect(
+      p.push(
+        'event: ping\ndata: {}\n\nevent: done\ndata: {"finishReason":"tool-calls"}\n\nevent: text\ndata: oops\n\n',
+      ),
+    ).toEqual([
       { type: 'done', done: { finishReason: 'other' } },
       { type: 'bad', reason: "the text event's data is not JSON" },
     ]);

@@ -7,7 +7,10 @@
  */
 import type { RewriteDone } from '../../shared/contract';
 
-export type RewriteEvent = { type: 'text'; text: string } | { type: 'done'; done: RewriteDone } | { type: 'bad'; reason: string };
+export type RewriteEvent =
+  | { type: 'text'; text: string }
+  | { type: 'done'; done: RewriteDone }
+  | { type: 'bad'; reason: string };
 
 const REASONS: readonly RewriteDone['finishReason'][] = ['stop', 'length', 'content_filter', 'other'];
 
@@ -51,10 +54,20 @@ function parseBlock(block: string): RewriteEvent | null {
   } catch {
     return { type: 'bad', reason: `the ${event} event's data is not JSON` };
   }
-  if (event === 'text') return typeof value === 'string' ? { type: 'text', text: value } : { type: 'bad', reason: 'a text event without a string' };
+  if (event === 'text')
+    return typeof value === 'string'
+      ? { type: 'text', text: value }
+      : { type: 'bad', reason: 'a text event without a string' };
   if (event === 'done') {
     const reason = (value as { finishReason?: unknown } | null)?.finishReason;
-    return { type: 'done', done: { finishReason: REASONS.includes(reason as RewriteDone['finishReason']) ? (reason as RewriteDone['finishReason']) : 'other' } };
+    return {
+      type: 'done',
+      done: {
+        finishReason: REASONS.includes(reason as RewriteDone['finishReason'])
+          ? (reason as RewriteDone['finishReason'])
+          : 'other',
+      },
+    };
   }
   return null; // an event this client does not know: ignored, as SSE clients do
 }

@@ -14,7 +14,16 @@ import { fmtInt, fmtUsd, share } from './format';
 import type { UsageResponse } from '../../shared/contract';
 
 /** The balance fields of GET /v1/usage the view reads (the contract's own type, not a copy that could drift). */
-export type Balance = Pick<UsageResponse, 'plan' | 'usedTokens' | 'includedTokens' | 'remainingTokens' | 'hardCapTokens' | 'overageTokens' | 'estimatedOverageUsd'>;
+export type Balance = Pick<
+  UsageResponse,
+  | 'plan'
+  | 'usedTokens'
+  | 'includedTokens'
+  | 'remainingTokens'
+  | 'hardCapTokens'
+  | 'overageTokens'
+  | 'estimatedOverageUsd'
+>;
 
 /** ok: calm (the brand colour); warn: amber (free allowance nearly used); danger: red (blocked, or the cap is near). */
 export type Tone = 'ok' | 'warn' | 'danger';
@@ -94,8 +103,12 @@ export function usageView(u: Balance, opts: { overageUsdPer1k?: number | null; r
   }
 
   const capRoom = fmtInt(u.hardCapTokens - u.includedTokens);
-  const near = level.capNear ? `Close to your spending cap: ${left} tokens left this period, then rewrites stop until it resets${reset}.` : null;
-  const reached = level.blocked ? `Spending cap reached: rewrites stop until the period resets${reset}, or raise your cap.` : null;
+  const near = level.capNear
+    ? `Close to your spending cap: ${left} tokens left this period, then rewrites stop until it resets${reset}.`
+    : null;
+  const reached = level.blocked
+    ? `Spending cap reached: rewrites stop until the period resets${reset}, or raise your cap.`
+    : null;
 
   if (phase === 'included') {
     return {

@@ -25,10 +25,17 @@ export function SiteSettings() {
     <section className="field" data-testid="site-settings">
       <h2>In pages</h2>
       <label className="check">
-        <input type="checkbox" checked={settings.pageText} onChange={(e) => void change((s) => ({ ...s, pageText: e.target.checked }))} />
+        <input
+          type="checkbox"
+          checked={settings.pageText}
+          onChange={(e) => void change((s) => ({ ...s, pageText: e.target.checked }))}
+        />
         Also offer Redraft when I select text I cannot edit (articles, pages you read)
       </label>
-      <p className="muted small">In text fields and editors a selection shows a small Redraft button. Alt+Shift+R and the right-click menu work everywhere, also on the sites below.</p>
+      <p className="muted small">
+        In text fields and editors a selection shows a small Redraft button. Alt+Shift+R and the right-click menu work
+        everywhere, also on the sites below.
+      </p>
       <h3>Turned off on</h3>
       {settings.disabledSites.length === 0 ? (
         <p className="muted small">No sites. Use “Off on this site” in Redraft's toolbar to add one.</p>
@@ -37,7 +44,12 @@ export function SiteSettings() {
           {settings.disabledSites.map((site) => (
             <li key={site}>
               <span>{site}</span>{' '}
-              <button type="button" className="link" aria-label={`Turn Redraft back on for ${site}`} onClick={() => void change((s) => withSite(s, site, false))}>
+              <button
+                type="button"
+                className="link"
+                aria-label={`Turn Redraft back on for ${site}`}
+                onClick={() => void change((s) => withSite(s, site, false))}
+              >
                 Turn back on
               </button>
             </li>

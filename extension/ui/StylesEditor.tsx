@@ -25,7 +25,11 @@ const changed = () => browser.storage.local.set({ [STYLES_CHANGED_KEY]: Date.now
 
 export function StylesEditor({ signedIn }: { signedIn: boolean }) {
   const [styles, setStyles] = useState<Style[] | null>(null);
-  const [editing, setEditing] = useState<{ id: string | null; name: string; instructions: string }>({ id: null, name: '', instructions: '' });
+  const [editing, setEditing] = useState<{ id: string | null; name: string; instructions: string }>({
+    id: null,
+    name: '',
+    instructions: '',
+  });
   const [status, setStatus] = useState<string | null>(null);
 
   const load = async () => {
@@ -40,8 +44,18 @@ export function StylesEditor({ signedIn }: { signedIn: boolean }) {
   const save = async (e: FormEvent) => {
     e.preventDefault();
     setStatus(null);
-    const id = editing.id ?? styleIdFor(editing.name, (styles ?? []).map((s) => s.id));
-    const r = await send({ type: 'styles/put', id, name: editing.name.trim(), instructions: editing.instructions.trim() });
+    const id =
+      editing.id ??
+      styleIdFor(
+        editing.name,
+        (styles ?? []).map((s) => s.id),
+      );
+    const r = await send({
+      type: 'styles/put',
+      id,
+      name: editing.name.trim(),
+      instructions: editing.instructions.trim(),
+    });
     if (!r.ok) return setStatus(r.message);
     setEditing({ id: null, name: '', instructions: '' });
     setStatus(`Saved “${r.style.name}”.`);
@@ -59,13 +73,24 @@ export function StylesEditor({ signedIn }: { signedIn: boolean }) {
   return (
     <section className="field" data-testid="styles">
       <h2>Styles (brand voice)</h2>
-      <p className="muted small">Saved instructions Redraft follows when you pick the style in the toolbar, e.g. “Warm, concise, no jargon; we say customers, never users.” Up to {STYLES_MAX}.</p>
+      <p className="muted small">
+        Saved instructions Redraft follows when you pick the style in the toolbar, e.g. “Warm, concise, no jargon; we
+        say customers, never users.” Up to {STYLES_MAX}.
+      </p>
       {styles && styles.length > 0 && (
         <ul className="sites" aria-label="Your styles">
           {styles.map((s) => (
             <li key={s.id}>
-              <strong>{s.name}</strong> <span className="muted small">{s.instructions.length > 80 ? `${s.instructions.slice(0, 79)}…` : s.instructions}</span>{' '}
-              <button type="button" className="link" onClick={() => setEditing({ id: s.id, name: s.name, instructions: s.instructions })} aria-label={`Edit ${s.name}`}>
+              <strong>{s.name}</strong>{' '}
+              <span className="muted small">
+                {s.instructions.length > 80 ? `${s.instructions.slice(0, 79)}…` : s.instructions}
+              </span>{' '}
+              <button
+                type="button"
+                className="link"
+                onClick={() => setEditing({ id: s.id, name: s.name, instructions: s.instructions })}
+                aria-label={`Edit ${s.name}`}
+              >
                 Edit
               </button>{' '}
               <button type="button" className="link" onClick={() => void remove(s)} aria-label={`Delete ${s.name}`}>
@@ -77,9 +102,22 @@ export function StylesEditor({ signedIn }: { signedIn: boolean }) {
       )}
       <form onSubmit={save} className="field">
         <label htmlFor="style-name">{editing.id ? 'Edit style' : 'New style'}: name</label>
-        <input id="style-name" value={editing.name} maxLength={STYLE_NAME_MAX_CHARS} required onChange={(e) => setEditing({ ...editing, name: e.target.value })} />
+        <input
+          id="style-name"
+          value={editing.name}
+          maxLength={STYLE_NAME_MAX_CHARS}
+          required
+          onChange={(e) => setEditing({ ...editing, name: e.target.value })}
+        />
         <label htmlFor="style-instructions">Instructions</label>
-        <textarea id="style-instructions" rows={3} value={editing.instructions} maxLength={STYLE_INSTRUCTIONS_MAX_CHARS} required onChange={(e) => setEditing({ ...editing, instructions: e.target.value })} />
+        <textarea
+          id="style-instructions"
+          rows={3}
+          value={editing.instructions}
+          maxLength={STYLE_INSTRUCTIONS_MAX_CHARS}
+          required
+          onChange={(e) => setEditing({ ...editing, instructions: e.target.value })}
+        />
         <div className="row">
           <button type="submit" className="primary">
             Save style

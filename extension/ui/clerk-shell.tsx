@@ -12,7 +12,15 @@ function Bridge({ children }: { children: ReactNode }) {
   const { isLoaded, isSignedIn } = useAuth();
   const clerk = useClerk();
   return (
-    <ClerkContext.Provider value={{ isLoaded, failed: clerk.status === 'error', isSignedIn: !!isSignedIn, signIn: () => <SignIn routing="hash" />, signOut: () => clerk.signOut() }}>
+    <ClerkContext.Provider
+      value={{
+        isLoaded,
+        failed: clerk.status === 'error',
+        isSignedIn: !!isSignedIn,
+        signIn: () => <SignIn routing="hash" />,
+        signOut: () => clerk.signOut(),
+      }}
+    >
       {children}
     </ClerkContext.Provider>
   );

@@ -14,7 +14,9 @@ export const common: BuildOptions = {
   define: { 'process.env.NODE_ENV': '"production"' },
 };
 // Node built-ins stay imports; CommonJS dependencies get a `require` that can load them.
-const nodeBanner = { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" };
+const nodeBanner = {
+  js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+};
 
 export const targets: { name: string; out: string; options: BuildOptions }[] = [
   {

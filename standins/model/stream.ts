@@ -12,7 +12,12 @@ export type Outcome = 'completed' | 'gone' | 'faulted';
 
 /** Resolves false once the client has gone away (or the server is closing). */
 const wait = (ms: number, signal: AbortSignal) =>
-  ms > 0 ? sleep(ms, undefined, { signal }).then(() => !signal.aborted, () => false) : Promise.resolve(!signal.aborted);
+  ms > 0
+    ? sleep(ms, undefined, { signal }).then(
+        () => !signal.aborted,
+        () => false,
+      )
+    : Promise.resolve(!signal.aborted);
 
 const paced = (p: Plan) => p.tokensPerSecond > 0 && Number.isFinite(p.tokensPerSecond);
 

@@ -8,8 +8,8 @@ import { countTokens, encode, encodeChat } from 'gpt-tokenizer/model/gpt-4o';
 export type ChatMessage = { role: string; content: string };
 
 /** Used when the last user message has no usable words. */
-const LOREM = 'the quick brown fox jumps over a lazy dog while our team writes clear and simple words for every reader'
-  .split(' ');
+const LOREM =
+  'the quick brown fox jumps over a lazy dog while our team writes clear and simple words for every reader'.split(' ');
 
 function contentText(content: unknown): string {
   if (typeof content === 'string') return content;

@@ -17,16 +17,16 @@ export async function control(
   path: string,
   body: string,
 ): Promise<boolean> {
-  if (path === '/_standin/stats') return send(res, 200, JSON.stringify(s.stats)), true;
-  if (path === '/_standin/totals') return send(res, 200, JSON.stringify(Object.fromEntries(s.totals()))), true;
+  if (path === '/_standin/stats') return (send(res, 200, JSON.stringify(s.stats)), true);
+  if (path === '/_standin/totals') return (send(res, 200, JSON.stringify(Object.fromEntries(s.totals()))), true);
   if (path === '/_standin/flush-meter-errors' && req.method === 'POST') {
-    return send(res, 200, JSON.stringify({ statuses: await flushMeterErrors(s) })), true;
+    return (send(res, 200, JSON.stringify({ statuses: await flushMeterErrors(s) })), true);
   }
   if (path === '/_standin/faults' && req.method === 'POST') {
     const f = JSON.parse(body || '{}') as Omit<FaultPlan, 'route'> & { route?: string };
     if (f.rate === undefined && f.times === undefined) s.faults.clear();
     else s.faults.inject({ ...f, route: f.route ? new RegExp(f.route) : undefined });
-    return send(res, 200, '{"ok":true}'), true;
+    return (send(res, 200, '{"ok":true}'), true);
   }
   return false;
 }

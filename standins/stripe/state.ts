@@ -155,7 +155,10 @@ export class StripeState {
     const out = new Map<string, number>();
     for (const [customer, list] of this.meterEventsByCustomer) {
       const inRange = list.filter((e) => !range || (e.timestamp >= range.start && e.timestamp < range.end));
-      out.set(customer, inRange.reduce((s, e) => s + e.value, 0));
+      out.set(
+        customer,
+        inRange.reduce((s, e) => s + e.value, 0),
+      );
     }
     return out;
   }

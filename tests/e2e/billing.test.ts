@@ -15,7 +15,22 @@ import type { Locator, Page } from 'playwright-core';
 import { seedUsage, startBillingStack, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
 import { PLANS } from '../../api/config/plans';
-import { buildExtension, finished, launchWithExtension, num, openPopup, openToolbar, ROOT, screenshotPath, selectFirstLine, serveTestSite, ui, WAIT, type LoadedExtension, type TestSite } from './helpers';
+import {
+  buildExtension,
+  finished,
+  launchWithExtension,
+  num,
+  openPopup,
+  openToolbar,
+  ROOT,
+  screenshotPath,
+  selectFirstLine,
+  serveTestSite,
+  ui,
+  WAIT,
+  type LoadedExtension,
+  type TestSite,
+} from './helpers';
 
 /** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
 declare const chrome: { action: { getBadgeText(details: object): Promise<string> } };
@@ -56,7 +71,9 @@ async function clickOpensTab(popup: Page, button: Locator, url: RegExp): Promise
     .locator('p.error')
     .waitFor(WAIT)
     .then(async () => {
-      throw new Error(`the popup showed an error instead of opening a tab: ${await popup.locator('p.error').textContent()}`);
+      throw new Error(
+        `the popup showed an error instead of opening a tab: ${await popup.locator('p.error').textContent()}`,
+      );
     });
   refused.catch(() => {}); // only its first outcome matters, and only if it comes first
   await button.click();
@@ -114,12 +131,21 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     await popupButtons(popup).upgrade.waitFor({ state: 'visible', ...WAIT });
     const deliveriesBefore = b.stripe.deliveries().length;
 
-    const checkout = await clickOpensTab(popup, popupButtons(popup).upgrade, new RegExp(`^${b.stripe.url}/checkout/cs_test_\\w+$`));
+    const checkout = await clickOpensTab(
+      popup,
+      popupButtons(popup).upgrade,
+      new RegExp(`^${b.stripe.url}/checkout/cs_test_\\w+$`),
+    );
     const sessionId = checkout.url().split('/').pop()!;
     // The API created this user's Stripe customer and a subscription Checkout Session for them.
     customerId = (await customerOf(USER)) ?? '';
     expect(customerId).toMatch(/^cus_/);
-    expect(b.stripe.checkoutSession(sessionId)).toMatchObject({ status: 'open', mode: 'subscription', customer: customerId, client_reference_id: USER });
+    expect(b.stripe.checkoutSession(sessionId)).toMatchObject({
+      status: 'open',
+      mode: 'subscription',
+      customer: customerId,
+      client_reference_id: USER,
+    });
     expect(await checkout.title()).toBe('Checkout (stand-in)');
     expect(await checkout.getByText('OFFLINE STRIPE STAND-IN').isVisible()).toBe(true);
     expect(await checkout.getByText(`Customer ${customerId}.`).isVisible()).toBe(true);
@@ -128,10 +154,18 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     // Pay: the stand-in completes the session as Stripe would and delivers the events (signed) before redirecting.
     await checkout.getByRole('button', { name: 'Pay (stand-in)' }).click();
     await checkout.waitForURL(`${b.stripe.url}/done?checkout=success`, WAIT);
-    expect(deliveredSince(deliveriesBefore)).toEqual(['customer.subscription.created 200', 'checkout.session.completed 200', 'invoice.paid 200']);
+    expect(deliveredSince(deliveriesBefore)).toEqual([
+      'customer.subscription.created 200',
+      'checkout.session.completed 200',
+      'invoice.paid 200',
+    ]);
     const session = b.stripe.checkoutSession(sessionId)!;
     expect(session.status).toBe('complete');
-    expect(b.stripe.subscription(String(session.subscription))).toMatchObject({ status: 'active', customer: customerId, metadata: { userId: USER } });
+    expect(b.stripe.subscription(String(session.subscription))).toMatchObject({
+      status: 'active',
+      customer: customerId,
+      metadata: { userId: USER },
+    });
     await checkout.close();
     await popup.close();
   });
@@ -144,8 +178,12 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     expect(num(await popup.getByTestId('used').textContent())).toBe(0); // a new paid period; the free one keeps its 16,400
     // The headline is the included allowance left, not the spending cap (issue 9); the cap follows in a line.
     expect(num(await popup.getByTestId('remaining').textContent())).toBe(PRO.includedTokens);
-    expect(await popup.getByTestId('then').textContent()).toBe(`Then $0.002 per 1,000 tokens, up to ${(PRO.hardCapTokens - PRO.includedTokens).toLocaleString('en-US')} more (your spending cap).`);
-    expect(await popup.getByTestId('chart').locator('figcaption').textContent()).toContain('Nothing used yet this period');
+    expect(await popup.getByTestId('then').textContent()).toBe(
+      `Then $0.002 per 1,000 tokens, up to ${(PRO.hardCapTokens - PRO.includedTokens).toLocaleString('en-US')} more (your spending cap).`,
+    );
+    expect(await popup.getByTestId('chart').locator('figcaption').textContent()).toContain(
+      'Nothing used yet this period',
+    );
     await popupButtons(popup).manage.waitFor({ state: 'visible', ...WAIT });
     expect(await popupButtons(popup).upgrade.count()).toBe(0);
     expect(await popup.getByTestId('alert').count()).toBe(0);
@@ -175,7 +213,9 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     expect(await popup.getByTestId('plan').textContent()).toBe('Pro plan');
     expect(num(await popup.getByTestId('used').textContent())).toBe(billed);
     expect(num(await popup.getByTestId('remaining').textContent())).toBe(PRO.includedTokens - billed);
-    expect(await popup.getByTestId('headline').textContent()).toBe(`${(PRO.includedTokens - billed).toLocaleString('en-US')} tokens left of the included 500,000`);
+    expect(await popup.getByTestId('headline').textContent()).toBe(
+      `${(PRO.includedTokens - billed).toLocaleString('en-US')} tokens left of the included 500,000`,
+    );
     expect(await popup.getByTestId('recent').locator('li').count()).toBeGreaterThanOrEqual(1);
     await popup.screenshot({ path: screenshotPath('billing-4-popup-pro-after-rewrite'), fullPage: true });
     await popup.close();
@@ -183,7 +223,11 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
 
   it('"Manage billing" opens the stand-in billing portal for this customer; cancelling at period end keeps Pro until then', async () => {
     const popup = await openPopup(ext);
-    const portal = await clickOpensTab(popup, popupButtons(popup).manage, new RegExp(`^${b.stripe.url}/portal/bps_\\w+$`));
+    const portal = await clickOpensTab(
+      popup,
+      popupButtons(popup).manage,
+      new RegExp(`^${b.stripe.url}/portal/bps_\\w+$`),
+    );
     expect(await portal.title()).toBe('Billing portal (stand-in)');
     expect(await portal.getByText(new RegExp(`Customer ${customerId}: sub_\\w+ \\(active\\)`)).isVisible()).toBe(true);
     await portal.screenshot({ path: screenshotPath('billing-5-portal'), fullPage: true });
@@ -199,7 +243,9 @@ describe('billing from the popup (Chromium, Stripe stand-in)', () => {
     await again.getByTestId('remaining').waitFor(WAIT);
     expect(await again.getByTestId('plan').textContent()).toBe('Pro plan');
     // The popup says when Pro ends.
-    expect(await again.getByTestId('plan-ends').textContent()).toMatch(/^Pro ends on \w{3} \d{1,2}; you will be on Free after that\.$/);
+    expect(await again.getByTestId('plan-ends').textContent()).toMatch(
+      /^Pro ends on \w{3} \d{1,2}; you will be on Free after that\.$/,
+    );
     await popupButtons(again).manage.waitFor({ state: 'visible', ...WAIT });
     expect(await popupButtons(again).upgrade.count()).toBe(0);
     await again.close();

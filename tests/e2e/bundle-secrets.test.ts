@@ -44,13 +44,21 @@ function files(dir: string): string[] {
 
 describe('built extension', () => {
   it('contains none of the secrets in its build environment, nor anything shaped like a secret', async () => {
-    const dir = await buildExtension({ ...CANARIES, REDRAFT_CLERK_PUBLISHABLE_KEY: 'pk_test_Y2FuYXJ5LmNsZXJrLmFjY291bnRzLmRldiQ', REDRAFT_API_URL: 'https://api.redraft.example' }, outRoot);
+    const dir = await buildExtension(
+      {
+        ...CANARIES,
+        REDRAFT_CLERK_PUBLISHABLE_KEY: 'pk_test_Y2FuYXJ5LmNsZXJrLmFjY291bnRzLmRldiQ',
+        REDRAFT_API_URL: 'https://api.redraft.example',
+      },
+      outRoot,
+    );
     const all = files(dir);
     expect(all.some((f) => f.endsWith('background.js'))).toBe(true);
     const findings: string[] = [];
     for (const f of all) {
       const text = readFileSync(f, 'latin1');
-      for (const [name, value] of Object.entries(CANARIES)) if (text.includes(value) || text.includes('CANARY')) findings.push(`${f}: ${name}`);
+      for (const [name, value] of Object.entries(CANARIES))
+        if (text.includes(value) || text.includes('CANARY')) findings.push(`${f}: ${name}`);
       for (const [name, re] of SECRET_SHAPES) {
         const m = re.exec(text);
         if (m) findings.push(`${f}: ${name} (${m[0].slice(0, 24)}…)`);

@@ -15,10 +15,31 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { startStack, type Stack } from '../support/stack';
-import { buildExtension, finished, launchWithExtension, openPopup, ROOT, screenshotPath, sendOpenToolbar, ui, WAIT, type LoadedExtension } from './helpers';
+import {
+  buildExtension,
+  finished,
+  launchWithExtension,
+  openPopup,
+  ROOT,
+  screenshotPath,
+  sendOpenToolbar,
+  ui,
+  WAIT,
+  type LoadedExtension,
+} from './helpers';
 import { buildEditorPages } from './editors/build';
 import { serveEditorSite, type EditorSite } from './editors/server';
-import { changes, EDITOR_CASES, editorFrame, initialText, modelText, postButton, selectText, waitReady, type EditorCase } from './editors/fixtures';
+import {
+  changes,
+  EDITOR_CASES,
+  editorFrame,
+  initialText,
+  modelText,
+  postButton,
+  selectText,
+  waitReady,
+  type EditorCase,
+} from './editors/fixtures';
 
 const SENTENCE = 'The middle sentence is plain and dull.';
 const USER = 'e2e_editors';
@@ -65,13 +86,16 @@ async function anchorInPage(c: EditorCase): Promise<{ left: number; top: number;
   );
   let x = 0;
   let y = 0;
-  for (let f: Frame | null = frame; f && f.parentFrame(); f = f.parentFrame()) {
+  for (let f: Frame | null = frame; f?.parentFrame(); f = f.parentFrame()) {
     const el = await f.frameElement();
     const o = await el.evaluate((node) => {
       const iframe = node as HTMLIFrameElement;
       const r = iframe.getBoundingClientRect();
       const s = getComputedStyle(iframe);
-      return { x: r.left + iframe.clientLeft + parseFloat(s.paddingLeft), y: r.top + iframe.clientTop + parseFloat(s.paddingTop) };
+      return {
+        x: r.left + iframe.clientLeft + parseFloat(s.paddingLeft),
+        y: r.top + iframe.clientTop + parseFloat(s.paddingTop),
+      };
     });
     x += o.x;
     y += o.y;
@@ -84,7 +108,10 @@ beforeAll(async () => {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   stack = await startStack({ model: { tokensPerSecond: 0 } });
-  const [dir] = await Promise.all([buildExtension({ REDRAFT_API_URL: stack.api }, join(out, 'ext')), buildEditorPages(join(out, 'site'))]);
+  const [dir] = await Promise.all([
+    buildExtension({ REDRAFT_API_URL: stack.api }, join(out, 'ext')),
+    buildEditorPages(join(out, 'site')),
+  ]);
   site = await serveEditorSite(join(out, 'site'));
   ext = await launchWithExtension(dir);
   const popup = await openPopup(ext);
@@ -100,7 +127,11 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  console.log(`editor → strategy taken:\n${Object.entries(how).map(([k, v]) => `  ${k.padEnd(20)} ${v}`).join('\n')}`);
+  console.log(
+    `editor → strategy taken:\n${Object.entries(how)
+      .map(([k, v]) => `  ${k.padEnd(20)} ${v}`)
+      .join('\n')}`,
+  );
   await ext?.close().catch(() => {});
   await site?.close().catch(() => {});
   await stack?.close().catch(() => {});
@@ -224,34 +255,48 @@ describe('Insert below in each editor', () => {
 
 /** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
 declare const chrome: {
-  tabs: { query(q: { url: string }): Promise<{ id?: number }[]>; sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown> };
-  runtime: { onMessage: { addListener(fn: (m: { type?: string }, s: { frameId?: number; url?: string }) => undefined): void } };
+  tabs: {
+    query(q: { url: string }): Promise<{ id?: number }[]>;
+    sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown>;
+  };
+  runtime: {
+    onMessage: { addListener(fn: (m: { type?: string }, s: { frameId?: number; url?: string }) => undefined): void };
+  };
 };
 
 describe('where Replace cannot work, and frames the shortcut reaches', () => {
   it('an editor that refuses every change: the panel says so plainly, never "Replaced", and offers Copy', async () => {
     const u = ui(page);
     problems.length = 0;
-    const c: EditorCase = { id: 'refusing', path: 'refusing.html', frames: [], field: '#editor', modelWindow: 'editor-frame', kind: 'rich' };
+    const c: EditorCase = {
+      id: 'refusing',
+      path: 'refusing.html',
+      frames: [],
+      field: '#editor',
+      modelWindow: 'editor-frame',
+      kind: 'rich',
+    };
     await page.goto(site.url + c.path);
     await waitReady(page, c);
-    const before = await page.locator('#editor').innerText();
+    const before = await page.locator('#editor').textContent();
     await selectUntilToolbar(c);
     await u.action('rewrite').click();
     await finished(page);
     await u.cmd('replace').click();
-    await expect.poll(() => u.note.textContent(), WAIT).toMatch(/did not accept the text, so nothing was changed\. Copy it/);
+    await expect
+      .poll(() => u.note.textContent(), WAIT)
+      .toMatch(/did not accept the text, so nothing was changed\. Copy it/);
     expect(await u.note.textContent()).not.toMatch(/Replaced/);
     expect(await u.cmd('copy').isVisible()).toBe(true);
     expect(await u.cmd('undo').isVisible()).toBe(false);
-    expect(await page.locator('#editor').innerText()).toBe(before);
+    expect(await page.locator('#editor').textContent()).toBe(before);
     await page.screenshot({ path: screenshotPath('editor-refusing') });
     await u.cmd('close').click();
   });
 
   it('a canvas-drawn editor (as Google Docs): the shortcut says it is not supported here instead of staying silent', async () => {
     const u = ui(page);
-    await page.goto(site.url + 'canvas.html');
+    await page.goto(`${site.url}canvas.html`);
     await page.waitForFunction(() => (window as { __editorTest?: { ready: boolean } }).__editorTest?.ready === true);
     // Typing goes to an offscreen contenteditable frame, as in Docs: that frame has the focus, the canvas is its parent's.
     await page.frameLocator('iframe[title="text event target"]').locator('body').focus();
@@ -298,11 +343,15 @@ describe('where Replace cannot work, and frames the shortcut reaches', () => {
       }, WAIT)
       .toBe(true);
     // Opened from the keyboard: the focus is on the first action, in the top page.
-    await expect.poll(() => u.action('rewrite').evaluate((b) => (b.getRootNode() as ShadowRoot).activeElement === b), WAIT).toBe(true);
+    await expect
+      .poll(() => u.action('rewrite').evaluate((b) => (b.getRootNode() as ShadowRoot).activeElement === b), WAIT)
+      .toBe(true);
     await page.keyboard.press('Escape');
     await u.toolbar.waitFor({ state: 'hidden', ...WAIT });
 
-    const reports = await ext.worker.evaluate(() => (globalThis as unknown as { __reports: { frameId?: number; url?: string }[] }).__reports);
+    const reports = await ext.worker.evaluate(
+      () => (globalThis as unknown as { __reports: { frameId?: number; url?: string }[] }).__reports,
+    );
     const frameId = reports.find((r) => r.url?.startsWith(site.crossOrigin))?.frameId;
     expect(frameId).toBeGreaterThan(0);
     await selectQuietly();

@@ -34,9 +34,19 @@ import {
 
 /** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
 declare const chrome: {
-  runtime: { getManifest(): { manifest_version: number; host_permissions?: string[]; permissions?: string[]; commands?: Record<string, { suggested_key?: unknown }> } };
+  runtime: {
+    getManifest(): {
+      manifest_version: number;
+      host_permissions?: string[];
+      permissions?: string[];
+      commands?: Record<string, { suggested_key?: unknown }>;
+    };
+  };
   action: { getBadgeText(details: object): Promise<string> };
-  tabs: { query(q: { url: string }): Promise<{ id?: number }[]>; sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown> };
+  tabs: {
+    query(q: { url: string }): Promise<{ id?: number }[]>;
+    sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown>;
+  };
 };
 
 const USER = 'e2e_marketer';
@@ -90,7 +100,16 @@ afterAll(async () => {
 describe('extension in Chromium', () => {
   afterEach(async () => {
     // A failed test must not leave its panel open for the next one.
-    if (page && (await ui(page).panel.isVisible().catch(() => false))) await ui(page).cmd('close').click().catch(() => {});
+    if (
+      page &&
+      (await ui(page)
+        .panel.isVisible()
+        .catch(() => false))
+    )
+      await ui(page)
+        .cmd('close')
+        .click()
+        .catch(() => {});
   });
 
   it('loads the built extension with the API origin in host_permissions and no secret in the bundle', async () => {
@@ -138,7 +157,7 @@ describe('extension in Chromium', () => {
     await popup.close();
   });
 
-  it('textarea: the result streams in, Replace inserts it, the page\'s own undo (Ctrl+Z) restores the original', async () => {
+  it("textarea: the result streams in, Replace inserts it, the page's own undo (Ctrl+Z) restores the original", async () => {
     const u = ui(page);
     const ta = page.locator('#ta');
     const original = await ta.inputValue();
@@ -169,7 +188,9 @@ describe('extension in Chromium', () => {
     await u.cmd('replace').click();
     await expect.poll(() => ta.inputValue()).toBe(original.replace(firstLine, text));
     // The editing pipeline ran as if typed: beforeinput + input with inputType insertText (React/Draft listen to these).
-    const events = await page.evaluate(() => (window as unknown as { __events: { id: string; type: string; inputType: string }[] }).__events);
+    const events = await page.evaluate(
+      () => (window as unknown as { __events: { id: string; type: string; inputType: string }[] }).__events,
+    );
     // Through the browser's editing pipeline (execCommand), as if typed: an `input` event with inputType insertText
     // (the setRangeText fallback would say insertReplacementText). Chromium fires no `beforeinput` for execCommand.
     expect(events).toEqual([{ id: 'ta', type: 'input', inputType: 'insertText' }]);
@@ -188,7 +209,7 @@ describe('extension in Chromium', () => {
     await u.chipCmd('close').click();
   });
 
-  it('contenteditable: Replace, the panel\'s Undo restores the original, Replace again, Ctrl+Z restores it too', async () => {
+  it("contenteditable: Replace, the panel's Undo restores the original, Replace again, Ctrl+Z restores it too", async () => {
     const u = ui(page);
     const ce = page.locator('#ce');
     const originalHtml = await ce.innerHTML();
@@ -353,7 +374,9 @@ describe('extension in Chromium', () => {
     // Known before the click: the toolbar says when the tokens come back, and the actions are off.
     const blocked = page.locator('[data-redraft="blocked"]');
     await blocked.waitFor({ state: 'visible', ...WAIT });
-    expect(await blocked.textContent()).toMatch(/You have used all your tokens for this period; they come back on [A-Z][a-z]{2} \d+\./);
+    expect(await blocked.textContent()).toMatch(
+      /You have used all your tokens for this period; they come back on [A-Z][a-z]{2} \d+\./,
+    );
     expect(await u.action('rewrite').isDisabled()).toBe(true);
     await page.screenshot({ path: screenshotPath('9-toolbar-quota-exhausted') });
     await page.keyboard.press('Escape');
@@ -362,14 +385,20 @@ describe('extension in Chromium', () => {
   it('options page: validates the API URL and shows the signed-in user', async () => {
     const opts = await ext.context.newPage();
     await opts.goto(`chrome-extension://${ext.id}/options.html`);
-    await expect.poll(() => opts.getByTestId('options-user').textContent(), WAIT).toMatch(new RegExp(`Signed in as ${USER}`));
+    await expect
+      .poll(() => opts.getByTestId('options-user').textContent(), WAIT)
+      .toMatch(new RegExp(`Signed in as ${USER}`));
     const input = opts.getByLabel('API address');
     await input.fill('http://api.example.com');
     await opts.getByRole('button', { name: 'Save', exact: true }).click();
-    await expect.poll(() => opts.getByTestId('options-status').textContent(), WAIT).toMatch(/only allowed for this machine/);
-    await input.fill(stack.api + '/');
+    await expect
+      .poll(() => opts.getByTestId('options-status').textContent(), WAIT)
+      .toMatch(/only allowed for this machine/);
+    await input.fill(`${stack.api}/`);
     await opts.getByRole('button', { name: 'Save', exact: true }).click();
-    await expect.poll(() => opts.getByTestId('options-status').textContent(), WAIT).toMatch(/Saved .* answers \/health/);
+    await expect
+      .poll(() => opts.getByTestId('options-status').textContent(), WAIT)
+      .toMatch(/Saved .* answers \/health/);
     await opts.close();
   });
 });
@@ -397,7 +426,13 @@ describe('out of the way', () => {
     // A double-clicked word in a field: nothing.
     await page.locator('#ta').dblclick({ position: { x: 20, y: 12 } });
     await settle();
-    expect(await page.evaluate(() => (document.activeElement as HTMLTextAreaElement).selectionEnd - (document.activeElement as HTMLTextAreaElement).selectionStart)).toBeGreaterThan(0);
+    expect(
+      await page.evaluate(
+        () =>
+          (document.activeElement as HTMLTextAreaElement).selectionEnd -
+          (document.activeElement as HTMLTextAreaElement).selectionStart,
+      ),
+    ).toBeGreaterThan(0);
     expect(await u.button.isVisible()).toBe(false);
 
     // A real selection in a field: the button beside it, not the toolbar; the button opens the toolbar.
@@ -412,7 +447,9 @@ describe('out of the way', () => {
 
     // Off on this site: selections show nothing, the shortcut still works.
     await u.toolbar.locator('[data-cmd="site-off"]').click();
-    await expect.poll(() => page.locator('[data-redraft="hint"]').textContent(), WAIT).toMatch(/Redraft is off on 127\.0\.0\.1/);
+    await expect
+      .poll(() => page.locator('[data-redraft="hint"]').textContent(), WAIT)
+      .toMatch(/Redraft is off on 127\.0\.0\.1/);
     await selectFirstLine(page, page.locator('#ta'));
     await settle();
     expect(await u.button.isVisible()).toBe(false);
@@ -436,9 +473,15 @@ describe('out of the way', () => {
 describe('choice, styles, keyboard, dark mode', () => {
   const lastUserMessage = () => {
     const body = stack.model.lastRequestBody as { messages: { role: string; content: string }[] };
-    return body.messages.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+    return body.messages
+      .filter((m) => m.role === 'user')
+      .map((m) => m.content)
+      .join('\n');
   };
-  const systemMessage = () => (stack.model.lastRequestBody as { messages: { role: string; content: string }[] }).messages.find((m) => m.role === 'system')?.content ?? '';
+  const systemMessage = () =>
+    (stack.model.lastRequestBody as { messages: { role: string; content: string }[] }).messages.find(
+      (m) => m.role === 'system',
+    )?.content ?? '';
 
   it('versions and instructions: say what you want, Try again adds a version (‹ 2/2 ›), Refine makes a new one from the shown one, Replace uses the shown one', async () => {
     await stack.db.hset(`rd:{${USER}}:quota`, 'used', '0'); // the badge test used the allowance up
@@ -521,11 +564,14 @@ describe('choice, styles, keyboard, dark mode', () => {
     await page.evaluate(() => ((window as unknown as { __escapes: number }).__escapes = 0));
     await sendOpenToolbar(ext, site.url, 'focused');
     await u.toolbar.waitFor({ state: 'visible', ...WAIT });
-    const focused = () => page.evaluate(() => {
-      const host = document.querySelector('redraft-selection');
-      const el = host?.shadowRoot?.activeElement as HTMLElement | null | undefined;
-      return el ? el.dataset.action ?? el.dataset.option ?? el.dataset.cmd ?? el.dataset.redraft ?? el.tagName : document.activeElement?.id ?? null;
-    });
+    const focused = () =>
+      page.evaluate(() => {
+        const host = document.querySelector('redraft-selection');
+        const el = host?.shadowRoot?.activeElement as HTMLElement | null | undefined;
+        return el
+          ? (el.dataset.action ?? el.dataset.option ?? el.dataset.cmd ?? el.dataset.redraft ?? el.tagName)
+          : (document.activeElement?.id ?? null);
+      });
     await expect.poll(focused, WAIT).toBe('rewrite');
     await page.keyboard.press('ArrowRight');
     expect(await focused()).toBe('shorten');
@@ -724,7 +770,9 @@ Keep this second line exactly as it is.</textarea>
 
   it('on linkedin.com a social post defaults to LinkedIn and counts against its 3,000 characters', async () => {
     const li = await ext.context.newPage();
-    await li.route('https://www.linkedin.com/**', (r) => r.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: TALL }));
+    await li.route('https://www.linkedin.com/**', (r) =>
+      r.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: TALL }),
+    );
     try {
       await li.goto('https://www.linkedin.com/feed/');
       await contentScriptReady(li);

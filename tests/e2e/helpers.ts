@@ -34,7 +34,8 @@ export async function buildExtension(env: Record<string, string>, outRoot: strin
     child.on('exit', done);
   });
   const dir = join(outRoot, 'chrome-mv3');
-  if (code !== 0 || !existsSync(join(dir, 'manifest.json'))) throw new Error(`wxt build failed (exit ${code}):\n${output.join('')}`);
+  if (code !== 0 || !existsSync(join(dir, 'manifest.json')))
+    throw new Error(`wxt build failed (exit ${code}):\n${output.join('')}`);
   return dir;
 }
 
@@ -63,7 +64,8 @@ export interface LoadedExtension {
 }
 
 export async function launchWithExtension(extensionDir: string): Promise<LoadedExtension> {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}. Install it: sudo apt-get install -y chromium`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}. Install it: sudo apt-get install -y chromium`);
   const profile = mkdtempSync(join(tmpdir(), 'redraft-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -81,7 +83,9 @@ export async function launchWithExtension(extensionDir: string): Promise<LoadedE
       '--disable-sync',
     ],
   });
-  const worker = context.serviceWorkers().find((w) => w.url().startsWith('chrome-extension://')) ?? (await context.waitForEvent('serviceworker', { timeout: 15_000 }));
+  const worker =
+    context.serviceWorkers().find((w) => w.url().startsWith('chrome-extension://')) ??
+    (await context.waitForEvent('serviceworker', { timeout: 15_000 }));
   const id = new URL(worker.url()).host;
   return {
     context,
@@ -195,7 +199,9 @@ export async function showOnPageText(ext: LoadedExtension, on = true) {
 
 /** Waits until the panel finished (Done/Stopped) and returns the streamed text. */
 export async function finished(p: Page): Promise<string> {
-  await ui(p).cmd('stop').waitFor({ state: 'hidden', ...WAIT });
+  await ui(p)
+    .cmd('stop')
+    .waitFor({ state: 'hidden', ...WAIT });
   return (await ui(p).result.textContent()) ?? '';
 }
 
@@ -236,11 +242,27 @@ export async function openPopup(ext: LoadedExtension): Promise<Page> {
 export const num = (text: string | null) => Number((text ?? '').replace(/,/g, ''));
 
 /** axe-core on Redraft's own UI (its shadow root) in the page: the serious and critical violations, if any. */
-export async function axeOnRedraft(p: Page): Promise<{ id: string; impact: string | null | undefined; help: string; nodes: string[] }[]> {
+export async function axeOnRedraft(
+  p: Page,
+): Promise<{ id: string; impact: string | null | undefined; help: string; nodes: string[] }[]> {
   await p.addScriptTag({ path: join(ROOT, 'node_modules/axe-core/axe.min.js') });
   return p.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: { id: string; impact?: string | null; help: string; nodes: { target: unknown }[] }[] }> } }).axe;
-    const r = await axe.run({ include: [['redraft-selection', '[data-redraft="root"]']] }, { resultTypes: ['violations'] });
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: unknown,
+            opts: unknown,
+          ): Promise<{
+            violations: { id: string; impact?: string | null; help: string; nodes: { target: unknown }[] }[];
+          }>;
+        };
+      }
+    ).axe;
+    const r = await axe.run(
+      { include: [['redraft-selection', '[data-redraft="root"]']] },
+      { resultTypes: ['violations'] },
+    );
     return r.violations
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')
       .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => JSON.stringify(n.target)) }));
@@ -251,7 +273,10 @@ export async function axeOnRedraft(p: Page): Promise<{ id: string; impact: strin
 export async function sendOpenToolbar(ext: LoadedExtension, url: string, scope: 'focused' | 'frame', frameId?: number) {
   await ext.worker.evaluate(
     async ({ url, scope, frameId }) => {
-      type Tabs = { query(q: { url: string }): Promise<{ id?: number }[]>; sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown> };
+      type Tabs = {
+        query(q: { url: string }): Promise<{ id?: number }[]>;
+        sendMessage(tabId: number, msg: unknown, opts?: { frameId: number }): Promise<unknown>;
+      };
       const tabs = (globalThis as unknown as { chrome: { tabs: Tabs } }).chrome.tabs;
       const [tab] = await tabs.query({ url: `${url}*` });
       const msg = { type: 'redraft/open-toolbar', scope };

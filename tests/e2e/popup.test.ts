@@ -15,11 +15,29 @@ import type { AxeResults, Result } from 'axe-core';
 import { seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { PLANS } from '../../api/config/plans';
 import type { UsageResponse } from '../../shared/contract';
-import { buildExtension, finished, launchWithExtension, num, openPopup, openToolbar, ROOT, screenshotPath, selectFirstLine, serveTestSite, ui, WAIT, type LoadedExtension, type TestSite } from './helpers';
+import {
+  buildExtension,
+  finished,
+  launchWithExtension,
+  num,
+  openPopup,
+  openToolbar,
+  ROOT,
+  screenshotPath,
+  selectFirstLine,
+  serveTestSite,
+  ui,
+  WAIT,
+  type LoadedExtension,
+  type TestSite,
+} from './helpers';
 
 /** The extension APIs as used inside `worker.evaluate` (which runs in the service worker, not here). */
 declare const chrome: {
-  action: { getBadgeText(details: object): Promise<string>; getBadgeBackgroundColor(details: object): Promise<number[]> };
+  action: {
+    getBadgeText(details: object): Promise<string>;
+    getBadgeBackgroundColor(details: object): Promise<number[]>;
+  };
   storage: { local: { get(key: string): Promise<Record<string, unknown>> } };
 };
 declare const axe: { run(context: Document, options: object): Promise<AxeResults> };
@@ -35,10 +53,21 @@ let ext: LoadedExtension;
 let site: TestSite;
 let page: Page;
 /** axe figures per state and theme, written to test-results/popup-axe.json. */
-const figures: Record<string, { violations: number; seriousOrCritical: number; passes: number; incomplete: number; ids: string[] }> = {};
+const figures: Record<
+  string,
+  { violations: number; seriousOrCritical: number; passes: number; incomplete: number; ids: string[] }
+> = {};
 
-const badge = () => ext.worker.evaluate(async () => ({ text: await chrome.action.getBadgeText({}), color: await chrome.action.getBadgeBackgroundColor({}) }));
-const rgb = (c: number[]) => `#${c.slice(0, 3).map((n) => n.toString(16).padStart(2, '0')).join('')}`;
+const badge = () =>
+  ext.worker.evaluate(async () => ({
+    text: await chrome.action.getBadgeText({}),
+    color: await chrome.action.getBadgeBackgroundColor({}),
+  }));
+const rgb = (c: number[]) =>
+  `#${c
+    .slice(0, 3)
+    .map((n) => n.toString(16).padStart(2, '0'))
+    .join('')}`;
 const usageOf = async (userId: string) => (await (await (await b.as(userId))('/v1/usage')).json()) as UsageResponse;
 
 /** How axe got into the pages (reported with the figures). */
@@ -58,12 +87,26 @@ async function axeCheck(p: Page, label: string) {
   }
   const result = await p.evaluate(() => axe.run(document, {}));
   const bad = result.violations.filter((v: Result) => v.impact === 'serious' || v.impact === 'critical');
-  figures[label] = { violations: result.violations.length, seriousOrCritical: bad.length, passes: result.passes.length, incomplete: result.incomplete.length, ids: [...result.violations.map((v) => `${v.id} (${v.impact})`), ...result.incomplete.map((v) => `incomplete: ${v.id}`)] };
+  figures[label] = {
+    violations: result.violations.length,
+    seriousOrCritical: bad.length,
+    passes: result.passes.length,
+    incomplete: result.incomplete.length,
+    ids: [
+      ...result.violations.map((v) => `${v.id} (${v.impact})`),
+      ...result.incomplete.map((v) => `incomplete: ${v.id}`),
+    ],
+  };
   if (bad.length > 0) {
     console.log(
       `axe: ${label}\n` +
         JSON.stringify(
-          bad.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })) })),
+          bad.map((v) => ({
+            id: v.id,
+            impact: v.impact,
+            help: v.help,
+            nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })),
+          })),
           null,
           2,
         ),
@@ -76,7 +119,9 @@ async function axeCheck(p: Page, label: string) {
 async function bothThemes(p: Page, name: string) {
   for (const theme of ['light', 'dark'] as const) {
     await p.emulateMedia({ colorScheme: theme });
-    await expect.poll(() => p.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(theme === 'dark' ? 'rgb(24, 24, 27)' : 'rgb(255, 255, 255)');
+    await expect
+      .poll(() => p.evaluate(() => getComputedStyle(document.body).backgroundColor))
+      .toBe(theme === 'dark' ? 'rgb(24, 24, 27)' : 'rgb(255, 255, 255)');
     await axeCheck(p, `${name} (${theme})`);
     await p.screenshot({ path: screenshotPath(`${name}-${theme}`), fullPage: true });
   }
@@ -93,7 +138,10 @@ async function signIn(p: Page, userId: string) {
 async function barAgrees(p: Page): Promise<number> {
   const bar = p.getByTestId('bar');
   const pct = Number(await bar.getAttribute('data-pct'));
-  const [fill, whole] = await bar.evaluate((el) => [(el.firstElementChild as HTMLElement).getBoundingClientRect().width, el.getBoundingClientRect().width]);
+  const [fill, whole] = await bar.evaluate((el) => [
+    (el.firstElementChild as HTMLElement).getBoundingClientRect().width,
+    el.getBoundingClientRect().width,
+  ]);
   expect(Math.abs(fill! / whole! - pct / 100)).toBeLessThan(0.01);
   expect(await bar.getAttribute('aria-valuenow')).toBe(String(pct));
   return pct;
@@ -113,7 +161,18 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  writeFileSync(join(ROOT, 'test-results/popup-axe.json'), JSON.stringify({ axeVersion: JSON.parse(readFileSync(join(ROOT, 'node_modules/axe-core/package.json'), 'utf8')).version, injectedWith: [...injection], states: figures }, null, 2));
+  writeFileSync(
+    join(ROOT, 'test-results/popup-axe.json'),
+    JSON.stringify(
+      {
+        axeVersion: JSON.parse(readFileSync(join(ROOT, 'node_modules/axe-core/package.json'), 'utf8')).version,
+        injectedWith: [...injection],
+        states: figures,
+      },
+      null,
+      2,
+    ),
+  );
   await ext?.close().catch(() => {});
   await site?.close().catch(() => {});
   await b?.close().catch(() => {});
@@ -137,13 +196,16 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     expect(await popup.getByTestId('bar-label').textContent()).toBe('16,400 of 20,000 used (82%)');
     expect(await barAgrees(popup)).toBe(82);
     expect(await popup.getByTestId('bar').getAttribute('class')).toContain('bar-warn');
-    for (const id of ['overage-used', 'overage-cost', 'then', 'used-line', 'spending-cap', 'cap-note']) expect(await popup.getByTestId(id).count(), id).toBe(0);
+    for (const id of ['overage-used', 'overage-cost', 'then', 'used-line', 'spending-cap', 'cap-note'])
+      expect(await popup.getByTestId(id).count(), id).toBe(0);
     expect(await popup.getByText(/overage so far/i).count()).toBe(0);
 
     const offer = (await usageOf(FREE_USER)).proPlan;
     expect(offer.monthlyPriceUsd).toBe(PRO.baseUsdPerMonth);
     await popup.getByRole('button', { name: `Upgrade to Pro · $${offer.monthlyPriceUsd}/month` }).waitFor(WAIT);
-    expect(await popup.getByTestId('upgrade-offer').textContent()).toBe('$20 a month for 500,000 tokens, then $0.002 per 1,000 tokens up to a spending cap you choose (at most $50 a month).');
+    expect(await popup.getByTestId('upgrade-offer').textContent()).toBe(
+      '$20 a month for 500,000 tokens, then $0.002 per 1,000 tokens up to a spending cap you choose (at most $50 a month).',
+    );
     expect(await badge()).toEqual({ text: '82%', color: expect.anything() });
     expect(rgb((await badge()).color)).toBe('#b45309');
     await bothThemes(popup, 'popup-free');
@@ -162,9 +224,29 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     await u.cmd('close').click();
 
     // Kept in chrome.storage.local only: the input's start and the result.
-    await expect.poll(async () => ((await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites as unknown[] | undefined)?.length ?? 0, WAIT).toBe(1);
-    const stored = (await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites as { action: string; text: string; result: string; requestId: string }[];
-    expect(stored[0]).toMatchObject({ action: 'rewrite', text: 'Our shoes are good and you should buy them.', result, requestId: expect.stringMatching(/^rd_/) });
+    await expect
+      .poll(
+        async () =>
+          (
+            (await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites as
+              | unknown[]
+              | undefined
+          )?.length ?? 0,
+        WAIT,
+      )
+      .toBe(1);
+    const stored = (await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites as {
+      action: string;
+      text: string;
+      result: string;
+      requestId: string;
+    }[];
+    expect(stored[0]).toMatchObject({
+      action: 'rewrite',
+      text: 'Our shoes are good and you should buy them.',
+      result,
+      requestId: expect.stringMatching(/^rd_/),
+    });
 
     const popup = await openPopup(ext);
     await popup.getByTestId('recent').waitFor(WAIT);
@@ -187,7 +269,9 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     await popup.getByRole('button', { name: 'Clear' }).click();
     await expect.poll(() => popup.getByTestId('recent').locator('button.item').count(), WAIT).toBe(0);
     expect(await popup.getByRole('button', { name: 'Clear' }).count()).toBe(0);
-    expect((await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites).toBeUndefined();
+    expect(
+      (await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites,
+    ).toBeUndefined();
     // The API's record of the rewrite (tokens only) stays.
     expect(await popup.getByTestId('recent').locator('li').count()).toBeGreaterThanOrEqual(2);
     await popup.close();
@@ -202,14 +286,26 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     await u.action('shorten').click();
     await finished(page);
     await u.cmd('close').click();
-    await expect.poll(async () => ((await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites as unknown[] | undefined)?.length ?? 0, WAIT).toBe(1);
+    await expect
+      .poll(
+        async () =>
+          (
+            (await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites as
+              | unknown[]
+              | undefined
+          )?.length ?? 0,
+        WAIT,
+      )
+      .toBe(1);
 
     await subscribeDirect(b, PRO_USER);
     await seedUsage(b.stack, PRO_USER, 120_000, Date.now());
     const popup = await openPopup(ext);
     await popup.getByRole('button', { name: 'Sign out' }).click();
     await popup.getByLabel('Local user id').waitFor(WAIT);
-    expect((await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites).toBeUndefined();
+    expect(
+      (await ext.worker.evaluate(() => chrome.storage.local.get('recentRewrites'))).recentRewrites,
+    ).toBeUndefined();
     await signIn(popup, PRO_USER);
     expect(await popup.getByTestId('plan').textContent()).toBe('Pro plan');
     expect(await popup.getByTestId('headline').textContent()).toBe('380,000 tokens left of the included 500,000');
@@ -217,7 +313,9 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     expect(await popup.getByTestId('bar-label').textContent()).toBe('120,000 of 500,000 included used (24%)');
     expect(await barAgrees(popup)).toBe(24);
     expect(await popup.getByTestId('bar').getAttribute('class')).toContain('bar-ok');
-    expect(await popup.getByTestId('then').textContent()).toBe('Then $0.002 per 1,000 tokens, up to 25,000,000 more (your spending cap).');
+    expect(await popup.getByTestId('then').textContent()).toBe(
+      'Then $0.002 per 1,000 tokens, up to 25,000,000 more (your spending cap).',
+    );
     expect(await popup.getByRole('button', { name: /Upgrade/ }).count()).toBe(0);
     await popup.getByRole('button', { name: 'Manage billing' }).waitFor(WAIT);
     expect(await popup.getByTestId('recent').locator('button.item').count()).toBe(0);
@@ -229,7 +327,12 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     await popup.getByLabel(/Spending cap on overage/).fill('10');
     await cap.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => popup.getByTestId('spending-cap-value').textContent(), WAIT).toBe('$10.00');
-    const usageNow = async () => (await (await fetch(`${b.stack.api}/v1/usage`, { headers: { Authorization: `Bearer ${await b.stack.token(PRO_USER)}` } })).json()) as UsageResponse;
+    const usageNow = async () =>
+      (await (
+        await fetch(`${b.stack.api}/v1/usage`, {
+          headers: { Authorization: `Bearer ${await b.stack.token(PRO_USER)}` },
+        })
+      ).json()) as UsageResponse;
     const capped = await usageNow();
     expect(capped.overageCapUsd).toBe(10);
     expect(capped.hardCapTokens).toBe(PRO.includedTokens + 10 * (1000 / PRO.overageUsdPer1k));
@@ -247,11 +350,17 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     await seedUsage(b.stack, PRO_USER, 505_000, Date.now()); // 625,000 in all
     const popup = await openPopup(ext);
     await popup.getByTestId('balance').waitFor(WAIT);
-    expect(await popup.getByTestId('headline').textContent()).toBe('125,000 tokens over the included 500,000 · $0.25 so far');
+    expect(await popup.getByTestId('headline').textContent()).toBe(
+      '125,000 tokens over the included 500,000 · $0.25 so far',
+    );
     expect((await usageOf(PRO_USER)).estimatedOverageUsd).toBe(0.25);
-    expect(await popup.getByTestId('bar-label').textContent()).toBe('0% of your spending cap used · 24,875,000 tokens left');
+    expect(await popup.getByTestId('bar-label').textContent()).toBe(
+      '0% of your spending cap used · 24,875,000 tokens left',
+    );
     expect(await barAgrees(popup)).toBe(0);
-    expect(await popup.getByTestId('used-line').textContent()).toBe('625,000 used this period: 500,000 included, then 125,000 billed as overage at $0.002 per 1,000.');
+    expect(await popup.getByTestId('used-line').textContent()).toBe(
+      '625,000 used this period: 500,000 included, then 125,000 billed as overage at $0.002 per 1,000.',
+    );
     expect(await popup.getByTestId('bar').getAttribute('class')).toContain('bar-ok');
     expect(await popup.getByTestId('cap-note').count()).toBe(0);
     expect(await popup.locator('.alert-danger').count()).toBe(0);
@@ -265,10 +374,14 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     await b.stack.db.hset(`rd:{${PRO_USER}}:quota`, 'used', String(23_000_000));
     let popup = await openPopup(ext);
     await popup.getByTestId('balance').waitFor(WAIT);
-    expect(await popup.getByTestId('bar-label').textContent()).toBe('90% of your spending cap used · 2,500,000 tokens left');
+    expect(await popup.getByTestId('bar-label').textContent()).toBe(
+      '90% of your spending cap used · 2,500,000 tokens left',
+    );
     expect(await barAgrees(popup)).toBe(90);
     expect(await popup.getByTestId('bar').getAttribute('class')).toContain('bar-danger');
-    expect(await popup.getByTestId('cap-note').textContent()).toMatch(/^Close to your spending cap: 2,500,000 tokens left this period, then rewrites stop until it resets on \w{3} \d{1,2}\.$/);
+    expect(await popup.getByTestId('cap-note').textContent()).toMatch(
+      /^Close to your spending cap: 2,500,000 tokens left this period, then rewrites stop until it resets on \w{3} \d{1,2}\.$/,
+    );
     await expect.poll(async () => (await badge()).text, WAIT).toBe('90%');
     expect(rgb((await badge()).color)).toBe('#dc2626');
     await bothThemes(popup, 'popup-pro-cap-near');
@@ -286,7 +399,9 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
   it('options page, light and dark', async () => {
     const opts = await ext.context.newPage();
     await opts.goto(`chrome-extension://${ext.id}/options.html`);
-    await expect.poll(() => opts.getByTestId('options-user').textContent(), WAIT).toMatch(new RegExp(`Signed in as ${PRO_USER}`));
+    await expect
+      .poll(() => opts.getByTestId('options-user').textContent(), WAIT)
+      .toMatch(new RegExp(`Signed in as ${PRO_USER}`));
     await bothThemes(opts, 'options');
     // The status line (an error and a success) in both themes too.
     await opts.getByLabel('API address').fill('http://api.example.com');

@@ -16,7 +16,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const usage = (token: string | undefined) => fetch(`${stack.api}/v1/usage`, { headers: token === undefined ? {} : { Authorization: `Bearer ${token}` } });
+const usage = (token: string | undefined) =>
+  fetch(`${stack.api}/v1/usage`, { headers: token === undefined ? {} : { Authorization: `Bearer ${token}` } });
 
 async function expect401(res: Response, reason?: RegExp) {
   expect(res.status).toBe(401);
@@ -69,7 +70,8 @@ describe('session tokens', () => {
   it('accepts only an active session: pending or any other status, or none, is refused', async () => {
     // Clerk v2 session tokens say the session's status; a pending session (tasks left, e.g. choosing
     // an organization) is signed out for Clerk itself, and must not spend.
-    for (const sts of ['pending', 'ended', 'Active', '']) await expect401(await usage(await stack.token('user_sts', { azp: EXT, sts })), /session-not-active/);
+    for (const sts of ['pending', 'ended', 'Active', ''])
+      await expect401(await usage(await stack.token('user_sts', { azp: EXT, sts })), /session-not-active/);
     await expect401(await usage(await stack.token('user_sts', { azp: EXT, sts: null })), /session-not-active/);
     expect((await usage(await stack.token('user_sts', { azp: EXT, sts: 'active' }))).status).toBe(200);
   });
@@ -80,14 +82,22 @@ describe('session tokens', () => {
   });
 
   it('the rewrite route is behind the same check', async () => {
-    const res = await fetch(`${stack.api}/v1/rewrite`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"text":"hi","action":"rewrite"}' });
+    const res = await fetch(`${stack.api}/v1/rewrite`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"text":"hi","action":"rewrite"}',
+    });
     await expect401(res);
   });
 });
 
 describe('dev sessions', () => {
   it('issues a token the verifier accepts, for the caller origin when it is authorized', async () => {
-    const res = await fetch(`${stack.api}/dev/session`, { method: 'POST', headers: { 'Content-Type': 'application/json', Origin: EXT }, body: '{"userId":"user_dev_1"}' });
+    const res = await fetch(`${stack.api}/dev/session`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: EXT },
+      body: '{"userId":"user_dev_1"}',
+    });
     expect(res.status).toBe(200);
     const { token, userId } = (await res.json()) as { token: string; userId: string };
     expect(userId).toBe('user_dev_1');
@@ -95,7 +105,11 @@ describe('dev sessions', () => {
   });
 
   it('validates its body', async () => {
-    const res = await fetch(`${stack.api}/dev/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"userId":"{bad} id"}' });
+    const res = await fetch(`${stack.api}/dev/session`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"userId":"{bad} id"}',
+    });
     expect(res.status).toBe(400);
   });
 });

@@ -10,7 +10,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyEvents, billedFor, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
+import {
+  applyEvents,
+  billedFor,
+  seedUsage,
+  startBillingStack,
+  subscribeDirect,
+  type BillingStack,
+} from '../support/billing';
 import { ledgerOf } from '../support/stack';
 import { ALL_FAULTS } from '../../standins/stripe';
 import { keys } from '../../api/metering/keys';
@@ -49,7 +56,11 @@ function jobEnv(): Record<string, string> {
     NODE_ENV: 'test',
     UPSTASH_REDIS_REST_URL: c.redis.url,
     UPSTASH_REDIS_REST_TOKEN: c.redis.token,
-    ...b.stripe.env({ webhookSecret: b.webhook.secret, priceBase: b.setup.basePriceId, priceMetered: b.setup.meteredPriceId }),
+    ...b.stripe.env({
+      webhookSecret: b.webhook.secret,
+      priceBase: b.setup.basePriceId,
+      priceMetered: b.setup.meteredPriceId,
+    }),
     STRIPE_TIMEOUT_MS: '1000',
     REPORT_USAGE_CONCURRENCY: '16',
   };
@@ -64,7 +75,11 @@ interface Run {
 
 /** `scripts/report-usage.ts` as its own process (node --import tsx: one process, so SIGKILL kills the reporter itself). */
 function reporter(args: string[] = []): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/report-usage.ts', '--no-lock', '--progress-every', '20', ...args], { env: jobEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/report-usage.ts', '--no-lock', '--progress-every', '20', ...args],
+    { env: jobEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const run: Run = { child, progress: [], exit: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -86,10 +101,15 @@ function reporter(args: string[] = []): Run {
 }
 
 describe('exactly-once usage reporting under faults', () => {
-  it('bills every token once: 1,000 users, 20% failing calls, a killed reporter, two reporters at once', { timeout: 300_000 }, async () => {
+  it('bills every token once: 1,000 users, 20% failing calls, a killed reporter, two reporters at once', {
+    timeout: 300_000,
+  }, async () => {
     const rand = rng(20261125);
     const realNow = Date.now();
-    const users = Array.from({ length: USERS }, (_, i) => ({ id: `user_eo${i.toString().padStart(4, '0')}_${realNow.toString(36)}`, kind: i % 10 < 4 ? 'two-periods' : i % 10 < 8 ? 'one-period' : 'free' }));
+    const users = Array.from({ length: USERS }, (_, i) => ({
+      id: `user_eo${i.toString().padStart(4, '0')}_${realNow.toString(36)}`,
+      kind: i % 10 < 4 ? 'two-periods' : i % 10 < 8 ? 'one-period' : 'free',
+    }));
     const pick = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
     let events = 0;
 
@@ -98,7 +118,8 @@ describe('exactly-once usage reporting under faults', () => {
     const t1 = realNow - 2 * DAY; // one-period users subscribe here
     const seedOne = async (u: (typeof users)[number]) => {
       if (u.kind === 'free') {
-        for (let k = pick(1, 6); k > 0; k--, events++) await seedUsage(b.stack, u.id, pick(50, 3000), realNow - pick(1, 20) * 3_600_000);
+        for (let k = pick(1, 6); k > 0; k--, events++)
+          await seedUsage(b.stack, u.id, pick(50, 3000), realNow - pick(1, 20) * 3_600_000);
         return;
       }
       const start = u.kind === 'two-periods' ? t0 : t1;
@@ -109,28 +130,58 @@ describe('exactly-once usage reporting under faults', () => {
     clock = t0 - 2 * 3_600_000;
     for (const u of users) await seedOne(u);
     clock = t0;
-    const subs = new Map<string, { subscriptionId: string; customerId: string; period: { start: number; end: number } }>();
-    await inBatches(users.filter((u) => u.kind === 'two-periods'), 25, async (u) => subs.set(u.id, await subscribeDirect(b, u.id)));
-    await inBatches(users.filter((u) => u.kind === 'two-periods'), 25, async (u) => {
-      const p = subs.get(u.id)!.period;
-      for (let k = pick(1, 8); k > 0; k--, events++) await seedUsage(b.stack, u.id, pick(100, 20_000), p.start + pick(60, Math.floor((p.end - p.start) / 1000) - 60) * 1000);
-      // Granted just before the period ended, finished after: still P1's.
-      if (rand() < 0.3) {
-        await seedUsage(b.stack, u.id, pick(100, 5000), p.end - 5_000, p.end + 15_000);
-        events++;
-      }
-    });
+    const subs = new Map<
+      string,
+      { subscriptionId: string; customerId: string; period: { start: number; end: number } }
+    >();
+    await inBatches(
+      users.filter((u) => u.kind === 'two-periods'),
+      25,
+      async (u) => subs.set(u.id, await subscribeDirect(b, u.id)),
+    );
+    await inBatches(
+      users.filter((u) => u.kind === 'two-periods'),
+      25,
+      async (u) => {
+        const p = subs.get(u.id)!.period;
+        for (let k = pick(1, 8); k > 0; k--, events++)
+          await seedUsage(
+            b.stack,
+            u.id,
+            pick(100, 20_000),
+            p.start + pick(60, Math.floor((p.end - p.start) / 1000) - 60) * 1000,
+          );
+        // Granted just before the period ended, finished after: still P1's.
+        if (rand() < 0.3) {
+          await seedUsage(b.stack, u.id, pick(100, 5000), p.end - 5_000, p.end + 15_000);
+          events++;
+        }
+      },
+    );
     clock = Math.max(...[...subs.values()].map((s) => s.period.end)) + 60_000;
-    await inBatches(users.filter((u) => u.kind === 'two-periods'), 25, async (u) => {
-      await applyEvents(b, b.stripe.renew(subs.get(u.id)!.subscriptionId));
-    });
+    await inBatches(
+      users.filter((u) => u.kind === 'two-periods'),
+      25,
+      async (u) => {
+        await applyEvents(b, b.stripe.renew(subs.get(u.id)!.subscriptionId));
+      },
+    );
     clock = t1;
-    await inBatches(users.filter((u) => u.kind === 'one-period'), 25, async (u) => subs.set(u.id, await subscribeDirect(b, u.id)));
+    await inBatches(
+      users.filter((u) => u.kind === 'one-period'),
+      25,
+      async (u) => subs.set(u.id, await subscribeDirect(b, u.id)),
+    );
     clock = realNow;
-    await inBatches(users.filter((u) => u.kind !== 'free'), 25, async (u) => {
-      const from = u.kind === 'two-periods' ? subs.get(u.id)!.period.end + 60_000 : t1 + 60_000;
-      for (let k = pick(0, 8); k > 0; k--, events++) await seedUsage(b.stack, u.id, pick(100, 20_000), from + Math.floor(rand() * (realNow - 120_000 - from)));
-    });
+    await inBatches(
+      users.filter((u) => u.kind !== 'free'),
+      25,
+      async (u) => {
+        const from = u.kind === 'two-periods' ? subs.get(u.id)!.period.end + 60_000 : t1 + 60_000;
+        for (let k = pick(0, 8); k > 0; k--, events++)
+          await seedUsage(b.stack, u.id, pick(100, 20_000), from + Math.floor(rand() * (realNow - 120_000 - from)));
+      },
+    );
 
     // --- reporting under faults -----------------------------------------------------------------------
     b.stripe.injectFaults({ rate: 0.2, kinds: ALL_FAULTS, holdMs: 1_500, seed: 99 });

@@ -57,7 +57,8 @@ describe('Stripe down for an hour of reporter runs', () => {
     const outageStart = a.period.end - 30 * MIN;
     clock = outageStart - 2 * DAY;
     const others: Paid[] = [];
-    for (const name of ['B', 'C', 'D']) others.push({ userId: `user_out${name}_${tag}`, ...(await subscribeDirect(b, `user_out${name}_${tag}`)) });
+    for (const name of ['B', 'C', 'D'])
+      others.push({ userId: `user_out${name}_${tag}`, ...(await subscribeDirect(b, `user_out${name}_${tag}`)) });
     const paid = [a, ...others];
     const free = `user_outFree_${tag}`;
 
@@ -107,7 +108,8 @@ describe('Stripe down for an hour of reporter runs', () => {
     // Nothing was accepted; every run that had something to send came back with failures, not an exception.
     expect(b.stripe.stats.meterEvents.accepted).toBe(acceptedBefore);
     expect(b.stripe.meterEvents().length).toBe(eventsBefore);
-    for (const { summary } of during) expect(summary).toMatchObject({ batches: 0, tokens: 0, events: 0, duplicates: 0 });
+    for (const { summary } of during)
+      expect(summary).toMatchObject({ batches: 0, tokens: 0, events: 0, duplicates: 0 });
     const full = during.filter((d) => d.mode === 'full');
     expect(full).toHaveLength(4);
     for (const { summary } of full) {
@@ -115,20 +117,37 @@ describe('Stripe down for an hour of reporter runs', () => {
       expect(summary.failed.map((f) => f.userId).sort()).toEqual(paid.map((u) => u.userId).sort());
     }
     // A's period-end pass is due 4 minutes after its end (step 7 on): it fails, and stays due for the next pass.
-    const dueAfterEnd = during.filter((d) => d.mode === 'due' && outageStart + d.step * 5 * MIN >= a.period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    const dueAfterEnd = during.filter(
+      (d) =>
+        d.mode === 'due' &&
+        outageStart + d.step * 5 * MIN >= a.period.end + b.stack.services.config.reporter.periodEndFlushDelayMs,
+    );
     expect(dueAfterEnd.length).toBeGreaterThanOrEqual(4);
-    for (const { summary } of dueAfterEnd) expect(summary).toMatchObject({ users: 1, failures: 1, failed: [{ userId: a.userId }] });
-    expect(Number(await b.stack.db.zscore(keys.reportDue, a.userId))).toBe(a.period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    for (const { summary } of dueAfterEnd)
+      expect(summary).toMatchObject({ users: 1, failures: 1, failed: [{ userId: a.userId }] });
+    expect(Number(await b.stack.db.zscore(keys.reportDue, a.userId))).toBe(
+      a.period.end + b.stack.services.config.reporter.periodEndFlushDelayMs,
+    );
     expect(pendingSeen.size).toBe(4);
     for (const kind of ['server_error', 'timeout', 'drop'] as const) expect(faults[kind] ?? 0).toBeGreaterThan(0);
     expect(faults.server_error_after ?? 0).toBe(0);
     // …and said so in the logs: per user, and in each run's summary line.
-    expect(b.stack.logs.filter((l) => String(l.msg).startsWith('usage report failed for user')).length).toBe(during.reduce((s, d) => s + d.summary.failures, 0));
-    expect(b.stack.logs.filter((l) => l.msg === 'usage report run' && l.level === 'warn').length).toBe(during.filter((d) => d.summary.failures > 0).length);
+    expect(b.stack.logs.filter((l) => String(l.msg).startsWith('usage report failed for user')).length).toBe(
+      during.reduce((s, d) => s + d.summary.failures, 0),
+    );
+    expect(b.stack.logs.filter((l) => l.msg === 'usage report run' && l.level === 'warn').length).toBe(
+      during.filter((d) => d.summary.failures > 0).length,
+    );
 
     // --- recovery: the first answers are lost after Stripe recorded the event; the renewal webhook is late --
     clock = outageStart + HOUR;
-    b.stripe.injectFaults({ times: 2, kinds: ['server_error_after', 'timeout_after'], route: /meter_events/, holdMs: 800, seed: 5 });
+    b.stripe.injectFaults({
+      times: 2,
+      kinds: ['server_error_after', 'timeout_after'],
+      route: /meter_events/,
+      holdMs: 800,
+      seed: 5,
+    });
     const after: ReportSummary[] = [await run('due'), await run('full')];
     b.stripe.clearFaults();
     // A's period-end pass: its pending batch of the ended period, the rest of that period, then the new period.
@@ -173,7 +192,11 @@ describe('Stripe down for an hour of reporter runs', () => {
       for (const period of periods) {
         const inPeriod = billable.filter((e) => e.period === period);
         const w = periodWindowSec(Number(period), Number(inPeriod[0]!.pend));
-        expect({ user: u.userId, period, stripe: b.stripe.totals(w).get(u.customerId) ?? 0 }).toEqual({ user: u.userId, period, stripe: inPeriod.reduce((s, e) => s + Number(e.billed), 0) });
+        expect({ user: u.userId, period, stripe: b.stripe.totals(w).get(u.customerId) ?? 0 }).toEqual({
+          user: u.userId,
+          period,
+          stripe: inPeriod.reduce((s, e) => s + Number(e.billed), 0),
+        });
       }
       expect(b.stripe.totals().get(u.customerId)).toBe(billable.reduce((s, e) => s + Number(e.billed), 0));
       // Every meter event names the period its timestamp lies in.
@@ -198,12 +221,17 @@ describe('Stripe down for an hour of reporter runs', () => {
     expect(b.stripe.totals(w1).get(a.customerId)).toBe(p1.reduce((s, e) => s + Number(e.billed), 0));
     // …and A's next flush is its new period's end.
     const p2End = b.stripe.subscription(a.subscriptionId)!.items.data[0]!.current_period_end * 1000;
-    expect(Number(await b.stack.db.zscore(keys.reportDue, a.userId))).toBe(p2End + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, a.userId))).toBe(
+      p2End + b.stack.services.config.reporter.periodEndFlushDelayMs,
+    );
 
     // Free usage never reached Stripe.
     expect((await ledgerOf(b.stack.db, free)).every((e) => e.billable === '0' && !e.cust)).toBe(true);
 
-    const rec = await reconcile(createRedis(b.stack.services.config.redis), b.stack.services.billing!.gateway, { since: 0, now });
+    const rec = await reconcile(createRedis(b.stack.services.config.redis), b.stack.services.billing!.gateway, {
+      since: 0,
+      now,
+    });
     expect(rec.users).toBe(4);
     expect(rec.rows.length).toBe(5); // B–D one period each, A two
     expect(rec.differences).toEqual([]);

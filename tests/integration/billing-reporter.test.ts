@@ -4,7 +4,14 @@
  * once, the period-end pass, and the cron endpoint. The test owns the clock (API, reporter, stand-in).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { applyEvents, CRON_SECRET, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
+import {
+  applyEvents,
+  CRON_SECRET,
+  seedUsage,
+  startBillingStack,
+  subscribeDirect,
+  type BillingStack,
+} from '../support/billing';
 import { ledgerOf } from '../support/stack';
 import { runReport, type ReportOptions } from '../../api/billing/reporting/reporter';
 import { createReportStore, type ReportStore } from '../../api/billing/reporting/store';
@@ -25,9 +32,18 @@ const freshUser = () => `user_rp${++n}_${Date.now().toString(36)}`;
 const noSleep = async () => {};
 
 const report = (extra: Partial<ReportOptions> = {}) =>
-  runReport(store, gateway, { concurrency: 4, periodEndFlushDelayMs: 4 * 60_000, mode: 'full', now, sleep: noSleep, ...extra });
+  runReport(store, gateway, {
+    concurrency: 4,
+    periodEndFlushDelayMs: 4 * 60_000,
+    mode: 'full',
+    now,
+    sleep: noSleep,
+    ...extra,
+  });
 const ledgerSum = async (userId: string, pred: (e: Record<string, string>) => boolean = () => true) =>
-  (await ledgerOf(b.stack.db, userId)).filter((e) => e.billable === '1' && pred(e)).reduce((s, e) => s + Number(e.billed), 0);
+  (await ledgerOf(b.stack.db, userId))
+    .filter((e) => e.billable === '1' && pred(e))
+    .reduce((s, e) => s + Number(e.billed), 0);
 
 beforeAll(async () => {
   b = await startBillingStack({ stripe: { now }, services: { now } });
@@ -55,11 +71,19 @@ describe('usage reporter', () => {
     clock = p1.end + 30_000;
     await applyEvents(b, b.stripe.renew(subscriptionId));
     const p2 = { start: p1.end, end: b.stripe.subscription(subscriptionId)!.items.data[0]!.current_period_end * 1000 };
-    const p2Tokens = (await seedUsage(b.stack, userId, 900, clock + 60_000)) + (await seedUsage(b.stack, userId, 100, clock + 120_000));
+    const p2Tokens =
+      (await seedUsage(b.stack, userId, 900, clock + 60_000)) +
+      (await seedUsage(b.stack, userId, 100, clock + 120_000));
     clock += 180_000;
 
     const summary = await report();
-    expect(summary).toMatchObject({ batches: 2, tokens: p1Tokens + p2Tokens, failures: 0, duplicates: 0, complete: true });
+    expect(summary).toMatchObject({
+      batches: 2,
+      tokens: p1Tokens + p2Tokens,
+      failures: 0,
+      duplicates: 0,
+      complete: true,
+    });
     const events = b.stripe.meterEvents(customerId).sort((x, y) => x.timestamp - y.timestamp);
     expect(events.map((e) => e.value)).toEqual([p1Tokens, p2Tokens]);
     // Identifier: user, period and the stream id of the batch's last ledger event.
@@ -81,11 +105,19 @@ describe('usage reporter', () => {
     expect(await report()).toMatchObject({ batches: 0, tokens: 0 });
     expect(gateway.calls).toBe(calls);
     // Stripe's summaries are eventually consistent: right after the run both periods are settling…
-    const soon = await reconcile(createRedis(b.stack.services.config.redis), gateway, { users: [userId], since: 0, now });
+    const soon = await reconcile(createRedis(b.stack.services.config.redis), gateway, {
+      users: [userId],
+      since: 0,
+      now,
+    });
     expect(soon.rows.map((r) => r.status)).toEqual(['settling', 'settling']);
     expect(soon.differences).toEqual([]);
     clock += 2 * 60_000; // …and caught up a minute later (the stand-in lags 60 s)
-    const rec = await reconcile(createRedis(b.stack.services.config.redis), gateway, { users: [userId], since: 0, now });
+    const rec = await reconcile(createRedis(b.stack.services.config.redis), gateway, {
+      users: [userId],
+      since: 0,
+      now,
+    });
     expect(rec.rows.map((r) => [r.periodStart, r.ledgerTokens, r.stripeTokens, r.status])).toEqual([
       [p1.start, p1Tokens, p1Tokens, 'ok'],
       [p2.start, p2Tokens, p2Tokens, 'ok'],
@@ -100,7 +132,15 @@ describe('usage reporter', () => {
       await seedUsage(b.stack, u, 1234, clock + 1000);
     }
     // Every one of the first 14 meter event calls fails, two of each kind (timeouts hold past the client's 2 s).
-    const kinds = ['rate_limit', 'server_error', 'server_error_after', 'timeout', 'timeout_after', 'drop', 'drop_after'] as const;
+    const kinds = [
+      'rate_limit',
+      'server_error',
+      'server_error_after',
+      'timeout',
+      'timeout_after',
+      'drop',
+      'drop_after',
+    ] as const;
     const before = b.stripe.stats.meterEvents.accepted;
     b.stripe.injectFaults({ times: 14, kinds: [...kinds], route: /meter_events/, holdMs: 2_500, seed: 7 });
     const summary = await report({ maxAttempts: 20 });
@@ -126,10 +166,21 @@ describe('usage reporter', () => {
       const { customerId } = await subscribeDirect(b, u);
       const tokens = await seedUsage(b.stack, u, 4_000, clock + 2000);
       const accepted = b.stripe.stats.meterEvents.accepted;
-      b.stripe.injectFaults({ times: kind === 'drop_after' ? 2 : 1, kinds: [kind], route: /meter_events/, holdMs: 2_500 });
+      b.stripe.injectFaults({
+        times: kind === 'drop_after' ? 2 : 1,
+        kinds: [kind],
+        route: /meter_events/,
+        holdMs: 2_500,
+      });
       const s = await report();
       b.stripe.clearFaults();
-      expect({ kind, failures: s.failures, retries: s.retries, duplicates: s.duplicates, batches: s.batches }).toEqual({ kind, failures: 0, retries: 1, duplicates: 1, batches: 1 });
+      expect({ kind, failures: s.failures, retries: s.retries, duplicates: s.duplicates, batches: s.batches }).toEqual({
+        kind,
+        failures: 0,
+        retries: 1,
+        duplicates: 1,
+        batches: 1,
+      });
       expect(b.stripe.stats.meterEvents.accepted - accepted).toBe(1);
       expect(b.stripe.totals().get(customerId)).toBe(tokens);
     }
@@ -144,7 +195,14 @@ describe('usage reporter', () => {
     const claim = await store.claim(userId, clock);
     if (claim.kind !== 'batch') throw new Error('expected a batch');
     const identifier = await meterEventIdentifier(claim.batch);
-    expect(await gateway.sendMeterEvent({ identifier, customerId, value: claim.batch.value, timestamp: Math.floor(clock / 1000) })).toBe('accepted');
+    expect(
+      await gateway.sendMeterEvent({
+        identifier,
+        customerId,
+        value: claim.batch.value,
+        timestamp: Math.floor(clock / 1000),
+      }),
+    ).toBe('accepted');
     // New usage arrives meanwhile.
     const more = await seedUsage(b.stack, userId, 600, clock + 2000);
 
@@ -187,29 +245,42 @@ describe('usage reporter', () => {
     expect((await b.stack.db.hgetall(keys.report(stuck))).pvalue).toBe('777');
     const second = await report();
     expect(second).toMatchObject({ failures: 0, resumed: 1 });
-    for (const u of [a, c]) expect(b.stripe.totals().get((await b.stack.db.hget(keys.quota(u), 'customer'))!)).toBe(777);
+    for (const u of [a, c])
+      expect(b.stripe.totals().get((await b.stack.db.hget(keys.quota(u), 'customer'))!)).toBe(777);
   });
 
   it('flushes an ended period in the period-end pass, minutes after it ends', async () => {
     clock = Date.now() - 40 * DAY;
     const userId = freshUser();
     const { customerId, subscriptionId, period } = await subscribeDirect(b, userId);
-    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(
+      period.end + b.stack.services.config.reporter.periodEndFlushDelayMs,
+    );
     const tokens = await seedUsage(b.stack, userId, 2_000, period.end - 30 * 60_000); // the last hour
     clock = period.end + 60_000;
     await applyEvents(b, b.stripe.renew(subscriptionId)); // the renewal does not postpone the flush
-    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(period.end + b.stack.services.config.reporter.periodEndFlushDelayMs);
-    expect((await report({ mode: 'due', periodEndFlushDelayMs: b.stack.services.config.reporter.periodEndFlushDelayMs })).users).toBe(0); // not due yet
+    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(
+      period.end + b.stack.services.config.reporter.periodEndFlushDelayMs,
+    );
+    expect(
+      (await report({ mode: 'due', periodEndFlushDelayMs: b.stack.services.config.reporter.periodEndFlushDelayMs }))
+        .users,
+    ).toBe(0); // not due yet
 
     clock = period.end + b.stack.services.config.reporter.periodEndFlushDelayMs + 1;
-    const summary = await report({ mode: 'due', periodEndFlushDelayMs: b.stack.services.config.reporter.periodEndFlushDelayMs });
+    const summary = await report({
+      mode: 'due',
+      periodEndFlushDelayMs: b.stack.services.config.reporter.periodEndFlushDelayMs,
+    });
     expect(summary).toMatchObject({ users: 1, batches: 1, tokens });
     const [e] = b.stripe.meterEvents(customerId);
     expect(e!.timestamp * 1000).toBeGreaterThanOrEqual(period.end - 30 * 60_000);
     expect(e!.timestamp * 1000).toBeLessThan(period.end);
     // Next flush: the end of the new period.
     const next = b.stripe.subscription(subscriptionId)!.items.data[0]!.current_period_end * 1000;
-    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(next + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(
+      next + b.stack.services.config.reporter.periodEndFlushDelayMs,
+    );
   });
 
   it('sets aside usage too old for Stripe and reconcile lists it', async () => {
@@ -222,8 +293,14 @@ describe('usage reporter', () => {
     expect(summary.late).toBeGreaterThanOrEqual(1);
     const late = await b.stack.db.lrange(keys.reportLate(userId), 0, -1);
     expect(late.map((l) => JSON.parse(l).value)).toEqual([tokens]);
-    const rec = await reconcile(createRedis(b.stack.services.config.redis), gateway, { users: [userId], since: 0, now });
-    expect(rec.differences).toMatchObject([{ userId, ledgerTokens: tokens, lateTokens: tokens, stripeTokens: 0, status: 'late' }]);
+    const rec = await reconcile(createRedis(b.stack.services.config.redis), gateway, {
+      users: [userId],
+      since: 0,
+      now,
+    });
+    expect(rec.differences).toMatchObject([
+      { userId, ledgerTokens: tokens, lateTokens: tokens, stripeTokens: 0, status: 'late' },
+    ]);
   });
 });
 
@@ -233,12 +310,19 @@ describe('POST /internal/report-usage', () => {
     const userId = freshUser();
     const { customerId } = await subscribeDirect(b, userId);
     const tokens = await seedUsage(b.stack, userId, 4_321, clock + 1000);
-    const call = (auth?: string, method = 'POST') => fetch(`${b.stack.api}/internal/report-usage`, { method, headers: auth ? { Authorization: auth } : {} });
-    for (const refused of [await call(), await call('Bearer wrong-secret-wrong-secret'), await call(`Bearer ${CRON_SECRET.slice(0, -1)}`)]) {
+    const call = (auth?: string, method = 'POST') =>
+      fetch(`${b.stack.api}/internal/report-usage`, { method, headers: auth ? { Authorization: auth } : {} });
+    for (const refused of [
+      await call(),
+      await call('Bearer wrong-secret-wrong-secret'),
+      await call(`Bearer ${CRON_SECRET.slice(0, -1)}`),
+    ]) {
       expect(refused.status).toBe(401);
       // The same bearer check as /metrics.
       expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="redraft"');
-      expect(await refused.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('CRON_SECRET') } });
+      expect(await refused.json()).toMatchObject({
+        error: { code: 'unauthenticated', message: expect.stringContaining('CRON_SECRET') },
+      });
     }
 
     await b.stack.db.set(keys.reportLock, 'someone-else', 'PX', 60_000);
@@ -253,6 +337,11 @@ describe('POST /internal/report-usage', () => {
     expect(b.stripe.totals().get(customerId)).toBe(tokens);
     expect(await b.stack.db.get(keys.reportLock)).toBeNull();
     const health = (await (await fetch(`${b.stack.api}/health`)).json()) as { billing: Record<string, unknown> };
-    expect(health.billing).toMatchObject({ enabled: true, standIn: expect.stringMatching(/STAND-IN/), meterEventName: 'redraft_tokens', lastReport: { mode: 'full', failures: 0 } });
+    expect(health.billing).toMatchObject({
+      enabled: true,
+      standIn: expect.stringMatching(/STAND-IN/),
+      meterEventName: 'redraft_tokens',
+      lastReport: { mode: 'full', failures: 0 },
+    });
   });
 });

@@ -6,7 +6,14 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
-import { applyEvents, billedFor, seedUsage, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
+import {
+  applyEvents,
+  billedFor,
+  seedUsage,
+  startBillingStack,
+  subscribeDirect,
+  type BillingStack,
+} from '../support/billing';
 import { runReport, type ReportOptions } from '../../api/billing/reporting/reporter';
 import { createReportStore, type ReportStore } from '../../api/billing/reporting/store';
 import { reconcile } from '../../api/billing/operator/reconcile';
@@ -30,7 +37,15 @@ const noSleep = async () => {};
 /** Figures for the record, printed at the end. */
 const figures: string[] = [];
 
-const report = (extra: Partial<ReportOptions> = {}) => runReport(store, gateway, { concurrency: 4, periodEndFlushDelayMs: 4 * MIN, mode: 'full', now, sleep: noSleep, ...extra });
+const report = (extra: Partial<ReportOptions> = {}) =>
+  runReport(store, gateway, {
+    concurrency: 4,
+    periodEndFlushDelayMs: 4 * MIN,
+    mode: 'full',
+    now,
+    sleep: noSleep,
+    ...extra,
+  });
 const rec = (users: string[]) => reconcile(redis, gateway, { users, since: 0, now });
 
 beforeAll(async () => {
@@ -56,7 +71,9 @@ describe('eventually consistent summaries, and the window reconcile reads (point
     clock += MIN;
     expect(await report()).toMatchObject({ batches: 1, tokens });
     const soon = await rec([userId]);
-    expect(soon.rows.map((r) => [r.ledgerTokens, r.sentTokens, r.stripeTokens, r.status])).toEqual([[tokens, tokens, 0, 'settling']]);
+    expect(soon.rows.map((r) => [r.ledgerTokens, r.sentTokens, r.stripeTokens, r.status])).toEqual([
+      [tokens, tokens, 0, 'settling'],
+    ]);
     clock += 2 * MIN; // the stand-in's summaries lag 60 s
     expect((await rec([userId])).rows.map((r) => [r.stripeTokens, r.status])).toEqual([[tokens, 'ok']]);
   });
@@ -72,7 +89,9 @@ describe('eventually consistent summaries, and the window reconcile reads (point
     const [e] = b.stripe.meterEvents(customerId);
     expect(e!.timestamp * 1000).toBeGreaterThanOrEqual(period.start); // Stripe bills it in this period
     clock += 2 * MIN;
-    expect((await rec([userId])).rows.map((r) => [r.ledgerTokens, r.stripeTokens, r.status])).toEqual([[tokens, tokens, 'ok']]);
+    expect((await rec([userId])).rows.map((r) => [r.ledgerTokens, r.stripeTokens, r.status])).toEqual([
+      [tokens, tokens, 'ok'],
+    ]);
   });
 });
 
@@ -85,7 +104,14 @@ describe('the identifier window: a commit lost, the next run 26 h later (point 1
     // A run claims the batch and Stripe accepts it… then the process dies before the commit.
     const claim = await store.claim(userId, clock);
     if (claim.kind !== 'batch') throw new Error('expected a batch');
-    expect(await gateway.sendMeterEvent({ identifier: await meterEventIdentifier(claim.batch), customerId, value: tokens, timestamp: Math.floor(clock / 1000) })).toBe('accepted');
+    expect(
+      await gateway.sendMeterEvent({
+        identifier: await meterEventIdentifier(claim.batch),
+        customerId,
+        value: tokens,
+        timestamp: Math.floor(clock / 1000),
+      }),
+    ).toBe('accepted');
     clock += 26 * HOUR; // a long outage, or a daily-only cron: Stripe no longer remembers the identifier
     const sent = b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0;
     const summary = await report();
@@ -94,7 +120,9 @@ describe('the identifier window: a commit lost, the next run 26 h later (point 1
     expect((b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0) - sent).toBe(0); // not re-sent
     expect(b.stripe.meterEvents(customerId)).toHaveLength(1);
     expect((await b.stack.db.hgetall(keys.report(userId))).plast).toBeUndefined();
-    figures.push(`point 1, landed: ${summary.resumed} batch resumed 26 h later, re-sent ${(b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0) - sent}, Stripe holds ${b.stripe.totals().get(customerId)} = ledger ${tokens}`);
+    figures.push(
+      `point 1, landed: ${summary.resumed} batch resumed 26 h later, re-sent ${(b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0) - sent}, Stripe holds ${b.stripe.totals().get(customerId)} = ledger ${tokens}`,
+    );
   });
 
   it('Stripe never got the batch: the next run sees it missing from the summary and sends it — billed once', async () => {
@@ -106,7 +134,14 @@ describe('the identifier window: a commit lost, the next run 26 h later (point 1
     const claim = await store.claim(userId, clock);
     if (claim.kind !== 'batch') throw new Error('expected a batch');
     b.stripe.injectFaults({ times: 1, kinds: ['server_error'], route: /meter_events/ });
-    await expect(gateway.sendMeterEvent({ identifier: await meterEventIdentifier(claim.batch), customerId, value: tokens, timestamp: Math.floor(clock / 1000) })).rejects.toMatchObject({ kind: 'retry' });
+    await expect(
+      gateway.sendMeterEvent({
+        identifier: await meterEventIdentifier(claim.batch),
+        customerId,
+        value: tokens,
+        timestamp: Math.floor(clock / 1000),
+      }),
+    ).rejects.toMatchObject({ kind: 'retry' });
     b.stripe.clearFaults();
     clock += 26 * HOUR;
     const sent = b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0;
@@ -114,7 +149,9 @@ describe('the identifier window: a commit lost, the next run 26 h later (point 1
     expect(summary).toMatchObject({ failures: 0, resumed: 1, batches: 1, tokens });
     expect((b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0) - sent).toBe(1);
     expect(b.stripe.totals().get(customerId)).toBe(tokens);
-    figures.push(`point 1, not landed: ${summary.resumed} batch resumed 26 h later, sent ${(b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0) - sent}, Stripe holds ${b.stripe.totals().get(customerId)} = ledger ${tokens}`);
+    figures.push(
+      `point 1, not landed: ${summary.resumed} batch resumed 26 h later, sent ${(b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0) - sent}, Stripe holds ${b.stripe.totals().get(customerId)} = ledger ${tokens}`,
+    );
   });
 });
 
@@ -167,7 +204,13 @@ describe('invoice finalization (point 2)', () => {
     const summary = await report();
     expect(summary.failures).toBe(0);
     const billed = billedTokens(customerId, p1);
-    expect({ ...billed, ledger: early + late }).toEqual({ invoice: 'paid', onInvoice: early, items: late, itemCents: 20, ledger: early + late }); // 100,000 over the included 500,000 × 0.0002 ¢
+    expect({ ...billed, ledger: early + late }).toEqual({
+      invoice: 'paid',
+      onInvoice: early,
+      items: late,
+      itemCents: 20,
+      ledger: early + late,
+    }); // 100,000 over the included 500,000 × 0.0002 ¢
     expect((b.stripe.stats.byRoute['POST /v1/billing/meter_events'] ?? 0) - sentBefore).toBe(0); // nothing into the finalized period
     // Once: another run bills nothing more.
     expect(await report()).toMatchObject({ failures: 0, batches: 0 });
@@ -177,12 +220,22 @@ describe('invoice finalization (point 2)', () => {
     clock = p2.end + MIN;
     await applyEvents(b, b.stripe.renew(subscriptionId));
     const next = b.stripe.invoices(customerId).find((i) => i.period_end === p2.end / 1000)!;
-    expect(next.lines.data.filter((l) => l.parent?.type === 'invoice_item_details').map((l) => [l.amount, l.metadata.rd_tokens])).toEqual([[20, String(late)]]);
+    expect(
+      next.lines.data
+        .filter((l) => l.parent?.type === 'invoice_item_details')
+        .map((l) => [l.amount, l.metadata.rd_tokens]),
+    ).toEqual([[20, String(late)]]);
     // Reconcile compares the invoice, not only the summaries.
     clock += 2 * MIN;
     const r = await rec([userId]);
-    expect(r.rows.find((x) => x.periodStart === p1.start)).toMatchObject({ ledgerTokens: early + late, status: 'ok', invoicedTokens: early + late });
-    figures.push(`point 2: ${early + late} tokens in the period, ${early} on its invoice, ${late} after it was finalized → 1 invoice item (${billed.itemCents} ¢) on the next invoice; meter events into the finalized period: 0`);
+    expect(r.rows.find((x) => x.periodStart === p1.start)).toMatchObject({
+      ledgerTokens: early + late,
+      status: 'ok',
+      invoicedTokens: early + late,
+    });
+    figures.push(
+      `point 2: ${early + late} tokens in the period, ${early} on its invoice, ${late} after it was finalized → 1 invoice item (${billed.itemCents} ¢) on the next invoice; meter events into the finalized period: 0`,
+    );
   });
 
   it('an invoice item created but its commit lost, the next run 26 h later (its idempotency key pruned): found in Stripe, not billed twice', async () => {
@@ -194,8 +247,17 @@ describe('invoice finalization (point 2)', () => {
     await applyEvents(b, b.stripe.renew(subscriptionId));
     clock = p1.end + 2 * HOUR;
     // The item is created, then Redis is gone before the commit: the batch stays pending (route: item).
-    const lossy: ReportStore = { ...store, commit: async (...a) => (a[2] === 'item' ? Promise.reject(new Error('redis unavailable')) : store.commit(...a)) };
-    const first = await runReport(lossy, gateway, { concurrency: 2, periodEndFlushDelayMs: 4 * MIN, mode: 'full', now, sleep: noSleep });
+    const lossy: ReportStore = {
+      ...store,
+      commit: async (...a) => (a[2] === 'item' ? Promise.reject(new Error('redis unavailable')) : store.commit(...a)),
+    };
+    const first = await runReport(lossy, gateway, {
+      concurrency: 2,
+      periodEndFlushDelayMs: 4 * MIN,
+      mode: 'full',
+      now,
+      sleep: noSleep,
+    });
     expect(first.failures).toBe(1);
     expect(b.stripe.invoiceItems(customerId)).toHaveLength(1);
     expect((await b.stack.db.hgetall(keys.report(userId))).proute).toBe('item');
@@ -219,11 +281,25 @@ describe('invoice finalization (point 2)', () => {
     const claim = await store.claim(userId, clock);
     if (claim.kind !== 'batch') throw new Error('expected a batch');
     const identifier = await meterEventIdentifier(claim.batch);
-    await gateway.sendMeterEvent({ identifier, customerId, value: tokens, timestamp: Math.floor((p1.end - HOUR) / 1000) });
+    await gateway.sendMeterEvent({
+      identifier,
+      customerId,
+      value: tokens,
+      timestamp: Math.floor((p1.end - HOUR) / 1000),
+    });
     await store.commit(userId, claim.batch.lastId, 'sent', identifier, clock);
     clock += 2 * MIN;
     const r = await rec([userId]);
-    expect(r.rows).toMatchObject([{ periodStart: p1.start, ledgerTokens: tokens, sentTokens: tokens, stripeTokens: tokens, invoicedTokens: 0, status: 'uninvoiced' }]);
+    expect(r.rows).toMatchObject([
+      {
+        periodStart: p1.start,
+        ledgerTokens: tokens,
+        sentTokens: tokens,
+        stripeTokens: tokens,
+        invoicedTokens: 0,
+        status: 'uninvoiced',
+      },
+    ]);
   });
 });
 
@@ -244,17 +320,42 @@ describe('asynchronous meter errors (point 3)', () => {
     expect(metrics).toMatch(/redraft_meter_errors_total\{code="meter_event_customer_not_found"\} [1-9]/);
     clock += 2 * MIN;
     const r = await rec([userId]);
-    expect(r.rows).toMatchObject([{ ledgerTokens: tokens, sentTokens: tokens, errorTokens: tokens, stripeTokens: 0, status: 'meter_error', errors: [{ code: 'meter_event_customer_not_found', tokens }] }]);
+    expect(r.rows).toMatchObject([
+      {
+        ledgerTokens: tokens,
+        sentTokens: tokens,
+        errorTokens: tokens,
+        stripeTokens: 0,
+        status: 'meter_error',
+        errors: [{ code: 'meter_event_customer_not_found', tokens }],
+      },
+    ]);
     // The same report delivered again (Stripe retries deliveries) changes nothing.
     const delivery = b.stripe.deliveries().findLast((d) => d.type === 'v1.billing.meter.error_report_triggered')!;
-    const payload = JSON.stringify({ id: delivery.eventId, object: 'v2.core.event', type: delivery.type, created: new Date(clock).toISOString(), livemode: false });
-    const res = await fetch(b.thinWebhook.url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: b.thinWebhook.secret }) }, body: payload });
+    const payload = JSON.stringify({
+      id: delivery.eventId,
+      object: 'v2.core.event',
+      type: delivery.type,
+      created: new Date(clock).toISOString(),
+      livemode: false,
+    });
+    const res = await fetch(b.thinWebhook.url, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: b.thinWebhook.secret }),
+      },
+      body: payload,
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ outcome: 'duplicate' });
-    const line = (text: string) => text.split('\n').find((l) => l.startsWith('redraft_meter_errors_total{code="meter_event_customer_not_found"}'));
+    const line = (text: string) =>
+      text.split('\n').find((l) => l.startsWith('redraft_meter_errors_total{code="meter_event_customer_not_found"}'));
     expect(line(await (await fetch(`${b.stack.api}/metrics`)).text())).toBe(line(metrics));
     expect((await rec([userId])).rows[0]).toMatchObject({ errorTokens: tokens });
-    figures.push(`point 3: 1 batch (${tokens} tokens) accepted with 200, refused asynchronously (meter_event_customer_not_found): tied to ${userId}, reconcile 'meter_error'`);
+    figures.push(
+      `point 3: 1 batch (${tokens} tokens) accepted with 200, refused asynchronously (meter_event_customer_not_found): tied to ${userId}, reconcile 'meter_error'`,
+    );
   });
 });
 
@@ -268,10 +369,14 @@ describe('webhook API versions (point 4)', () => {
     // subscription, not its items.
     const [update] = b.stripe.setCancelAtPeriodEnd(subscriptionId, true);
     const old = b.stripe.renderEvent(update!, '2024-06-20');
-    expect((old.data.object as unknown as { items: { data: Record<string, unknown>[] } }).items.data[0]!.current_period_end).toBeUndefined();
+    expect(
+      (old.data.object as unknown as { items: { data: Record<string, unknown>[] } }).items.data[0]!.current_period_end,
+    ).toBeUndefined();
     const [status] = await b.stripe.deliver([update!], { ...b.webhook, apiVersion: '2024-06-20' });
     expect(status).toBe(400);
-    expect(b.stack.logs.find((l) => l.msg === 'stripe webhook refused: API version' && l.event === update!.id)).toMatchObject({ level: 'error', apiVersion: '2024-06-20' });
+    expect(
+      b.stack.logs.find((l) => l.msg === 'stripe webhook refused: API version' && l.event === update!.id),
+    ).toMatchObject({ level: 'error', apiVersion: '2024-06-20' });
     expect(await b.stack.db.hgetall(keys.quota(userId))).toEqual(before); // nothing applied
     // The same event in the SDK's version is applied.
     expect(await b.stripe.deliver([update!], b.webhook)).toEqual([200]);
@@ -289,7 +394,10 @@ describe('smaller Stripe rules (point 7)', () => {
     try {
       const res = await api('/v1/billing/portal', { method: 'POST' });
       const body = (await res.json()) as { error: { code: string; message: string } };
-      expect({ status: res.status, code: body.error.code }).toEqual({ status: 501, code: 'billing_portal_not_configured' });
+      expect({ status: res.status, code: body.error.code }).toEqual({
+        status: 501,
+        code: 'billing_portal_not_configured',
+      });
       expect(body.error.message).toMatch(/Settings → Billing → Customer portal/);
     } finally {
       b.stripe.setPortalConfigured(true);

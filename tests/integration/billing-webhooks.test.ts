@@ -47,14 +47,21 @@ async function subscribed(order: (e: Stripe.Event[]) => Stripe.Event[] = (e) => 
   return { userId, api, sessionId, subId, sub: () => b.stripe.subscription(subId)! };
 }
 
-const periodOf = (sub: Stripe.Subscription) => ({ start: sub.items.data[0]!.current_period_start * 1000, end: sub.items.data[0]!.current_period_end * 1000 });
+const periodOf = (sub: Stripe.Subscription) => ({
+  start: sub.items.data[0]!.current_period_start * 1000,
+  end: sub.items.data[0]!.current_period_end * 1000,
+});
 
 describe('checkout and the billing portal', () => {
   it('upgrades a free user to Pro on the Stripe period, whatever order the events arrive in', async () => {
     const userId = freshUser();
     const api = await b.as(userId);
     const before = await usage(api);
-    expect(before).toMatchObject({ plan: 'free', billing: { enabled: true, canUpgrade: true, canManage: false }, alerts: [] });
+    expect(before).toMatchObject({
+      plan: 'free',
+      billing: { enabled: true, canUpgrade: true, canManage: false },
+      alerts: [],
+    });
     expect((await rewrite(api)).status).toBe(200);
     await expect.poll(() => ledgerOf(b.stack.db, userId)).toHaveLength(1);
     const freeUsed = await usedOf(b.stack.db, userId);
@@ -66,22 +73,43 @@ describe('checkout and the billing portal', () => {
     expect(url).toMatch(new RegExp(`^${b.stripe.url}/checkout/cs_test_`));
     const sessionId = url.split('/').pop()!;
     const session = b.stripe.checkoutSession(sessionId)!;
-    expect(session).toMatchObject({ mode: 'subscription', client_reference_id: userId, line_items_prices: [b.setup.basePriceId, b.setup.meteredPriceId] });
+    expect(session).toMatchObject({
+      mode: 'subscription',
+      client_reference_id: userId,
+      line_items_prices: [b.setup.basePriceId, b.setup.meteredPriceId],
+    });
     expect(b.stripe.customer(String(session.customer))).toMatchObject({ metadata: { userId } });
 
     // Stripe does not promise an order: the invoice first, the checkout last.
     const events = b.stripe.completeCheckout(sessionId);
     const byType = (t: string) => events.find((e) => e.type === t)!;
-    expect(await b.deliver([byType('invoice.paid'), byType('customer.subscription.created'), byType('checkout.session.completed')])).toEqual([200, 200, 200]);
+    expect(
+      await b.deliver([
+        byType('invoice.paid'),
+        byType('customer.subscription.created'),
+        byType('checkout.session.completed'),
+      ]),
+    ).toEqual([200, 200, 200]);
 
     const sub = b.stripe.subscription(String(b.stripe.checkoutSession(sessionId)!.subscription))!;
     const p = periodOf(sub);
     const after = await usage(api);
-    expect(after).toMatchObject({ plan: 'pro', usedTokens: 0, includedTokens: 500_000, hardCapTokens: 25_500_000, billing: { enabled: true, canUpgrade: false, canManage: true } });
+    expect(after).toMatchObject({
+      plan: 'pro',
+      usedTokens: 0,
+      includedTokens: 500_000,
+      hardCapTokens: 25_500_000,
+      billing: { enabled: true, canUpgrade: false, canManage: true },
+    });
     expect(after.period).toEqual({ start: new Date(p.start).toISOString(), end: new Date(p.end).toISOString() });
     // The free period's usage is kept under its own start; the paid period starts from zero.
     expect(Number((await quota(userId))[`used:${freeStart}`])).toBe(freeUsed);
-    expect(await b.stack.db.hgetall(keys.billing(userId))).toMatchObject({ sub: sub.id, customer: String(session.customer), item: sub.items.data[1]!.id, status: 'active' });
+    expect(await b.stack.db.hgetall(keys.billing(userId))).toMatchObject({
+      sub: sub.id,
+      customer: String(session.customer),
+      item: sub.items.data[1]!.id,
+      status: 'active',
+    });
     expect(await b.stack.db.get(`rd:stripe:customer:${session.customer}`)).toBe(userId);
     expect(await b.stack.db.sismember(keys.billingUsers, userId)).toBe(1);
 
@@ -97,7 +125,11 @@ describe('checkout and the billing portal', () => {
   it('reuses one Stripe customer per user, even for concurrent checkouts', async () => {
     const userId = freshUser();
     const api = await b.as(userId);
-    const urls = await Promise.all([1, 2, 3].map(async () => ((await (await api('/v1/billing/checkout', { method: 'POST' })).json()) as { url: string }).url));
+    const urls = await Promise.all(
+      [1, 2, 3].map(
+        async () => ((await (await api('/v1/billing/checkout', { method: 'POST' })).json()) as { url: string }).url,
+      ),
+    );
     const customers = new Set(urls.map((u) => b.stripe.checkoutSession(u.split('/').pop()!)!.customer));
     expect(customers.size).toBe(1);
     expect((await quota(userId)).customer).toBe([...customers][0]);
@@ -128,14 +160,32 @@ describe('POST /webhooks/stripe', () => {
     const before = await quota(userId);
     const [update] = b.stripe.setCancelAtPeriodEnd(subId, true);
     const payload = JSON.stringify(update);
-    const post = (body: string, sig?: string) => fetch(b.webhook.url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(sig ? { 'Stripe-Signature': sig } : {}) }, body });
+    const post = (body: string, sig?: string) =>
+      fetch(b.webhook.url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...(sig ? { 'Stripe-Signature': sig } : {}) },
+        body,
+      });
 
-    const wrongSecret = await post(payload, Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_not_ours' }));
+    const wrongSecret = await post(
+      payload,
+      Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_not_ours' }),
+    );
     expect(wrongSecret.status).toBe(400);
     expect(await wrongSecret.json()).toMatchObject({ error: { code: 'invalid_signature' } });
-    const tampered = await post(payload.replace('"cancel_at_period_end":true', '"cancel_at_period_end":false'), Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret }));
+    const tampered = await post(
+      payload.replace('"cancel_at_period_end":true', '"cancel_at_period_end":false'),
+      Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret }),
+    );
     expect(tampered.status).toBe(400);
-    const stale = await post(payload, Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret, timestamp: Math.floor(Date.now() / 1000) - 3600 }));
+    const stale = await post(
+      payload,
+      Stripe.webhooks.generateTestHeaderString({
+        payload,
+        secret: b.webhook.secret,
+        timestamp: Math.floor(Date.now() / 1000) - 3600,
+      }),
+    );
     expect(stale.status).toBe(400);
     expect((await post(payload)).status).toBe(400);
     expect(await quota(userId)).toEqual(before);
@@ -156,7 +206,13 @@ describe('POST /webhooks/stripe', () => {
 
     const replay = await fetch(b.webhook.url, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload: JSON.stringify(renewal[0]), secret: b.webhook.secret }) },
+      headers: {
+        'Content-Type': 'application/json',
+        'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({
+          payload: JSON.stringify(renewal[0]),
+          secret: b.webhook.secret,
+        }),
+      },
       body: JSON.stringify(renewal[0]),
     });
     expect(replay.status).toBe(200);
@@ -182,19 +238,39 @@ describe('POST /webhooks/stripe', () => {
     clock = p1.end + 2_000;
     const [renewed] = b.stripe.renew(subId);
     const p2 = periodOf(sub());
-    const res = await fetch(b.webhook.url, { method: 'POST', headers: { 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload: JSON.stringify(renewed), secret: b.webhook.secret }) }, body: JSON.stringify(renewed) });
+    const res = await fetch(b.webhook.url, {
+      method: 'POST',
+      headers: {
+        'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({
+          payload: JSON.stringify(renewed),
+          secret: b.webhook.secret,
+        }),
+      },
+      body: JSON.stringify(renewed),
+    });
     expect(res.status).toBe(200);
     const lateAboutP1 = structuredClone(older!);
     lateAboutP1.id = `${older!.id}_late`;
     lateAboutP1.created = Math.floor(clock / 1000) + 10; // even with a newer timestamp, an older period loses
     const outcome = await (async () => {
       const payload = JSON.stringify(lateAboutP1);
-      const r = await fetch(b.webhook.url, { method: 'POST', headers: { 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret }) }, body: payload });
+      const r = await fetch(b.webhook.url, {
+        method: 'POST',
+        headers: {
+          'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret }),
+        },
+        body: payload,
+      });
       return (await r.json()) as { outcome: string };
     })();
     expect(outcome.outcome).toBe('stale');
     const q = await quota(userId);
-    expect({ start: Number(q.start), end: Number(q.end), plan: q.plan, cancelAtEnd: q.cancelAtEnd }).toEqual({ start: p2.start, end: p2.end, plan: 'pro', cancelAtEnd: '0' });
+    expect({ start: Number(q.start), end: Number(q.end), plan: q.plan, cancelAtEnd: q.cancelAtEnd }).toEqual({
+      start: p2.start,
+      end: p2.end,
+      plan: 'pro',
+      cancelAtEnd: '0',
+    });
 
     // Deleted, then an older "active" update: the subscription never comes back.
     clock += 5_000;
@@ -218,7 +294,12 @@ describe('POST /webhooks/stripe', () => {
     expect((await rewrite(api)).status).toBe(200);
     await expect.poll(() => ledgerOf(b.stack.db, userId)).toHaveLength(1);
     const [paid] = await ledgerOf(b.stack.db, userId);
-    expect(paid).toMatchObject({ billable: '1', period: String(p.start), pend: String(p.end), cust: String(sub().customer) });
+    expect(paid).toMatchObject({
+      billable: '1',
+      period: String(p.start),
+      pend: String(p.end),
+      cust: String(sub().customer),
+    });
 
     clock = p.end + 60_000; // the period is over; Stripe's deletion event has not arrived yet
     expect(await usage(api)).toMatchObject({ plan: 'free', billing: { endsAtPeriodEnd: false } });
@@ -233,7 +314,11 @@ describe('POST /webhooks/stripe', () => {
     // The deletion arrives (with the last invoice, for the period's usage): nothing more to change; the pro
     // period's usage is still there to report.
     expect(await b.deliver(b.stripe.endSubscription(subId, p.end))).toEqual([200, 200]);
-    expect(await quota(userId)).toMatchObject({ plan: 'free', start: String(p.end), [`used:${p.start}`]: paid!.billed });
+    expect(await quota(userId)).toMatchObject({
+      plan: 'free',
+      start: String(p.end),
+      [`used:${p.start}`]: paid!.billed,
+    });
     const u = await usage(api);
     expect(u).toMatchObject({ plan: 'free', hardCapTokens: 20_000, billing: { canUpgrade: true, canManage: true } });
     clock = startedAt;
@@ -301,7 +386,13 @@ describe('POST /webhooks/stripe', () => {
     late.data.object.customer = 'cus_stale_other';
     const post = async (event: Stripe.Event) => {
       const payload = JSON.stringify(event);
-      const res = await fetch(b.webhook.url, { method: 'POST', headers: { 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret }) }, body: payload });
+      const res = await fetch(b.webhook.url, {
+        method: 'POST',
+        headers: {
+          'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret }),
+        },
+        body: payload,
+      });
       return (await res.json()) as { outcome: string };
     };
     expect((await post(late)).outcome).toBe('stale');
@@ -315,7 +406,7 @@ describe('POST /webhooks/stripe', () => {
     clock = startedAt;
   });
 
-  it('redoes the bookkeeping on Stripe\'s retry when it failed after the event was applied', async () => {
+  it("redoes the bookkeeping on Stripe's retry when it failed after the event was applied", async () => {
     const { userId, subId } = await subscribed();
     await b.stack.db.zrem(keys.reportDue, userId);
     // The schedule key of the wrong type: the ZADD of the bookkeeping fails (WRONGTYPE), after the state was applied.
@@ -325,11 +416,14 @@ describe('POST /webhooks/stripe', () => {
     const [update] = b.stripe.setCancelAtPeriodEnd(subId, true);
     expect(await b.deliver([update!])).toEqual([503]);
     await b.stack.db.del(keys.reportDue);
-    if (kept.length > 0) await b.stack.db.zadd(keys.reportDue, ...kept.flatMap((v, i) => (i % 2 === 0 ? [] : [kept[i]!, kept[i - 1]!])));
+    if (kept.length > 0)
+      await b.stack.db.zadd(keys.reportDue, ...kept.flatMap((_v, i) => (i % 2 === 0 ? [] : [kept[i]!, kept[i - 1]!])));
     expect(await b.deliver([update!])).toEqual([200]);
     expect((await quota(userId)).cancelAtEnd).toBe('1');
     const item = (update!.data.object as Stripe.Subscription).items.data[0]!;
-    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(item.current_period_end * 1000 + b.stack.services.config.reporter.periodEndFlushDelayMs);
+    expect(Number(await b.stack.db.zscore(keys.reportDue, userId))).toBe(
+      item.current_period_end * 1000 + b.stack.services.config.reporter.periodEndFlushDelayMs,
+    );
     // Done once: a further replay changes nothing.
     await b.stack.db.zrem(keys.reportDue, userId);
     expect(await b.deliver([update!])).toEqual([200]);
@@ -340,7 +434,11 @@ describe('POST /webhooks/stripe', () => {
     const { subId } = await subscribed();
     const other = { ...b.stripe.payInvoice(subId)[0]!, type: 'customer.created', id: 'evt_unused_1' } as Stripe.Event;
     const payload = JSON.stringify(other);
-    const res = await fetch(b.webhook.url, { method: 'POST', headers: { 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret }) }, body: payload });
+    const res = await fetch(b.webhook.url, {
+      method: 'POST',
+      headers: { 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: b.webhook.secret }) },
+      body: payload,
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ outcome: 'ignored' });
 
@@ -366,7 +464,10 @@ describe('usage alerts', () => {
     await expect.poll(async () => (await usage(api)).alerts.map((a) => a.threshold)).toEqual([50, 80, 100]);
     const u = await usage(api);
     expect(u.alerts.every((a) => !Number.isNaN(Date.parse(a.at)))).toBe(true);
-    expect(b.stack.logs.filter((l) => l.msg === 'usage alert' && l.user === userId).map((l) => l.thresholds)).toEqual([[50], [80, 100]]);
+    expect(b.stack.logs.filter((l) => l.msg === 'usage alert' && l.user === userId).map((l) => l.thresholds)).toEqual([
+      [50],
+      [80, 100],
+    ]);
   });
 });
 
@@ -376,7 +477,9 @@ describe('billing disabled', () => {
     try {
       const token = await plain.token('user_nobilling');
       const h = { Authorization: `Bearer ${token}` };
-      const health = (await (await fetch(`${plain.api}/health`)).json()) as { billing: { enabled: boolean; note: string } };
+      const health = (await (await fetch(`${plain.api}/health`)).json()) as {
+        billing: { enabled: boolean; note: string };
+      };
       expect(health.billing).toMatchObject({ enabled: false, note: expect.stringMatching(/free plan/) });
       const u = (await (await fetch(`${plain.api}/v1/usage`, { headers: h })).json()) as UsageResponse;
       expect(u).toMatchObject({ plan: 'free', billing: { enabled: false, canUpgrade: false, canManage: false } });

@@ -13,7 +13,10 @@ import { keys } from '../../api/metering/keys';
 let stack: Stack;
 beforeAll(async () => {
   // The model always writes to the cap, so actual usage ≈ the reservation.
-  stack = await startStack({ env: { RATE_LIMIT_RPM: '10000', RATE_LIMIT_TPM: '100000000' }, model: { outputTokens: 100_000 } });
+  stack = await startStack({
+    env: { RATE_LIMIT_RPM: '10000', RATE_LIMIT_TPM: '100000000' },
+    model: { outputTokens: 100_000 },
+  });
 });
 afterAll(async () => {
   await stack?.close();
@@ -23,7 +26,10 @@ describe('concurrency', () => {
   it('never charges past the hard cap with 500 requests in flight', async () => {
     const user = 'user_burst';
     const token = await stack.token(user);
-    const body = { text: 'Announce our spring sale on all running shoes, this weekend only.', action: 'rewrite' as const };
+    const body = {
+      text: 'Announce our spring sale on all running shoes, this weekend only.',
+      action: 'rewrite' as const,
+    };
     const messages = buildMessages(body);
     const input = countChatTokens(messages);
     const { want } = reservationFor(input, outputTokenCap(body, input));
@@ -59,6 +65,8 @@ describe('concurrency', () => {
     expect(Number(ledger[0]!.billed)).toBe(warm);
     expect(new Set(ledger.map((e) => e.id)).size).toBe(ledger.length);
     expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
-    console.log(`burst: ${count(200)} served, ${count(402)} refused (402); used ${used}/20000; reservation ${want} tokens each`);
+    console.log(
+      `burst: ${count(200)} served, ${count(402)} refused (402); used ${used}/20000; reservation ${want} tokens each`,
+    );
   });
 });

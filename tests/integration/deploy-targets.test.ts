@@ -42,7 +42,10 @@ async function servesAMeteredRewrite(fetchFn: (path: string, init?: RequestInit)
   const health = await fetchFn('/health');
   expect(health.status).toBe(200);
   expect(await health.json()).toMatchObject({ status: 'ok', redis: { ok: true }, model: { ok: true } });
-  const res = await fetchFn('/v1/rewrite', rewriteInit(await infra.issuer.issue({ userId: user }), 'Our bakery opens at seven with fresh croissants.'));
+  const res = await fetchFn(
+    '/v1/rewrite',
+    rewriteInit(await infra.issuer.issue({ userId: user }), 'Our bakery opens at seven with fresh croissants.'),
+  );
   expect(res.status).toBe(200);
   expect((await res.text()).length).toBeGreaterThan(20);
   await expect.poll(() => ledgerOf(infra.db, user)).toHaveLength(1);
@@ -50,7 +53,13 @@ async function servesAMeteredRewrite(fetchFn: (path: string, init?: RequestInit)
 }
 
 describe('Cloudflare Workers bundle (dist/worker/index.js)', () => {
-  type Worker = { fetch(req: Request, env: Record<string, unknown>, ctx: { waitUntil(p: Promise<unknown>): void; passThroughOnException(): void; props: unknown }): Promise<Response> };
+  type Worker = {
+    fetch(
+      req: Request,
+      env: Record<string, unknown>,
+      ctx: { waitUntil(p: Promise<unknown>): void; passThroughOnException(): void; props: unknown },
+    ): Promise<Response>;
+  };
   let worker: Worker;
   const pending: Promise<unknown>[] = [];
   const ctx = { waitUntil: (p: Promise<unknown>) => void pending.push(p), passThroughOnException: () => {}, props: {} };
@@ -66,14 +75,24 @@ describe('Cloudflare Workers bundle (dist/worker/index.js)', () => {
   });
 
   it('serves a metered rewrite', async () => {
-    await servesAMeteredRewrite((path, init) => worker.fetch(new Request(`https://api.example${path}`, init), infra.env, ctx), 'user_worker');
+    await servesAMeteredRewrite(
+      (path, init) => worker.fetch(new Request(`https://api.example${path}`, init), infra.env, ctx),
+      'user_worker',
+    );
   });
 
   it('keeps the settlement of an aborted stream alive with waitUntil', async () => {
     infra.model.setOptions({ outputTokens: 2000, tokensPerSecond: 200 });
     const user = 'user_worker_abort';
     pending.length = 0;
-    const res = await worker.fetch(new Request('https://api.example/v1/rewrite', rewriteInit(await infra.issuer.issue({ userId: user }), 'A long story. '.repeat(30))), infra.env, ctx);
+    const res = await worker.fetch(
+      new Request(
+        'https://api.example/v1/rewrite',
+        rewriteInit(await infra.issuer.issue({ userId: user }), 'A long story. '.repeat(30)),
+      ),
+      infra.env,
+      ctx,
+    );
     expect(res.status).toBe(200);
     expect(pending).toHaveLength(1); // registered before the body is read
     const reader = res.body!.getReader();
@@ -93,13 +112,29 @@ describe('Cloudflare Workers bundle: Cron Triggers', () => {
     cleanups.push(() => stripe.close());
     const setup = await standInSetup(stripe);
     // NODE_ENV=test: the configuration refuses a Stripe stand-in in production.
-    const env = { ...infra.env, NODE_ENV: 'test', ...stripe.env({ webhookSecret: 'whsec_worker_test_0123456789', priceBase: setup.basePriceId, priceMetered: setup.meteredPriceId }) };
+    const env = {
+      ...infra.env,
+      NODE_ENV: 'test',
+      ...stripe.env({
+        webhookSecret: 'whsec_worker_test_0123456789',
+        priceBase: setup.basePriceId,
+        priceMetered: setup.meteredPriceId,
+      }),
+    };
     // A fresh module instance: a Worker isolate has one environment, this one has billing on.
     const worker = (await import(`${pathToFileURL(resolve('dist/worker/index.js')).href}?billing`)).default as {
-      scheduled(event: { cron: string; scheduledTime: number }, env: Record<string, unknown>, ctx: unknown): Promise<void>;
+      scheduled(
+        event: { cron: string; scheduledTime: number },
+        env: Record<string, unknown>,
+        ctx: unknown,
+      ): Promise<void>;
     };
     await infra.db.del(keys.reportLastRun);
-    await worker.scheduled({ cron: '0 * * * *', scheduledTime: Date.now() }, env, { waitUntil: () => {}, passThroughOnException: () => {}, props: {} });
+    await worker.scheduled({ cron: '0 * * * *', scheduledTime: Date.now() }, env, {
+      waitUntil: () => {},
+      passThroughOnException: () => {},
+      props: {},
+    });
     const lastRun = JSON.parse((await infra.db.get(keys.reportLastRun)) ?? 'null') as { mode?: string } | null;
     expect(lastRun).toMatchObject({ mode: 'full' });
   });
@@ -108,7 +143,9 @@ describe('Cloudflare Workers bundle: Cron Triggers', () => {
 describe('Vercel function (.vercel/output/functions/index.func)', () => {
   it('is a Node request listener that serves a metered rewrite', async () => {
     Object.assign(process.env, infra.env);
-    const mod = (await import(pathToFileURL(resolve('.vercel/output/functions/index.func/index.mjs')).href)) as { default: RequestListener };
+    const mod = (await import(pathToFileURL(resolve('.vercel/output/functions/index.func/index.mjs')).href)) as {
+      default: RequestListener;
+    };
     const server: Server = createServer(mod.default);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise((r) => server.close(r)));
@@ -118,18 +155,26 @@ describe('Vercel function (.vercel/output/functions/index.func)', () => {
     // An aborted stream's settlement goes to Vercel's waitUntil (the request context @vercel/functions reads).
     const pending: Promise<unknown>[] = [];
     const key = Symbol.for('@vercel/request-context');
-    (globalThis as Record<symbol, unknown>)[key] = { get: () => ({ waitUntil: (p: Promise<unknown>) => void pending.push(p) }) };
+    (globalThis as Record<symbol, unknown>)[key] = {
+      get: () => ({ waitUntil: (p: Promise<unknown>) => void pending.push(p) }),
+    };
     try {
       infra.model.setOptions({ outputTokens: 2000, tokensPerSecond: 200 });
       const ctrl = new AbortController();
-      const res = await fetch(`${base}/v1/rewrite`, { ...rewriteInit(await infra.issuer.issue({ userId: 'user_vercel_abort' }), 'A long story. '.repeat(30)), signal: ctrl.signal });
+      const res = await fetch(`${base}/v1/rewrite`, {
+        ...rewriteInit(await infra.issuer.issue({ userId: 'user_vercel_abort' }), 'A long story. '.repeat(30)),
+        signal: ctrl.signal,
+      });
       expect(res.status).toBe(200);
       const reader = res.body!.getReader();
       for (let i = 0; i < 5; i++) await reader.read();
       ctrl.abort();
       await expect.poll(() => pending.length).toBe(1);
       await Promise.all(pending);
-      expect((await ledgerOf(infra.db, 'user_vercel_abort'))[0]).toMatchObject({ status: 'aborted', source: 'counted' });
+      expect((await ledgerOf(infra.db, 'user_vercel_abort'))[0]).toMatchObject({
+        status: 'aborted',
+        source: 'counted',
+      });
     } finally {
       delete (globalThis as Record<symbol, unknown>)[key];
       infra.model.setOptions({ outputTokens: 60 });
@@ -148,9 +193,9 @@ describe('Node bundle (dist/node/index.mjs)', () => {
     proc.stderr.on('data', (d) => (stderr += String(d)));
     const code = await new Promise<number | null>((r) => proc.once('close', r));
     expect(code).toBe(78);
-    for (const name of ['CLERK_AUTHORIZED_PARTIES', 'CLERK_ISSUER', 'METRICS_TOKEN']) expect(stderr).toContain(`${name} is required when NODE_ENV=production`);
+    for (const name of ['CLERK_AUTHORIZED_PARTIES', 'CLERK_ISSUER', 'METRICS_TOKEN'])
+      expect(stderr).toContain(`${name} is required when NODE_ENV=production`);
   });
-
 
   it('starts with `node` alone and serves a metered rewrite', async () => {
     const api = await spawnApi(infra.env, ['dist/node/index.mjs']);

@@ -35,8 +35,12 @@ async function dev(extra: Record<string, string> = {}): Promise<{ api: string; o
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redraft-dev-'));
   const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), DEV_DATA_DIR: dir, ...extra };
-  for (const k of ['OPENAI_API_KEY', 'STRIPE_SECRET_KEY', 'DEV_STRIPE', 'REDIS_PORT', 'DEV_STRIPE_PORT']) if (!(k in extra)) delete env[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  for (const k of ['OPENAI_API_KEY', 'STRIPE_SECRET_KEY', 'DEV_STRIPE', 'REDIS_PORT', 'DEV_STRIPE_PORT'])
+    if (!(k in extra)) delete env[k];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   running.push({ child, dir });
   const out: string[] = [];
   const api = await new Promise<string>((resolve, reject) => {
@@ -51,7 +55,9 @@ async function dev(extra: Record<string, string> = {}): Promise<{ api: string; o
 }
 
 describe('npm run dev', () => {
-  it('starts the offline Stripe stand-in by default: Upgrade, Checkout (Pay), the portal and metered usage with no account', { timeout: 90_000 }, async () => {
+  it('starts the offline Stripe stand-in by default: Upgrade, Checkout (Pay), the portal and metered usage with no account', {
+    timeout: 90_000,
+  }, async () => {
     const cron = 'dev-stack-test-cron-secret-0123456789';
     const { api, out } = await dev({ CRON_SECRET: cron });
     const stripeLine = out.find((l) => l.trimStart().startsWith('stripe'))!;
@@ -60,9 +66,21 @@ describe('npm run dev', () => {
     const health = (await (await fetch(`${api}/health`)).json()) as { billing: Record<string, unknown> };
     expect(health.billing).toMatchObject({ enabled: true, standIn: expect.stringMatching(/STAND-IN/) });
 
-    const { token } = (await (await fetch(`${api}/dev/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ userId: 'user_devstack' }) })).json()) as { token: string };
-    const call = (path: string, init: RequestInit = {}) => fetch(`${api}${path}`, { ...init, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } });
-    expect(((await (await call('/v1/usage')).json()) as { billing: { canUpgrade: boolean } }).billing.canUpgrade).toBe(true);
+    const { token } = (await (
+      await fetch(`${api}/dev/session`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ userId: 'user_devstack' }),
+      })
+    ).json()) as { token: string };
+    const call = (path: string, init: RequestInit = {}) =>
+      fetch(`${api}${path}`, {
+        ...init,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      });
+    expect(((await (await call('/v1/usage')).json()) as { billing: { canUpgrade: boolean } }).billing.canUpgrade).toBe(
+      true,
+    );
     const { url } = (await (await call('/v1/billing/checkout', { method: 'POST' })).json()) as { url: string };
     expect(url.startsWith(`${standIn}/checkout/`)).toBe(true);
     expect(await (await fetch(url)).text()).toMatch(/OFFLINE STRIPE STAND-IN/);
@@ -76,11 +94,21 @@ describe('npm run dev', () => {
     expect(((await portal.json()) as { url: string }).url.startsWith(`${standIn}/portal/`)).toBe(true);
 
     // A rewrite, then a report run: the usage is on the stand-in's meter.
-    const res = await call('/v1/rewrite', { method: 'POST', body: JSON.stringify({ text: 'Our shoes are good and you should buy them.', action: 'rewrite' }) });
+    const res = await call('/v1/rewrite', {
+      method: 'POST',
+      body: JSON.stringify({ text: 'Our shoes are good and you should buy them.', action: 'rewrite' }),
+    });
     expect(res.status).toBe(200);
     await res.text();
-    await expect.poll(async () => ((await (await call('/v1/usage')).json()) as { usedTokens: number }).usedTokens, { timeout: 10_000 }).toBeGreaterThan(0);
-    const run = await fetch(`${api}/internal/report-usage`, { method: 'POST', headers: { Authorization: `Bearer ${cron}` } });
+    await expect
+      .poll(async () => ((await (await call('/v1/usage')).json()) as { usedTokens: number }).usedTokens, {
+        timeout: 10_000,
+      })
+      .toBeGreaterThan(0);
+    const run = await fetch(`${api}/internal/report-usage`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${cron}` },
+    });
     expect(await run.json()).toMatchObject({ failures: 0, batches: 1 });
     const totals = (await (await fetch(`${standIn}/_standin/totals`)).json()) as Record<string, number>;
     expect(Object.values(totals).reduce((s, v) => s + v, 0)).toBeGreaterThan(0);

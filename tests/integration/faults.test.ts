@@ -13,7 +13,15 @@ import { keys } from '../../api/metering/keys';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ env: { RATE_LIMIT_RPM: '100000', RATE_LIMIT_TPM: '100000000', REDIS_TIMEOUT_MS: '1000', MODEL_FIRST_TOKEN_TIMEOUT_MS: '3000' }, redis: { persist: true } });
+  stack = await startStack({
+    env: {
+      RATE_LIMIT_RPM: '100000',
+      RATE_LIMIT_TPM: '100000000',
+      REDIS_TIMEOUT_MS: '1000',
+      MODEL_FIRST_TOKEN_TIMEOUT_MS: '3000',
+    },
+    redis: { persist: true },
+  });
 });
 afterAll(async () => {
   await stack?.close();
@@ -22,7 +30,9 @@ afterAll(async () => {
 /** Per user: served rewrites are all in the ledger, ledger sum = counter, nothing held in flight. */
 async function booksBalance(users: string[], servedPerUser: Map<string, number>) {
   for (const user of users) {
-    await expect.poll(async () => (await ledgerOf(stack.db, user)).length, { timeout: 20_000 }).toBe(servedPerUser.get(user) ?? 0);
+    await expect
+      .poll(async () => (await ledgerOf(stack.db, user)).length, { timeout: 20_000 })
+      .toBe(servedPerUser.get(user) ?? 0);
     const ledger = await ledgerOf(stack.db, user);
     expect(ledger.reduce((s, e) => s + Number(e.billed), 0)).toBe(await usedOf(stack.db, user));
     await expect.poll(() => stack.db.zcard(keys.inflight(user)), { timeout: 10_000 }).toBe(0);
@@ -41,7 +51,10 @@ describe('faults', () => {
       for (let i = 0; !stop && i < 200; i++) {
         const u = (w + i) % users.length;
         try {
-          const res = await stack.rewrite(tokens[u]!, { text: 'Winter sale on all boots and gloves.', action: 'rewrite' });
+          const res = await stack.rewrite(tokens[u]!, {
+            text: 'Winter sale on all boots and gloves.',
+            action: 'rewrite',
+          });
           const body = await res.text().then(
             () => 'ok',
             () => 'cut',
@@ -99,7 +112,10 @@ describe('faults', () => {
       }),
     );
     stack.model.clearFaults();
-    expect(results.map((r) => r.status), 'statuses').toEqual(results.map(() => 200));
+    expect(
+      results.map((r) => r.status),
+      'statuses',
+    ).toEqual(results.map(() => 200));
     const cut = results.filter((r) => r.cut);
     expect(cut).toHaveLength(20);
     await booksBalance([user], new Map([[user, 30]]));
@@ -118,10 +134,16 @@ describe('faults', () => {
     const started = Date.now();
     const outcomes = await Promise.all(
       Array.from({ length: 5 }, () =>
-        stack.rewrite(token, { text: 'Limited edition sneakers drop tonight.', action: 'rewrite' }, { signal: AbortSignal.timeout(1000) }).then(
-          (res) => `status ${res.status}`,
-          (err: Error) => err.name,
-        ),
+        stack
+          .rewrite(
+            token,
+            { text: 'Limited edition sneakers drop tonight.', action: 'rewrite' },
+            { signal: AbortSignal.timeout(1000) },
+          )
+          .then(
+            (res) => `status ${res.status}`,
+            (err: Error) => err.name,
+          ),
       ),
     );
     expect(outcomes).toEqual(Array(5).fill('TimeoutError'));
@@ -137,9 +159,14 @@ describe('faults', () => {
   it('a 30 s first token: a patient client gets 503 at the server first-token timeout, without charge', async () => {
     stack.model.setOptions({ outputTokens: 40, tokensPerSecond: 0, firstTokenDelayMs: 30_000 });
     const user = 'user_fault_slow_model';
-    const res = await stack.rewrite(await stack.token(user), { text: 'Limited edition sneakers drop tonight.', action: 'rewrite' });
+    const res = await stack.rewrite(await stack.token(user), {
+      text: 'Limited edition sneakers drop tonight.',
+      action: 'rewrite',
+    });
     expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ error: { code: 'model_unavailable', message: expect.stringContaining('Nothing was charged') } });
+    expect(await res.json()).toMatchObject({
+      error: { code: 'model_unavailable', message: expect.stringContaining('Nothing was charged') },
+    });
     expect(await usedOf(stack.db, user)).toBe(0);
     expect(await ledgerOf(stack.db, user)).toEqual([]);
     stack.model.setOptions({ firstTokenDelayMs: 0 });

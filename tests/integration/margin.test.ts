@@ -41,7 +41,10 @@ afterAll(async () => {
 
 let seq = 0;
 /** One request through the real quota scripts, charged as the API charges it (cost from the price list in force). */
-async function use(userId: string, o: { in: number; out: number; at: number; endedAt?: number; model?: string }): Promise<number> {
+async function use(
+  userId: string,
+  o: { in: number; out: number; at: number; endedAt?: number; model?: string },
+): Promise<number> {
   const requestId = `mg_${(++seq).toString(36)}_${tag}`;
   const model = o.model ?? 'gpt-4o-mini';
   const r = await b.stack.services.quota.reserve(userId, requestId, o.in + o.out, 1, o.at, `att_${requestId}`);
@@ -69,7 +72,12 @@ async function use(userId: string, o: { in: number; out: number; at: number; end
 function margin(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const c = b.stack.services.config.redis;
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/margin.ts', ...args], {
-    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp', UPSTASH_REDIS_REST_URL: c.url, UPSTASH_REDIS_REST_TOKEN: c.token },
+    env: {
+      PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+      HOME: process.env.HOME ?? '/tmp',
+      UPSTASH_REDIS_REST_URL: c.url,
+      UPSTASH_REDIS_REST_TOKEN: c.token,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -81,7 +89,9 @@ function margin(args: string[]): Promise<{ code: number | null; out: string; err
 
 /** What the ledger says about a user for periods that started in [start, end): an oracle written independently of the module. */
 async function fromLedger(userId: string, start: number, end: number) {
-  const events = (await ledgerOf(b.stack.db, userId)).filter((e) => Number(e.period) >= start && Number(e.period) < end);
+  const events = (await ledgerOf(b.stack.db, userId)).filter(
+    (e) => Number(e.period) >= start && Number(e.period) < end,
+  );
   const paid = new Map<string, number>();
   let tokens = 0;
   let costE8 = 0;
@@ -98,13 +108,20 @@ async function fromLedger(userId: string, start: number, end: number) {
 const e8 = (s: string) => Math.round(Number(s) * 1e8);
 
 describe('npm run margin', () => {
-  it('reports per user and per plan what the ledger holds, with the period rule and hand-checked revenue', { timeout: 120_000 }, async () => {
+  it('reports per user and per plan what the ledger holds, with the period rule and hand-checked revenue', {
+    timeout: 120_000,
+  }, async () => {
     const realNow = Date.now();
     const month = monthOf(undefined, realNow - 60 * DAY); // two months back: every period and request in it is in the past
     const M = month.start;
 
     // Free, first seen in the month.
-    for (const [i, t] of [[0, 1200], [1, 800], [2, 3000]] as const) await use(U.free, { in: t, out: t / 2, at: M + 2 * DAY + i * HOUR });
+    for (const [i, t] of [
+      [0, 1200],
+      [1, 800],
+      [2, 3000],
+    ] as const)
+      await use(U.free, { in: t, out: t / 2, at: M + 2 * DAY + i * HOUR });
     // Free, first seen the month before: usage in this month belongs to a period that started before it.
     await use(U.freePrev, { in: 1000, out: 1000, at: M - 5 * DAY });
     await use(U.freePrev, { in: 2000, out: 500, at: M + 3 * DAY });
@@ -142,7 +159,8 @@ describe('npm run margin', () => {
     // A heavy gpt-4o user: 5,000,000 tokens, 4,500,000 of them output at $0.01 per 1K.
     clock = M + 8 * DAY;
     await subscribeDirect(b, U.heavy);
-    for (let i = 0; i < 5; i++) await use(U.heavy, { in: 100_000, out: 900_000, at: clock + (i + 1) * HOUR, model: 'gpt-4o' });
+    for (let i = 0; i < 5; i++)
+      await use(U.heavy, { in: 100_000, out: 900_000, at: clock + (i + 1) * HOUR, model: 'gpt-4o' });
 
     // --- the script, CSV on stdout and in a file --------------------------------------------------------
     const dir = mkdtempSync(join(tmpdir(), 'margin-'));
@@ -169,7 +187,14 @@ describe('npm run margin', () => {
         const want = await fromLedger(u, month.start, month.end);
         const row = users.get(u)!;
         const wantRevenue = want.revenueE8 + (u === U.idle ? 20 * 1e8 : 0);
-        expect({ u, tokens: Number(row.tokens), requests: Number(row.requests), cost: e8(row.cost_usd!), revenue: e8(row.revenue_usd!), margin: e8(row.margin_usd!) }).toEqual({
+        expect({
+          u,
+          tokens: Number(row.tokens),
+          requests: Number(row.requests),
+          cost: e8(row.cost_usd!),
+          revenue: e8(row.revenue_usd!),
+          margin: e8(row.margin_usd!),
+        }).toEqual({
           u,
           tokens: want.tokens,
           requests: want.events.length,
@@ -182,18 +207,66 @@ describe('npm run margin', () => {
 
       // Hand-checked: the Pro user over the allowance. 650,000 tokens in the period (the late request
       // included) → 150,000 over → $0.30 + $20. Cost: 430,000 in × $0.00015/1K + 220,000 out × $0.0006/1K.
-      expect(users.get(U.proOver)).toMatchObject({ plan: 'pro', tokens: '650000', overage_tokens: '150000', base_usd: '20.00000000', overage_usd: '0.30000000', revenue_usd: '20.30000000', cost_usd: '0.19650000' });
-      expect(users.get(U.proUnder)).toMatchObject({ plan: 'pro', tokens: '180000', overage_tokens: '0', revenue_usd: '20.00000000', cost_usd: '0.05400000', margin_usd: '19.94600000', margin_pct: '99.7' });
-      expect(users.get(U.upgrader)).toMatchObject({ plan: 'free+pro', periods: '2', tokens: '160000', billable_tokens: '150000', revenue_usd: '20.00000000' });
-      expect(users.get(U.renewed)).toMatchObject({ plan: 'pro', periods: '1', tokens: '20000', revenue_usd: '20.00000000' });
-      expect(users.get(U.idle)).toMatchObject({ plan: 'pro', tokens: '0', cost_usd: '0.00000000', revenue_usd: '20.00000000', margin_pct: '100.0' });
-      expect(users.get(U.free)).toMatchObject({ plan: 'free', tokens: '7500', revenue_usd: '0.00000000', margin_pct: '', flag: '' });
+      expect(users.get(U.proOver)).toMatchObject({
+        plan: 'pro',
+        tokens: '650000',
+        overage_tokens: '150000',
+        base_usd: '20.00000000',
+        overage_usd: '0.30000000',
+        revenue_usd: '20.30000000',
+        cost_usd: '0.19650000',
+      });
+      expect(users.get(U.proUnder)).toMatchObject({
+        plan: 'pro',
+        tokens: '180000',
+        overage_tokens: '0',
+        revenue_usd: '20.00000000',
+        cost_usd: '0.05400000',
+        margin_usd: '19.94600000',
+        margin_pct: '99.7',
+      });
+      expect(users.get(U.upgrader)).toMatchObject({
+        plan: 'free+pro',
+        periods: '2',
+        tokens: '160000',
+        billable_tokens: '150000',
+        revenue_usd: '20.00000000',
+      });
+      expect(users.get(U.renewed)).toMatchObject({
+        plan: 'pro',
+        periods: '1',
+        tokens: '20000',
+        revenue_usd: '20.00000000',
+      });
+      expect(users.get(U.idle)).toMatchObject({
+        plan: 'pro',
+        tokens: '0',
+        cost_usd: '0.00000000',
+        revenue_usd: '20.00000000',
+        margin_pct: '100.0',
+      });
+      expect(users.get(U.free)).toMatchObject({
+        plan: 'free',
+        tokens: '7500',
+        revenue_usd: '0.00000000',
+        margin_pct: '',
+        flag: '',
+      });
       // 500,000 in × $0.0025/1K + 4,500,000 out × $0.01/1K = $46.25; revenue $20 + 4,500,000 × $0.002/1K = $29.
-      expect(users.get(U.heavy)).toMatchObject({ rank: '1', plan: 'pro', tokens: '5000000', cost_usd: '46.25000000', revenue_usd: '29.00000000', margin_usd: '-17.25000000', flag: 'cross-subsidised' });
+      expect(users.get(U.heavy)).toMatchObject({
+        rank: '1',
+        plan: 'pro',
+        tokens: '5000000',
+        cost_usd: '46.25000000',
+        revenue_usd: '29.00000000',
+        margin_usd: '-17.25000000',
+        flag: 'cross-subsidised',
+      });
 
       // Plan rows and the total add up to the user rows (this Redis holds only this test's users).
       const plan = (p: string) => rows.find((r) => r.kind !== 'user' && r.plan === p)!;
-      const sumUsers = (k: string, pred: (r: Record<string, string>) => boolean = () => true) => rows.filter((r) => r.kind === 'user' && pred(r)).reduce((s, r) => s + e8(r[k]!), 0);
+      const sumUsers = (k: string, pred: (r: Record<string, string>) => boolean = () => true) =>
+        rows.filter((r) => r.kind === 'user' && pred(r)).reduce((s, r) => s + e8(r[k]!), 0);
       expect(e8(plan('total').cost_usd!)).toBe(sumUsers('cost_usd'));
       expect(e8(plan('total').revenue_usd!)).toBe(sumUsers('revenue_usd'));
       expect(plan('total')).toMatchObject({ users: String(users.size), flag: '1 cross-subsidised' });
@@ -204,13 +277,27 @@ describe('npm run margin', () => {
       expect(plan('pro')).toMatchObject({ users: '6', periods: '6', base_usd: '120.00000000' });
 
       // The table: plan rows, the top 3, the cross-subsidised user.
-      expect(tableRun.out).toMatch(new RegExp(`Heaviest 3 user\\(s\\) by tokens:\\n.*\\n.*\\n\\s*1\\s+${U.heavy}\\s+pro\\s+5,000,000`));
-      expect(tableRun.out).toMatch(new RegExp(`Cross-subsidised users \\(paying less than their usage costs\\): 1\\n.*\\n.*\\n\\s*1\\s+${U.heavy}`));
-      console.log(`npm run margin -- --period ${month.label} --top 3\n${tableRun.out}\nnpm run margin -- --period ${month.label} --csv\n${csvRun.out}`);
+      expect(tableRun.out).toMatch(
+        new RegExp(`Heaviest 3 user\\(s\\) by tokens:\\n.*\\n.*\\n\\s*1\\s+${U.heavy}\\s+pro\\s+5,000,000`),
+      );
+      expect(tableRun.out).toMatch(
+        new RegExp(
+          `Cross-subsidised users \\(paying less than their usage costs\\): 1\\n.*\\n.*\\n\\s*1\\s+${U.heavy}`,
+        ),
+      );
+      console.log(
+        `npm run margin -- --period ${month.label} --top 3\n${tableRun.out}\nnpm run margin -- --period ${month.label} --csv\n${csvRun.out}`,
+      );
 
       // The month before: the renewed user's first period and the earlier free user; nothing of this month.
       const prev = await margin(['--period', monthOf(undefined, M - DAY).label, '--csv']);
-      const prevUsers = prev.out.trimEnd().split('\n').slice(1).map(parseCsvLine).filter((l) => l[0] === 'user').map((l) => l[2]);
+      const prevUsers = prev.out
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map(parseCsvLine)
+        .filter((l) => l[0] === 'user')
+        .map((l) => l[2]);
       expect(prevUsers.sort()).toEqual([U.freePrev, U.renewed].sort());
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -221,7 +308,10 @@ describe('npm run margin', () => {
     const bad = await margin(['--period', '2026-13']);
     expect(bad.code).toBe(64);
     expect(bad.err).toMatch(/YYYY-MM/);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/margin.ts'], { env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/margin.ts'], {
+      env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise((resolve) => child.once('close', resolve));

@@ -26,7 +26,14 @@
  *   socket close and stops generating (stats.aborted).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { APICallError, NoOutputGeneratedError, StreamProviderError, streamText, type TextStreamPart, type ToolSet } from 'ai';
+import {
+  APICallError,
+  NoOutputGeneratedError,
+  StreamProviderError,
+  streamText,
+  type TextStreamPart,
+  type ToolSet,
+} from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { startModelServer, type ModelServer } from '../../standins/model';
@@ -52,7 +59,12 @@ type Part = TextStreamPart<ToolSet>;
 /** Runs streamText and records every part, callback and the promise outcomes. */
 async function run(opts: { maxOutputTokens?: number; abortAfterDeltas?: number; prompt?: string } = {}) {
   const ctrl = new AbortController();
-  const calls: { onEnd: unknown[]; onError: unknown[]; onAbort: unknown[]; onStepError: unknown[] } = { onEnd: [], onError: [], onAbort: [], onStepError: [] };
+  const calls: { onEnd: unknown[]; onError: unknown[]; onAbort: unknown[]; onStepError: unknown[] } = {
+    onEnd: [],
+    onError: [],
+    onAbort: [],
+    onStepError: [],
+  };
   const started = Date.now();
   const result = streamText({
     model,
@@ -90,7 +102,8 @@ async function run(opts: { maxOutputTokens?: number; abortAfterDeltas?: number; 
   return { result, parts, deltas, text: deltas.join(''), thrown, usage, calls, firstDeltaMs, elapsedMs };
 }
 
-const partsOf = <T extends Part['type']>(parts: Part[], type: T) => parts.filter((p): p is Extract<Part, { type: T }> => p.type === type);
+const partsOf = <T extends Part['type']>(parts: Part[], type: T) =>
+  parts.filter((p): p is Extract<Part, { type: T }> => p.type === type);
 
 describe('model stand-in through the real AI SDK', () => {
   it('streams one token per chunk and reports usage equal to the server counts and to gpt-tokenizer', async () => {
@@ -114,17 +127,34 @@ describe('model stand-in through the real AI SDK', () => {
 
     const finish = partsOf(r.parts, 'finish');
     expect(finish).toHaveLength(1);
-    expect(finish[0]).toMatchObject({ finishReason: 'stop', rawFinishReason: 'stop', totalUsage: { inputTokens: servedIn, outputTokens: outTokens } });
-    expect(partsOf(r.parts, 'finish-step')[0]).toMatchObject({ finishReason: 'stop', usage: { inputTokens: servedIn, outputTokens: outTokens } });
+    expect(finish[0]).toMatchObject({
+      finishReason: 'stop',
+      rawFinishReason: 'stop',
+      totalUsage: { inputTokens: servedIn, outputTokens: outTokens },
+    });
+    expect(partsOf(r.parts, 'finish-step')[0]).toMatchObject({
+      finishReason: 'stop',
+      usage: { inputTokens: servedIn, outputTokens: outTokens },
+    });
 
     expect(r.calls.onEnd).toHaveLength(1);
-    expect(r.calls.onEnd[0]).toMatchObject({ finishReason: 'stop', text: r.text, usage: { inputTokens: servedIn, outputTokens: outTokens }, totalUsage: { outputTokens: outTokens } });
+    expect(r.calls.onEnd[0]).toMatchObject({
+      finishReason: 'stop',
+      text: r.text,
+      usage: { inputTokens: servedIn, outputTokens: outTokens },
+      totalUsage: { outputTokens: outTokens },
+    });
     expect(r.calls.onError).toEqual([]);
     expect(r.calls.onAbort).toEqual([]);
 
     expect(server.stats.completions - before.completions).toBe(1);
     expect(server.stats.completed - before.completed).toBe(1);
-    expect(server.lastRequestBody).toMatchObject({ model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: PROMPT }] });
+    expect(server.lastRequestBody).toMatchObject({
+      model: 'gpt-4o-mini',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: PROMPT }],
+    });
   });
 
   it('caps the output at maxOutputTokens (sent as max_tokens for gpt-4o-mini) with finish reason length', async () => {
@@ -135,7 +165,11 @@ describe('model stand-in through the real AI SDK', () => {
     expect(body.max_completion_tokens).toBeUndefined();
     expect(countTokens(r.text)).toBe(7);
     expect(r.deltas).toHaveLength(7);
-    expect(partsOf(r.parts, 'finish')[0]).toMatchObject({ finishReason: 'length', rawFinishReason: 'length', totalUsage: { outputTokens: 7 } });
+    expect(partsOf(r.parts, 'finish')[0]).toMatchObject({
+      finishReason: 'length',
+      rawFinishReason: 'length',
+      totalUsage: { outputTokens: 7 },
+    });
     expect(r.usage.ok && r.usage.value.outputTokens).toBe(7);
   });
 
@@ -178,7 +212,10 @@ describe('model stand-in through the real AI SDK', () => {
     // The error part comes after the text and before the (usage-less) finish.
     const types = r.parts.map((p) => p.type);
     expect(types.lastIndexOf('text-delta')).toBeLessThan(types.indexOf('error'));
-    expect(partsOf(r.parts, 'finish')[0]).toMatchObject({ finishReason: 'error', totalUsage: { inputTokens: undefined, outputTokens: undefined } });
+    expect(partsOf(r.parts, 'finish')[0]).toMatchObject({
+      finishReason: 'error',
+      totalUsage: { inputTokens: undefined, outputTokens: undefined },
+    });
 
     expect(r.calls.onError).toHaveLength(1);
     expect(r.calls.onEnd).toHaveLength(1);
@@ -196,7 +233,11 @@ describe('model stand-in through the real AI SDK', () => {
     expect(countTokens(r.text)).toBe(15);
     expect(r.deltas).toHaveLength(15);
     expect(APICallError.isInstance(r.thrown)).toBe(true);
-    expect(r.thrown).toMatchObject({ message: 'Failed to process successful response', statusCode: 200, cause: expect.objectContaining({ message: 'terminated' }) });
+    expect(r.thrown).toMatchObject({
+      message: 'Failed to process successful response',
+      statusCode: 200,
+      cause: expect.objectContaining({ message: 'terminated' }),
+    });
     expect(partsOf(r.parts, 'error')).toEqual([]);
     expect(partsOf(r.parts, 'finish')).toEqual([]);
     expect(r.calls.onError).toEqual([]);
@@ -217,7 +258,11 @@ describe('model stand-in through the real AI SDK', () => {
     expect(partsOf(r.parts, 'abort')).toHaveLength(1);
     expect(partsOf(r.parts, 'finish')).toEqual([]);
     expect(r.calls.onAbort).toHaveLength(1);
-    expect(r.calls.onAbort[0]).toMatchObject({ callId: expect.any(String), steps: [], reason: expect.objectContaining({ name: 'AbortError' }) });
+    expect(r.calls.onAbort[0]).toMatchObject({
+      callId: expect.any(String),
+      steps: [],
+      reason: expect.objectContaining({ name: 'AbortError' }),
+    });
     expect(r.calls.onEnd).toEqual([]);
     expect(r.calls.onError).toEqual([]);
     expect(r.usage.ok).toBe(false);
@@ -257,13 +302,20 @@ describe('model stand-in through the real AI SDK', () => {
 
 describe('model stand-in over plain HTTP', () => {
   const post = (body: string, headers: Record<string, string> = { Authorization: 'Bearer test' }) =>
-    fetch(`${server.url}/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
-  const chat = (extra: object = {}) => JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }], ...extra });
+    fetch(`${server.url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body,
+    });
+  const chat = (extra: object = {}) =>
+    JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }], ...extra });
 
   it('requires a bearer token, rejects bad JSON, and lists the model', async () => {
     const noAuth = await post(chat(), {});
     expect(noAuth.status).toBe(401);
-    expect(await noAuth.json()).toMatchObject({ error: { message: expect.any(String), type: 'invalid_request_error', code: 'invalid_api_key' } });
+    expect(await noAuth.json()).toMatchObject({
+      error: { message: expect.any(String), type: 'invalid_request_error', code: 'invalid_api_key' },
+    });
 
     const bad = await post('{"model":');
     expect(bad.status).toBe(400);
@@ -275,7 +327,11 @@ describe('model stand-in over plain HTTP', () => {
 
   it('answers stream: false with a chat.completion and exact usage', async () => {
     const res = await post(chat({ max_completion_tokens: 5 }));
-    const json = (await res.json()) as { object: string; choices: { message: { content: string }; finish_reason: string }[]; usage: { completion_tokens: number; prompt_tokens: number; total_tokens: number } };
+    const json = (await res.json()) as {
+      object: string;
+      choices: { message: { content: string }; finish_reason: string }[];
+      usage: { completion_tokens: number; prompt_tokens: number; total_tokens: number };
+    };
     expect(json.object).toBe('chat.completion');
     expect(json.choices[0]!.finish_reason).toBe('length');
     expect(countTokens(json.choices[0]!.message.content)).toBe(5);

@@ -38,10 +38,18 @@ describe('two API processes, one Redis', () => {
   it('never charges past the hard cap with 500 requests in flight across both', async () => {
     const user = 'user_two_instances';
     const token = await infra.issuer.issue({ userId: user });
-    const body = { text: 'Announce our spring sale on all running shoes, this weekend only.', action: 'rewrite' as const };
+    const body = {
+      text: 'Announce our spring sale on all running shoes, this weekend only.',
+      action: 'rewrite' as const,
+    };
     const input = countChatTokens(buildMessages(body));
     const { want } = reservationFor(input, outputTokenCap(body, input));
-    const send = (i: number) => fetch(`${apis[i % 2]!.url}/v1/rewrite`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const send = (i: number) =>
+      fetch(`${apis[i % 2]!.url}/v1/rewrite`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
 
     // Warm up both processes (scripts loaded), then leave room for about 40 requests.
     for (const i of [0, 1]) {
@@ -56,7 +64,8 @@ describe('two API processes, one Redis', () => {
     const results = await Promise.all(
       Array.from({ length: 500 }, async (_, i) => {
         const res = await send(i);
-        const code = res.status === 200 ? (await res.text(), '') : ((await res.json()) as { error: { code: string } }).error.code;
+        const code =
+          res.status === 200 ? (await res.text(), '') : ((await res.json()) as { error: { code: string } }).error.code;
         return { status: res.status, code, instance: i % 2 };
       }),
     );
@@ -64,7 +73,11 @@ describe('two API processes, one Redis', () => {
     // On a loaded machine a request may fail closed (503: Redis or the model too slow); that is allowed,
     // and it is never charged. Nothing else may happen.
     const unavailable = results.filter((r) => r.status === 503);
-    expect(results.filter((r) => r.status !== 200 && r.status !== 402 && r.status !== 503).map((r) => `${r.status} ${r.code}`)).toEqual([]);
+    expect(
+      results
+        .filter((r) => r.status !== 200 && r.status !== 402 && r.status !== 503)
+        .map((r) => `${r.status} ${r.code}`),
+    ).toEqual([]);
     expect(unavailable.every((r) => r.code === 'metering_unavailable' || r.code === 'model_unavailable')).toBe(true);
     expect(served.length).toBeGreaterThanOrEqual(35 - unavailable.length);
     expect(served.length).toBeLessThanOrEqual(60);
@@ -78,6 +91,8 @@ describe('two API processes, one Redis', () => {
     expect(used - seeded).toBe(ledger.slice(2).reduce((s, e) => s + Number(e.billed), 0));
     expect(new Set(ledger.map((e) => e.id)).size).toBe(ledger.length);
     expect(await infra.db.zcard(keys.inflight(user))).toBe(0);
-    console.log(`two instances: ${served.length} served (${served.filter((r) => r.instance === 0).length} + ${served.filter((r) => r.instance === 1).length}), ${results.filter((r) => r.status === 402).length} refused (402), ${unavailable.length} unavailable (503); used ${used}/20000`);
+    console.log(
+      `two instances: ${served.length} served (${served.filter((r) => r.instance === 0).length} + ${served.filter((r) => r.instance === 1).length}), ${results.filter((r) => r.status === 402).length} refused (402), ${unavailable.length} unavailable (503); used ${used}/20000`,
+    );
   });
 });

@@ -15,7 +15,12 @@ let api: ApiProcess;
 beforeAll(async () => {
   infra = await startInfra({ tokensPerSecond: 50, outputTokens: 150 });
   // 127.0.0.2 is a loopback address too (Linux routes all of 127/8 to lo), but not 127.0.0.1.
-  api = await spawnApi({ ...infra.env, HOST: '127.0.0.2', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' });
+  api = await spawnApi({
+    ...infra.env,
+    HOST: '127.0.0.2',
+    HTTP_HEADERS_TIMEOUT_MS: '1000',
+    HTTP_REQUEST_TIMEOUT_MS: '2000',
+  });
 });
 afterAll(async () => {
   api?.proc.kill('SIGTERM');
@@ -40,12 +45,16 @@ describe('HOST', () => {
 
 describe('slow clients', () => {
   it('cuts a client whose headers never end (header timeout)', async () => {
-    const { raw, closedAfterMs } = await rawExchange(api.url, 'GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ', 8000);
+    const { raw, closedAfterMs } = await rawExchange(
+      api.url,
+      'GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ',
+      8000,
+    );
     expect(raw).toMatch(/^HTTP\/1\.1 408/);
     expect(closedAfterMs).toBeLessThan(5000);
   });
 
-  it('cuts a body that dribbles in (request timeout): 408, and the API logs it as the client\'s doing, not an error', async () => {
+  it("cuts a body that dribbles in (request timeout): 408, and the API logs it as the client's doing, not an error", async () => {
     const token = await infra.issuer.issue({ userId: 'user_slow_upload' });
     const head = `POST /v1/rewrite HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"text":"`;
     const { raw, closedAfterMs } = await rawExchange(api.url, head, 8000);
@@ -63,7 +72,10 @@ describe('slow clients', () => {
     const t0 = Date.now();
     const res = await fetch(`${api.url}/v1/rewrite`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${await infra.issuer.issue({ userId: user })}`, 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: `Bearer ${await infra.issuer.issue({ userId: user })}`,
+        'Content-Type': 'application/json',
+      },
       body: JSON.stringify({ text: 'Tell our customers about the new autumn menu and its soups.', action: 'expand' }),
     });
     expect(res.status).toBe(200);

@@ -75,7 +75,9 @@ describe('token window', () => {
       statuses.push(res.status);
       if (res.status === 200) await res.text();
       else {
-        expect(await res.json()).toMatchObject({ error: { code: 'rate_limited', message: expect.stringContaining(`${Math.floor(2.5 * want)} tokens`) } });
+        expect(await res.json()).toMatchObject({
+          error: { code: 'rate_limited', message: expect.stringContaining(`${Math.floor(2.5 * want)} tokens`) },
+        });
         expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       }
     }
@@ -97,18 +99,33 @@ describe('account window (/v1/usage and the billing routes)', () => {
   it('counts usage and billing calls per user in their own window: 429 with Retry-After, Stripe not called', async () => {
     const api = await b.as('user_account_window');
     const statuses = [];
-    for (const [path, method] of [['/v1/usage', 'GET'], ['/v1/billing/portal', 'POST'], ['/v1/usage', 'GET'], ['/v1/billing/checkout', 'POST']] as const) {
+    for (const [path, method] of [
+      ['/v1/usage', 'GET'],
+      ['/v1/billing/portal', 'POST'],
+      ['/v1/usage', 'GET'],
+      ['/v1/billing/checkout', 'POST'],
+    ] as const) {
       statuses.push((await api(path, { method })).status);
     }
     expect(statuses).toEqual([200, 409, 200, 200]); // portal: no customer yet (409); checkout made one
     const stripeCalls = b.stack.services.billing!.gateway.calls;
-    for (const [path, method] of [['/v1/usage', 'GET'], ['/v1/billing/checkout', 'POST'], ['/v1/billing/portal', 'POST']] as const) {
+    for (const [path, method] of [
+      ['/v1/usage', 'GET'],
+      ['/v1/billing/checkout', 'POST'],
+      ['/v1/billing/portal', 'POST'],
+    ] as const) {
       const res = await api(path, { method });
       expect(res.status, path).toBe(429);
       const retryAfter = Number(res.headers.get('retry-after'));
       expect(retryAfter, path).toBeGreaterThanOrEqual(1);
       expect(retryAfter, path).toBeLessThanOrEqual(60);
-      expect(await res.json(), path).toMatchObject({ error: { code: 'rate_limited', retryAfterSeconds: retryAfter, message: expect.stringContaining('4 account requests per minute') } });
+      expect(await res.json(), path).toMatchObject({
+        error: {
+          code: 'rate_limited',
+          retryAfterSeconds: retryAfter,
+          message: expect.stringContaining('4 account requests per minute'),
+        },
+      });
     }
     expect(b.stack.services.billing!.gateway.calls).toBe(stripeCalls);
     // Rewrites have their own windows, and other users their own account window.
@@ -133,7 +150,14 @@ describe('slow Redis', () => {
     expect(stack.model.stats.completions).toBe(calls);
     // Wait until Redis has run everything that was sent (the late reservation and the background releases).
     await expect.poll(() => stack.bridge.stats.inFlight, { timeout: 10_000 }).toBe(0);
-    await expect.poll(async () => (await stack.db.keys(keys.cancel(user, '*'))).length + (await stack.db.hget(keys.request(user, requestId), 'state') === 'released' ? 1 : 0), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        async () =>
+          (await stack.db.keys(keys.cancel(user, '*'))).length +
+          ((await stack.db.hget(keys.request(user, requestId), 'state')) === 'released' ? 1 : 0),
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThan(0);
     stack.bridge.setDelay(0);
     return token;
   }

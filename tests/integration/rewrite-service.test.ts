@@ -11,10 +11,16 @@ import type { RewriteRequest } from '../../shared/contract';
 let stack: Stack;
 let n = 0;
 const freshUser = () => `user_svc${++n}_${Date.now().toString(36)}`;
-const req: RewriteRequest = { text: 'Our shoes are light, fast and made from recycled plastic bottles.',
-  action: 'rewrite' };
-const input = (userId: string, requestId: string, signal = new AbortController().signal): RewriteInput => ({ userId,
-  requestId, req, signal });
+const req: RewriteRequest = {
+  text: 'Our shoes are light, fast and made from recycled plastic bottles.',
+  action: 'rewrite',
+};
+const input = (userId: string, requestId: string, signal = new AbortController().signal): RewriteInput => ({
+  userId,
+  requestId,
+  req,
+  signal,
+});
 
 async function read(r: RewriteResult): Promise<string> {
   if (!r.ok) throw r.error;
@@ -45,8 +51,13 @@ describe('rewrite service', () => {
     expect((await read(r)).length).toBeGreaterThan(10);
     const [event, ...more] = await ledgerOf(stack.db, user);
     expect(more).toHaveLength(0);
-    expect(event).toMatchObject({ id: 'svc_happy_0001', user, action: 'rewrite', status: 'completed',
-      source: 'provider' });
+    expect(event).toMatchObject({
+      id: 'svc_happy_0001',
+      user,
+      action: 'rewrite',
+      status: 'completed',
+      source: 'provider',
+    });
     expect(await usedOf(stack.db, user)).toBe(Number(event!.billed));
     expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
 

@@ -26,7 +26,13 @@ describe('production app (Clerk keys, no dev auth)', () => {
   let base: string;
   beforeAll(async () => {
     infra = await startInfra();
-    const config = loadConfig({ ...infra.env, CLERK_AUTHORIZED_PARTIES: EXT, CLERK_ISSUER: ISSUER, ALLOWED_ORIGINS: EXT, METRICS_TOKEN: PROD_METRICS_TOKEN });
+    const config = loadConfig({
+      ...infra.env,
+      CLERK_AUTHORIZED_PARTIES: EXT,
+      CLERK_ISSUER: ISSUER,
+      ALLOWED_ORIGINS: EXT,
+      METRICS_TOKEN: PROD_METRICS_TOKEN,
+    });
     const app = createApp(await createServices(config, { log: () => {} }));
     server = createServer(getRequestListener(app.fetch));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -37,8 +43,10 @@ describe('production app (Clerk keys, no dev auth)', () => {
     await infra?.close();
   });
 
-  const usage = (token: string, headers: Record<string, string> = {}) => fetch(`${base}/v1/usage`, { headers: { Authorization: `Bearer ${token}`, ...headers } });
-  const token = (userId: string, o: Omit<Parameters<Infra['issuer']['issue']>[0], 'userId'> = {}) => infra.issuer.issue({ userId, azp: EXT, iss: ISSUER, ...o });
+  const usage = (token: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}/v1/usage`, { headers: { Authorization: `Bearer ${token}`, ...headers } });
+  const token = (userId: string, o: Omit<Parameters<Infra['issuer']['issue']>[0], 'userId'> = {}) =>
+    infra.issuer.issue({ userId, azp: EXT, iss: ISSUER, ...o });
 
   it('accepts a token from the configured issuer and extension', async () => {
     expect((await usage(await token('user_sec_ok'))).status).toBe(200);
@@ -47,7 +55,9 @@ describe('production app (Clerk keys, no dev auth)', () => {
   it('refuses a token from another issuer, even when signed by the right key', async () => {
     const res = await usage(await token('user_sec_iss', { iss: 'https://clerk.attacker.example' }));
     expect(res.status).toBe(401);
-    expect(await res.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('token-wrong-issuer') } });
+    expect(await res.json()).toMatchObject({
+      error: { code: 'unauthenticated', message: expect.stringContaining('token-wrong-issuer') },
+    });
   });
 
   it('refuses alg:none, a tampered payload and a hostile subject', async () => {
@@ -56,7 +66,12 @@ describe('production app (Clerk keys, no dev auth)', () => {
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as Record<string, unknown>;
     const forge = (c: Record<string, unknown>) => Buffer.from(JSON.stringify(c)).toString('base64url');
     const none = forge({ alg: 'none', typ: 'JWT' });
-    for (const bad of [`${none}.${p}.`, `${none}.${forge({ ...claims, sub: 'user_attacker' })}.`, `${h}.${forge({ ...claims, sub: 'user_attacker' })}.${s}`, `${h}.${p}.${s!.slice(0, -4)}AAAA`]) {
+    for (const bad of [
+      `${none}.${p}.`,
+      `${none}.${forge({ ...claims, sub: 'user_attacker' })}.`,
+      `${h}.${forge({ ...claims, sub: 'user_attacker' })}.${s}`,
+      `${h}.${p}.${s!.slice(0, -4)}AAAA`,
+    ]) {
       expect((await usage(bad)).status).toBe(401);
     }
     // A correctly signed token whose subject would break out of the Redis key layout.
@@ -69,23 +84,37 @@ describe('production app (Clerk keys, no dev auth)', () => {
     // Found by the outside attack run: `sts: "pending"` was served (200).
     const pending = await usage(await token('user_sec_pending', { sts: 'pending' }));
     expect(pending.status).toBe(401);
-    expect(await pending.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('session-not-active') } });
+    expect(await pending.json()).toMatchObject({
+      error: { code: 'unauthenticated', message: expect.stringContaining('session-not-active') },
+    });
     const rewrite = await fetch(`${base}/v1/rewrite`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${await token('user_sec_pending', { sts: 'pending' })}`, 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: `Bearer ${await token('user_sec_pending', { sts: 'pending' })}`,
+        'Content-Type': 'application/json',
+      },
       body: JSON.stringify({ text: 'Spend my tokens while my session is pending.', action: 'rewrite' }),
     });
     expect(rewrite.status).toBe(401);
     // A JWT-template token of the same instance: same key, issuer and azp, but no session id.
     const template = await usage(await token('user_sec_template', { sid: null, sts: null }));
     expect(template.status).toBe(401);
-    expect(await template.json()).toMatchObject({ error: { code: 'unauthenticated', message: expect.stringContaining('token-not-a-session') } });
+    expect(await template.json()).toMatchObject({
+      error: { code: 'unauthenticated', message: expect.stringContaining('token-not-a-session') },
+    });
     expect(await infra.db.exists(keys.quota('user_sec_pending'), keys.quota('user_sec_template'))).toBe(0);
   });
 
   it('serves CORS only to the configured extension origin', async () => {
     const preflight = (origin: string) =>
-      fetch(`${base}/v1/rewrite`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' } });
+      fetch(`${base}/v1/rewrite`, {
+        method: 'OPTIONS',
+        headers: {
+          Origin: origin,
+          'Access-Control-Request-Method': 'POST',
+          'Access-Control-Request-Headers': 'authorization,content-type',
+        },
+      });
     const ok = await preflight(EXT);
     expect(ok.headers.get('access-control-allow-origin')).toBe(EXT);
     expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
@@ -117,13 +146,27 @@ describe('production app (Clerk keys, no dev auth)', () => {
     expect(infra.model.stats.requests - models).toBe(1);
     expect(infra.bridge.stats.commands - commands).toBeLessThanOrEqual(1);
 
-    const detailed = (await (await health({ Authorization: `Bearer ${PROD_METRICS_TOKEN}` })).json()) as Record<string, Record<string, unknown>>;
-    expect(detailed).toMatchObject({ status: 'ok', redis: { ok: true, latencyMs: expect.any(Number) }, model: { ok: true, id: 'gpt-4o-mini', baseURL: infra.model.url }, auth: { mode: expect.stringMatching(/clerk/) }, billing: { enabled: false } });
+    const detailed = (await (await health({ Authorization: `Bearer ${PROD_METRICS_TOKEN}` })).json()) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(detailed).toMatchObject({
+      status: 'ok',
+      redis: { ok: true, latencyMs: expect.any(Number) },
+      model: { ok: true, id: 'gpt-4o-mini', baseURL: infra.model.url },
+      auth: { mode: expect.stringMatching(/clerk/) },
+      billing: { enabled: false },
+    });
     expect(infra.model.stats.requests - models).toBe(1); // the same cached probe
   });
 
   it('marks every answer no-store and nosniff: usage, errors, metrics', async () => {
-    const answers = [await usage(await token('user_sec_headers')), await usage('not-a-token'), await fetch(`${base}/nowhere`), await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${PROD_METRICS_TOKEN}` } })];
+    const answers = [
+      await usage(await token('user_sec_headers')),
+      await usage('not-a-token'),
+      await fetch(`${base}/nowhere`),
+      await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${PROD_METRICS_TOKEN}` } }),
+    ];
     for (const res of answers) {
       expect(res.headers.get('cache-control'), res.url).toBe('no-store');
       expect(res.headers.get('x-content-type-options'), res.url).toBe('nosniff');
@@ -132,7 +175,11 @@ describe('production app (Clerk keys, no dev auth)', () => {
   });
 
   it('has no dev routes: /dev/session does not exist without DEV_AUTH', async () => {
-    const res = await fetch(`${base}/dev/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"userId":"user_dev"}' });
+    const res = await fetch(`${base}/dev/session`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"userId":"user_dev"}',
+    });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: 'not_found' } });
   });
@@ -154,15 +201,28 @@ describe('user isolation', () => {
     expect(smuggled.status).toBe(400);
     // The same requestId from both users: two separate requests, each charged to its own user.
     for (const t of [a, b]) {
-      const res = await stack.rewrite(t, { text: 'Fresh flowers every Friday.', action: 'shorten', requestId: 'shared_id_0001' });
+      const res = await stack.rewrite(t, {
+        text: 'Fresh flowers every Friday.',
+        action: 'shorten',
+        requestId: 'shared_id_0001',
+      });
       expect(res.status).toBe(200);
       await res.text();
     }
-    await expect.poll(async () => (await ledgerOf(stack.db, 'user_iso_a')).length + (await ledgerOf(stack.db, 'user_iso_b')).length).toBe(2);
-    for (const [user, t] of [['user_iso_a', a], ['user_iso_b', b]] as const) {
+    await expect
+      .poll(
+        async () => (await ledgerOf(stack.db, 'user_iso_a')).length + (await ledgerOf(stack.db, 'user_iso_b')).length,
+      )
+      .toBe(2);
+    for (const [user, t] of [
+      ['user_iso_a', a],
+      ['user_iso_b', b],
+    ] as const) {
       const ledger = await ledgerOf(stack.db, user);
       expect(ledger.map((e) => e.user)).toEqual([user]);
-      const u = (await (await fetch(`${stack.api}/v1/usage`, { headers: { Authorization: `Bearer ${t}` } })).json()) as { usedTokens: number; recent: { requestId: string }[] };
+      const u = (await (
+        await fetch(`${stack.api}/v1/usage`, { headers: { Authorization: `Bearer ${t}` } })
+      ).json()) as { usedTokens: number; recent: { requestId: string }[] };
       expect(u.usedTokens).toBe(await usedOf(stack.db, user));
       expect(u.usedTokens).toBe(Number(ledger[0]!.billed));
       expect(u.recent.map((r) => r.requestId)).toEqual(['shared_id_0001']);
@@ -180,15 +240,23 @@ describe('request bodies: capped as they stream, and a client going away is not 
     await b?.close();
   });
   const metric = async (series: string) => {
-    const text = await (await fetch(`${b.stack.api}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-    return text.split('\n').filter((l) => l.startsWith(series)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    const text = await (
+      await fetch(`${b.stack.api}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })
+    ).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith(series))
+      .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
   };
 
   it('refuses an unbounded chunked webhook body once it passes the cap, without reading the rest (no authentication needed)', async () => {
     // Found by the outside attack run: 64 MB without Content-Length was read whole before the signature
     // check (+290 MiB of API memory).
     for (const path of ['/webhooks/stripe', '/webhooks/stripe/thin']) {
-      const res = await chunkedPost(b.stack.api, path, { headers: { 'Stripe-Signature': 't=1,v1=00' }, total: 64 * 1024 * 1024 });
+      const res = await chunkedPost(b.stack.api, path, {
+        headers: { 'Stripe-Signature': 't=1,v1=00' },
+        total: 64 * 1024 * 1024,
+      });
       expect(res.status, path).toBe(413);
       expect(JSON.parse(res.body), path).toMatchObject({ error: { code: 'payload_too_large' } });
       // The answer came once the 1 MB cap was passed (plus what the sockets buffer), not after 64 MB.
@@ -207,11 +275,24 @@ describe('request bodies: capped as they stream, and a client going away is not 
   });
 
   it('shows the last usage-report run only with the metrics token', async () => {
-    expect((await fetch(`${b.stack.api}/internal/report-usage`, { method: 'POST', headers: { Authorization: `Bearer ${CRON_SECRET}` } })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${b.stack.api}/internal/report-usage`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${CRON_SECRET}` },
+        })
+      ).status,
+    ).toBe(200);
     const open = await (await fetch(`${b.stack.api}/health`)).json();
     expect(open).toEqual({ status: 'ok', redis: { ok: true }, model: { ok: true } });
-    const detailed = (await (await fetch(`${b.stack.api}/health`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).json()) as { billing: Record<string, unknown> };
-    expect(detailed.billing).toMatchObject({ enabled: true, mode: 'test', lastReport: { mode: 'full', complete: true, users: expect.any(Number) } });
+    const detailed = (await (
+      await fetch(`${b.stack.api}/health`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })
+    ).json()) as { billing: Record<string, unknown> };
+    expect(detailed.billing).toMatchObject({
+      enabled: true,
+      mode: 'test',
+      lastReport: { mode: 'full', complete: true, users: expect.any(Number) },
+    });
   });
 
   it('a client that disconnects mid-body gets no 5xx and no error-level log line', async () => {
@@ -219,9 +300,14 @@ describe('request bodies: capped as they stream, and a client going away is not 
     const auth = { Authorization: `Bearer ${await b.stack.token('user_sec_gone')}` };
     const served5xx = await metric('redraft_http_requests_total{code="internal"');
     const before = b.stack.logs.length;
-    for (const [path, headers] of [['/webhooks/stripe', { 'Stripe-Signature': 't=1,v1=00' }], ['/v1/rewrite', auth]] as const) {
+    for (const [path, headers] of [
+      ['/webhooks/stripe', { 'Stripe-Signature': 't=1,v1=00' }],
+      ['/v1/rewrite', auth],
+    ] as const) {
       await chunkedPost(b.stack.api, path, { headers, total: 200_000, chunk: 1000, disconnectAfter: 5000 });
-      await expect.poll(() => b.stack.logs.slice(before).some((l) => l.msg === 'request' && l.route === path)).toBe(true);
+      await expect
+        .poll(() => b.stack.logs.slice(before).some((l) => l.msg === 'request' && l.route === path))
+        .toBe(true);
     }
     const lines = b.stack.logs.slice(before);
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);

@@ -14,7 +14,10 @@ let n = 0;
 const freshUser = () => `user_set${++n}_${Date.now().toString(36)}`;
 
 beforeAll(async () => {
-  stack = await startStack({ env: { RATE_LIMIT_RPM: '1000', RATE_LIMIT_ACCOUNT_RPM: '1000' }, model: { outputTokens: 40 } });
+  stack = await startStack({
+    env: { RATE_LIMIT_RPM: '1000', RATE_LIMIT_ACCOUNT_RPM: '1000' },
+    model: { outputTokens: 40 },
+  });
 });
 afterAll(async () => {
   await stack?.close();
@@ -23,7 +26,10 @@ afterAll(async () => {
 const api = async (token: string, method: string, path: string, body?: unknown) => {
   const res = await fetch(`${stack.api}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
@@ -43,24 +49,55 @@ async function proUser(used = 0): Promise<{ user: string; token: string }> {
 describe('GET/PUT /v1/settings', () => {
   it('free plan: no cap to set (403 overage_not_available), null is accepted', async () => {
     const token = await stack.token(freshUser());
-    expect(await api(token, 'GET', '/v1/settings')).toEqual({ status: 200, json: { plan: 'free', overageCapUsd: null, maxOverageCapUsd: null } satisfies SettingsResponse });
+    expect(await api(token, 'GET', '/v1/settings')).toEqual({
+      status: 200,
+      json: { plan: 'free', overageCapUsd: null, maxOverageCapUsd: null } satisfies SettingsResponse,
+    });
     const refused = await setCap(token, 10);
     expect(refused.status).toBe(403);
-    expect(refused.json).toMatchObject({ error: { code: 'overage_not_available', message: expect.stringMatching(/free plan has no overage.*Upgrade to Pro/) } });
-    expect(await setCap(token, null)).toEqual({ status: 200, json: { plan: 'free', overageCapUsd: null, maxOverageCapUsd: null } });
+    expect(refused.json).toMatchObject({
+      error: {
+        code: 'overage_not_available',
+        message: expect.stringMatching(/free plan has no overage.*Upgrade to Pro/),
+      },
+    });
+    expect(await setCap(token, null)).toEqual({
+      status: 200,
+      json: { plan: 'free', overageCapUsd: null, maxOverageCapUsd: null },
+    });
     const u = await usage(token);
     expect(u).toMatchObject({ plan: 'free', overageCapUsd: null, hardCapTokens: 20_000 });
   });
 
   it('pro plan: the default is the plan maximum; a lower cap shows in settings and usage at once', async () => {
     const { user, token } = await proUser();
-    expect((await api(token, 'GET', '/v1/settings')).json).toEqual({ plan: 'pro', overageCapUsd: null, maxOverageCapUsd: 50 });
-    expect(await usage(token)).toMatchObject({ plan: 'pro', overageCapUsd: 50, hardCapTokens: 25_500_000, includedTokens: 500_000 });
+    expect((await api(token, 'GET', '/v1/settings')).json).toEqual({
+      plan: 'pro',
+      overageCapUsd: null,
+      maxOverageCapUsd: 50,
+    });
+    expect(await usage(token)).toMatchObject({
+      plan: 'pro',
+      overageCapUsd: 50,
+      hardCapTokens: 25_500_000,
+      includedTokens: 500_000,
+    });
 
-    expect(await setCap(token, 12.34)).toEqual({ status: 200, json: { plan: 'pro', overageCapUsd: 12.34, maxOverageCapUsd: 50 } });
-    expect((await api(token, 'GET', '/v1/settings')).json).toEqual({ plan: 'pro', overageCapUsd: 12.34, maxOverageCapUsd: 50 });
+    expect(await setCap(token, 12.34)).toEqual({
+      status: 200,
+      json: { plan: 'pro', overageCapUsd: 12.34, maxOverageCapUsd: 50 },
+    });
+    expect((await api(token, 'GET', '/v1/settings')).json).toEqual({
+      plan: 'pro',
+      overageCapUsd: 12.34,
+      maxOverageCapUsd: 50,
+    });
     // $12.34 at $0.002 per 1K tokens = 6,170,000 overage tokens.
-    expect(await usage(token)).toMatchObject({ overageCapUsd: 12.34, hardCapTokens: 500_000 + 6_170_000, remainingTokens: 6_670_000 });
+    expect(await usage(token)).toMatchObject({
+      overageCapUsd: 12.34,
+      hardCapTokens: 500_000 + 6_170_000,
+      remainingTokens: 6_670_000,
+    });
     expect(await stack.db.hget(keys.quota(user), 'overageCapCents')).toBe('1234');
 
     expect((await setCap(token, 50)).status).toBe(200);
@@ -90,7 +127,14 @@ describe('GET/PUT /v1/settings', () => {
       expect(r.status, JSON.stringify(value)).toBe(400);
       expect(r.json).toMatchObject({ error: { code: 'invalid_request', message: expect.stringMatching(message) } });
     }
-    for (const body of ['{"overageCapUsd":1e999}', '{}', '{"overageCapUsd":5,"plan":"pro"}', '{"overageCapUsd":NaN}', '[5]', 'null']) {
+    for (const body of [
+      '{"overageCapUsd":1e999}',
+      '{}',
+      '{"overageCapUsd":5,"plan":"pro"}',
+      '{"overageCapUsd":NaN}',
+      '[5]',
+      'null',
+    ]) {
       const r = await api(token, 'PUT', '/v1/settings', body);
       expect(r.status, body).toBe(400);
       expect(r.json).toMatchObject({ error: { code: 'invalid_request' } });
@@ -117,7 +161,9 @@ describe('the cap applies to the next reservation', () => {
     expect((await setCap(token, 0)).status).toBe(200);
     const refused = await stack.rewrite(token, { text, action: 'shorten' });
     expect(refused.status).toBe(402);
-    expect(await refused.json()).toMatchObject({ error: { code: 'quota_exhausted', message: expect.stringContaining('500,000 tokens') } });
+    expect(await refused.json()).toMatchObject({
+      error: { code: 'quota_exhausted', message: expect.stringContaining('500,000 tokens') },
+    });
     expect(await usedOf(stack.db, user)).toBe(usedAfterFirst);
     expect(await ledgerOf(stack.db, user)).toHaveLength(1);
 
@@ -163,7 +209,11 @@ describe('the cap applies to the next reservation', () => {
     expect((await setCap(token, 1)).status).toBe(200);
     await stack.db.hset(keys.quota(user), 'plan', 'free');
     expect(await usage(token)).toMatchObject({ plan: 'free', hardCapTokens: 20_000, overageCapUsd: null });
-    expect((await api(token, 'GET', '/v1/settings')).json).toEqual({ plan: 'free', overageCapUsd: null, maxOverageCapUsd: null });
+    expect((await api(token, 'GET', '/v1/settings')).json).toEqual({
+      plan: 'free',
+      overageCapUsd: null,
+      maxOverageCapUsd: null,
+    });
     const res = await stack.rewrite(token, { text: 'Fresh bread daily.', action: 'shorten' });
     expect(res.status).toBe(200);
     await res.text();
@@ -173,7 +223,13 @@ describe('the cap applies to the next reservation', () => {
 describe('GET /v1/usage: the Upgrade offer', () => {
   it("carries the Pro plan's price and allowance for every user", async () => {
     const free = await usage(await stack.token(freshUser()));
-    expect(free.proPlan).toEqual({ id: 'pro', monthlyPriceUsd: 20, includedTokens: 500_000, overageUsdPer1kTokens: 0.002, maxOverageCapUsd: 50 });
+    expect(free.proPlan).toEqual({
+      id: 'pro',
+      monthlyPriceUsd: 20,
+      includedTokens: 500_000,
+      overageUsdPer1kTokens: 0.002,
+      maxOverageCapUsd: 50,
+    });
     expect((await usage((await proUser()).token)).proPlan).toEqual(free.proPlan);
   });
 });

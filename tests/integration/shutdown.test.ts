@@ -20,8 +20,14 @@ async function startStream(url: string, user: string, outputTokens: number) {
   infra.model.setOptions({ outputTokens });
   const res = await fetch(`${url}/v1/rewrite`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${await infra.issuer.issue({ userId: user })}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ text: 'Our autumn collection is here: warm wool coats and soft scarves.', action: 'expand' }),
+    headers: {
+      Authorization: `Bearer ${await infra.issuer.issue({ userId: user })}`,
+      'Content-Type': 'application/json',
+    },
+    body: JSON.stringify({
+      text: 'Our autumn collection is here: warm wool coats and soft scarves.',
+      action: 'expand',
+    }),
   });
   expect(res.status).toBe(200);
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -52,7 +58,9 @@ describe('SIGTERM', () => {
     expect(ledger).toHaveLength(1);
     expect(ledger[0]).toMatchObject({ status: 'completed', source: 'provider', out: '100' });
     expect(text.length).toBeGreaterThan(100);
-    expect(api.output.some((l) => l.includes('"stopped"') && l.includes('"finished":1') && l.includes('"cut":0'))).toBe(true);
+    expect(api.output.some((l) => l.includes('"stopped"') && l.includes('"finished":1') && l.includes('"cut":0'))).toBe(
+      true,
+    );
   });
 
   it('cuts a stream that outlasts the grace period and charges what it generated, before exiting', async () => {
@@ -70,6 +78,8 @@ describe('SIGTERM', () => {
     expect(Number(ledger[0]!.out)).toBeLessThan(5000);
     expect(await usedOf(infra.db, user)).toBe(Number(ledger[0]!.billed));
     expect(await infra.db.zcard(keys.inflight(user))).toBe(0);
-    expect(api.output.some((l) => l.includes('"stopped"') && l.includes('"cut":1') && l.includes('"unsettled":0'))).toBe(true);
+    expect(
+      api.output.some((l) => l.includes('"stopped"') && l.includes('"cut":1') && l.includes('"unsettled":0')),
+    ).toBe(true);
   });
 });

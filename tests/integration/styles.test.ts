@@ -30,7 +30,10 @@ type Json = Record<string, unknown>;
 const call = async (token: string, method: string, path: string, body?: unknown) => {
   const res = await fetch(`${stack.api}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   return { status: res.status, headers: res.headers, json: (await res.json()) as Json };
@@ -58,7 +61,12 @@ describe('saved styles: create, list, replace, delete', () => {
     const created = await put(token, 'acme', { name: '  Acme voice ', instructions: '  Warm, direct, no jargon.\n' });
     expect(created.status).toBe(200);
     const style = (created.json as { style: Style }).style;
-    expect(style).toEqual({ id: 'acme', name: 'Acme voice', instructions: 'Warm, direct, no jargon.', updatedAt: expect.any(String) });
+    expect(style).toEqual({
+      id: 'acme',
+      name: 'Acme voice',
+      instructions: 'Warm, direct, no jargon.',
+      updatedAt: expect.any(String),
+    });
     expect(Date.parse(style.updatedAt)).toBeGreaterThanOrEqual(before - 1000);
 
     expect((await put(token, 'b-2', { name: 'zebra', instructions: 'Playful.' })).status).toBe(200);
@@ -68,7 +76,11 @@ describe('saved styles: create, list, replace, delete', () => {
     // Replace: same id, new content, still three styles.
     const replaced = await put(token, 'acme', { name: 'Acme (2027)', instructions: 'Short sentences.' });
     expect(replaced.status).toBe(200);
-    expect((replaced.json as { style: Style }).style).toMatchObject({ id: 'acme', name: 'Acme (2027)', instructions: 'Short sentences.' });
+    expect((replaced.json as { style: Style }).style).toMatchObject({
+      id: 'acme',
+      name: 'Acme (2027)',
+      instructions: 'Short sentences.',
+    });
     const styles = await list(token);
     expect(styles).toHaveLength(3);
     expect(styles.find((s) => s.id === 'acme')).toEqual((replaced.json as { style: Style }).style);
@@ -83,10 +95,16 @@ describe('saved styles: create, list, replace, delete', () => {
   it(`keeps at most ${STYLES_MAX} styles: the next new one is 409 style_limit_reached, replacing still works`, async () => {
     const user = freshUser();
     const token = await stack.token(user);
-    for (let i = 0; i < STYLES_MAX; i++) expect((await put(token, `s${i}`, { name: `Style ${String(i).padStart(2, '0')}`, instructions: `Voice ${i}.` })).status).toBe(200);
+    for (let i = 0; i < STYLES_MAX; i++)
+      expect(
+        (await put(token, `s${i}`, { name: `Style ${String(i).padStart(2, '0')}`, instructions: `Voice ${i}.` }))
+          .status,
+      ).toBe(200);
     const full = await put(token, 'one-more', { name: 'One more', instructions: 'Nope.' });
     expect(full.status).toBe(409);
-    expect(full.json).toMatchObject({ error: { code: 'style_limit_reached', message: expect.stringContaining(String(STYLES_MAX)) } });
+    expect(full.json).toMatchObject({
+      error: { code: 'style_limit_reached', message: expect.stringContaining(String(STYLES_MAX)) },
+    });
     expect((await put(token, 's3', { name: 'Style 03', instructions: 'Replaced.' })).status).toBe(200);
     expect(await list(token)).toHaveLength(STYLES_MAX);
     expect(await stack.db.hlen(keys.styles(user))).toBe(STYLES_MAX);
@@ -99,7 +117,11 @@ describe('saved styles: create, list, replace, delete', () => {
   it(`${STYLES_MAX + 10} concurrent creates: exactly ${STYLES_MAX} succeed (the limit is checked and written in one Lua step)`, async () => {
     const user = freshUser();
     const token = await stack.token(user);
-    const results = await Promise.all(Array.from({ length: STYLES_MAX + 10 }, (_, i) => put(token, `c${i}`, { name: `C${i}`, instructions: 'Concurrent.' })));
+    const results = await Promise.all(
+      Array.from({ length: STYLES_MAX + 10 }, (_, i) =>
+        put(token, `c${i}`, { name: `C${i}`, instructions: 'Concurrent.' }),
+      ),
+    );
     expect(results.filter((r) => r.status === 200)).toHaveLength(STYLES_MAX);
     expect(results.filter((r) => r.status === 409)).toHaveLength(10);
     expect(await list(token)).toHaveLength(STYLES_MAX);
@@ -110,18 +132,41 @@ describe('saved styles: create, list, replace, delete', () => {
     for (const id of ['Acme', '-acme', 'a'.repeat(41), 'a%20b', '%C3%BC']) {
       const r = await put(token, id, { name: 'x', instructions: 'y' });
       expect(r.status, id).toBe(400);
-      expect(r.json).toMatchObject({ error: { code: 'invalid_request', message: expect.stringContaining('style id') } });
+      expect(r.json).toMatchObject({
+        error: { code: 'invalid_request', message: expect.stringContaining('style id') },
+      });
     }
     const long = await put(token, 'ok', { name: 'n'.repeat(61), instructions: 'y' });
-    expect(long).toMatchObject({ status: 400, json: { error: { code: 'invalid_request', message: expect.stringContaining('name must be at most 60 characters') } } });
+    expect(long).toMatchObject({
+      status: 400,
+      json: {
+        error: { code: 'invalid_request', message: expect.stringContaining('name must be at most 60 characters') },
+      },
+    });
     const longer = await put(token, 'ok', { name: 'n', instructions: 'i'.repeat(1001) });
-    expect(longer).toMatchObject({ status: 400, json: { error: { code: 'invalid_request', message: expect.stringContaining('instructions must be at most 1000 characters') } } });
+    expect(longer).toMatchObject({
+      status: 400,
+      json: {
+        error: {
+          code: 'invalid_request',
+          message: expect.stringContaining('instructions must be at most 1000 characters'),
+        },
+      },
+    });
     expect((await put(token, 'ok', { name: '   ', instructions: 'y' })).status).toBe(400);
     expect((await put(token, 'ok', { name: 'n', instructions: 'y', extra: true })).status).toBe(400);
     expect(await list(token)).toEqual([]);
 
-    for (const [method, path] of [['GET', '/v1/styles'], ['PUT', '/v1/styles/acme'], ['DELETE', '/v1/styles/acme']] as const) {
-      const res = await fetch(`${stack.api}${path}`, { method, headers: { 'Content-Type': 'application/json' }, ...(method === 'PUT' ? { body: '{"name":"a","instructions":"b"}' } : {}) });
+    for (const [method, path] of [
+      ['GET', '/v1/styles'],
+      ['PUT', '/v1/styles/acme'],
+      ['DELETE', '/v1/styles/acme'],
+    ] as const) {
+      const res = await fetch(`${stack.api}${path}`, {
+        method,
+        headers: { 'Content-Type': 'application/json' },
+        ...(method === 'PUT' ? { body: '{"name":"a","instructions":"b"}' } : {}),
+      });
       expect(res.status, `${method} ${path}`).toBe(401);
       expect(await res.json()).toMatchObject({ error: { code: 'unauthenticated' } });
     }
@@ -132,13 +177,17 @@ describe('isolation between users', () => {
   it("user B can neither read, change, delete nor use user A's style", async () => {
     const [a, b] = [freshUser(), freshUser()];
     const [ta, tb] = [await stack.token(a), await stack.token(b)];
-    expect((await put(ta, 'acme', { name: 'Acme', instructions: 'SECRET-A: always mention the Acme guarantee.' })).status).toBe(200);
+    expect(
+      (await put(ta, 'acme', { name: 'Acme', instructions: 'SECRET-A: always mention the Acme guarantee.' })).status,
+    ).toBe(200);
 
     expect(await list(tb)).toEqual([]);
     const calls = stack.model.stats.completions;
     const used = await stack.rewrite(tb, { text: 'Our shoes are great.', action: 'rewrite', styleId: 'acme' });
     expect(used.status).toBe(404);
-    expect(await used.json()).toMatchObject({ error: { code: 'style_not_found', message: expect.stringContaining('acme') } });
+    expect(await used.json()).toMatchObject({
+      error: { code: 'style_not_found', message: expect.stringContaining('acme') },
+    });
     expect(stack.model.stats.completions).toBe(calls); // nothing reached the model
     expect(await usedOf(stack.db, b)).toBe(0);
     expect(await ledgerOf(stack.db, b)).toEqual([]);
@@ -146,12 +195,16 @@ describe('isolation between users', () => {
 
     // B's own style of the same id is B's: A's stays as it was.
     expect((await put(tb, 'acme', { name: 'Mine', instructions: 'B voice.' })).status).toBe(200);
-    expect((await list(ta)).map((s) => [s.name, s.instructions])).toEqual([['Acme', 'SECRET-A: always mention the Acme guarantee.']]);
+    expect((await list(ta)).map((s) => [s.name, s.instructions])).toEqual([
+      ['Acme', 'SECRET-A: always mention the Acme guarantee.'],
+    ]);
     expect((await list(tb)).map((s) => [s.name, s.instructions])).toEqual([['Mine', 'B voice.']]);
     const res = await stack.rewrite(tb, { text: 'Our shoes are great.', action: 'rewrite', styleId: 'acme' });
     expect(res.status).toBe(200);
     await res.text();
-    const sent = lastModelRequest().messages.map((m) => m.content).join('\n');
+    const sent = lastModelRequest()
+      .messages.map((m) => m.content)
+      .join('\n');
     expect(sent).toContain('B voice.');
     expect(sent).not.toContain('SECRET-A');
   });
@@ -161,10 +214,17 @@ describe('POST /v1/rewrite with a saved style', () => {
   it('puts the style in the user message, reserves and charges its tokens, and keeps the action cap', async () => {
     const user = freshUser();
     const token = await stack.token(user);
-    const instructions = 'Write like a calm Scandinavian design brand: short sentences, no exclamation marks, no hype. '.repeat(6).trim();
+    const instructions = 'Write like a calm Scandinavian design brand: short sentences, no exclamation marks, no hype. '
+      .repeat(6)
+      .trim();
     expect((await put(token, 'nordic', { name: 'Nordic', instructions })).status).toBe(200);
 
-    const req: RewriteRequest = { text: 'Our new lamp is AMAZING and you will LOVE it!!! Buy now!!!', action: 'rewrite', styleId: 'nordic', requestId: 'style_req_0001' };
+    const req: RewriteRequest = {
+      text: 'Our new lamp is AMAZING and you will LOVE it!!! Buy now!!!',
+      action: 'rewrite',
+      styleId: 'nordic',
+      requestId: 'style_req_0001',
+    };
     const res = await stack.rewrite(token, req);
     expect(res.status).toBe(200);
     await res.text();
@@ -176,7 +236,9 @@ describe('POST /v1/rewrite with a saved style', () => {
     expect(body.messages.map((m) => m.role)).toEqual(['system', 'user']);
     expect(body.messages[0]!.content).not.toContain(instructions);
     expect(body.messages[0]!.content).toBe(plan.messages[0]!.content);
-    expect(body.messages[1]!.content).toContain(`The user's saved style (brand voice) for the result:\n<style>\n${instructions}\n</style>`);
+    expect(body.messages[1]!.content).toContain(
+      `The user's saved style (brand voice) for the result:\n<style>\n${instructions}\n</style>`,
+    );
     expect(body.messages[1]!.content).toBe(plan.messages[1]!.content);
     expect(body.max_completion_tokens ?? body.max_tokens).toBe(plain.outputCap);
     expect(plan.outputCap).toBe(plain.outputCap);
@@ -214,7 +276,12 @@ describe('rate limit of the account routes', () => {
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof call>> | undefined;
     for (let i = 0; i < RPM + 5 && last?.status !== 429; i++) {
-      last = await call(token, i % 2 ? 'GET' : 'PUT', i % 2 ? '/v1/styles' : '/v1/styles/same', i % 2 ? undefined : { name: 'Same', instructions: `Take ${i}.` });
+      last = await call(
+        token,
+        i % 2 ? 'GET' : 'PUT',
+        i % 2 ? '/v1/styles' : '/v1/styles/same',
+        i % 2 ? undefined : { name: 'Same', instructions: `Take ${i}.` },
+      );
       statuses.push(last.status);
     }
     // The window slides over fixed minutes: straddling a minute boundary lets through at most a request or two more.

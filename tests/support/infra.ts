@@ -34,7 +34,10 @@ export async function startInfra(model: ModelServerOptions = {}): Promise<Infra>
   const bridge = await startUpstashBridge({ redisUrl: redis.url });
   const modelServer = await startModelServer(model);
   const keys = await createDevIssuer();
-  const issuer: DevIssuer = { publicKeyPem: keys.publicKeyPem, issue: (claims) => keys.issue({ azp: INFRA_EXTENSION, ...claims }) };
+  const issuer: DevIssuer = {
+    publicKeyPem: keys.publicKeyPem,
+    issue: (claims) => keys.issue({ azp: INFRA_EXTENSION, ...claims }),
+  };
   const db = new IORedis(redis.url);
   db.on('error', () => {}); // fault tests stop Redis; commands still report their errors
   return {
@@ -74,8 +77,14 @@ export interface ApiProcess {
 }
 
 /** Runs an API entry (`api/runtimes/node.ts` through tsx, or a built bundle) as a child process on a free port. */
-export async function spawnApi(env: Record<string, string>, entry: string[] = ['--import', 'tsx', 'api/runtimes/node.ts']): Promise<ApiProcess> {
-  const proc = spawn(process.execPath, entry, { env: { ...process.env, ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+export async function spawnApi(
+  env: Record<string, string>,
+  entry: string[] = ['--import', 'tsx', 'api/runtimes/node.ts'],
+): Promise<ApiProcess> {
+  const proc = spawn(process.execPath, entry, {
+    env: { ...process.env, ...env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const output: string[] = [];
   // 'close', not 'exit': by then every line the process printed has been read.
   const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));

@@ -47,8 +47,17 @@ export async function chunkedPost(
   });
   socket.on('error', () => {}); // EPIPE/ECONNRESET once the server closes: expected
   const done = new Promise<void>((resolve) => socket.once('close', () => ((closed = true), resolve())));
-  const headers = { Host: 'localhost', 'Transfer-Encoding': 'chunked', 'Content-Type': 'application/json', ...o.headers };
-  socket.write(`POST ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+  const headers = {
+    Host: 'localhost',
+    'Transfer-Encoding': 'chunked',
+    'Content-Type': 'application/json',
+    ...o.headers,
+  };
+  socket.write(
+    `POST ${path} HTTP/1.1\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`,
+  );
   const piece = Buffer.alloc(o.chunk ?? 64 * 1024, 0x20); // spaces: valid JSON whitespace
   let sent = 0;
   while (sent < o.total && !answered && !closed) {
@@ -58,9 +67,16 @@ export async function chunkedPost(
       return { ...parse(raw), sent };
     }
     const n = Math.min(piece.length, o.total - sent);
-    const ok = socket.write(Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), piece.subarray(0, n), Buffer.from('\r\n')]));
+    const ok = socket.write(
+      Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), piece.subarray(0, n), Buffer.from('\r\n')]),
+    );
     sent += n;
-    if (!ok) await new Promise<void>((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); socket.once('data', resolve); });
+    if (!ok)
+      await new Promise<void>((resolve) => {
+        socket.once('drain', resolve);
+        socket.once('close', resolve);
+        socket.once('data', resolve);
+      });
   }
   if (!answered && !closed) socket.write('0\r\n\r\n');
   await Promise.race([done, new Promise((r) => setTimeout(r, o.timeoutMs ?? 10_000))]);
@@ -73,7 +89,11 @@ export async function chunkedPost(
 }
 
 /** Opens a connection, writes `text`, and waits for the server to answer or close (up to `timeoutMs`). */
-export async function rawExchange(base: string, text: string, timeoutMs: number): Promise<{ raw: string; closedAfterMs: number | undefined }> {
+export async function rawExchange(
+  base: string,
+  text: string,
+  timeoutMs: number,
+): Promise<{ raw: string; closedAfterMs: number | undefined }> {
   const socket = connect(target(base));
   const t0 = Date.now();
   let raw = '';

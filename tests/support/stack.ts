@@ -92,7 +92,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 /** The ledger of one user, read straight from Redis. */
 export async function ledgerOf(db: IORedis, userId: string): Promise<Record<string, string>[]> {
   const entries = await db.xrange(keys.ledger(userId), '-', '+');
-  return entries.map(([, flat]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!])));
+  return entries.map(([, flat]) =>
+    Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!])),
+  );
 }
 
 export async function usedOf(db: IORedis, userId: string): Promise<number> {

@@ -4,8 +4,24 @@
  * model price versions, and the month/period attribution.
  */
 import { describe, expect, it } from 'vitest';
-import { inMonth, marginReport, monthOf, parseMarginEvent, periodRevenue, USD, userMargin, type MarginEvent, type Month, type UserMargin } from '../../api/billing/operator/margin';
-import { CSV_COLUMNS, formatUsd8, marginCsv, marginTable, parseCsvLine } from '../../api/billing/operator/margin-report';
+import {
+  inMonth,
+  marginReport,
+  monthOf,
+  parseMarginEvent,
+  periodRevenue,
+  USD,
+  userMargin,
+  type MarginEvent,
+  type UserMargin,
+} from '../../api/billing/operator/margin';
+import {
+  CSV_COLUMNS,
+  formatUsd8,
+  marginCsv,
+  marginTable,
+  parseCsvLine,
+} from '../../api/billing/operator/margin-report';
 import { userOfLedgerKey } from '../../api/billing/operator/margin-read';
 import { PLANS } from '../../api/config/plans';
 import type { PriceList } from '../../api/config/model-prices';
@@ -17,7 +33,17 @@ const NOV = monthOf('2026-11', 0);
 let seq = 0;
 
 /** A ledger entry as SETTLE writes it (quota.lua.ts), parsed the way the script parses it. */
-function ev(o: { period: string; pend: string; billable: boolean; billed: number; cost?: string; ended?: string; model?: string; in?: number; out?: number }): MarginEvent {
+function ev(o: {
+  period: string;
+  pend: string;
+  billable: boolean;
+  billed: number;
+  cost?: string;
+  ended?: string;
+  model?: string;
+  in?: number;
+  out?: number;
+}): MarginEvent {
   const ended = at(o.ended ?? o.period) + (o.ended ? 0 : 3_600_000);
   const f: Record<string, string> = {
     id: `req_${++seq}`,
@@ -45,29 +71,73 @@ const usd = (x: number) => Math.round(x * USD);
 
 describe('the month and what belongs to it', () => {
   it('parses YYYY-MM as a UTC calendar month, defaulting to the current one', () => {
-    expect(monthOf('2026-11', 0)).toEqual({ label: '2026-11', start: at('2026-11-01T00:00:00Z'), end: at('2026-12-01T00:00:00Z') });
+    expect(monthOf('2026-11', 0)).toEqual({
+      label: '2026-11',
+      start: at('2026-11-01T00:00:00Z'),
+      end: at('2026-12-01T00:00:00Z'),
+    });
     expect(monthOf('2026-12', 0).end).toBe(at('2027-01-01T00:00:00Z'));
-    expect(monthOf(undefined, at('2027-02-28T23:59:59.999Z'))).toMatchObject({ label: '2027-02', start: at('2027-02-01T00:00:00Z'), end: at('2027-03-01T00:00:00Z') });
-    for (const bad of ['2026-13', '2026-00', '2026-1', '26-11', 'november', '2026-11-01']) expect(() => monthOf(bad, 0)).toThrow(/YYYY-MM/);
+    expect(monthOf(undefined, at('2027-02-28T23:59:59.999Z'))).toMatchObject({
+      label: '2027-02',
+      start: at('2027-02-01T00:00:00Z'),
+      end: at('2027-03-01T00:00:00Z'),
+    });
+    for (const bad of ['2026-13', '2026-00', '2026-1', '26-11', 'november', '2026-11-01'])
+      expect(() => monthOf(bad, 0)).toThrow(/YYYY-MM/);
   });
 
   it('attributes an event by the start of its billing period, not by when it ran', () => {
-    const lateRequest = ev({ period: '2026-11-03T10:00:00Z', pend: '2026-12-03T10:00:00Z', billable: true, billed: 1, ended: '2026-12-03T10:00:20Z' });
+    const lateRequest = ev({
+      period: '2026-11-03T10:00:00Z',
+      pend: '2026-12-03T10:00:00Z',
+      billable: true,
+      billed: 1,
+      ended: '2026-12-03T10:00:20Z',
+    });
     expect(inMonth(lateRequest, NOV)).toBe(true);
     expect(inMonth(lateRequest, monthOf('2026-12', 0))).toBe(false);
-    const octPeriod = ev({ period: '2026-10-31T23:59:59Z', pend: '2026-11-30T23:59:59Z', billable: true, billed: 1, ended: '2026-11-20T00:00:00Z' });
+    const octPeriod = ev({
+      period: '2026-10-31T23:59:59Z',
+      pend: '2026-11-30T23:59:59Z',
+      billable: true,
+      billed: 1,
+      ended: '2026-11-20T00:00:00Z',
+    });
     expect(inMonth(octPeriod, NOV)).toBe(false);
     // An event without a period (none should exist) counts by when it ended.
-    const bare = parseMarginEvent({ billed: '5', cost: '0.00000100', ended: String(at('2026-11-15T00:00:00Z')) }, '1-0');
+    const bare = parseMarginEvent(
+      { billed: '5', cost: '0.00000100', ended: String(at('2026-11-15T00:00:00Z')) },
+      '1-0',
+    );
     expect(bare.periodStart).toBeNull();
     expect(inMonth(bare, NOV)).toBe(true);
   });
 
   it('reads ledger fields as SETTLE writes them: billable → the paid plan; cost to the 1e-8 USD', () => {
-    const e = ev({ period: '2026-11-03T10:00:00Z', pend: '2026-12-03T10:00:00Z', billable: true, billed: 1234, cost: '0.00012345', in: 1000, out: 234 });
-    expect(e).toMatchObject({ plan: 'pro', billedTokens: 1234, costUsd8: 12345, inputTokens: 1000, outputTokens: 234, periodStart: at('2026-11-03T10:00:00Z'), periodEnd: at('2026-12-03T10:00:00Z') });
-    expect(ev({ period: '2026-11-03T10:00:00Z', pend: '2026-12-03T10:00:00Z', billable: false, billed: 1 }).plan).toBe('free');
-    expect(ev({ period: '2026-11-03T10:00:00Z', pend: '2026-12-03T10:00:00Z', billable: false, billed: 1 }).costUsd8).toBeNull();
+    const e = ev({
+      period: '2026-11-03T10:00:00Z',
+      pend: '2026-12-03T10:00:00Z',
+      billable: true,
+      billed: 1234,
+      cost: '0.00012345',
+      in: 1000,
+      out: 234,
+    });
+    expect(e).toMatchObject({
+      plan: 'pro',
+      billedTokens: 1234,
+      costUsd8: 12345,
+      inputTokens: 1000,
+      outputTokens: 234,
+      periodStart: at('2026-11-03T10:00:00Z'),
+      periodEnd: at('2026-12-03T10:00:00Z'),
+    });
+    expect(ev({ period: '2026-11-03T10:00:00Z', pend: '2026-12-03T10:00:00Z', billable: false, billed: 1 }).plan).toBe(
+      'free',
+    );
+    expect(
+      ev({ period: '2026-11-03T10:00:00Z', pend: '2026-12-03T10:00:00Z', billable: false, billed: 1 }).costUsd8,
+    ).toBeNull();
   });
 
   it('finds user ids in ledger keys only', () => {
@@ -85,7 +155,11 @@ describe('revenue of one billing period', () => {
     // 1 token over: $0.002 / 1,000 = $0.000002 = 200 × 1e-8.
     expect(periodRevenue(PLANS.pro, 500_001)).toEqual({ baseUsd8: usd(20), overageTokens: 1, overageUsd8: 200 });
     // The spending cap: 25,000,000 tokens over = $50.
-    expect(periodRevenue(PLANS.pro, PLANS.pro.hardCapTokens)).toEqual({ baseUsd8: usd(20), overageTokens: 25_000_000, overageUsd8: usd(50) });
+    expect(periodRevenue(PLANS.pro, PLANS.pro.hardCapTokens)).toEqual({
+      baseUsd8: usd(20),
+      overageTokens: 25_000_000,
+      overageUsd8: usd(50),
+    });
     expect(periodRevenue(PLANS.free, 20_000)).toEqual({ baseUsd8: 0, overageTokens: 0, overageUsd8: 0 });
   });
 });
@@ -93,23 +167,70 @@ describe('revenue of one billing period', () => {
 describe('per user', () => {
   it('Pro under the allowance: the base price only', () => {
     const p = { period: '2026-11-10T08:00:00Z', pend: '2026-12-10T08:00:00Z', billable: true };
-    const u = userMargin('pro_under', [ev({ ...p, billed: 100_000, cost: '0.04500000' }), ev({ ...p, billed: 150_000, cost: '0.06000000' }), ev({ ...p, billed: 50_000, cost: '0.01500000' })], undefined, NOV)!;
-    expect(u).toMatchObject({ plans: ['pro'], requests: 3, tokens: 300_000, billableTokens: 300_000, overageTokens: 0, costUsd8: usd(0.12), baseUsd8: usd(20), overageUsd8: 0, revenueUsd8: usd(20), marginUsd8: usd(19.88), marginPct: 99.4, crossSubsidised: false });
+    const u = userMargin(
+      'pro_under',
+      [
+        ev({ ...p, billed: 100_000, cost: '0.04500000' }),
+        ev({ ...p, billed: 150_000, cost: '0.06000000' }),
+        ev({ ...p, billed: 50_000, cost: '0.01500000' }),
+      ],
+      undefined,
+      NOV,
+    )!;
+    expect(u).toMatchObject({
+      plans: ['pro'],
+      requests: 3,
+      tokens: 300_000,
+      billableTokens: 300_000,
+      overageTokens: 0,
+      costUsd8: usd(0.12),
+      baseUsd8: usd(20),
+      overageUsd8: 0,
+      revenueUsd8: usd(20),
+      marginUsd8: usd(19.88),
+      marginPct: 99.4,
+      crossSubsidised: false,
+    });
   });
 
   it('Pro over the allowance: overage on the period total, never per event; the period’s late request counts, the previous period does not', () => {
     const p = { period: '2026-11-03T10:00:00Z', pend: '2026-12-03T10:00:00Z', billable: true };
     const events = [
-      ev({ period: '2026-10-03T10:00:00Z', pend: '2026-11-03T10:00:00Z', billable: true, billed: 450_000, cost: '0.20000000' }), // October's period
+      ev({
+        period: '2026-10-03T10:00:00Z',
+        pend: '2026-11-03T10:00:00Z',
+        billable: true,
+        billed: 450_000,
+        cost: '0.20000000',
+      }), // October's period
       ev({ ...p, billed: 400_000, cost: '0.30000000' }),
       ev({ ...p, billed: 350_000, cost: '0.26250000', ended: '2026-12-03T10:00:20Z' }), // granted before the end, finished after
     ];
-    const u = userMargin('pro_over', events, { plan: 'pro', start: at('2026-12-03T10:00:00Z'), end: at('2027-01-03T10:00:00Z') }, NOV)!;
+    const u = userMargin(
+      'pro_over',
+      events,
+      { plan: 'pro', start: at('2026-12-03T10:00:00Z'), end: at('2027-01-03T10:00:00Z') },
+      NOV,
+    )!;
     // Each event is under 500,000; the period's 750,000 is 250,000 over: 250 × $0.002 = $0.50.
-    expect(u).toMatchObject({ requests: 2, tokens: 750_000, overageTokens: 250_000, overageUsd8: usd(0.5), revenueUsd8: usd(20.5), costUsd8: usd(0.5625), marginUsd8: usd(19.9375), marginPct: 97.3 });
+    expect(u).toMatchObject({
+      requests: 2,
+      tokens: 750_000,
+      overageTokens: 250_000,
+      overageUsd8: usd(0.5),
+      revenueUsd8: usd(20.5),
+      costUsd8: usd(0.5625),
+      marginUsd8: usd(19.9375),
+      marginPct: 97.3,
+    });
     expect(u.periods).toHaveLength(1);
     // October sees its own period: 450,000 tokens, no overage.
-    expect(userMargin('pro_over', events, undefined, monthOf('2026-10', 0))).toMatchObject({ tokens: 450_000, overageTokens: 0, revenueUsd8: usd(20), costUsd8: usd(0.2) });
+    expect(userMargin('pro_over', events, undefined, monthOf('2026-10', 0))).toMatchObject({
+      tokens: 450_000,
+      overageTokens: 0,
+      revenueUsd8: usd(20),
+      costUsd8: usd(0.2),
+    });
   });
 
   it('an upgrade in the middle of the month: the free period is acquisition cost, the paid period is billed on its own', () => {
@@ -123,7 +244,16 @@ describe('per user', () => {
     ];
     const u = userMargin('upgrader', events, { plan: 'pro', start: at(pro.period), end: at(pro.pend) }, NOV)!;
     // Free tokens never count toward the paid allowance: 600,000 paid → 100,000 over = $0.20.
-    expect(u).toMatchObject({ plans: ['free', 'pro'], tokens: 615_000, billableTokens: 600_000, overageTokens: 100_000, revenueUsd8: usd(20.2), costUsd8: usd(0.369), marginUsd8: usd(19.831), marginPct: 98.2 });
+    expect(u).toMatchObject({
+      plans: ['free', 'pro'],
+      tokens: 615_000,
+      billableTokens: 600_000,
+      overageTokens: 100_000,
+      revenueUsd8: usd(20.2),
+      costUsd8: usd(0.369),
+      marginUsd8: usd(19.831),
+      marginPct: 98.2,
+    });
     expect(u.periods.map((p) => [p.plan, p.tokens, p.costUsd8, p.baseUsd8 + p.overageUsd8])).toEqual([
       ['free', 15_000, usd(0.009), 0],
       ['pro', 600_000, usd(0.36), usd(20.2)],
@@ -132,21 +262,51 @@ describe('per user', () => {
 
   it('a free user: no revenue, the cost is the acquisition cost, not flagged', () => {
     const p = { period: '2026-11-07T09:30:00Z', pend: '2026-12-07T09:30:00Z', billable: false };
-    const u = userMargin('free_a', [ev({ ...p, billed: 8_000, cost: '0.00120000' }), ev({ ...p, billed: 4_000, cost: '0.00060000' })], { plan: 'free', start: at(p.period), end: at(p.pend) }, NOV)!;
-    expect(u).toMatchObject({ plans: ['free'], tokens: 12_000, revenueUsd8: 0, costUsd8: usd(0.0018), marginUsd8: -usd(0.0018), marginPct: null, crossSubsidised: false });
+    const u = userMargin(
+      'free_a',
+      [ev({ ...p, billed: 8_000, cost: '0.00120000' }), ev({ ...p, billed: 4_000, cost: '0.00060000' })],
+      { plan: 'free', start: at(p.period), end: at(p.pend) },
+      NOV,
+    )!;
+    expect(u).toMatchObject({
+      plans: ['free'],
+      tokens: 12_000,
+      revenueUsd8: 0,
+      costUsd8: usd(0.0018),
+      marginUsd8: -usd(0.0018),
+      marginPct: null,
+      crossSubsidised: false,
+    });
   });
 
   it('flags a paying user who costs more than they pay (gpt-4o output costs more than the overage price)', () => {
     const p = { period: '2026-11-20T00:00:00Z', pend: '2026-12-20T00:00:00Z', billable: true };
     // 5,000,000 tokens, 4,500,000 of them output at $0.01/1K: $45 (+ 500,000 in at $0.0025/1K... recorded as one cost).
-    const u = userMargin('heavy_4o', [ev({ ...p, billed: 5_000_000, cost: '45.00000000', model: 'gpt-4o', in: 500_000, out: 4_500_000 })], undefined, NOV)!;
+    const u = userMargin(
+      'heavy_4o',
+      [ev({ ...p, billed: 5_000_000, cost: '45.00000000', model: 'gpt-4o', in: 500_000, out: 4_500_000 })],
+      undefined,
+      NOV,
+    )!;
     // Revenue $20 + 4,500,000 over × $0.002/1K = $29.
-    expect(u).toMatchObject({ revenueUsd8: usd(29), costUsd8: usd(45), marginUsd8: -usd(16), marginPct: -55.2, crossSubsidised: true });
+    expect(u).toMatchObject({
+      revenueUsd8: usd(29),
+      costUsd8: usd(45),
+      marginUsd8: -usd(16),
+      marginPct: -55.2,
+      crossSubsidised: true,
+    });
   });
 
   it('a paid period that started in the month with no usage yet still brings its base price', () => {
     const current = { plan: 'pro' as const, start: at('2026-11-05T00:00:00Z'), end: at('2026-12-05T00:00:00Z') };
-    expect(userMargin('idle', [], current, NOV)).toMatchObject({ plans: ['pro'], tokens: 0, costUsd8: 0, revenueUsd8: usd(20), marginPct: 100 });
+    expect(userMargin('idle', [], current, NOV)).toMatchObject({
+      plans: ['pro'],
+      tokens: 0,
+      costUsd8: 0,
+      revenueUsd8: usd(20),
+      marginPct: 100,
+    });
     expect(userMargin('idle', [], current, monthOf('2026-12', 0))).toBeUndefined();
     expect(userMargin('idle', [], { ...current, plan: 'free' }, NOV)).toBeUndefined();
   });
@@ -156,7 +316,15 @@ describe('per user', () => {
       { version: 'a', effectiveFrom: '2026-01-01', models: { m: { inputUsdPer1k: 1, outputUsdPer1k: 2 } } },
       { version: 'b', effectiveFrom: '2026-11-15', models: { m: { inputUsdPer1k: 0.5, outputUsdPer1k: 1 } } },
     ];
-    const p = { period: '2026-11-01T00:00:00Z', pend: '2026-12-01T00:00:00Z', billable: false, model: 'm', in: 1000, out: 1000, billed: 2000 };
+    const p = {
+      period: '2026-11-01T00:00:00Z',
+      pend: '2026-12-01T00:00:00Z',
+      billable: false,
+      model: 'm',
+      in: 1000,
+      out: 1000,
+      billed: 2000,
+    };
     const events = [
       ev({ ...p, ended: '2026-11-10T00:00:00Z' }), // list a: $1 + $2 = $3
       ev({ ...p, ended: '2026-11-20T00:00:00Z' }), // list b: $0.5 + $1 = $1.5
@@ -168,36 +336,88 @@ describe('per user', () => {
   });
 
   it('sums money in integer units: a million 1e-8 USD costs are exactly $0.01', () => {
-    const p = { period: '2026-11-01T00:00:00Z', pend: '2026-12-01T00:00:00Z', billable: false, billed: 1, cost: '0.00000001' };
+    const p = {
+      period: '2026-11-01T00:00:00Z',
+      pend: '2026-12-01T00:00:00Z',
+      billable: false,
+      billed: 1,
+      cost: '0.00000001',
+    };
     const one = ev(p);
-    const u = userMargin('tiny', Array.from({ length: 1_000_000 }, () => one), undefined, NOV)!;
+    const u = userMargin(
+      'tiny',
+      Array.from({ length: 1_000_000 }, () => one),
+      undefined,
+      NOV,
+    )!;
     expect(u.costUsd8).toBe(1_000_000);
     expect(formatUsd8(u.costUsd8)).toBe('0.01000000');
   });
 
   it('has nothing for a user with nothing in the month', () => {
-    expect(userMargin('none', [ev({ period: '2026-10-01T00:00:00Z', pend: '2026-11-01T00:00:00Z', billable: false, billed: 5, cost: '0' })], undefined, NOV)).toBeUndefined();
+    expect(
+      userMargin(
+        'none',
+        [ev({ period: '2026-10-01T00:00:00Z', pend: '2026-11-01T00:00:00Z', billable: false, billed: 5, cost: '0' })],
+        undefined,
+        NOV,
+      ),
+    ).toBeUndefined();
   });
 });
 
 /** The five users above, for the report. */
 function novemberUsers(): UserMargin[] {
-  const mk = (id: string, period: string, pend: string, billable: boolean, rows: [number, string][], current?: boolean) =>
-    userMargin(id, rows.map(([billed, cost]) => ev({ period, pend, billable, billed, cost })), current ? { plan: billable ? 'pro' : 'free', start: at(period), end: at(pend) } : undefined, NOV)!;
+  const mk = (
+    id: string,
+    period: string,
+    pend: string,
+    billable: boolean,
+    rows: [number, string][],
+    current?: boolean,
+  ) =>
+    userMargin(
+      id,
+      rows.map(([billed, cost]) => ev({ period, pend, billable, billed, cost })),
+      current ? { plan: billable ? 'pro' : 'free', start: at(period), end: at(pend) } : undefined,
+      NOV,
+    )!;
   const upgrader = userMargin(
     'upgrader',
     [
-      ev({ period: '2026-11-01T00:00:00Z', pend: '2026-12-01T00:00:00Z', billable: false, billed: 15_000, cost: '0.00900000' }),
-      ev({ period: '2026-11-14T12:00:00Z', pend: '2026-12-14T12:00:00Z', billable: true, billed: 600_000, cost: '0.36000000' }),
+      ev({
+        period: '2026-11-01T00:00:00Z',
+        pend: '2026-12-01T00:00:00Z',
+        billable: false,
+        billed: 15_000,
+        cost: '0.00900000',
+      }),
+      ev({
+        period: '2026-11-14T12:00:00Z',
+        pend: '2026-12-14T12:00:00Z',
+        billable: true,
+        billed: 600_000,
+        cost: '0.36000000',
+      }),
     ],
     undefined,
     NOV,
   )!;
   return [
-    mk('free_a', '2026-11-07T09:30:00Z', '2026-12-07T09:30:00Z', false, [[8_000, '0.00120000'], [4_000, '0.00060000']]),
-    mk('pro_under', '2026-11-10T08:00:00Z', '2026-12-10T08:00:00Z', true, [[100_000, '0.04500000'], [150_000, '0.06000000'], [50_000, '0.01500000']]),
+    mk('free_a', '2026-11-07T09:30:00Z', '2026-12-07T09:30:00Z', false, [
+      [8_000, '0.00120000'],
+      [4_000, '0.00060000'],
+    ]),
+    mk('pro_under', '2026-11-10T08:00:00Z', '2026-12-10T08:00:00Z', true, [
+      [100_000, '0.04500000'],
+      [150_000, '0.06000000'],
+      [50_000, '0.01500000'],
+    ]),
     upgrader,
-    mk('pro_over', '2026-11-03T10:00:00Z', '2026-12-03T10:00:00Z', true, [[400_000, '0.30000000'], [350_000, '0.26250000']]),
+    mk('pro_over', '2026-11-03T10:00:00Z', '2026-12-03T10:00:00Z', true, [
+      [400_000, '0.30000000'],
+      [350_000, '0.26250000'],
+    ]),
     mk('heavy_4o', '2026-11-20T00:00:00Z', '2026-12-20T00:00:00Z', true, [[5_000_000, '45.00000000']]),
   ];
 }
@@ -208,13 +428,48 @@ describe('the report', () => {
   it('totals per plan: free is its own row (an upgrader’s free period included), pro carries the revenue', () => {
     expect(report.plans.map((p) => p.plan)).toEqual(['free', 'pro']);
     const [free, pro] = report.plans;
-    expect(free).toMatchObject({ users: 2, periods: 2, requests: 3, tokens: 27_000, costUsd8: usd(0.0108), revenueUsd8: 0, marginUsd8: -usd(0.0108), marginPct: null, crossSubsidised: 0 });
+    expect(free).toMatchObject({
+      users: 2,
+      periods: 2,
+      requests: 3,
+      tokens: 27_000,
+      costUsd8: usd(0.0108),
+      revenueUsd8: 0,
+      marginUsd8: -usd(0.0108),
+      marginPct: null,
+      crossSubsidised: 0,
+    });
     // Costs 0.5625 + 0.12 + 0.36 + 45; revenue 4 × $20 + overage $0.50 + $0.20 + $9.
-    expect(pro).toMatchObject({ users: 4, periods: 4, requests: 7, tokens: 6_650_000, overageTokens: 4_850_000, costUsd8: usd(46.0425), baseUsd8: usd(80), overageUsd8: usd(9.7), revenueUsd8: usd(89.7), marginUsd8: usd(43.6575), marginPct: 48.7, crossSubsidised: 1 });
-    expect(report.total).toMatchObject({ plan: 'total', users: 5, periods: 6, requests: 10, tokens: 6_677_000, costUsd8: usd(46.0533), revenueUsd8: usd(89.7), marginUsd8: usd(43.6467), marginPct: 48.7, crossSubsidised: 1 });
+    expect(pro).toMatchObject({
+      users: 4,
+      periods: 4,
+      requests: 7,
+      tokens: 6_650_000,
+      overageTokens: 4_850_000,
+      costUsd8: usd(46.0425),
+      baseUsd8: usd(80),
+      overageUsd8: usd(9.7),
+      revenueUsd8: usd(89.7),
+      marginUsd8: usd(43.6575),
+      marginPct: 48.7,
+      crossSubsidised: 1,
+    });
+    expect(report.total).toMatchObject({
+      plan: 'total',
+      users: 5,
+      periods: 6,
+      requests: 10,
+      tokens: 6_677_000,
+      costUsd8: usd(46.0533),
+      revenueUsd8: usd(89.7),
+      marginUsd8: usd(43.6467),
+      marginPct: 48.7,
+      crossSubsidised: 1,
+    });
     // The plan rows add up to the users.
     const sum = (k: 'tokens' | 'costUsd8' | 'revenueUsd8' | 'marginUsd8') => report.users.reduce((s, u) => s + u[k], 0);
-    for (const k of ['tokens', 'costUsd8', 'revenueUsd8', 'marginUsd8'] as const) expect(report.plans.reduce((s, p) => s + p[k], 0)).toBe(sum(k));
+    for (const k of ['tokens', 'costUsd8', 'revenueUsd8', 'marginUsd8'] as const)
+      expect(report.plans.reduce((s, p) => s + p[k], 0)).toBe(sum(k));
   });
 
   it('lists the heaviest users by tokens and every cross-subsidised one', () => {
@@ -237,14 +492,50 @@ describe('the report', () => {
       ['plan', 'pro'],
       ['total', 'total'],
     ]);
-    expect(rows[0]).toMatchObject({ rank: '1', plan: 'pro', tokens: '5000000', overage_tokens: '4500000', cost_usd: '45.00000000', revenue_usd: '29.00000000', margin_usd: '-16.00000000', margin_pct: '-55.2', flag: 'cross-subsidised' });
-    expect(rows[2]).toMatchObject({ rank: '3', plan: 'free+pro', periods: '2', tokens: '615000', billable_tokens: '600000', base_usd: '20.00000000', overage_usd: '0.20000000', margin_usd: '19.83100000', flag: '' });
-    expect(rows[4]).toMatchObject({ plan: 'free', revenue_usd: '0.00000000', margin_usd: '-0.00180000', margin_pct: '' });
-    expect(rows[7]).toMatchObject({ users: '5', cost_usd: '46.05330000', revenue_usd: '89.70000000', margin_usd: '43.64670000', flag: '1 cross-subsidised' });
+    expect(rows[0]).toMatchObject({
+      rank: '1',
+      plan: 'pro',
+      tokens: '5000000',
+      overage_tokens: '4500000',
+      cost_usd: '45.00000000',
+      revenue_usd: '29.00000000',
+      margin_usd: '-16.00000000',
+      margin_pct: '-55.2',
+      flag: 'cross-subsidised',
+    });
+    expect(rows[2]).toMatchObject({
+      rank: '3',
+      plan: 'free+pro',
+      periods: '2',
+      tokens: '615000',
+      billable_tokens: '600000',
+      base_usd: '20.00000000',
+      overage_usd: '0.20000000',
+      margin_usd: '19.83100000',
+      flag: '',
+    });
+    expect(rows[4]).toMatchObject({
+      plan: 'free',
+      revenue_usd: '0.00000000',
+      margin_usd: '-0.00180000',
+      margin_pct: '',
+    });
+    expect(rows[7]).toMatchObject({
+      users: '5',
+      cost_usd: '46.05330000',
+      revenue_usd: '89.70000000',
+      margin_usd: '43.64670000',
+      flag: '1 cross-subsidised',
+    });
   });
 
   it('quotes CSV cells that need it', () => {
-    const odd = userMargin('a,"b"', [ev({ period: '2026-11-01T00:00:00Z', pend: '2026-12-01T00:00:00Z', billable: false, billed: 1, cost: '0' })], undefined, NOV)!;
+    const odd = userMargin(
+      'a,"b"',
+      [ev({ period: '2026-11-01T00:00:00Z', pend: '2026-12-01T00:00:00Z', billable: false, billed: 1, cost: '0' })],
+      undefined,
+      NOV,
+    )!;
     const line = marginCsv(marginReport(NOV, [odd])).split('\n')[1]!;
     expect(line.startsWith('user,1,"a,""b""",free,')).toBe(true);
     expect(parseCsvLine(line)[2]).toBe('a,"b"');
@@ -256,7 +547,9 @@ describe('the report', () => {
     expect(text).toMatch(/^pro\s+4\s+4\s+7\s+6,650,000\s+4,850,000\s+46\.0425\s+89\.7000\s+43\.6575\s+48\.7\s+1$/m);
     expect(text).toMatch(/^free\s+2\s+2\s+3\s+27,000\s+0\s+0\.0108\s+0\.0000\s+-0\.0108\s+—\s+0$/m);
     expect(text).toMatch(/Heaviest 3 user\(s\)/);
-    expect(text).toMatch(/Cross-subsidised users \(paying less than their usage costs\): 1\n.*\n.*\n\s*1\s+heavy_4o\s+pro\s+5,000,000/);
+    expect(text).toMatch(
+      /Cross-subsidised users \(paying less than their usage costs\): 1\n.*\n.*\n\s*1\s+heavy_4o\s+pro\s+5,000,000/,
+    );
     expect(marginTable(marginReport(NOV, []))).toMatch(/No usage and no paid period in this month/);
   });
 
@@ -275,11 +568,15 @@ describe('the report', () => {
 
 describe('the script’s configuration', () => {
   it('needs Redis only (no Stripe key, model or auth), and names what is missing', () => {
-    expect(loadRedisJobConfig({ UPSTASH_REDIS_REST_URL: 'https://eu1-x.upstash.io', UPSTASH_REDIS_REST_TOKEN: 't' })).toEqual({
+    expect(
+      loadRedisJobConfig({ UPSTASH_REDIS_REST_URL: 'https://eu1-x.upstash.io', UPSTASH_REDIS_REST_TOKEN: 't' }),
+    ).toEqual({
       env: 'development',
       redis: { url: 'https://eu1-x.upstash.io', token: 't', timeoutMs: 2000 },
     });
     expect(() => loadRedisJobConfig({})).toThrow(ConfigError);
-    expect(() => loadRedisJobConfig({ UPSTASH_REDIS_REST_URL: 'not a url', UPSTASH_REDIS_REST_TOKEN: 't' })).toThrow(/UPSTASH_REDIS_REST_URL must be a URL/);
+    expect(() => loadRedisJobConfig({ UPSTASH_REDIS_REST_URL: 'not a url', UPSTASH_REDIS_REST_TOKEN: 't' })).toThrow(
+      /UPSTASH_REDIS_REST_URL must be a URL/,
+    );
   });
 });

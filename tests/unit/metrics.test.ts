@@ -8,7 +8,15 @@ describe('Metrics (Prometheus text format)', () => {
     m.inc('jobs_total', { kind: 'a' });
     m.inc('jobs_total', { kind: 'a' }, 2);
     m.inc('jobs_total', { kind: 'b"q\\' });
-    expect(m.render()).toBe(['# HELP jobs_total Jobs.', '# TYPE jobs_total counter', 'jobs_total{kind="a"} 3', 'jobs_total{kind="b\\"q\\\\"} 1', ''].join('\n'));
+    expect(m.render()).toBe(
+      [
+        '# HELP jobs_total Jobs.',
+        '# TYPE jobs_total counter',
+        'jobs_total{kind="a"} 3',
+        'jobs_total{kind="b\\"q\\\\"} 1',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('renders cumulative histogram buckets, sum and count', () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { hardCapOf, overage, overageTokensPerCent, planOf, PLANS, PRO_DEFAULT_OVERAGE_CAP_USD, unprofitableOverage } from '../../api/config/plans';
+import {
+  hardCapOf,
+  overage,
+  overageTokensPerCent,
+  planOf,
+  PLANS,
+  PRO_DEFAULT_OVERAGE_CAP_USD,
+  unprofitableOverage,
+} from '../../api/config/plans';
 import { priceListAt, providerCostUsd, PRICE_LISTS, type PriceList } from '../../api/config/model-prices';
 
 describe('plans', () => {
@@ -15,7 +23,8 @@ describe('plans', () => {
     for (const plan of Object.values(PLANS)) {
       // Integral, so Lua (quota.lua.ts) and TypeScript compute the same cap.
       expect(Number.isInteger(overageTokensPerCent(plan))).toBe(true);
-      if (plan.overageUsdPer1k > 0) expect(overage(plan, plan.includedTokens + overageTokensPerCent(plan)).usd).toBeCloseTo(0.01, 9);
+      if (plan.overageUsdPer1k > 0)
+        expect(overage(plan, plan.includedTokens + overageTokensPerCent(plan)).usd).toBeCloseTo(0.01, 9);
     }
     expect(overageTokensPerCent(PLANS.pro)).toBe(5_000);
     expect(overageTokensPerCent(PLANS.free)).toBe(0);
@@ -70,10 +79,11 @@ describe('model prices', () => {
   });
 
   it('every listed model has positive prices', () => {
-    for (const list of PRICE_LISTS) for (const p of Object.values(list.models)) {
-      expect(p.inputUsdPer1k).toBeGreaterThan(0);
-      expect(p.outputUsdPer1k).toBeGreaterThan(0);
-    }
+    for (const list of PRICE_LISTS)
+      for (const p of Object.values(list.models)) {
+        expect(p.inputUsdPer1k).toBeGreaterThan(0);
+        expect(p.outputUsdPer1k).toBeGreaterThan(0);
+      }
   });
 });
 

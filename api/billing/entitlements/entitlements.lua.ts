@@ -20,8 +20,23 @@
 export const APPLY = {
   keys: ['quotaKey', 'billingKey', 'markerKey'],
   args: [
-    'eventId', 'createdArg', 'kind', 'sub', 'customer', 'itemId', 'status', 'entitledArg', 'pastDueArg', 'pstartArg',
-    'pendArg', 'anchorArg', 'cancelAtEndArg', 'nowArg', 'freeStart', 'freeEnd', 'markerTtlSec',
+    'eventId',
+    'createdArg',
+    'kind',
+    'sub',
+    'customer',
+    'itemId',
+    'status',
+    'entitledArg',
+    'pastDueArg',
+    'pstartArg',
+    'pendArg',
+    'anchorArg',
+    'cancelAtEndArg',
+    'nowArg',
+    'freeStart',
+    'freeEnd',
+    'markerTtlSec',
   ],
   body: `
 local q, b, mark = quotaKey, billingKey, markerKey

@@ -20,15 +20,26 @@ export type ApplyResult =
   | { outcome: 'stale'; why: string };
 
 export interface EntitlementStore {
-  apply(userId: string, e: Entitlement, event: { id: string; created: number; deleted: boolean }, now: number): Promise<ApplyResult>;
+  apply(
+    userId: string,
+    e: Entitlement,
+    event: { id: string; created: number; deleted: boolean },
+    now: number,
+  ): Promise<ApplyResult>;
   /** The user's Stripe customer, stored once (an existing one wins). */
   linkCustomer(userId: string, customerId: string, now: number): Promise<string>;
   customerOf(userId: string): Promise<string | undefined>;
   userOfCustomer(customerId: string): Promise<string | undefined>;
 }
 
-export async function createEntitlementStore(redis: Redis, opts: { periodEndFlushDelayMs: number }): Promise<EntitlementStore> {
-  const [applyScript, linkScript] = await Promise.all([defineNamedScript(redis, APPLY), defineScript<string>(redis, LINK_LUA)]);
+export async function createEntitlementStore(
+  redis: Redis,
+  opts: { periodEndFlushDelayMs: number },
+): Promise<EntitlementStore> {
+  const [applyScript, linkScript] = await Promise.all([
+    defineNamedScript(redis, APPLY),
+    defineScript<string>(redis, LINK_LUA),
+  ]);
 
   return {
     async apply(userId, e, event, now) {
@@ -43,7 +54,13 @@ export async function createEntitlementStore(redis: Redis, opts: { periodEndFlus
           redis.set(keys.customerUser(e.customerId), userId),
           redis.sadd(keys.billingUsers, userId),
           // LT: never postpone a flush already due earlier (a renewal must not skip the ended period's flush).
-          e.entitled && !event.deleted ? redis.zadd(keys.reportDue, { lt: true }, { score: e.periodEnd + opts.periodEndFlushDelayMs, member: userId }) : Promise.resolve(0),
+          e.entitled && !event.deleted
+            ? redis.zadd(
+                keys.reportDue,
+                { lt: true },
+                { score: e.periodEnd + opts.periodEndFlushDelayMs, member: userId },
+              )
+            : Promise.resolve(0),
         ]);
         await redis.set(marker, String(now), { xx: true, keepTtl: true });
       };
@@ -76,7 +93,12 @@ export async function createEntitlementStore(redis: Redis, opts: { periodEndFlus
       if (r.result === 'STALE') return { outcome: 'stale', why: String(r.why) };
       if (r.result === 'OK') {
         await bookkeep();
-        return { outcome: 'applied', plan: String(r.plan), period: { start: Number(r.start), end: Number(r.end) }, rolled: r.rolled === '1' };
+        return {
+          outcome: 'applied',
+          plan: String(r.plan),
+          period: { start: Number(r.start), end: Number(r.end) },
+          rolled: r.rolled === '1',
+        };
       }
       throw new Error(`unexpected entitlement reply: ${JSON.stringify(r)}`);
     },
@@ -99,7 +121,12 @@ export async function createEntitlementStore(redis: Redis, opts: { periodEndFlus
   };
 }
 
-export type WebhookOutcome = { type: string; outcome: ApplyResult['outcome'] | 'ignored'; userId?: string; why?: string };
+export type WebhookOutcome = {
+  type: string;
+  outcome: ApplyResult['outcome'] | 'ignored';
+  userId?: string;
+  why?: string;
+};
 
 /**
  * One verified Stripe event → entitlement changes.
@@ -112,7 +139,12 @@ export type WebhookOutcome = { type: string; outcome: ApplyResult['outcome'] | '
  */
 export async function handleStripeEvent(
   event: Stripe.Event,
-  deps: { store: EntitlementStore; gateway: Pick<StripeGateway, 'retrieveSubscription'>; meteredPriceId: string; now: () => number },
+  deps: {
+    store: EntitlementStore;
+    gateway: Pick<StripeGateway, 'retrieveSubscription'>;
+    meteredPriceId: string;
+    now: () => number;
+  },
 ): Promise<WebhookOutcome> {
   const { store, gateway } = deps;
   const meta = { id: event.id, created: event.created, deleted: false };
@@ -129,11 +161,14 @@ export async function handleStripeEvent(
       break;
     case 'checkout.session.completed': {
       const session = event.data.object;
-      if (session.mode !== 'subscription' || !session.subscription) return { type: event.type, outcome: 'ignored', why: 'not a subscription checkout' };
+      if (session.mode !== 'subscription' || !session.subscription)
+        return { type: event.type, outcome: 'ignored', why: 'not a subscription checkout' };
       // The user and customer are recorded when the subscription's state is applied (not before the
       // duplicate and ordering checks).
       userHint = session.client_reference_id ?? session.metadata?.userId ?? undefined;
-      sub = await gateway.retrieveSubscription(typeof session.subscription === 'string' ? session.subscription : session.subscription.id);
+      sub = await gateway.retrieveSubscription(
+        typeof session.subscription === 'string' ? session.subscription : session.subscription.id,
+      );
       break;
     }
     case 'invoice.paid':
@@ -153,5 +188,10 @@ export async function handleStripeEvent(
   const userId = (await store.userOfCustomer(ent.customerId)) ?? ent.userIdHint ?? userHint;
   if (!userId) return { type: event.type, outcome: 'ignored', why: `no Redraft user for customer ${ent.customerId}` };
   const result = await store.apply(userId, ent, meta, deps.now());
-  return { type: event.type, userId, outcome: result.outcome, ...(result.outcome === 'stale' ? { why: result.why } : {}) };
+  return {
+    type: event.type,
+    userId,
+    outcome: result.outcome,
+    ...(result.outcome === 'stale' ? { why: result.why } : {}),
+  };
 }

@@ -36,11 +36,15 @@ const idOf = (v: string | { id: string } | null | undefined): string | undefined
 export function entitlementOf(sub: Stripe.Subscription, meteredPriceId: string): Entitlement {
   const items = sub.items?.data ?? [];
   const metered =
-    items.find((i) => idOf(i.price) === meteredPriceId) ?? items.find((i) => i.price?.recurring?.usage_type === 'metered') ?? items[0];
+    items.find((i) => idOf(i.price) === meteredPriceId) ??
+    items.find((i) => i.price?.recurring?.usage_type === 'metered') ??
+    items[0];
   if (!metered) throw new Error(`subscription ${sub.id} has no items`);
   // Older API versions have the period on the subscription, not its items: never turn that into NaN.
   if (!Number.isInteger(metered.current_period_start) || !Number.isInteger(metered.current_period_end)) {
-    throw new Error(`subscription ${sub.id} has no items.data[].current_period_start/end (an API version before 2025-03-31?)`);
+    throw new Error(
+      `subscription ${sub.id} has no items.data[].current_period_start/end (an API version before 2025-03-31?)`,
+    );
   }
   const periodStart = metered.current_period_start * 1000;
   const periodEnd = metered.current_period_end * 1000;

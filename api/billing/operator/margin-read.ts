@@ -5,7 +5,15 @@
 import type { Redis } from '../../store/redis';
 import { keys } from '../../metering/keys';
 import { streamEntries } from '../../metering/ledger';
-import { inMonth, parseMarginEvent, userMargin, type MarginEvent, type MarginOptions, type Month, type UserMargin } from './margin';
+import {
+  inMonth,
+  parseMarginEvent,
+  userMargin,
+  type MarginEvent,
+  type MarginOptions,
+  type Month,
+  type UserMargin,
+} from './margin';
 
 const LEDGER_KEY = /^rd:\{(.+)\}:ledger$/;
 
@@ -19,7 +27,10 @@ export async function marginUsers(redis: Redis): Promise<string[]> {
   const users = new Set<string>();
   let cursor = '0';
   do {
-    const [next, found] = (await redis.scan(cursor, { match: 'rd:{*}:ledger', count: 1000 })) as [string | number, string[]];
+    const [next, found] = (await redis.scan(cursor, { match: 'rd:{*}:ledger', count: 1000 })) as [
+      string | number,
+      string[],
+    ];
     cursor = String(next);
     for (const k of found) {
       const u = userOfLedgerKey(String(k));
@@ -28,7 +39,10 @@ export async function marginUsers(redis: Redis): Promise<string[]> {
   } while (cursor !== '0');
   cursor = '0';
   do {
-    const [next, members] = (await redis.sscan(keys.billingUsers, cursor, { count: 1000 })) as [string | number, string[]];
+    const [next, members] = (await redis.sscan(keys.billingUsers, cursor, { count: 1000 })) as [
+      string | number,
+      string[],
+    ];
     cursor = String(next);
     for (const m of members) users.add(String(m));
   } while (cursor !== '0');
@@ -52,15 +66,29 @@ export async function monthEvents(redis: Redis, userId: string, month: Month, pa
 }
 
 /** One user's month, or undefined when nothing of theirs belongs to it. */
-export async function readUserMargin(redis: Redis, userId: string, month: Month, opts: MarginOptions = {}): Promise<UserMargin | undefined> {
-  const [events, q] = await Promise.all([monthEvents(redis, userId, month), redis.hmget(keys.quota(userId), 'plan', 'start', 'end') as unknown as Promise<(string | null)[] | null>]);
+export async function readUserMargin(
+  redis: Redis,
+  userId: string,
+  month: Month,
+  opts: MarginOptions = {},
+): Promise<UserMargin | undefined> {
+  const [events, q] = await Promise.all([
+    monthEvents(redis, userId, month),
+    redis.hmget(keys.quota(userId), 'plan', 'start', 'end') as unknown as Promise<(string | null)[] | null>,
+  ]);
   const [plan, start, end] = q ?? [];
-  const current = plan ? { plan: plan === 'pro' ? ('pro' as const) : ('free' as const), start: Number(start), end: Number(end) } : undefined;
+  const current = plan
+    ? { plan: plan === 'pro' ? ('pro' as const) : ('free' as const), start: Number(start), end: Number(end) }
+    : undefined;
   return userMargin(userId, events, current, month, opts);
 }
 
 /** Every user's month, `concurrency` users at a time. */
-export async function readMargins(redis: Redis, month: Month, opts: MarginOptions & { users?: string[]; concurrency?: number } = {}): Promise<UserMargin[]> {
+export async function readMargins(
+  redis: Redis,
+  month: Month,
+  opts: MarginOptions & { users?: string[]; concurrency?: number } = {},
+): Promise<UserMargin[]> {
   const queue = [...(opts.users ?? (await marginUsers(redis)))];
   const out: UserMargin[] = [];
   await Promise.all(

@@ -45,17 +45,46 @@ const planLabel = (u: UserMargin) => u.plans.join('+');
 const flagOf = (u: UserMargin) => (u.crossSubsidised ? 'cross-subsidised' : '');
 
 type Money = Pick<UserMargin, 'costUsd8' | 'baseUsd8' | 'overageUsd8' | 'revenueUsd8' | 'marginUsd8'>;
-const money = (r: Money) => [r.costUsd8, r.baseUsd8, r.overageUsd8, r.revenueUsd8, r.marginUsd8].map((v) => formatUsd8(v));
+const money = (r: Money) =>
+  [r.costUsd8, r.baseUsd8, r.overageUsd8, r.revenueUsd8, r.marginUsd8].map((v) => formatUsd8(v));
 
 export function marginCsv(report: MarginReport): string {
   const lines: (string | number)[][] = [[...CSV_COLUMNS]];
   report.users.forEach((u, i) => {
-    lines.push(['user', i + 1, u.userId, planLabel(u), 1, u.periods.length, u.requests, u.tokens, u.billableTokens, u.overageTokens, ...money(u), pct(u.marginPct), flagOf(u)]);
+    lines.push([
+      'user',
+      i + 1,
+      u.userId,
+      planLabel(u),
+      1,
+      u.periods.length,
+      u.requests,
+      u.tokens,
+      u.billableTokens,
+      u.overageTokens,
+      ...money(u),
+      pct(u.marginPct),
+      flagOf(u),
+    ]);
   });
   for (const p of [...report.plans, report.total]) {
-    lines.push([p.plan === 'total' ? 'total' : 'plan', '', '', p.plan, p.users, p.periods, p.requests, p.tokens, p.billableTokens, p.overageTokens, ...money(p), pct(p.marginPct), p.crossSubsidised > 0 ? `${p.crossSubsidised} cross-subsidised` : '']);
+    lines.push([
+      p.plan === 'total' ? 'total' : 'plan',
+      '',
+      '',
+      p.plan,
+      p.users,
+      p.periods,
+      p.requests,
+      p.tokens,
+      p.billableTokens,
+      p.overageTokens,
+      ...money(p),
+      pct(p.marginPct),
+      p.crossSubsidised > 0 ? `${p.crossSubsidised} cross-subsidised` : '',
+    ]);
   }
-  return lines.map((l) => l.map(csvCell).join(',')).join('\n') + '\n';
+  return `${lines.map((l) => l.map(csvCell).join(',')).join('\n')}\n`;
 }
 
 /** A parsed CSV line (the inverse of csvCell for one line; used by tests and anyone post-processing). */
@@ -85,51 +114,127 @@ const int = (n: number) => n.toLocaleString('en-US');
 
 function table(head: string[], rows: string[][], alignLeft: number[] = [0]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((c, i) => (alignLeft.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => (alignLeft.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
 }
 
 const usd = (usd8: number) => formatUsd8(usd8, 4);
 
 function planRow(p: PlanMargin): string[] {
-  return [p.plan, int(p.users), int(p.periods), int(p.requests), int(p.tokens), int(p.overageTokens), usd(p.costUsd8), usd(p.revenueUsd8), usd(p.marginUsd8), p.marginPct === null ? '—' : p.marginPct.toFixed(1), int(p.crossSubsidised)];
+  return [
+    p.plan,
+    int(p.users),
+    int(p.periods),
+    int(p.requests),
+    int(p.tokens),
+    int(p.overageTokens),
+    usd(p.costUsd8),
+    usd(p.revenueUsd8),
+    usd(p.marginUsd8),
+    p.marginPct === null ? '—' : p.marginPct.toFixed(1),
+    int(p.crossSubsidised),
+  ];
 }
 
 function userRow(u: UserMargin, rank: number): string[] {
-  return [String(rank), u.userId, planLabel(u), int(u.tokens), int(u.overageTokens), usd(u.costUsd8), usd(u.revenueUsd8), usd(u.marginUsd8), u.marginPct === null ? '—' : u.marginPct.toFixed(1), flagOf(u)];
+  return [
+    String(rank),
+    u.userId,
+    planLabel(u),
+    int(u.tokens),
+    int(u.overageTokens),
+    usd(u.costUsd8),
+    usd(u.revenueUsd8),
+    usd(u.marginUsd8),
+    u.marginPct === null ? '—' : u.marginPct.toFixed(1),
+    flagOf(u),
+  ];
 }
 
-const USER_HEAD = ['#', 'user', 'plan', 'tokens', 'overage', 'cost USD', 'revenue USD', 'margin USD', 'margin %', 'flag'];
+const USER_HEAD = [
+  '#',
+  'user',
+  'plan',
+  'tokens',
+  'overage',
+  'cost USD',
+  'revenue USD',
+  'margin USD',
+  'margin %',
+  'flag',
+];
 
 /** The operator's table. */
 export function marginTable(report: MarginReport): string {
   const { month } = report;
   const out: string[] = [];
-  out.push(`Redraft unit economics for ${month.label}: billing periods that started in ${month.label} (UTC), each in full.`);
-  out.push('cost = provider cost recorded on the ledger; revenue = base price per paid period + overage of the period at the metered price.');
+  out.push(
+    `Redraft unit economics for ${month.label}: billing periods that started in ${month.label} (UTC), each in full.`,
+  );
+  out.push(
+    'cost = provider cost recorded on the ledger; revenue = base price per paid period + overage of the period at the metered price.',
+  );
   if (report.users.length === 0) {
     out.push('', 'No usage and no paid period in this month.');
-    return out.join('\n') + '\n';
+    return `${out.join('\n')}\n`;
   }
   out.push('');
   out.push(
     table(
-      ['plan', 'users', 'periods', 'requests', 'tokens', 'overage', 'cost USD', 'revenue USD', 'margin USD', 'margin %', 'cross-subsidised'],
+      [
+        'plan',
+        'users',
+        'periods',
+        'requests',
+        'tokens',
+        'overage',
+        'cost USD',
+        'revenue USD',
+        'margin USD',
+        'margin %',
+        'cross-subsidised',
+      ],
       [...report.plans.map(planRow), planRow(report.total)],
     ),
   );
   out.push('', `Heaviest ${report.heaviest.length} user(s) by tokens:`);
-  out.push(table(USER_HEAD, report.heaviest.map((u, i) => userRow(u, i + 1)), [1, 2, 9]));
+  out.push(
+    table(
+      USER_HEAD,
+      report.heaviest.map((u, i) => userRow(u, i + 1)),
+      [1, 2, 9],
+    ),
+  );
   out.push('');
-  if (report.crossSubsidised.length === 0) out.push('Cross-subsidised users (paying less than their usage costs): none.');
+  if (report.crossSubsidised.length === 0)
+    out.push('Cross-subsidised users (paying less than their usage costs): none.');
   else {
     out.push(`Cross-subsidised users (paying less than their usage costs): ${report.crossSubsidised.length}`);
     const rank = new Map(report.users.map((u, i) => [u.userId, i + 1]));
-    out.push(table(USER_HEAD, report.crossSubsidised.map((u) => userRow(u, rank.get(u.userId)!)), [1, 2, 9]));
+    out.push(
+      table(
+        USER_HEAD,
+        report.crossSubsidised.map((u) => userRow(u, rank.get(u.userId)!)),
+        [1, 2, 9],
+      ),
+    );
   }
   const free = report.plans.find((p) => p.plan === 'free');
-  if (free) out.push(`Free usage (acquisition cost): ${int(free.users)} user(s), ${int(free.tokens)} tokens, ${usd(free.costUsd8)} USD.`);
-  if (report.pricedHere > 0) out.push(`Note: ${report.pricedHere} ledger event(s) had no recorded cost and were priced from api/config/model-prices.ts.`);
-  if (report.unpriced > 0) out.push(`Warning: ${report.unpriced} ledger event(s) had no recorded cost and no price for their model: counted at 0.`);
-  return out.join('\n') + '\n';
+  if (free)
+    out.push(
+      `Free usage (acquisition cost): ${int(free.users)} user(s), ${int(free.tokens)} tokens, ${usd(free.costUsd8)} USD.`,
+    );
+  if (report.pricedHere > 0)
+    out.push(
+      `Note: ${report.pricedHere} ledger event(s) had no recorded cost and were priced from api/config/model-prices.ts.`,
+    );
+  if (report.unpriced > 0)
+    out.push(
+      `Warning: ${report.unpriced} ledger event(s) had no recorded cost and no price for their model: counted at 0.`,
+    );
+  return `${out.join('\n')}\n`;
 }

@@ -82,7 +82,8 @@ export function monthOf(label: string | undefined, now: number): Month {
     m = d.getUTCMonth() + 1;
   } else {
     const match = /^(\d{4})-(\d{2})$/.exec(label);
-    if (!match || Number(match[2]) < 1 || Number(match[2]) > 12) throw new Error(`--period must be a month as YYYY-MM, not "${label}"`);
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 12)
+      throw new Error(`--period must be a month as YYYY-MM, not "${label}"`);
     y = Number(match[1]);
     m = Number(match[2]);
   }
@@ -151,7 +152,10 @@ export interface CurrentPeriod {
 }
 
 /** Base price of one period of a plan and the overage of `billableTokens` in it, in 1e-8 USD. */
-export function periodRevenue(plan: Plan, billableTokens: number): { baseUsd8: number; overageTokens: number; overageUsd8: number } {
+export function periodRevenue(
+  plan: Plan,
+  billableTokens: number,
+): { baseUsd8: number; overageTokens: number; overageUsd8: number } {
   const overageTokens = plan.overageUsdPer1k > 0 ? Math.max(0, billableTokens - plan.includedTokens) : 0;
   return {
     baseUsd8: Math.round(plan.baseUsdPerMonth * USD),
@@ -161,14 +165,21 @@ export function periodRevenue(plan: Plan, billableTokens: number): { baseUsd8: n
   };
 }
 
-export const marginPct = (marginUsd8: number, revenueUsd8: number): number | null => (revenueUsd8 > 0 ? Math.round((marginUsd8 / revenueUsd8) * 1000) / 10 : null);
+export const marginPct = (marginUsd8: number, revenueUsd8: number): number | null =>
+  revenueUsd8 > 0 ? Math.round((marginUsd8 / revenueUsd8) * 1000) / 10 : null;
 
 /**
  * One user's month: their events (any order; those outside the month are ignored) and the period their
  * quota is in now. A paid current period that started in the month and has no usage yet still counts (its
  * base price is invoiced). Undefined when nothing of the user belongs to the month.
  */
-export function userMargin(userId: string, events: Iterable<MarginEvent>, current: CurrentPeriod | undefined, month: Month, opts: MarginOptions = {}): UserMargin | undefined {
+export function userMargin(
+  userId: string,
+  events: Iterable<MarginEvent>,
+  current: CurrentPeriod | undefined,
+  month: Month,
+  opts: MarginOptions = {},
+): UserMargin | undefined {
   const plans = opts.plans ?? PLANS;
   const lists = opts.priceLists ?? PRICE_LISTS;
   const byPeriod = new Map<string, PeriodMargin>();
@@ -177,7 +188,22 @@ export function userMargin(userId: string, events: Iterable<MarginEvent>, curren
   const periodOf = (plan: PlanId, start: number | null, end: number | null): PeriodMargin => {
     const key = `${plan}|${start ?? ''}`;
     let p = byPeriod.get(key);
-    if (!p) byPeriod.set(key, (p = { plan, periodStart: start, periodEnd: end, requests: 0, tokens: 0, billableTokens: 0, overageTokens: 0, costUsd8: 0, baseUsd8: 0, overageUsd8: 0 }));
+    if (!p)
+      byPeriod.set(
+        key,
+        (p = {
+          plan,
+          periodStart: start,
+          periodEnd: end,
+          requests: 0,
+          tokens: 0,
+          billableTokens: 0,
+          overageTokens: 0,
+          costUsd8: 0,
+          baseUsd8: 0,
+          overageUsd8: 0,
+        }),
+      );
     return p;
   };
 
@@ -200,10 +226,13 @@ export function userMargin(userId: string, events: Iterable<MarginEvent>, curren
     }
     p.costUsd8 += cost;
   }
-  if (current && current.plan !== 'free' && current.start >= month.start && current.start < month.end) periodOf(current.plan, current.start, current.end);
+  if (current && current.plan !== 'free' && current.start >= month.start && current.start < month.end)
+    periodOf(current.plan, current.start, current.end);
   if (byPeriod.size === 0) return undefined;
 
-  const periods = [...byPeriod.values()].sort((a, b) => (a.periodStart ?? -1) - (b.periodStart ?? -1) || a.plan.localeCompare(b.plan));
+  const periods = [...byPeriod.values()].sort(
+    (a, b) => (a.periodStart ?? -1) - (b.periodStart ?? -1) || a.plan.localeCompare(b.plan),
+  );
   for (const p of periods) {
     const r = periodRevenue(plans[p.plan], p.billableTokens);
     // The base price is per billing period; events that named no period add no base price.
@@ -211,7 +240,9 @@ export function userMargin(userId: string, events: Iterable<MarginEvent>, curren
     p.overageTokens = r.overageTokens;
     p.overageUsd8 = r.overageUsd8;
   }
-  const sum = (k: 'requests' | 'tokens' | 'billableTokens' | 'overageTokens' | 'costUsd8' | 'baseUsd8' | 'overageUsd8') => periods.reduce((s, p) => s + p[k], 0);
+  const sum = (
+    k: 'requests' | 'tokens' | 'billableTokens' | 'overageTokens' | 'costUsd8' | 'baseUsd8' | 'overageUsd8',
+  ) => periods.reduce((s, p) => s + p[k], 0);
   const baseUsd8 = sum('baseUsd8');
   const overageUsd8 = sum('overageUsd8');
   const revenueUsd8 = baseUsd8 + overageUsd8;
@@ -270,8 +301,27 @@ export interface MarginReport {
   unpriced: number;
 }
 
-function planTotals(plan: PlanMargin['plan'], users: UserMargin[], periodsOf: (u: UserMargin) => PeriodMargin[]): PlanMargin {
-  const t: PlanMargin = { plan, users: 0, periods: 0, requests: 0, tokens: 0, billableTokens: 0, overageTokens: 0, costUsd8: 0, baseUsd8: 0, overageUsd8: 0, revenueUsd8: 0, marginUsd8: 0, marginPct: null, crossSubsidised: 0 };
+function planTotals(
+  plan: PlanMargin['plan'],
+  users: UserMargin[],
+  periodsOf: (u: UserMargin) => PeriodMargin[],
+): PlanMargin {
+  const t: PlanMargin = {
+    plan,
+    users: 0,
+    periods: 0,
+    requests: 0,
+    tokens: 0,
+    billableTokens: 0,
+    overageTokens: 0,
+    costUsd8: 0,
+    baseUsd8: 0,
+    overageUsd8: 0,
+    revenueUsd8: 0,
+    marginUsd8: 0,
+    marginPct: null,
+    crossSubsidised: 0,
+  };
   for (const u of users) {
     const ps = periodsOf(u);
     if (ps.length === 0) continue;
@@ -295,18 +345,27 @@ function planTotals(plan: PlanMargin['plan'], users: UserMargin[], periodsOf: (u
 }
 
 /** Heaviest first: most tokens, then most cost, then by user id (stable output). */
-const heavier = (a: UserMargin, b: UserMargin) => b.tokens - a.tokens || b.costUsd8 - a.costUsd8 || a.userId.localeCompare(b.userId);
+const heavier = (a: UserMargin, b: UserMargin) =>
+  b.tokens - a.tokens || b.costUsd8 - a.costUsd8 || a.userId.localeCompare(b.userId);
 
-export function marginReport(month: Month, users: UserMargin[], opts: { top?: number; plans?: Record<PlanId, Plan> } = {}): MarginReport {
+export function marginReport(
+  month: Month,
+  users: UserMargin[],
+  opts: { top?: number; plans?: Record<PlanId, Plan> } = {},
+): MarginReport {
   const sorted = [...users].sort(heavier);
   const planIds = Object.keys(opts.plans ?? PLANS) as PlanId[];
   return {
     month,
     users: sorted,
-    plans: planIds.map((id) => planTotals(id, sorted, (u) => u.periods.filter((p) => p.plan === id))).filter((p) => p.users > 0),
+    plans: planIds
+      .map((id) => planTotals(id, sorted, (u) => u.periods.filter((p) => p.plan === id)))
+      .filter((p) => p.users > 0),
     total: planTotals('total', sorted, (u) => u.periods),
     heaviest: sorted.slice(0, Math.max(0, opts.top ?? 10)),
-    crossSubsidised: sorted.filter((u) => u.crossSubsidised).sort((a, b) => a.marginUsd8 - b.marginUsd8 || a.userId.localeCompare(b.userId)),
+    crossSubsidised: sorted
+      .filter((u) => u.crossSubsidised)
+      .sort((a, b) => a.marginUsd8 - b.marginUsd8 || a.userId.localeCompare(b.userId)),
     pricedHere: sorted.reduce((s, u) => s + u.pricedHere, 0),
     unpriced: sorted.reduce((s, u) => s + u.unpriced, 0),
   };

@@ -95,7 +95,11 @@ export async function ledgerTotals(redis: Redis, userId: string): Promise<Period
       if (f.billable !== '1') continue;
       const key = `${f.period}|${f.cust ?? ''}`;
       let s = sums.get(key);
-      if (!s) sums.set(key, (s = { customerId: f.cust ?? '', periodStart: Number(f.period), periodEnd: Number(f.pend), tokens: 0 }));
+      if (!s)
+        sums.set(
+          key,
+          (s = { customerId: f.cust ?? '', periodStart: Number(f.period), periodEnd: Number(f.pend), tokens: 0 }),
+        );
       s.tokens += Number(f.billed ?? 0);
     }
     if (page.length < 1000) break;
@@ -118,7 +122,10 @@ export async function reconcile(
     userIds = [];
     let cursor = '0';
     do {
-      const [next, members] = (await redis.sscan(keys.billingUsers, cursor, { count: 1000 })) as [string | number, string[]];
+      const [next, members] = (await redis.sscan(keys.billingUsers, cursor, { count: 1000 })) as [
+        string | number,
+        string[],
+      ];
       cursor = String(next);
       userIds.push(...members.map(String));
     } while (cursor !== '0');
@@ -127,7 +134,11 @@ export async function reconcile(
   const queue = [...userIds];
 
   async function one(userId: string): Promise<void> {
-    const [sums, rep, errorList] = await Promise.all([ledgerTotals(redis, userId), redis.hgetall(keys.report(userId)), redis.lrange(keys.reportErrors(userId), 0, -1)]);
+    const [sums, rep, errorList] = await Promise.all([
+      ledgerTotals(redis, userId),
+      redis.hgetall(keys.report(userId)),
+      redis.lrange(keys.reportErrors(userId), 0, -1),
+    ]);
     const r = flatToRecord(rep);
     const errors = (errorList as unknown[]).map((e) => (typeof e === 'string' ? JSON.parse(e) : e) as MeterErrorRecord);
     const itemsOf = new Map<string, Promise<UsageItem[]>>();
@@ -139,7 +150,8 @@ export async function reconcile(
       const itemTokens = n('item');
       const lateTokens = n('late');
       const errorTokens = n('err');
-      const pendingTokens = r.pperiod === String(s.periodStart) && (r.pcust ?? '') === s.customerId ? Number(r.pvalue ?? 0) : 0;
+      const pendingTokens =
+        r.pperiod === String(s.periodStart) && (r.pcust ?? '') === s.customerId ? Number(r.pvalue ?? 0) : 0;
       const lastSentAt = r[`at:${s.periodStart}`] ? Number(r[`at:${s.periodStart}`]) : undefined;
       let stripeTokens = 0;
       let invoice: PeriodInvoice | undefined;
@@ -149,7 +161,9 @@ export async function reconcile(
         if (now() >= s.periodEnd) {
           invoice = await gateway.periodInvoice(s.customerId, s.periodStart, s.periodEnd);
           if (!itemsOf.has(s.customerId)) itemsOf.set(s.customerId, gateway.usageItems(s.customerId));
-          stripeItemTokens = (await itemsOf.get(s.customerId)!).filter((it) => it.periodStart === Math.floor(s.periodStart / 1000) * 1000).reduce((sum, it) => sum + it.tokens, 0);
+          stripeItemTokens = (await itemsOf.get(s.customerId)!)
+            .filter((it) => it.periodStart === Math.floor(s.periodStart / 1000) * 1000)
+            .reduce((sum, it) => sum + it.tokens, 0);
         }
       }
       const final = invoice !== undefined && invoice.status !== 'draft';
@@ -161,10 +175,12 @@ export async function reconcile(
       let status: ReconcileRow['status'];
       if (stripeHas === s.tokens) status = 'ok';
       else if (stripeHas === delivered || (pendingTokens > 0 && stripeHas === delivered + pendingTokens)) {
-        status = undelivered > 0 ? 'unreported' : errorTokens > 0 ? 'meter_error' : lateTokens > 0 ? 'late' : 'mismatch';
+        status =
+          undelivered > 0 ? 'unreported' : errorTokens > 0 ? 'meter_error' : lateTokens > 0 ? 'late' : 'mismatch';
       } else if (final && stripeHas < delivered) status = 'uninvoiced';
       else if (!final && lastSentAt !== undefined && now() - lastSentAt < settleMs) status = 'settling';
-      else status = errorTokens > 0 || errors.some((e) => e.period === String(s.periodStart)) ? 'meter_error' : 'mismatch';
+      else
+        status = errorTokens > 0 || errors.some((e) => e.period === String(s.periodStart)) ? 'meter_error' : 'mismatch';
       rows.push({
         userId,
         customerId: s.customerId,
@@ -193,5 +209,11 @@ export async function reconcile(
     }),
   );
   rows.sort((a, b) => a.userId.localeCompare(b.userId) || a.periodStart - b.periodStart);
-  return { rows, differences: rows.filter((r) => r.status !== 'ok' && r.status !== 'settling'), settling: rows.filter((r) => r.status === 'settling'), users: userIds.length, stripeCalls: gateway.calls - callsBefore };
+  return {
+    rows,
+    differences: rows.filter((r) => r.status !== 'ok' && r.status !== 'settling'),
+    settling: rows.filter((r) => r.status === 'settling'),
+    users: userIds.length,
+    stripeCalls: gateway.calls - callsBefore,
+  };
 }

@@ -48,13 +48,21 @@ export function meteredTiers() {
 
 function tiersMatch(price: Stripe.Price): boolean {
   const t = price.tiers;
-  if (!t || t.length !== 2) return false;
+  if (t?.length !== 2) return false;
   const [first, rest] = t as [Stripe.Price.Tier, Stripe.Price.Tier];
   const expected = overageCentsPerToken(PLANS.pro.overageUsdPer1k);
-  return first.up_to === PLANS.pro.includedTokens && Number(first.unit_amount ?? first.unit_amount_decimal ?? 0) === 0 && rest.up_to === null && String(rest.unit_amount_decimal) === expected;
+  return (
+    first.up_to === PLANS.pro.includedTokens &&
+    Number(first.unit_amount ?? first.unit_amount_decimal ?? 0) === 0 &&
+    rest.up_to === null &&
+    String(rest.unit_amount_decimal) === expected
+  );
 }
 
-export async function setupStripe(stripe: Stripe, opts: { meterEventName: string; webhookUrl?: string; log?: (line: string) => void }): Promise<SetupResult> {
+export async function setupStripe(
+  stripe: Stripe,
+  opts: { meterEventName: string; webhookUrl?: string; log?: (line: string) => void },
+): Promise<SetupResult> {
   const log = opts.log ?? (() => {});
   const created: string[] = [];
   const warnings: string[] = [];
@@ -66,7 +74,11 @@ export async function setupStripe(stripe: Stripe, opts: { meterEventName: string
     log(`product ${product.id}: exists`);
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-    product = await stripe.products.create({ id: STRIPE_PRODUCT_ID, name: 'Redraft Pro', description: `${PLANS.pro.includedTokens.toLocaleString('en-US')} tokens a month included; $${PLANS.pro.overageUsdPer1k} per 1,000 tokens over` });
+    product = await stripe.products.create({
+      id: STRIPE_PRODUCT_ID,
+      name: 'Redraft Pro',
+      description: `${PLANS.pro.includedTokens.toLocaleString('en-US')} tokens a month included; $${PLANS.pro.overageUsdPer1k} per 1,000 tokens over`,
+    });
     created.push(`product ${product.id}`);
     log(`product ${product.id}: created`);
   }
@@ -81,7 +93,10 @@ export async function setupStripe(stripe: Stripe, opts: { meterEventName: string
   }
   if (meter) {
     log(`meter ${meter.id} (${meter.event_name}): exists`);
-    if (meter.default_aggregation.formula !== 'sum') warnings.push(`meter ${meter.id} aggregates with "${meter.default_aggregation.formula}", not "sum": usage would be billed wrongly`);
+    if (meter.default_aggregation.formula !== 'sum')
+      warnings.push(
+        `meter ${meter.id} aggregates with "${meter.default_aggregation.formula}", not "sum": usage would be billed wrongly`,
+      );
   } else {
     meter = await stripe.billing.meters.create({
       display_name: 'Redraft tokens',
@@ -96,7 +111,12 @@ export async function setupStripe(stripe: Stripe, opts: { meterEventName: string
 
   // Prices, found by lookup key. Prices are immutable: one that no longer matches is replaced (the
   // lookup key moves to the new one; existing subscriptions keep the old price until migrated).
-  const existing = await stripe.prices.list({ lookup_keys: [LOOKUP_KEYS.base, LOOKUP_KEYS.metered], active: true, expand: ['data.tiers'], limit: 10 });
+  const existing = await stripe.prices.list({
+    lookup_keys: [LOOKUP_KEYS.base, LOOKUP_KEYS.metered],
+    active: true,
+    expand: ['data.tiers'],
+    limit: 10,
+  });
   const byKey = new Map(existing.data.map((p) => [p.lookup_key, p]));
 
   let base = byKey.get(LOOKUP_KEYS.base);
@@ -107,13 +127,27 @@ export async function setupStripe(stripe: Stripe, opts: { meterEventName: string
   }
   if (base) log(`base price ${base.id}: exists`);
   else {
-    base = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: baseCents, recurring: { interval: 'month' }, lookup_key: LOOKUP_KEYS.base, transfer_lookup_key: true, nickname: 'Redraft Pro (monthly)' });
+    base = await stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      unit_amount: baseCents,
+      recurring: { interval: 'month' },
+      lookup_key: LOOKUP_KEYS.base,
+      transfer_lookup_key: true,
+      nickname: 'Redraft Pro (monthly)',
+    });
     created.push(`price ${base.id} (base)`);
     log(`base price ${base.id}: created`);
   }
 
   let metered = byKey.get(LOOKUP_KEYS.metered);
-  if (metered && (metered.recurring?.meter !== meter.id || metered.recurring?.usage_type !== 'metered' || metered.tiers_mode !== 'graduated' || !tiersMatch(metered))) {
+  if (
+    metered &&
+    (metered.recurring?.meter !== meter.id ||
+      metered.recurring?.usage_type !== 'metered' ||
+      metered.tiers_mode !== 'graduated' ||
+      !tiersMatch(metered))
+  ) {
     warnings.push(`metered price ${metered.id} does not match the meter or the tiers: replaced`);
     metered = undefined;
   }
@@ -145,12 +179,25 @@ export async function setupStripe(stripe: Stripe, opts: { meterEventName: string
   let portalConfigured: boolean | undefined;
   try {
     portalConfigured = (await stripe.billingPortal.configurations.list({ is_default: true, limit: 1 })).data.length > 0;
-    if (!portalConfigured) warnings.push('the customer portal is not configured: save its settings once in the Dashboard (Settings → Billing → Customer portal); until then POST /v1/billing/portal answers billing_portal_not_configured');
+    if (!portalConfigured)
+      warnings.push(
+        'the customer portal is not configured: save its settings once in the Dashboard (Settings → Billing → Customer portal); until then POST /v1/billing/portal answers billing_portal_not_configured',
+      );
   } catch {
     portalConfigured = undefined; // a restricted key without portal access: not fatal for setup
   }
 
-  return { productId: product.id, meterId: meter.id, basePriceId: base.id, meteredPriceId: metered.id, ...(webhook ? { webhook } : {}), ...(thinWebhook ? { thinWebhook } : {}), portalConfigured, created, warnings };
+  return {
+    productId: product.id,
+    meterId: meter.id,
+    basePriceId: base.id,
+    meteredPriceId: metered.id,
+    ...(webhook ? { webhook } : {}),
+    ...(thinWebhook ? { thinWebhook } : {}),
+    portalConfigured,
+    created,
+    warnings,
+  };
 }
 
 /**
@@ -158,20 +205,41 @@ export async function setupStripe(stripe: Stripe, opts: { meterEventName: string
  * the events it needs. An endpoint's API version cannot be changed: one of another version is replaced by
  * a new one (the old one is left for the operator to delete once the new secret is deployed).
  */
-async function webhookEndpoint(stripe: Stripe, url: string, created: string[], warnings: string[], log: (line: string) => void): Promise<EndpointResult> {
+async function webhookEndpoint(
+  stripe: Stripe,
+  url: string,
+  created: string[],
+  warnings: string[],
+  log: (line: string) => void,
+): Promise<EndpointResult> {
   const all: Stripe.WebhookEndpoint[] = [];
   for await (const e of stripe.webhookEndpoints.list({ limit: 100 })) if (e.url === url) all.push(e);
   const current = all.find((e) => e.api_version === StripeSdk.API_VERSION);
   for (const e of all.filter((x) => x.api_version !== StripeSdk.API_VERSION)) {
-    warnings.push(`webhook endpoint ${e.id} (${url}) renders events in API version ${e.api_version ?? '(account default)'}, not ${StripeSdk.API_VERSION}: the API refuses those events (400). Deploy the new endpoint's secret, then delete ${e.id}.`);
+    warnings.push(
+      `webhook endpoint ${e.id} (${url}) renders events in API version ${e.api_version ?? '(account default)'}, not ${StripeSdk.API_VERSION}: the API refuses those events (400). Deploy the new endpoint's secret, then delete ${e.id}.`,
+    );
   }
   if (current) {
-    const missing = WEBHOOK_EVENTS.filter((t) => !current.enabled_events.includes(t) && !current.enabled_events.includes('*'));
+    const missing = WEBHOOK_EVENTS.filter(
+      (t) => !current.enabled_events.includes(t) && !current.enabled_events.includes('*'),
+    );
     if (missing.length > 0) {
-      await stripe.webhookEndpoints.update(current.id, { enabled_events: [...new Set([...current.enabled_events, ...missing])] as Stripe.WebhookEndpointUpdateParams.EnabledEvent[] });
+      await stripe.webhookEndpoints.update(current.id, {
+        enabled_events: [
+          ...new Set([...current.enabled_events, ...missing]),
+        ] as Stripe.WebhookEndpointUpdateParams.EnabledEvent[],
+      });
       log(`webhook endpoint ${current.id} (${url}): added ${missing.join(', ')}`);
     } else log(`webhook endpoint ${current.id} (${url}, ${StripeSdk.API_VERSION}): exists`);
-    return { id: current.id, url, apiVersion: StripeSdk.API_VERSION, secret: undefined, created: false, updated: missing.length > 0 };
+    return {
+      id: current.id,
+      url,
+      apiVersion: StripeSdk.API_VERSION,
+      secret: undefined,
+      created: false,
+      updated: missing.length > 0,
+    };
   }
   const e = await stripe.webhookEndpoints.create({
     url,
@@ -185,7 +253,12 @@ async function webhookEndpoint(stripe: Stripe, url: string, created: string[], w
 }
 
 /** The v2 event destination (thin payloads) for Stripe's asynchronous meter errors, at `url`. */
-async function thinDestination(stripe: Stripe, url: string, created: string[], log: (line: string) => void): Promise<EndpointResult> {
+async function thinDestination(
+  stripe: Stripe,
+  url: string,
+  created: string[],
+  log: (line: string) => void,
+): Promise<EndpointResult> {
   let found: Stripe.V2.Core.EventDestination | undefined;
   for await (const d of stripe.v2.core.eventDestinations.list({ include: ['webhook_endpoint.url'], limit: 100 })) {
     if (d.webhook_endpoint?.url === url && d.event_payload === 'thin') {
@@ -195,7 +268,10 @@ async function thinDestination(stripe: Stripe, url: string, created: string[], l
   }
   if (found) {
     const missing = THIN_EVENTS.filter((t) => !found!.enabled_events.includes(t));
-    if (missing.length > 0) await stripe.v2.core.eventDestinations.update(found.id, { enabled_events: [...new Set([...found.enabled_events, ...missing])] });
+    if (missing.length > 0)
+      await stripe.v2.core.eventDestinations.update(found.id, {
+        enabled_events: [...new Set([...found.enabled_events, ...missing])],
+      });
     log(`event destination ${found.id} (${url}): ${missing.length > 0 ? `added ${missing.join(', ')}` : 'exists'}`);
     return { id: found.id, url, secret: undefined, created: false, updated: missing.length > 0 };
   }

@@ -61,7 +61,9 @@ export async function meterEventIdentifier(b: Pick<Batch, 'userId' | 'periodStar
  * the user id (or, for hashed ids, the hash to look up), the period start (seconds) and the batch's last
  * ledger stream id. Undefined for identifiers that are not ours.
  */
-export function parseIdentifier(identifier: string): { userId?: string; hash?: string; periodSec: number; lastId: string } | undefined {
+export function parseIdentifier(
+  identifier: string,
+): { userId?: string; hash?: string; periodSec: number; lastId: string } | undefined {
   const m = /^rd_(.+)_(\d+)_(\d+-\d+)$/.exec(identifier);
   if (!m) return undefined;
   const [, who, periodSec, lastId] = m as unknown as [string, string, string, string];
@@ -171,7 +173,10 @@ export function placeBatch(b: Pick<Batch, 'periodStart' | 'periodEnd' | 'lastEnd
 }
 
 /** Exponential backoff with full jitter: attempt 0 → up to `baseMs`, doubling to `capMs`. `random` is injectable for tests. */
-export function backoffMs(attempt: number, opts: { baseMs?: number; capMs?: number; random?: () => number } = {}): number {
+export function backoffMs(
+  attempt: number,
+  opts: { baseMs?: number; capMs?: number; random?: () => number } = {},
+): number {
   const base = opts.baseMs ?? 250;
   const cap = opts.capMs ?? 8_000;
   const ceiling = Math.min(cap, base * 2 ** attempt);

@@ -6,7 +6,15 @@
 import { PLANS } from '../../config/plans';
 import { retry } from '../../lib/retry';
 import { StripeCallError, type PeriodInvoice } from '../stripe/gateway';
-import { backoffMs, landedFromSummary, meterEventIdentifier, overageTokens, periodState, periodWindowSec, placeBatch } from './batches';
+import {
+  backoffMs,
+  landedFromSummary,
+  meterEventIdentifier,
+  overageTokens,
+  periodState,
+  periodWindowSec,
+  placeBatch,
+} from './batches';
 import type { Run } from './run';
 import type { Claim, ClaimedBatch, CommitHow } from './store';
 
@@ -42,7 +50,10 @@ export async function withRetries<T>(r: Run, call: () => Promise<T>, onAmbiguous
 }
 
 /** Whether a pending batch reached Stripe, from the meter summary of its period (see landedFromSummary). */
-async function landed(r: Run, batch: ClaimedBatch): Promise<{ verdict: 'yes' | 'no' | 'unclear'; total: number; delivered: number }> {
+async function landed(
+  r: Run,
+  batch: ClaimedBatch,
+): Promise<{ verdict: 'yes' | 'no' | 'unclear'; total: number; delivered: number }> {
   const meterId = await withRetries(r, () => r.gateway.meterId());
   const w = periodWindowSec(batch.periodStart, batch.periodEnd);
   const total = await withRetries(r, () => r.gateway.meterTotal(meterId, batch.customerId, w.start, w.end));
@@ -54,15 +65,23 @@ async function landed(r: Run, batch: ClaimedBatch): Promise<{ verdict: 'yes' | '
  * The meter event of a batch. A 400 we cannot classify, for a batch that may have landed (resumed, or an
  * earlier attempt may have taken effect), is not left to stall the user: the period's summary decides.
  */
-async function sendMeterEvent(r: Run, batch: ClaimedBatch, identifier: string, timestamp: number, mayHaveLanded: boolean): Promise<'accepted' | 'duplicate' | 'summary'> {
+async function sendMeterEvent(
+  r: Run,
+  batch: ClaimedBatch,
+  identifier: string,
+  timestamp: number,
+  mayHaveLanded: boolean,
+): Promise<'accepted' | 'duplicate' | 'summary'> {
   let ambiguous = mayHaveLanded;
   try {
-    return await withRetries(r, 
+    return await withRetries(
+      r,
       () => r.gateway.sendMeterEvent({ identifier, customerId: batch.customerId, value: batch.value, timestamp }),
       () => (ambiguous = true),
     );
   } catch (err) {
-    if (!(err instanceof StripeCallError) || err.kind !== 'permanent' || err.statusCode !== 400 || !ambiguous) throw err;
+    if (!(err instanceof StripeCallError) || err.kind !== 'permanent' || err.statusCode !== 400 || !ambiguous)
+      throw err;
     const l = await landed(r, batch);
     if (l.verdict === 'yes') return 'summary';
     throw new StripeCallError(
@@ -91,31 +110,70 @@ function invoiceOf(r: Run, batch: ClaimedBatch): Promise<PeriodInvoice | undefin
  * invoice. The route is written first (a resumed batch then never sends a meter event); a resumed item
  * batch is looked for in Stripe's invoice items before creating one (idempotency keys last 24 h only).
  */
-async function billAsItem(r: Run, userId: string, batch: ClaimedBatch, identifier: string, invoice: PeriodInvoice | undefined): Promise<Delivered> {
+async function billAsItem(
+  r: Run,
+  userId: string,
+  batch: ClaimedBatch,
+  identifier: string,
+  invoice: PeriodInvoice | undefined,
+): Promise<Delivered> {
   const resumedItem = batch.route === 'item';
   if (!resumedItem && !(await r.store.setRoute(userId, batch.lastId, 'item'))) return 'committed'; // another reporter took it
-  let item = resumedItem ? (await withRetries(r, () => r.gateway.usageItems(batch.customerId, identifier)))[0] : undefined;
+  let item = resumedItem
+    ? (await withRetries(r, () => r.gateway.usageItems(batch.customerId, identifier)))[0]
+    : undefined;
   if (item) r.p.confirmed++;
   else {
     // Charged at the graduated price after what the period has been billed: its invoice, then earlier items.
     const invoiced = (invoice?.meteredQuantity ?? 0) + batch.itemTokens;
     const overage = overageTokens(invoiced, batch.value, PLANS.pro.includedTokens);
     item = await withRetries(r, () =>
-      r.gateway.createUsageItem({ identifier, userId, customerId: batch.customerId, subscriptionId: batch.subscriptionId, period: { start: batch.periodStart, end: batch.periodEnd }, tokens: batch.value, overageTokens: overage, centsPerToken: r.centsPerToken }),
+      r.gateway.createUsageItem({
+        identifier,
+        userId,
+        customerId: batch.customerId,
+        subscriptionId: batch.subscriptionId,
+        period: { start: batch.periodStart, end: batch.periodEnd },
+        tokens: batch.value,
+        overageTokens: overage,
+        centsPerToken: r.centsPerToken,
+      }),
     );
   }
-  if (await r.store.commit(userId, batch.lastId, 'item', identifier, r.now(), { how: 'item', item: item.id, overageTokens: item.overageTokens })) {
+  if (
+    await r.store.commit(userId, batch.lastId, 'item', identifier, r.now(), {
+      how: 'item',
+      item: item.id,
+      overageTokens: item.overageTokens,
+    })
+  ) {
     r.p.batches++;
     r.p.events += batch.events;
     r.p.tokens += batch.value;
     r.p.items++;
     r.p.itemTokens += batch.value;
-    r.opts.log?.({ level: 'warn', msg: 'usage after its period’s invoice was final: billed as an invoice item on the next invoice', user: userId, identifier, tokens: batch.value, overageTokens: item.overageTokens, amountCents: item.amount, invoiceItem: item.id, periodStart: new Date(batch.periodStart).toISOString() });
+    r.opts.log?.({
+      level: 'warn',
+      msg: 'usage after its period’s invoice was final: billed as an invoice item on the next invoice',
+      user: userId,
+      identifier,
+      tokens: batch.value,
+      overageTokens: item.overageTokens,
+      amountCents: item.amount,
+      invoiceItem: item.id,
+      periodStart: new Date(batch.periodStart).toISOString(),
+    });
   }
   return 'committed';
 }
 
-async function commitSent(r: Run, userId: string, batch: ClaimedBatch, identifier: string, how: CommitHow): Promise<Delivered> {
+async function commitSent(
+  r: Run,
+  userId: string,
+  batch: ClaimedBatch,
+  identifier: string,
+  how: CommitHow,
+): Promise<Delivered> {
   if (how === 'duplicate') r.p.duplicates++;
   if (how === 'summary' || how === 'invoice') r.p.confirmed++;
   if (await r.store.commit(userId, batch.lastId, 'sent', identifier, r.now(), { how })) {
@@ -141,7 +199,14 @@ export async function deliver(r: Run, userId: string, claim: Extract<Claim, { ki
   if (!placed.ok) {
     // Stripe no longer accepts this period (older than ~35 days): set it aside, listed by reconcile.
     if (await r.store.commit(userId, batch.lastId, 'late', identifier, r.now())) r.p.late++;
-    r.opts.log?.({ level: 'error', msg: 'usage too old for Stripe: set aside', user: userId, identifier, tokens: batch.value, periodStart: new Date(batch.periodStart).toISOString() });
+    r.opts.log?.({
+      level: 'error',
+      msg: 'usage too old for Stripe: set aside',
+      user: userId,
+      identifier,
+      tokens: batch.value,
+      periodStart: new Date(batch.periodStart).toISOString(),
+    });
     return 'committed';
   }
   // Which invoice takes it? Only periods that ended need asking Stripe.
@@ -153,7 +218,8 @@ export async function deliver(r: Run, userId: string, claim: Extract<Claim, { ki
   if (state === 'closed') {
     // The final invoice tells whether an earlier attempt made it: on the invoice → delivered; if not, the
     // usage missed the invoice (a meter event that landed late is counted, but billed nowhere) → an item.
-    if (mayHaveLanded && invoice && invoice.meteredQuantity >= batch.sentTokens - batch.errorTokens + batch.value) return commitSent(r, userId, batch, identifier, 'invoice');
+    if (mayHaveLanded && invoice && invoice.meteredQuantity >= batch.sentTokens - batch.errorTokens + batch.value)
+      return commitSent(r, userId, batch, identifier, 'invoice');
     return billAsItem(r, userId, batch, identifier, invoice);
   }
   if (state === 'closing') {
@@ -175,6 +241,11 @@ export async function deliver(r: Run, userId: string, claim: Extract<Claim, { ki
       );
     }
   }
-  return commitSent(r, userId, batch, identifier, await sendMeterEvent(r, batch, identifier, placed.timestamp, mayHaveLanded));
+  return commitSent(
+    r,
+    userId,
+    batch,
+    identifier,
+    await sendMeterEvent(r, batch, identifier, placed.timestamp, mayHaveLanded),
+  );
 }
-

@@ -18,12 +18,19 @@ import { METER_ERROR } from './reporter.lua';
 /** Stripe retries an event destination's deliveries for up to 3 days; remember handled events for 30. */
 const THIN_EVENT_MARKER_TTL_S = 30 * 86_400;
 
-export const METER_ERROR_EVENT_TYPES = ['v1.billing.meter.error_report_triggered', 'v1.billing.meter.no_meter_found'] as const;
+export const METER_ERROR_EVENT_TYPES = [
+  'v1.billing.meter.error_report_triggered',
+  'v1.billing.meter.no_meter_found',
+] as const;
 
 export interface MeterErrorStore {
   /** The user behind one of our identifiers (hashed ones are looked up), undefined for identifiers not ours. */
   userOf(identifier: string): Promise<string | undefined>;
-  record(userId: string, e: { identifier: string; code: string; message: string; eventId: string; lastId: string }, now: number): Promise<{ outcome: 'recorded' | 'duplicate' | 'unknown'; period?: number; tokens: number; customer?: string }>;
+  record(
+    userId: string,
+    e: { identifier: string; code: string; message: string; eventId: string; lastId: string },
+    now: number,
+  ): Promise<{ outcome: 'recorded' | 'duplicate' | 'unknown'; period?: number; tokens: number; customer?: string }>;
   handled(eventId: string): Promise<boolean>;
   markHandled(eventId: string): Promise<void>;
 }
@@ -43,7 +50,14 @@ export async function createMeterErrorStore(redis: Redis): Promise<MeterErrorSto
     async record(userId, e, now) {
       const { outcome, period, tokens, customer } = await script.run(
         { reportKey: keys.report(userId), logKey: keys.reportLog(userId), errorsKey: keys.reportErrors(userId) },
-        { identifier: e.identifier, code: e.code, message: e.message, stripeEventId: e.eventId, nowArg: now, lastId: e.lastId },
+        {
+          identifier: e.identifier,
+          code: e.code,
+          message: e.message,
+          stripeEventId: e.eventId,
+          nowArg: now,
+          lastId: e.lastId,
+        },
       );
       return {
         outcome: outcome === 'RECORDED' ? 'recorded' : outcome === 'DUPLICATE' ? 'duplicate' : 'unknown',
@@ -61,7 +75,9 @@ export async function createMeterErrorStore(redis: Redis): Promise<MeterErrorSto
   };
 }
 
-type MeterErrorEvent = Stripe.V2.Core.Events.V1BillingMeterErrorReportTriggeredEvent | Stripe.V2.Core.Events.V1BillingMeterNoMeterFoundEvent;
+type MeterErrorEvent =
+  | Stripe.V2.Core.Events.V1BillingMeterErrorReportTriggeredEvent
+  | Stripe.V2.Core.Events.V1BillingMeterNoMeterFoundEvent;
 
 export interface MeterErrorOutcome {
   type: string;
@@ -77,8 +93,10 @@ export async function handleMeterErrorEvent(
   event: Stripe.V2.Core.Event,
   deps: { store: MeterErrorStore; log: (line: Record<string, unknown>) => void; metrics: Metrics; now: () => number },
 ): Promise<MeterErrorOutcome> {
-  if (!(METER_ERROR_EVENT_TYPES as readonly string[]).includes(event.type)) return { type: event.type, outcome: 'ignored', errors: 0, tied: 0, untied: 0 };
-  if (await deps.store.handled(event.id)) return { type: event.type, outcome: 'duplicate', errors: 0, tied: 0, untied: 0 };
+  if (!(METER_ERROR_EVENT_TYPES as readonly string[]).includes(event.type))
+    return { type: event.type, outcome: 'ignored', errors: 0, tied: 0, untied: 0 };
+  if (await deps.store.handled(event.id))
+    return { type: event.type, outcome: 'duplicate', errors: 0, tied: 0, untied: 0 };
   const data = (event as MeterErrorEvent).data;
   let tied = 0;
   let untied = 0;
@@ -88,7 +106,13 @@ export async function handleMeterErrorEvent(
       const identifier = sample.request.identifier;
       const userId = await deps.store.userOf(identifier);
       const lastId = userId ? (parseIdentifier(identifier)?.lastId ?? '') : '';
-      const r = userId ? await deps.store.record(userId, { identifier, code: t.code, message: sample.error_message, eventId: event.id, lastId }, deps.now()) : { outcome: 'unknown' as const, tokens: 0 };
+      const r = userId
+        ? await deps.store.record(
+            userId,
+            { identifier, code: t.code, message: sample.error_message, eventId: event.id, lastId },
+            deps.now(),
+          )
+        : { outcome: 'unknown' as const, tokens: 0 };
       if (r.outcome === 'duplicate') continue;
       if (r.outcome === 'recorded') tied++;
       else untied++;
@@ -100,13 +124,22 @@ export async function handleMeterErrorEvent(
         error: sample.error_message,
         identifier,
         ...(userId ? { user: userId } : {}),
-        ...(r.outcome === 'recorded' ? { tokens: r.tokens, periodStart: new Date(r.period!).toISOString(), customer: r.customer } : { note: 'no batch of ours has this identifier' }),
+        ...(r.outcome === 'recorded'
+          ? { tokens: r.tokens, periodStart: new Date(r.period!).toISOString(), customer: r.customer }
+          : { note: 'no batch of ours has this identifier' }),
       });
     }
     const unsampled = t.error_count - t.sample_errors.length;
     if (unsampled > 0) {
       untied += unsampled;
-      deps.log({ level: 'error', msg: 'stripe refused more meter events than it named', event: event.id, code: t.code, count: unsampled, note: 'Stripe sends a few samples per error code: see the meter’s errors in the Stripe Dashboard; npm run reconcile shows the periods that differ' });
+      deps.log({
+        level: 'error',
+        msg: 'stripe refused more meter events than it named',
+        event: event.id,
+        code: t.code,
+        count: unsampled,
+        note: 'Stripe sends a few samples per error code: see the meter’s errors in the Stripe Dashboard; npm run reconcile shows the periods that differ',
+      });
     }
   }
   deps.metrics.inc('redraft_meter_error_batches_total', { outcome: 'tied' }, tied);

@@ -24,26 +24,41 @@ export type { ReportOptions, ReportProgress, ReportSummary } from './run';
 /** A user whose batch waits for its period's invoice to finalize is due again this much later. */
 const WAIT_RETRY_MS = 5 * 60_000;
 
-
 /**
  * One report run. Users are taken in chunks whose claims go out together (one Redis round trip per
  * chunk); users with a batch then drain through a pool of `concurrency` Stripe calls, each user's
  * batches in order (claim → send → commit), while the next chunk is claimed.
  */
-export async function runReport(store: ReportStore, gateway: StripeGateway, opts: ReportOptions): Promise<ReportSummary> {
+export async function runReport(
+  store: ReportStore,
+  gateway: StripeGateway,
+  opts: ReportOptions,
+): Promise<ReportSummary> {
   const r = startRun(store, gateway, opts);
   await over(r, duePages(r), true);
   if (opts.mode === 'full' && r.complete) await over(r, store.users(), false);
   while (r.inflight.size > 0) await Promise.all([...r.inflight]);
   opts.onProgress?.(progressOf(r));
-  return { ...progressOf(r), mode: opts.mode, startedAt: new Date(r.startedAt).toISOString(), durationMs: r.now() - r.startedAt, complete: r.complete, failed: r.failed };
+  return {
+    ...progressOf(r),
+    mode: opts.mode,
+    startedAt: new Date(r.startedAt).toISOString(),
+    durationMs: r.now() - r.startedAt,
+    complete: r.complete,
+    failed: r.failed,
+  };
 }
 
 function failedUser(r: Run, userId: string, err: unknown): void {
   r.p.failures++;
   const error = err instanceof Error ? err.message : String(err);
   r.failed.push({ userId, error });
-  r.opts.log?.({ level: 'warn', msg: 'usage report failed for user; the batch stays pending for the next run', user: userId, error });
+  r.opts.log?.({
+    level: 'warn',
+    msg: 'usage report failed for user; the batch stays pending for the next run',
+    user: userId,
+    error,
+  });
 }
 
 function done(r: Run): void {
@@ -80,7 +95,10 @@ async function drain(r: Run, userId: string, first: Claim, due: boolean): Promis
       claim = await r.store.claim(userId, r.now());
     }
     // A batch left waiting (its period's invoice about to finalize) keeps the user due a few minutes on.
-    if (due) await (waiting ? r.store.scheduleFlush(userId, r.now() + WAIT_RETRY_MS, 'set') : reschedule(r, userId, claim, true));
+    if (due)
+      await (waiting
+        ? r.store.scheduleFlush(userId, r.now() + WAIT_RETRY_MS, 'set')
+        : reschedule(r, userId, claim, true));
   } catch (err) {
     failedUser(r, userId, err);
   } finally {
@@ -93,7 +111,14 @@ async function chunk(r: Run, userIds: string[], due: boolean): Promise<void> {
   const fresh = userIds.filter((u) => !r.seen.has(u));
   for (const u of fresh) r.seen.add(u);
   // Claims issued in the same tick share one auto-pipelined round trip.
-  const claims = await Promise.all(fresh.map((u) => r.store.claim(u, r.now()).then((c) => ({ u, c }), (err: unknown) => ({ u, err }))));
+  const claims = await Promise.all(
+    fresh.map((u) =>
+      r.store.claim(u, r.now()).then(
+        (c) => ({ u, c }),
+        (err: unknown) => ({ u, err }),
+      ),
+    ),
+  );
   const quick: Promise<unknown>[] = [];
   const work: { u: string; c: Claim }[] = [];
   for (const x of claims) {
@@ -102,7 +127,11 @@ async function chunk(r: Run, userIds: string[], due: boolean): Promise<void> {
       done(r);
     } else if (x.c.kind === 'none') {
       // Nothing to send: just keep the flush schedule right (one round trip for the whole chunk).
-      quick.push(reschedule(r, x.u, x.c, due).catch((err: unknown) => failedUser(r, x.u, err)).finally(() => done(r)));
+      quick.push(
+        reschedule(r, x.u, x.c, due)
+          .catch((err: unknown) => failedUser(r, x.u, err))
+          .finally(() => done(r)),
+      );
     } else {
       work.push({ u: x.u, c: x.c });
       if (!due) quick.push(reschedule(r, x.u, x.c, false).catch(() => {}));
@@ -140,4 +169,3 @@ async function* duePages(r: Run): AsyncIterable<string[]> {
   const users = await r.store.dueUsers(r.now(), 10_000);
   if (users.length > 0) yield users;
 }
-

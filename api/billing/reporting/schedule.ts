@@ -31,7 +31,10 @@ export function createLock(redis: Redis, key: string, ttlMs = 60_000): Lock {
       const token = crypto.randomUUID();
       const got = await redis.set(key, token, { nx: true, px: ttlMs });
       if (got !== 'OK') return undefined;
-      const renew = setInterval(() => void redis.eval(RENEW_LUA, [key], [token, String(ttlMs)]).catch(() => {}), Math.floor(ttlMs / 3));
+      const renew = setInterval(
+        () => void redis.eval(RENEW_LUA, [key], [token, String(ttlMs)]).catch(() => {}),
+        Math.floor(ttlMs / 3),
+      );
       try {
         return await fn();
       } finally {
@@ -52,13 +55,26 @@ export function createReportRunner(
   redis: Redis,
   store: ReportStore,
   gateway: StripeGateway,
-  opts: { concurrency: number; periodEndFlushDelayMs: number; log: (line: Record<string, unknown>) => void; now?: () => number; metrics?: Metrics },
+  opts: {
+    concurrency: number;
+    periodEndFlushDelayMs: number;
+    log: (line: Record<string, unknown>) => void;
+    now?: () => number;
+    metrics?: Metrics;
+  },
 ): ReportRunner {
   const lock = createLock(redis, keys.reportLock);
   return {
     async run(mode, extra = {}) {
       return lock.withLock(async () => {
-        const summary = await runReport(store, gateway, { concurrency: opts.concurrency, periodEndFlushDelayMs: opts.periodEndFlushDelayMs, mode, log: opts.log, ...(opts.now ? { now: opts.now } : {}), ...extra });
+        const summary = await runReport(store, gateway, {
+          concurrency: opts.concurrency,
+          periodEndFlushDelayMs: opts.periodEndFlushDelayMs,
+          mode,
+          log: opts.log,
+          ...(opts.now ? { now: opts.now } : {}),
+          ...extra,
+        });
         for (const [outcome, n] of [
           ['committed', summary.batches],
           ['invoice_item', summary.items],
@@ -71,9 +87,16 @@ export function createReportRunner(
           if (n > 0) opts.metrics?.inc('redraft_usage_report_batches_total', { outcome }, n);
         }
         if (mode === 'full' || summary.users > 0) {
-          await redis.set(keys.reportLastRun, JSON.stringify({ ...summary, failed: summary.failed.slice(0, 20) })).catch(() => {});
+          await redis
+            .set(keys.reportLastRun, JSON.stringify({ ...summary, failed: summary.failed.slice(0, 20) }))
+            .catch(() => {});
           const { failed, ...counts } = summary;
-          opts.log({ level: failed.length > 0 ? 'warn' : 'info', msg: 'usage report run', ...counts, failedUsers: failed.slice(0, 5) });
+          opts.log({
+            level: failed.length > 0 ? 'warn' : 'info',
+            msg: 'usage report run',
+            ...counts,
+            failedUsers: failed.slice(0, 5),
+          });
         }
         return summary;
       });
@@ -86,7 +109,10 @@ export function createReportRunner(
 }
 
 /** The in-process schedule of the Node server: period-end pass every minute, full pass every `intervalMinutes`. */
-export function startReportSchedule(runner: ReportRunner, opts: { intervalMinutes: number; log: (line: Record<string, unknown>) => void; tickMs?: number }): { stop(): Promise<void> } {
+export function startReportSchedule(
+  runner: ReportRunner,
+  opts: { intervalMinutes: number; log: (line: Record<string, unknown>) => void; tickMs?: number },
+): { stop(): Promise<void> } {
   const tickMs = opts.tickMs ?? 60_000;
   const fullEvery = Math.max(1, Math.round((opts.intervalMinutes * 60_000) / tickMs));
   let ticks = 0;
@@ -98,7 +124,14 @@ export function startReportSchedule(runner: ReportRunner, opts: { intervalMinute
     const mode = ticks++ % fullEvery === 0 ? 'full' : 'due';
     running = runner
       .run(mode)
-      .catch((err) => opts.log({ level: 'error', msg: 'usage report run failed', mode, error: err instanceof Error ? err.message : String(err) }))
+      .catch((err) =>
+        opts.log({
+          level: 'error',
+          msg: 'usage report run failed',
+          mode,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      )
       .finally(() => (running = undefined));
   };
   const first = setTimeout(tick, 5_000);

@@ -12,7 +12,14 @@ import { CLAIM, COMMIT, ROUTE } from './reporter.lua';
 export type ClaimedBatch = Batch & BatchState;
 
 export type Claim =
-  | { kind: 'batch'; batch: ClaimedBatch; resumed: boolean; /** More ledger may follow this batch. */ more: boolean; plan: string; periodEnd: number }
+  | {
+      kind: 'batch';
+      batch: ClaimedBatch;
+      resumed: boolean /** More ledger may follow this batch. */;
+      more: boolean;
+      plan: string;
+      periodEnd: number;
+    }
   | { kind: 'skipped'; scanned: number; plan: string; periodEnd: number }
   | { kind: 'none'; plan: string; periodEnd: number };
 
@@ -21,7 +28,14 @@ export type CommitHow = 'accepted' | 'duplicate' | 'summary' | 'invoice' | 'item
 
 export interface ReportStore {
   claim(userId: string, now: number): Promise<Claim>;
-  commit(userId: string, lastId: string, outcome: 'sent' | 'item' | 'late', identifier: string, now: number, detail?: { how: CommitHow; item?: string; overageTokens?: number }): Promise<boolean>;
+  commit(
+    userId: string,
+    lastId: string,
+    outcome: 'sent' | 'item' | 'late',
+    identifier: string,
+    now: number,
+    detail?: { how: CommitHow; item?: string; overageTokens?: number },
+  ): Promise<boolean>;
   /** The pending batch ending at `lastId` is billed as an invoice item from now on; false when it is no longer pending. */
   setRoute(userId: string, lastId: string, route: 'item'): Promise<boolean>;
   /** Remember whose identifier a hashed one is (Stripe's asynchronous meter errors name identifiers only). */
@@ -42,7 +56,11 @@ export interface ReportStoreOptions {
 }
 
 export async function createReportStore(redis: Redis, opts: ReportStoreOptions = {}): Promise<ReportStore> {
-  const [claimScript, commitScript, routeScript] = await Promise.all([defineNamedScript(redis, CLAIM), defineNamedScript(redis, COMMIT), defineNamedScript(redis, ROUTE)]);
+  const [claimScript, commitScript, routeScript] = await Promise.all([
+    defineNamedScript(redis, CLAIM),
+    defineNamedScript(redis, COMMIT),
+    defineNamedScript(redis, ROUTE),
+  ]);
   const maxEvents = opts.maxEventsPerBatch ?? 1000;
   const scanLimit = opts.scanLimit ?? 2000;
   const remembered = new Set<string>();
@@ -56,7 +74,12 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
   return {
     async claim(userId, now) {
       const r = await claimScript.run(
-        { reportKey: keys.report(userId), ledgerKey: keys.ledger(userId), quotaKey: keys.quota(userId), billingKey: keys.billing(userId) },
+        {
+          reportKey: keys.report(userId),
+          ledgerKey: keys.ledger(userId),
+          quotaKey: keys.quota(userId),
+          billingKey: keys.billing(userId),
+        },
         { maxEventsArg: maxEvents, scanLimitArg: scanLimit, nowArg: now },
       );
       const head = { plan: r.qplan ?? '', periodEnd: Number(r.qend || 0) };
@@ -99,7 +122,15 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
           commitScript
             .run(
               { reportKey: keys.report(userId), lateKey: keys.reportLate(userId), logKey: keys.reportLog(userId) },
-              { lastId, outcome, nowArg: now, identifier, how, item: detail?.item ?? '', overage: detail?.overageTokens ?? 0 },
+              {
+                lastId,
+                outcome,
+                nowArg: now,
+                identifier,
+                how,
+                item: detail?.item ?? '',
+                overage: detail?.overageTokens ?? 0,
+              },
             )
             .then((r) => resolve(r.committed === '1'), reject),
         );
@@ -121,14 +152,19 @@ export async function createReportStore(redis: Redis, opts: ReportStoreOptions =
     async *users() {
       let cursor = '0';
       do {
-        const [next, members] = (await redis.sscan(keys.billingUsers, cursor, { count: 500 })) as [string | number, string[]];
+        const [next, members] = (await redis.sscan(keys.billingUsers, cursor, { count: 500 })) as [
+          string | number,
+          string[],
+        ];
         cursor = String(next);
         if (members.length > 0) yield members.map(String);
       } while (cursor !== '0');
     },
 
     async dueUsers(now, limit) {
-      return ((await redis.zrange(keys.reportDue, '-inf', now, { byScore: true, offset: 0, count: limit })) as string[]).map(String);
+      return (
+        (await redis.zrange(keys.reportDue, '-inf', now, { byScore: true, offset: 0, count: limit })) as string[]
+      ).map(String);
     },
 
     async scheduleFlush(userId, at, mode) {

@@ -26,7 +26,8 @@ const DUPLICATE = /already exists with identifier/i;
  *   stays pending and the run reports it.
  */
 export function classifyFailure(f: StripeFailure): FailureKind {
-  if (f.statusCode === 400 && (f.code === 'duplicate_meter_event' || DUPLICATE.test(f.message ?? ''))) return 'duplicate';
+  if (f.statusCode === 400 && (f.code === 'duplicate_meter_event' || DUPLICATE.test(f.message ?? '')))
+    return 'duplicate';
   const should = headerOf(f.headers, 'stripe-should-retry');
   if (should === 'true') return 'retry';
   if (should === 'false') return 'permanent';

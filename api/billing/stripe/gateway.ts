@@ -90,13 +90,19 @@ export interface StripeGateway {
   /** Verifies the Stripe-Signature header against the raw body; throws on a bad signature. */
   verifyWebhook(rawBody: string, signature: string): Promise<Stripe.Event>;
   /** A thin event (v2 event destination): verified against STRIPE_THIN_WEBHOOK_SECRET, then fetched in full from Stripe. */
-  thinEvent(rawBody: string, signature: string): Promise<{ notification: Stripe.V2.Core.EventNotification; fetch: () => Promise<Stripe.V2.Core.Event> }>;
+  thinEvent(
+    rawBody: string,
+    signature: string,
+  ): Promise<{ notification: Stripe.V2.Core.EventNotification; fetch: () => Promise<Stripe.V2.Core.Event> }>;
   /** HTTP calls made (each retry counts). */
   readonly calls: number;
 }
 
 /** The SDK configured from BillingConfig (also used by scripts/stripe-setup.ts). */
-export function createStripeClient(billing: Pick<BillingConfig, 'secretKey' | 'api' | 'timeoutMs'>, opts: { maxNetworkRetries?: number } = {}): Stripe {
+export function createStripeClient(
+  billing: Pick<BillingConfig, 'secretKey' | 'api' | 'timeoutMs'>,
+  opts: { maxNetworkRetries?: number } = {},
+): Stripe {
   return new Stripe(billing.secretKey, {
     timeout: billing.timeoutMs,
     maxNetworkRetries: opts.maxNetworkRetries ?? 2,
@@ -123,10 +129,27 @@ function usageItemOf(it: Stripe.InvoiceItem): UsageItem {
 
 function toCallError(err: unknown): StripeCallError {
   if (err instanceof StripeCallError) return err;
-  const e = err as { statusCode?: number; type?: string; code?: string; message?: string; headers?: Record<string, string> };
-  const kind = classifyFailure({ statusCode: e.statusCode, type: e.type, code: e.code, message: e.message, headers: e.headers });
+  const e = err as {
+    statusCode?: number;
+    type?: string;
+    code?: string;
+    message?: string;
+    headers?: Record<string, string>;
+  };
+  const kind = classifyFailure({
+    statusCode: e.statusCode,
+    type: e.type,
+    code: e.code,
+    message: e.message,
+    headers: e.headers,
+  });
   const retryAfter = Number(e.headers?.['retry-after'] ?? NaN);
-  return new StripeCallError(`${e.type ?? 'Error'}${e.statusCode ? ` ${e.statusCode}` : ''}: ${e.message ?? String(err)}`, kind, e.statusCode, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
+  return new StripeCallError(
+    `${e.type ?? 'Error'}${e.statusCode ? ` ${e.statusCode}` : ''}: ${e.message ?? String(err)}`,
+    kind,
+    e.statusCode,
+    Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
+  );
 }
 
 export function createStripeGateway(billing: BillingConfig): StripeGateway {
@@ -168,7 +191,12 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
       let total = 0;
       calls++; // one page in practice: no grouping window means one summary for the whole range
       try {
-        for await (const s of stripe.billing.meters.listEventSummaries(meterId, { customer: customerId, start_time: startSec, end_time: endSec, limit: 100 })) {
+        for await (const s of stripe.billing.meters.listEventSummaries(meterId, {
+          customer: customerId,
+          start_time: startSec,
+          end_time: endSec,
+          limit: 100,
+        })) {
           total += s.aggregated_value;
         }
       } catch (err) {
@@ -188,7 +216,9 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
     async createCustomer(userId) {
       try {
         // One customer per user: the idempotency key makes concurrent or retried calls return the same one (24 h).
-        const c = await counted(() => stripe.customers.create({ metadata: { userId } }, { idempotencyKey: `redraft-customer-${userId}` }));
+        const c = await counted(() =>
+          stripe.customers.create({ metadata: { userId } }, { idempotencyKey: `redraft-customer-${userId}` }),
+        );
         return c.id;
       } catch (err) {
         throw toCallError(err);
@@ -219,12 +249,15 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
 
     async createPortalSession(customerId) {
       try {
-        const s = await counted(() => stripe.billingPortal.sessions.create({ customer: customerId, return_url: billing.urls.portalReturn }));
+        const s = await counted(() =>
+          stripe.billingPortal.sessions.create({ customer: customerId, return_url: billing.urls.portalReturn }),
+        );
         return s.url;
       } catch (err) {
         const ce = toCallError(err);
         // Stripe's answer when the customer portal's settings were never saved (per mode: test and live).
-        if (ce.statusCode === 400 && PORTAL_NOT_CONFIGURED.test(ce.message)) throw new StripeCallError(ce.message, 'permanent', 400, undefined, 'portal_not_configured');
+        if (ce.statusCode === 400 && PORTAL_NOT_CONFIGURED.test(ce.message))
+          throw new StripeCallError(ce.message, 'permanent', 400, undefined, 'portal_not_configured');
         throw ce;
       }
     },
@@ -234,13 +267,32 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
       const end = Math.floor(periodEnd / 1000);
       try {
         // The period's invoice is created when it ends: look at the customer's invoices from then on.
-        for await (const inv of stripe.invoices.list({ customer: customerId, created: { gte: end - 86_400 }, limit: 20 })) {
+        for await (const inv of stripe.invoices.list({
+          customer: customerId,
+          created: { gte: end - 86_400 },
+          limit: 20,
+        })) {
           calls++;
           const lines: Stripe.InvoiceLineItem[] = [...inv.lines.data];
-          if (inv.lines.has_more && inv.id) for await (const l of stripe.invoices.listLineItems(inv.id, { limit: 100 })) lines.push(l);
-          const usage = lines.find((l) => l.pricing?.price_details?.price === billing.prices.metered && l.period.start === start && l.period.end === end);
-          if (!usage && !(inv.period_start === start && inv.period_end === end && inv.billing_reason === 'subscription_cycle')) continue;
-          return { id: inv.id!, status: String(inv.status), autoFinalizesAt: inv.automatically_finalizes_at ?? null, meteredQuantity: usage?.quantity ?? 0 };
+          if (inv.lines.has_more && inv.id)
+            for await (const l of stripe.invoices.listLineItems(inv.id, { limit: 100 })) lines.push(l);
+          const usage = lines.find(
+            (l) =>
+              l.pricing?.price_details?.price === billing.prices.metered &&
+              l.period.start === start &&
+              l.period.end === end,
+          );
+          if (
+            !usage &&
+            !(inv.period_start === start && inv.period_end === end && inv.billing_reason === 'subscription_cycle')
+          )
+            continue;
+          return {
+            id: inv.id!,
+            status: String(inv.status),
+            autoFinalizesAt: inv.automatically_finalizes_at ?? null,
+            meteredQuantity: usage?.quantity ?? 0,
+          };
         }
         calls++;
         return undefined;

@@ -7,8 +7,9 @@ function app(maxBytes: number, routeMax = maxBytes) {
   const a = new Hono();
   a.use('*', bodyLimit({ maxBytes }));
   a.post('/', async (c) => c.json({ bytes: (await readBody(c, routeMax)).byteLength }));
-  a.onError((err, c) => (err instanceof AppError ? c.json(err.toBody(), err.status, err.headers) : c.text('internal',
-    500)));
+  a.onError((err, c) =>
+    err instanceof AppError ? c.json(err.toBody(), err.status, err.headers) : c.text('internal', 500),
+  );
   return a;
 }
 
@@ -36,8 +37,9 @@ describe('bodyLimit', () => {
     const res = await post(app(100), 'x'.repeat(101));
     expect(res.status).toBe(413);
     expect(res.headers.get('connection')).toBe('close');
-    expect(await res.json()).toMatchObject({ error: { code: 'payload_too_large',
-      message: 'The request body is larger than 100 bytes.' } });
+    expect(await res.json()).toMatchObject({
+      error: { code: 'payload_too_large', message: 'The request body is larger than 100 bytes.' },
+    });
   });
 
   it('refuses a chunked body as soon as it passes the cap, without reading the rest', async () => {

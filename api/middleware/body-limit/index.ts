@@ -18,11 +18,14 @@ const CLOSE = { Connection: 'close' };
 export const payloadTooLarge = (maxBytes: number) =>
   new AppError('payload_too_large', `The request body is larger than ${maxBytes} bytes.`, { headers: CLOSE });
 export const requestIncomplete = (cause?: unknown) =>
-  new AppError('request_incomplete',
-    'The request body ended before it was complete (the connection closed or was too slow).', {
-    cause,
-    headers: CLOSE,
-  });
+  new AppError(
+    'request_incomplete',
+    'The request body ended before it was complete (the connection closed or was too slow).',
+    {
+      cause,
+      headers: CLOSE,
+    },
+  );
 
 export interface BodyLimitOptions {
   maxBytes: number;

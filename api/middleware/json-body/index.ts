@@ -16,8 +16,10 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   // The media type itself, parameters (charset) aside: not application/json-seq, application/json-patch+json, …
   const type = (c.req.header('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
-    throw new AppError('unsupported_media_type',
-      'Send the request body as JSON with "Content-Type: application/json".');
+    throw new AppError(
+      'unsupported_media_type',
+      'Send the request body as JSON with "Content-Type: application/json".',
+    );
   }
   if (!c.req.raw.body) throw new AppError('invalid_request', 'The request body is empty; send a JSON object.');
   const text = new TextDecoder('utf-8', { fatal: false }).decode(await readBody(c, maxBytes));

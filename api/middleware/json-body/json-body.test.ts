@@ -10,8 +10,8 @@ const app = new Hono();
 app.post('/', jsonBody({ maxBytes: 200 }), validate(Schema), (c) => c.json(c.req.valid('json')));
 app.onError((err, c) => (err instanceof AppError ? c.json(err.toBody(), err.status) : c.text('internal', 500)));
 
-const post = (body: string, type = 'application/json') => app.request('/', { method: 'POST', body,
-  headers: { 'Content-Type': type } });
+const post = (body: string, type = 'application/json') =>
+  app.request('/', { method: 'POST', body, headers: { 'Content-Type': type } });
 
 describe('jsonBody + validate', () => {
   it('hands the handler the schema output', async () => {
@@ -28,8 +28,9 @@ describe('jsonBody + validate', () => {
   });
 
   it('refuses malformed JSON and bodies over the cap', async () => {
-    expect(await (await post('{"name":')).json()).toMatchObject({ error: { code: 'invalid_request',
-      message: 'The request body is not valid JSON.' } });
+    expect(await (await post('{"name":')).json()).toMatchObject({
+      error: { code: 'invalid_request', message: 'The request body is not valid JSON.' },
+    });
     expect((await post(JSON.stringify({ name: 'x'.repeat(300), n: 1 }))).status).toBe(413);
   });
 

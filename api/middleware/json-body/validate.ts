@@ -17,8 +17,9 @@ export function invalidRequest(error: Issues): AppError {
     .map((i) => (i.path && !i.message.startsWith(i.path) ? `${i.path}: ${i.message}` : i.message))
     .join('; ');
   const more = issues.length > 3 ? ` (and ${issues.length - 3} more)` : '';
-  return new AppError('invalid_request', `The request body is not valid${named ? `: ${named}` : ''}${more}.`,
-    { details: { issues } });
+  return new AppError('invalid_request', `The request body is not valid${named ? `: ${named}` : ''}${more}.`, {
+    details: { issues },
+  });
 }
 
 /** `c.req.valid('json')` is then the schema's output. */

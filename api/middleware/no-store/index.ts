@@ -9,7 +9,7 @@ export function noStore(): MiddlewareHandler {
   return async (c, next) => {
     await next();
     if (!c.res.headers.has('X-Content-Type-Options')) c.res.headers.set('X-Content-Type-Options', 'nosniff');
-    if (c.req.method !== 'OPTIONS' && !c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control',
-      'no-store');
+    if (c.req.method !== 'OPTIONS' && !c.res.headers.has('Cache-Control'))
+      c.res.headers.set('Cache-Control', 'no-store');
   };
 }

@@ -11,11 +11,14 @@ import { bearerToken } from '../bearer';
 export function requireUser(verify: SessionVerifier) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = bearerToken(c.req.header('Authorization'));
-    if (!token) throw new AppError('unauthenticated',
-      'Sign in to use Redraft: missing "Authorization: Bearer <session token>" header.');
+    if (!token)
+      throw new AppError(
+        'unauthenticated',
+        'Sign in to use Redraft: missing "Authorization: Bearer <session token>" header.',
+      );
     const result = await verify(token);
-    if (!result.ok) throw new AppError('unauthenticated',
-      `Your session is not valid (${result.reason}). Sign in again.`);
+    if (!result.ok)
+      throw new AppError('unauthenticated', `Your session is not valid (${result.reason}). Sign in again.`);
     c.set('user', result.user);
     await next();
   });

@@ -73,22 +73,30 @@ export class Panel {
 
   listen(): void {
     // Esc closes Redraft and goes no further: a page's own Esc handler (a modal composer) must not see it.
-    this.ctx.addEventListener(window, 'keydown', (e: KeyboardEvent) => {
-      if (e.key !== 'Escape' || this.state.phase === 'idle') return;
-      e.stopImmediatePropagation();
-      e.preventDefault();
-      void this.escape();
-    }, { capture: true });
+    this.ctx.addEventListener(
+      window,
+      'keydown',
+      (e: KeyboardEvent) => {
+        if (e.key !== 'Escape' || this.state.phase === 'idle') return;
+        e.stopImmediatePropagation();
+        e.preventDefault();
+        void this.escape();
+      },
+      { capture: true },
+    );
     // The page scrolled or resized: the UI follows the selection (frames below say so themselves).
     this.ctx.addEventListener(window, 'scroll', () => this.relocateSoon(), { capture: true, passive: true });
     this.ctx.addEventListener(window, 'resize', () => this.relocateSoon(), { passive: true });
     browser.storage.onChanged.addListener((changes, area) => {
       if (area === 'local' && changes[STYLES_CHANGED_KEY]) this.stylesLoadedAt = 0;
     });
-    void browser.storage.local.get(LAST_STYLE_KEY).then((r) => {
-      const v = r[LAST_STYLE_KEY];
-      if (typeof v === 'string' && v) this.dispatch({ type: 'chose', styleId: v });
-    }, () => {});
+    void browser.storage.local.get(LAST_STYLE_KEY).then(
+      (r) => {
+        const v = r[LAST_STYLE_KEY];
+        if (typeof v === 'string' && v) this.dispatch({ type: 'chose', styleId: v });
+      },
+      () => {},
+    );
     // Navigating away (or a bfcache freeze) aborts the request: the port disconnects.
     this.ctx.addEventListener(window, 'pagehide', () => this.endStream());
     this.ctx.onInvalidated(() => this.endStream());
@@ -218,7 +226,17 @@ export class Panel {
         anchor: document.documentElement,
         append: 'last',
         css: CSS,
-        isolateEvents: ['keydown', 'keyup', 'keypress', 'mousedown', 'mouseup', 'click', 'input', 'focusin', 'focusout'],
+        isolateEvents: [
+          'keydown',
+          'keyup',
+          'keypress',
+          'mousedown',
+          'mouseup',
+          'click',
+          'input',
+          'focusin',
+          'focusout',
+        ],
         onMount: (container) => {
           this.view = new PanelView(container, { site: !!this.site, onIntent: (i) => void this.onIntent(i) });
         },
@@ -235,7 +253,12 @@ export class Panel {
     const s = this.state;
     switch (i.type) {
       case 'action':
-        return this.start(takeFor(s, 'new', { action: i.action, ...(this.typedInstruction() ? { instruction: this.typedInstruction() } : {}) }));
+        return this.start(
+          takeFor(s, 'new', {
+            action: i.action,
+            ...(this.typedInstruction() ? { instruction: this.typedInstruction() } : {}),
+          }),
+        );
       case 'ask':
         return this.start(takeFor(s, 'new', { action: 'rewrite', instruction: i.instruction }));
       case 'refine':
@@ -310,15 +333,23 @@ export class Panel {
   /** The shown version was cut off by the length cap: a new request writes what comes after it, appended. */
   private continueShown() {
     const v = this.state.versions[this.state.shown];
-    if (!v || v.finish !== 'length' || this.state.applied) return;
+    if (v?.finish !== 'length' || this.state.applied) return;
     this.endStream();
     this.dispatch({ type: 'continued' });
     this.send({ ...messageFor(v), continuation: v.text });
   }
 
   private send(msg: StartMessage) {
-    this.stream = openRewrite(msg, { message: (m) => this.onServerMessage(m), lost: () => this.onLost() }, (name) => browser.runtime.connect({ name }) as unknown as PortLike);
-    if (!this.stream) this.dispatch({ type: 'failed', error: explainError({ status: 0, code: 'bad_message', message: 'extension context invalidated' }) });
+    this.stream = openRewrite(
+      msg,
+      { message: (m) => this.onServerMessage(m), lost: () => this.onLost() },
+      (name) => browser.runtime.connect({ name }) as unknown as PortLike,
+    );
+    if (!this.stream)
+      this.dispatch({
+        type: 'failed',
+        error: explainError({ status: 0, code: 'bad_message', message: 'extension context invalidated' }),
+      });
   }
 
   private onServerMessage(m: ServerMessage) {
@@ -329,7 +360,8 @@ export class Panel {
       const v = this.view;
       const root = v?.dom.panel.getRootNode();
       const inPanel = v && root instanceof ShadowRoot && v.dom.panel.contains(root.activeElement);
-      if (v && inPanel) (v.dom.buttons.replace.hidden ? v.dom.buttons.copy : v.dom.buttons.replace).focus({ preventScroll: true });
+      if (v && inPanel)
+        (v.dom.buttons.replace.hidden ? v.dom.buttons.copy : v.dom.buttons.replace).focus({ preventScroll: true });
       return;
     }
     this.dispatch({ type: 'failed', error: explainError(m) });
@@ -337,7 +369,11 @@ export class Panel {
 
   private onLost() {
     this.stream = null;
-    if (this.state.phase === 'streaming') this.dispatch({ type: 'failed', error: explainError({ status: 0, code: 'stream_interrupted', message: 'the extension restarted' }) });
+    if (this.state.phase === 'streaming')
+      this.dispatch({
+        type: 'failed',
+        error: explainError({ status: 0, code: 'stream_interrupted', message: 'the extension restarted' }),
+      });
   }
 
   /** Replace or Insert below, in the frame that holds the field; said only once the agent read it back. */
@@ -350,7 +386,9 @@ export class Panel {
     const r = await held.link.call({ op: how, id: s.report.id, text: v.text }).catch(unreachable);
     if (this.held !== held) return;
     if (this.view) this.view.dom.note.dataset.how = this.view.dom.chip.dataset.how = r.ok ? r.how : 'failed';
-    this.dispatch(r.ok ? { type: 'applied', how, nativeUndo: r.nativeUndo } : { type: 'apply-failed', message: r.message });
+    this.dispatch(
+      r.ok ? { type: 'applied', how, nativeUndo: r.nativeUndo } : { type: 'apply-failed', message: r.message },
+    );
     this.relocateSoon(); // the text under the chip changed
   }
 
@@ -381,14 +419,19 @@ export class Panel {
       ok = document.execCommand('copy');
       ta.remove();
     }
-    this.dispatch({ type: 'noted', text: ok ? 'Copied to the clipboard.' : 'Could not copy: select the text above and press Ctrl+C.' });
+    this.dispatch({
+      type: 'noted',
+      text: ok ? 'Copied to the clipboard.' : 'Could not copy: select the text above and press Ctrl+C.',
+    });
   }
 
   /** Signed out, no tokens left, or too long: said in the toolbar before any click, actions off. */
   private async checkBlocked() {
     const id = this.state.report?.id;
     const length = this.state.report?.text.length ?? 0;
-    const ask = async (fresh: boolean) => ((await browser.runtime.sendMessage({ type: 'status/get', fresh }).catch(() => null)) as UsageResult | null) ?? null;
+    const ask = async (fresh: boolean) =>
+      ((await browser.runtime.sendMessage({ type: 'status/get', fresh }).catch(() => null)) as UsageResult | null) ??
+      null;
     const answer = (usage: UsageResult | null) => {
       this.usage = usage;
       const offer = usage?.ok && usage.usage.billing?.canUpgrade ? upgradeLabel(usage.usage) : null;
@@ -407,7 +450,10 @@ export class Panel {
   private async loadStyles() {
     if (Date.now() - this.stylesLoadedAt >= 30_000) {
       this.stylesLoadedAt = Date.now();
-      const r = (await browser.runtime.sendMessage({ type: 'styles/list' }).catch(() => null)) as { ok: boolean; styles?: Style[] } | null;
+      const r = (await browser.runtime.sendMessage({ type: 'styles/list' }).catch(() => null)) as {
+        ok: boolean;
+        styles?: Style[];
+      } | null;
       this.styles = r?.ok && r.styles ? r.styles : null;
     }
     const list = this.styles ?? [];
@@ -421,7 +467,10 @@ export class Panel {
   private async upgrade() {
     const u = this.usage?.ok ? this.usage.usage : null;
     if (u?.billing?.canUpgrade) {
-      const r = (await browser.runtime.sendMessage({ type: 'billing/open', kind: 'checkout' }).catch(() => null)) as { ok: boolean; message?: string } | null;
+      const r = (await browser.runtime.sendMessage({ type: 'billing/open', kind: 'checkout' }).catch(() => null)) as {
+        ok: boolean;
+        message?: string;
+      } | null;
       if (r && !r.ok && r.message) this.dispatch({ type: 'noted', text: r.message });
       return;
     }
@@ -473,11 +522,16 @@ export class Panel {
     const site = this.site;
     if (!site) return;
     await updateSettings(
-      { get: async () => (await browser.storage.local.get(SETTINGS_KEY))[SETTINGS_KEY], set: (v) => browser.storage.local.set({ [SETTINGS_KEY]: v }) },
+      {
+        get: async () => (await browser.storage.local.get(SETTINGS_KEY))[SETTINGS_KEY],
+        set: (v) => browser.storage.local.set({ [SETTINGS_KEY]: v }),
+      },
       (s) => withSite(s, site, true),
     ).catch(() => {});
     this.close();
-    await this.showHint(`Redraft is off on ${site}. Alt+Shift+R still works here; turn it back on in Redraft's options.`);
+    await this.showHint(
+      `Redraft is off on ${site}. Alt+Shift+R still works here; turn it back on in Redraft's options.`,
+    );
   }
 
   private async showHint(text: string) {
@@ -491,11 +545,14 @@ export class Panel {
     root.style.top = '16px';
     if (this.hintTimer !== null) clearTimeout(this.hintTimer);
     // Long enough to read (about 20 characters a second).
-    this.hintTimer = this.ctx.setTimeout(() => {
-      this.hintTimer = null;
-      v.dom.hint.hidden = true;
-      if (this.state.phase === 'idle') root.hidden = true;
-    }, Math.max(2500, text.length * 50));
+    this.hintTimer = this.ctx.setTimeout(
+      () => {
+        this.hintTimer = null;
+        v.dom.hint.hidden = true;
+        if (this.state.phase === 'idle') root.hidden = true;
+      },
+      Math.max(2500, text.length * 50),
+    );
   }
 }
 

@@ -34,7 +34,12 @@ describe('placeCardFor', () => {
   });
 
   it('scrolled above the viewport: at the top edge', () => {
-    const p = placeCardFor(moveReport(report(), { left: 100, top: -300, right: 300, bottom: -280 }), { x: 0, y: 0 }, card, view);
+    const p = placeCardFor(
+      moveReport(report(), { left: 100, top: -300, right: 300, bottom: -280 }),
+      { x: 0, y: 0 },
+      card,
+      view,
+    );
     expect(p).toEqual({ left: 100, top: 8, offscreen: true });
   });
 
@@ -43,7 +48,11 @@ describe('placeCardFor', () => {
   });
 
   it('a text field anchors at the pointer inside its box', () => {
-    const f = report({ kind: 'field', rect: { left: 100, top: 100, right: 700, bottom: 500 }, point: { x: 400, y: 150 } });
+    const f = report({
+      kind: 'field',
+      rect: { left: 100, top: 100, right: 700, bottom: 500 },
+      point: { x: 400, y: 150 },
+    });
     expect(placeCardFor(f, { x: 0, y: 0 }, card, view)).toMatchObject({ left: 400, top: 168 });
   });
 });
@@ -52,7 +61,9 @@ describe('placePill', () => {
   it('just past the end of the selection, the start of it in RTL, inside the viewport', () => {
     expect(placePill(report(), { x: 0, y: 0 }, view)).toEqual({ left: 306, top: 224, offscreen: false });
     expect(placePill(report({ dir: 'rtl' }), { x: 0, y: 0 }, view)).toEqual({ left: 66, top: 224, offscreen: false });
-    expect(placePill(report({ rect: { left: 900, top: 680, right: 999, bottom: 699 } }), { x: 0, y: 0 }, view)).toEqual({ left: 964, top: 664, offscreen: false });
+    expect(placePill(report({ rect: { left: 900, top: 680, right: 999, bottom: 699 } }), { x: 0, y: 0 }, view)).toEqual(
+      { left: 964, top: 664, offscreen: false },
+    );
   });
 });
 

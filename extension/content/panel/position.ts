@@ -45,7 +45,12 @@ export function placePill(report: SelectionReport, offset: Offset | null, view: 
   const o = offset ?? { x: 0, y: 0 };
   const r = offsetBox(report.rect, o.x, o.y);
   const anchor = anchorOf(report, o);
-  const at = report.point && report.kind === 'field' ? { x: anchor.left + 10, y: anchor.bottom - 4 } : report.dir === 'rtl' ? { x: r.left - size - 6, y: r.bottom + 4 } : { x: r.right + 6, y: r.bottom + 4 };
+  const at =
+    report.point && report.kind === 'field'
+      ? { x: anchor.left + 10, y: anchor.bottom - 4 }
+      : report.dir === 'rtl'
+        ? { x: r.left - size - 6, y: r.bottom + 4 }
+        : { x: r.right + 6, y: r.bottom + 4 };
   return {
     left: Math.round(Math.max(M, Math.min(at.x, view.w - size - M))),
     top: Math.round(Math.max(M, Math.min(at.y, view.h - size - M))),

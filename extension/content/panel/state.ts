@@ -140,14 +140,20 @@ const cleared = (s: PanelState): PanelState => ({
 
 const shownVersion = (s: PanelState): Version | undefined => s.versions[s.shown];
 
-const withShown = (s: PanelState, patch: Partial<Version>): Version[] => s.versions.map((v, i) => (i === s.shown ? { ...v, ...patch } : v));
+const withShown = (s: PanelState, patch: Partial<Version>): Version[] =>
+  s.versions.map((v, i) => (i === s.shown ? { ...v, ...patch } : v));
 
 export function reduce(s: PanelState, e: PanelEvent): PanelState {
   switch (e.type) {
     case 'selected':
       // A rewrite in flight keeps its panel unless the user asked again from the keyboard or the menu.
       if (s.phase === 'streaming' && !e.report.fromCommand) return s;
-      return { ...cleared(s), phase: e.report.mode === 'button' ? 'button' : 'toolbar', report: e.report, estimating: s.action };
+      return {
+        ...cleared(s),
+        phase: e.report.mode === 'button' ? 'button' : 'toolbar',
+        report: e.report,
+        estimating: s.action,
+      };
     case 'moved':
       return s.report ? { ...s, report: moveReport(s.report, e.rect) } : s;
     case 'open-toolbar':
@@ -190,7 +196,16 @@ export function reduce(s: PanelState, e: PanelEvent): PanelState {
     }
     case 'continued':
       if (!shownVersion(s) || s.phase !== 'done') return s;
-      return { ...s, phase: 'streaming', continuing: true, versions: withShown(s, { finish: null, stopped: false }), error: null, note: '', announce: '', stopping: false };
+      return {
+        ...s,
+        phase: 'streaming',
+        continuing: true,
+        versions: withShown(s, { finish: null, stopped: false }),
+        error: null,
+        note: '',
+        announce: '',
+        stopping: false,
+      };
     case 'chunk': {
       const v = shownVersion(s);
       if (s.phase !== 'streaming' || !v) return s;
@@ -221,7 +236,17 @@ export function reduce(s: PanelState, e: PanelEvent): PanelState {
         versions = s.versions.filter((_, i) => i !== s.shown);
         shown = versions.length - 1;
       }
-      return { ...s, phase: 'error', versions, shown, continuing: false, stopping: false, error: e.error, waitLeft: e.error.next === 'wait' ? (e.error.waitSeconds ?? 0) : 0, announce: e.error.sentence };
+      return {
+        ...s,
+        phase: 'error',
+        versions,
+        shown,
+        continuing: false,
+        stopping: false,
+        error: e.error,
+        waitLeft: e.error.next === 'wait' ? (e.error.waitSeconds ?? 0) : 0,
+        announce: e.error.sentence,
+      };
     }
     case 'stopping':
       return s.phase === 'streaming' ? { ...s, stopping: true } : s;
@@ -245,13 +270,31 @@ export function reduce(s: PanelState, e: PanelEvent): PanelState {
     case 'apply-failed':
       return { ...s, busy: false, note: e.message };
     case 'undone':
-      return { ...s, busy: false, applied: null, collapsed: false, note: e.how === 'already' ? 'The original text was already back.' : 'Original restored.', announce: 'Original restored.' };
+      return {
+        ...s,
+        busy: false,
+        applied: null,
+        collapsed: false,
+        note: e.how === 'already' ? 'The original text was already back.' : 'Original restored.',
+        announce: 'Original restored.',
+      };
     case 'undo-failed':
       return { ...s, busy: false, note: e.message };
     case 'field-changed':
       if (!s.applied) return s;
-      if (e.state === 'reverted') return { ...s, applied: null, undoneInField: true, note: 'Undone in the field: the original text is back.', announce: 'Undone in the field.' };
-      return { ...s, applied: { ...s.applied, edited: true }, note: 'The field was edited after the replacement; Ctrl+Z in the field still undoes it.' };
+      if (e.state === 'reverted')
+        return {
+          ...s,
+          applied: null,
+          undoneInField: true,
+          note: 'Undone in the field: the original text is back.',
+          announce: 'Undone in the field.',
+        };
+      return {
+        ...s,
+        applied: { ...s.applied, edited: true },
+        note: 'The field was edited after the replacement; Ctrl+Z in the field still undoes it.',
+      };
     case 'expanded':
       return { ...s, collapsed: false };
     case 'noted':
@@ -260,7 +303,11 @@ export function reduce(s: PanelState, e: PanelEvent): PanelState {
 }
 
 /** What a take to start is made of: the shown version again (Try again), refined, or new from the toolbar. */
-export function takeFor(s: PanelState, kind: 'new' | 'retry' | 'refine', o: { action?: Action; instruction?: string } = {}): Omit<Version, 'text' | 'stopped' | 'finish'> | null {
+export function takeFor(
+  s: PanelState,
+  kind: 'new' | 'retry' | 'refine',
+  o: { action?: Action; instruction?: string } = {},
+): Omit<Version, 'text' | 'stopped' | 'finish'> | null {
   if (!s.report) return null;
   const v = shownVersion(s);
   const style = s.styleId ? { styleId: s.styleId } : {};
@@ -270,10 +317,24 @@ export function takeFor(s: PanelState, kind: 'new' | 'retry' | 'refine', o: { ac
   }
   if (kind === 'refine') {
     if (!v || !o.instruction) return null;
-    return { action: 'rewrite', tone: v.tone, platform: v.platform, source: v.text, instruction: o.instruction, ...style };
+    return {
+      action: 'rewrite',
+      tone: v.tone,
+      platform: v.platform,
+      source: v.text,
+      instruction: o.instruction,
+      ...style,
+    };
   }
   const action = o.action ?? s.action;
-  return { action, tone: s.tone, platform: s.platform, source: s.report.text, ...(o.instruction ? { instruction: o.instruction } : {}), ...style };
+  return {
+    action,
+    tone: s.tone,
+    platform: s.platform,
+    source: s.report.text,
+    ...(o.instruction ? { instruction: o.instruction } : {}),
+    ...style,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -333,23 +394,44 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 function titleOf(v: Version | undefined, s: PanelState): string {
   const action = v?.action ?? s.action;
-  const detail = action === 'tone' ? ` · ${TONE_LABELS[v?.tone ?? s.tone]}` : action === 'social_post' ? ` · ${PLATFORM_LABELS[v?.platform ?? s.platform]}` : '';
-  const wish = v?.instruction ? ` · “${v.instruction.length > 40 ? `${v.instruction.slice(0, 39)}…` : v.instruction}”` : '';
+  const detail =
+    action === 'tone'
+      ? ` · ${TONE_LABELS[v?.tone ?? s.tone]}`
+      : action === 'social_post'
+        ? ` · ${PLATFORM_LABELS[v?.platform ?? s.platform]}`
+        : '';
+  const wish = v?.instruction
+    ? ` · “${v.instruction.length > 40 ? `${v.instruction.slice(0, 39)}…` : v.instruction}”`
+    : '';
   return ACTION_LABELS[action] + detail + wish;
 }
 
 function toolbarView(s: PanelState, site: boolean): ToolbarView {
   const r = s.report!;
   const b = s.block;
-  const blocked = b ? { sentence: b.sentence, next: b.next === 'sign_in' ? 'Sign in' : b.kind === 'no_tokens' ? (b.upgradeLabel ?? 'Open Redraft') : null } : null;
+  const blocked = b
+    ? {
+        sentence: b.sentence,
+        next: b.next === 'sign_in' ? 'Sign in' : b.kind === 'no_tokens' ? (b.upgradeLabel ?? 'Open Redraft') : null,
+      }
+    : null;
   if (blocked) return { blocked, estimate: null, siteOff: site };
   const a = s.estimating;
   const e = estimateTokens({ text: r.text, action: a, tone: s.tone, platform: s.platform });
-  const label = a === 'tone' ? `${ACTION_LABELS[a]} (${TONE_LABELS[s.tone].toLowerCase()})` : a === 'social_post' ? `${ACTION_LABELS[a]} (${PLATFORM_LABELS[s.platform]})` : ACTION_LABELS[a];
+  const label =
+    a === 'tone'
+      ? `${ACTION_LABELS[a]} (${TONE_LABELS[s.tone].toLowerCase()})`
+      : a === 'social_post'
+        ? `${ACTION_LABELS[a]} (${PLATFORM_LABELS[s.platform]})`
+        : ACTION_LABELS[a];
   return {
     blocked: null,
     // One plain figure; what is held while it runs is on hover.
-    estimate: { label, tokens: `~${fmt(e.likelyTokens)} tokens`, detail: `About ${fmt(e.likelyTokens)} tokens (${fmt(e.inputTokens)} in, plus the answer). Up to ${fmt(e.maxTokens)} are held from your balance while it runs; only what is used is charged.` },
+    estimate: {
+      label,
+      tokens: `~${fmt(e.likelyTokens)} tokens`,
+      detail: `About ${fmt(e.likelyTokens)} tokens (${fmt(e.inputTokens)} in, plus the answer). Up to ${fmt(e.maxTokens)} are held from your balance while it runs; only what is used is charged.`,
+    },
     siteOff: site,
   };
 }
@@ -383,14 +465,23 @@ function panelView(s: PanelState): PanelView {
               ? 'Done'
               : 'Done · this text is not editable, copy it';
   const counter = v && v.action === 'social_post' && has ? { ...postLength(text, v.platform), label: '' } : null;
-  if (counter) counter.label = `${fmt(counter.count)} / ${fmt(counter.limit)}${counter.over ? ` · ${fmt(counter.count - counter.limit)} over ${PLATFORM_LABELS[v!.platform]}'s limit` : ''}`;
+  if (counter)
+    counter.label = `${fmt(counter.count)} / ${fmt(counter.limit)}${counter.over ? ` · ${fmt(counter.count - counter.limit)} over ${PLATFORM_LABELS[v!.platform]}'s limit` : ''}`;
   const retryHidden = streaming || applied || failed?.next === 'sign_in' || failed?.next === 'upgrade';
   return {
     title: titleOf(v, s),
     status,
     text,
     streaming,
-    versions: s.versions.length > 1 ? { at: s.shown + 1, of: s.versions.length, prev: !streaming && !applied && s.shown > 0, next: !streaming && !applied && s.shown < s.versions.length - 1 } : null,
+    versions:
+      s.versions.length > 1
+        ? {
+            at: s.shown + 1,
+            of: s.versions.length,
+            prev: !streaming && !applied && s.shown > 0,
+            next: !streaming && !applied && s.shown < s.versions.length - 1,
+          }
+        : null,
     error: failed?.sentence ?? null,
     buttons: {
       stop: streaming,
@@ -414,13 +505,27 @@ function panelView(s: PanelState): PanelView {
 
 export function viewOf(s: PanelState, o: { siteOff: boolean } = { siteOff: false }): View {
   const visible = s.phase !== 'idle' && s.report !== null;
-  const base = { visible, dark: !!s.report?.dark, pill: false, toolbar: null, panel: null, chip: null, announce: s.announce };
+  const base = {
+    visible,
+    dark: !!s.report?.dark,
+    pill: false,
+    toolbar: null,
+    panel: null,
+    chip: null,
+    announce: s.announce,
+  };
   if (!visible) return base;
   if (s.phase === 'button') return { ...base, pill: true };
   if (s.phase === 'toolbar') return { ...base, toolbar: toolbarView(s, o.siteOff) };
   if (s.collapsed && (s.applied || s.undoneInField)) {
     const how = s.applied?.how ?? 'replace';
-    const label = s.undoneInField ? 'Undone in the field' : s.applied!.edited ? `${how === 'insert' ? 'Inserted' : 'Replaced'} · edited since` : how === 'insert' ? 'Inserted below' : 'Replaced';
+    const label = s.undoneInField
+      ? 'Undone in the field'
+      : s.applied!.edited
+        ? `${how === 'insert' ? 'Inserted' : 'Replaced'} · edited since`
+        : how === 'insert'
+          ? 'Inserted below'
+          : 'Replaced';
     return { ...base, chip: { label, undo: !!s.applied && !s.applied.edited, replaceAgain: s.undoneInField } };
   }
   return { ...base, panel: panelView(s) };

@@ -39,22 +39,58 @@ export type Intent =
   | { type: 'expand' };
 
 /** Intents that spend tokens or change the page: real user input only. */
-const TRUSTED_ONLY = new Set<Intent['type']>(['action', 'ask', 'refine', 'site-off', 'replace', 'insert', 'retry', 'continue', 'undo', 'upgrade', 'blocked-next']);
+const TRUSTED_ONLY = new Set<Intent['type']>([
+  'action',
+  'ask',
+  'refine',
+  'site-off',
+  'replace',
+  'insert',
+  'retry',
+  'continue',
+  'undo',
+  'upgrade',
+  'blocked-next',
+]);
 
 export type PanelDom = ReturnType<typeof buildDom>;
 
 function buildDom(site: boolean) {
   const root = h('div', { class: 'rd', hidden: '', 'data-redraft': 'root' });
   // Toolbar
-  const toneSelect = h('select', { 'aria-label': 'Tone', 'data-option': 'tone' }, ...TONES.map((t) => h('option', { value: t, text: TONE_LABELS[t] })));
-  const platformSelect = h('select', { 'aria-label': 'Platform', 'data-option': 'platform' }, ...PLATFORMS.map((p) => h('option', { value: p, text: PLATFORM_LABELS[p] })));
+  const toneSelect = h(
+    'select',
+    { 'aria-label': 'Tone', 'data-option': 'tone' },
+    ...TONES.map((t) => h('option', { value: t, text: TONE_LABELS[t] })),
+  );
+  const platformSelect = h(
+    'select',
+    { 'aria-label': 'Platform', 'data-option': 'platform' },
+    ...PLATFORMS.map((p) => h('option', { value: p, text: PLATFORM_LABELS[p] })),
+  );
   const actionButtons = ACTIONS.map((a) => h('button', { type: 'button', 'data-action': a, text: ACTION_LABELS[a] }));
-  const actionRow = h('div', { class: 'row', role: 'toolbar', 'aria-label': 'Redraft actions' }, h('span', { class: 'brand', title: 'Redraft', text: 'R' }));
+  const actionRow = h(
+    'div',
+    { class: 'row', role: 'toolbar', 'aria-label': 'Redraft actions' },
+    h('span', { class: 'brand', title: 'Redraft', text: 'R' }),
+  );
   for (const b of actionButtons) {
     const a = b.dataset.action as Action;
-    actionRow.append(a === 'tone' ? h('span', { class: 'combo' }, b, toneSelect) : a === 'social_post' ? h('span', { class: 'combo' }, b, platformSelect) : b);
+    actionRow.append(
+      a === 'tone'
+        ? h('span', { class: 'combo' }, b, toneSelect)
+        : a === 'social_post'
+          ? h('span', { class: 'combo' }, b, platformSelect)
+          : b,
+    );
   }
-  const siteOff = h('button', { type: 'button', class: 'quiet', 'data-cmd': 'site-off', title: 'Show nothing when I select text on this site (the shortcut still works)', text: 'Off on this site' });
+  const siteOff = h('button', {
+    type: 'button',
+    class: 'quiet',
+    'data-cmd': 'site-off',
+    title: 'Show nothing when I select text on this site (the shortcut still works)',
+    text: 'Off on this site',
+  });
   if (site) actionRow.append(siteOff);
   const styleSelect = h('select', { 'aria-label': 'Style', 'data-option': 'style', hidden: '' });
   actionRow.append(styleSelect);
@@ -69,19 +105,57 @@ function buildDom(site: boolean) {
   const estimate = h('div', { class: 'estimate', 'data-redraft': 'estimate' });
   const blockedText = h('span');
   const blockedNext = h('button', { type: 'button', class: 'primary', 'data-cmd': 'blocked-next' });
-  const blocked = h('div', { class: 'blocked', role: 'status', 'data-redraft': 'blocked', hidden: '' }, blockedText, blockedNext);
-  const pill = h('button', { type: 'button', class: 'pill', 'data-redraft': 'button', 'aria-label': 'Rewrite with Redraft', title: 'Rewrite with Redraft (Alt+Shift+R)', text: 'R' });
-  const toolbar = h('div', { class: 'card toolbar', 'data-redraft': 'toolbar' }, actionRow, blocked, instruction, estimate);
+  const blocked = h(
+    'div',
+    { class: 'blocked', role: 'status', 'data-redraft': 'blocked', hidden: '' },
+    blockedText,
+    blockedNext,
+  );
+  const pill = h('button', {
+    type: 'button',
+    class: 'pill',
+    'data-redraft': 'button',
+    'aria-label': 'Rewrite with Redraft',
+    title: 'Rewrite with Redraft (Alt+Shift+R)',
+    text: 'R',
+  });
+  const toolbar = h(
+    'div',
+    { class: 'card toolbar', 'data-redraft': 'toolbar' },
+    actionRow,
+    blocked,
+    instruction,
+    estimate,
+  );
   // Panel
   const title = h('span', { class: 'title' });
   const status = h('span', { class: 'status', 'data-redraft': 'status' });
-  const closeBtn = h('button', { type: 'button', class: 'close', 'aria-label': 'Close', title: 'Close (Esc)', 'data-cmd': 'close', text: '×' });
+  const closeBtn = h('button', {
+    type: 'button',
+    class: 'close',
+    'aria-label': 'Close',
+    title: 'Close (Esc)',
+    'data-cmd': 'close',
+    text: '×',
+  });
   // Not a live region: chunks are not read out one by one; `live` announces the result once, when done.
   const result = h('div', { class: 'result', 'data-redraft': 'result', dir: 'auto' });
   const counter = h('div', { class: 'counter', 'data-redraft': 'counter', hidden: '' });
   const live = h('div', { class: 'sr-only', role: 'status', 'data-redraft': 'live' });
-  const prev = h('button', { type: 'button', class: 'nav', 'data-cmd': 'prev', 'aria-label': 'Previous version', text: '‹' });
-  const next = h('button', { type: 'button', class: 'nav', 'data-cmd': 'next', 'aria-label': 'Next version', text: '›' });
+  const prev = h('button', {
+    type: 'button',
+    class: 'nav',
+    'data-cmd': 'prev',
+    'aria-label': 'Previous version',
+    text: '‹',
+  });
+  const next = h('button', {
+    type: 'button',
+    class: 'nav',
+    'data-cmd': 'next',
+    'aria-label': 'Next version',
+    text: '›',
+  });
   const position = h('span', { class: 'pos', 'data-redraft': 'version' });
   const versionsNav = h('span', { class: 'versions', 'data-redraft': 'versions' }, prev, position, next);
   const refine = h('input', {
@@ -94,13 +168,16 @@ function buildDom(site: boolean) {
   });
   const error = h('div', { class: 'error', role: 'alert', 'data-redraft': 'error', hidden: '' });
   const note = h('div', { class: 'note', 'data-redraft': 'note', hidden: '' });
-  const cmd = (name: string, label: string, cls = '', extra: Record<string, string> = {}) => h('button', { type: 'button', 'data-cmd': name, text: label, ...(cls ? { class: cls } : {}), ...extra });
+  const cmd = (name: string, label: string, cls = '', extra: Record<string, string> = {}) =>
+    h('button', { type: 'button', 'data-cmd': name, text: label, ...(cls ? { class: cls } : {}), ...extra });
   const buttons = {
     stop: cmd('stop', 'Stop'),
     replace: cmd('replace', 'Replace', 'primary'),
     insert: cmd('insert', 'Insert below', '', { title: 'Keep the selection and add this as a new line below it' }),
     copy: cmd('copy', 'Copy'),
-    continue: cmd('continue', 'Continue', '', { title: 'The answer was cut off at the length limit: write the rest (a new metered request)' }),
+    continue: cmd('continue', 'Continue', '', {
+      title: 'The answer was cut off at the length limit: write the rest (a new metered request)',
+    }),
     retry: cmd('retry', 'Try again'),
     undo: cmd('undo', 'Undo'),
     signin: cmd('signin', 'Sign in', 'primary'),
@@ -126,10 +203,50 @@ function buildDom(site: boolean) {
     expand: cmd('expand', 'Show', '', { 'aria-label': 'Show the result again' }),
     close: cmd('close', '×', 'close', { 'aria-label': 'Close', title: 'Close (Esc)' }),
   };
-  const chip = h('div', { class: 'card chip', role: 'status', 'data-redraft': 'chip', hidden: '' }, h('span', { class: 'brand', text: 'R' }), chipLabel, ...Object.values(chipButtons));
+  const chip = h(
+    'div',
+    { class: 'card chip', role: 'status', 'data-redraft': 'chip', hidden: '' },
+    h('span', { class: 'brand', text: 'R' }),
+    chipLabel,
+    ...Object.values(chipButtons),
+  );
   const hint = h('div', { class: 'card hint', role: 'status', 'data-redraft': 'hint', hidden: '' });
   root.append(pill, toolbar, panel, chip, hint, live);
-  return { root, pill, toolbar, actionRow, actionButtons, toneSelect, platformSelect, styleSelect, siteOff, instruction, estimate, blocked, blockedText, blockedNext, panel, title, status, closeBtn, result, counter, live, prev, next, position, versionsNav, refine, error, note, buttons, chip, chipLabel, chipButtons, hint };
+  return {
+    root,
+    pill,
+    toolbar,
+    actionRow,
+    actionButtons,
+    toneSelect,
+    platformSelect,
+    styleSelect,
+    siteOff,
+    instruction,
+    estimate,
+    blocked,
+    blockedText,
+    blockedNext,
+    panel,
+    title,
+    status,
+    closeBtn,
+    result,
+    counter,
+    live,
+    prev,
+    next,
+    position,
+    versionsNav,
+    refine,
+    error,
+    note,
+    buttons,
+    chip,
+    chipLabel,
+    chipButtons,
+    hint,
+  };
 }
 
 export class PanelView {
@@ -225,7 +342,10 @@ export class PanelView {
   setStyles(list: Style[], selected: string | null): void {
     const select = this.dom.styleSelect;
     select.hidden = list.length === 0;
-    select.replaceChildren(h('option', { value: '', text: 'No style' }), ...list.map((s) => h('option', { value: s.id, text: s.name })));
+    select.replaceChildren(
+      h('option', { value: '', text: 'No style' }),
+      ...list.map((s) => h('option', { value: s.id, text: s.name })),
+    );
     select.value = selected && list.some((s) => s.id === selected) ? selected : '';
   }
 
@@ -246,7 +366,7 @@ export class PanelView {
   /** One tab stop for the toolbar's controls: the first action (arrow keys move on). */
   initRoving(): void {
     const items = [...this.dom.actionRow.querySelectorAll<HTMLElement>('button, select')];
-    items.forEach((el, i) => (el.tabIndex = i === 0 ? 0 : -1));
+    for (const [i, el] of items.entries()) el.tabIndex = i === 0 ? 0 : -1;
   }
 
   /** The card on screen now (what the controller positions). */
@@ -272,7 +392,9 @@ export class PanelView {
       on(b, { type: 'action', action }, true);
     }
     d.toneSelect.addEventListener('change', () => emit({ type: 'tone', tone: d.toneSelect.value as Tone }));
-    d.platformSelect.addEventListener('change', () => emit({ type: 'platform', platform: d.platformSelect.value as Platform }));
+    d.platformSelect.addEventListener('change', () =>
+      emit({ type: 'platform', platform: d.platformSelect.value as Platform }),
+    );
     d.styleSelect.addEventListener('change', () => emit({ type: 'style', styleId: d.styleSelect.value || null }));
     const onEnter = (input: HTMLInputElement, make: (text: string) => Intent) =>
       input.addEventListener('keydown', (e) => {
@@ -292,7 +414,18 @@ export class PanelView {
     on(d.prev, { type: 'version', delta: -1 });
     on(d.next, { type: 'version', delta: 1 });
     const b = d.buttons;
-    const simple = ['stop', 'replace', 'insert', 'copy', 'continue', 'retry', 'undo', 'signin', 'upgrade', 'options'] as const;
+    const simple = [
+      'stop',
+      'replace',
+      'insert',
+      'copy',
+      'continue',
+      'retry',
+      'undo',
+      'signin',
+      'upgrade',
+      'options',
+    ] as const;
     for (const name of simple) on(b[name], { type: name });
     on(d.chipButtons.undo, { type: 'undo' });
     on(d.chipButtons.replaceAgain, { type: 'replace' });
@@ -303,11 +436,22 @@ export class PanelView {
 
 /** Arrow keys, Home and End move between the toolbar's controls; Tab enters and leaves it as one stop. */
 function roveToolbar(e: KeyboardEvent, row: HTMLElement) {
-  const items = [...row.querySelectorAll<HTMLElement>('button, select')].filter((el) => !el.hidden && !el.closest('[hidden]'));
+  const items = [...row.querySelectorAll<HTMLElement>('button, select')].filter(
+    (el) => !el.hidden && !el.closest('[hidden]'),
+  );
   const at = items.indexOf(e.target as HTMLElement);
   if (at < 0) return;
   // A select uses Up/Down itself; Left/Right still move on.
-  const to = e.key === 'ArrowRight' ? at + 1 : e.key === 'ArrowLeft' ? at - 1 : e.key === 'Home' ? 0 : e.key === 'End' ? items.length - 1 : null;
+  const to =
+    e.key === 'ArrowRight'
+      ? at + 1
+      : e.key === 'ArrowLeft'
+        ? at - 1
+        : e.key === 'Home'
+          ? 0
+          : e.key === 'End'
+            ? items.length - 1
+            : null;
   if (to === null) return;
   e.preventDefault();
   const target = items[(to + items.length) % items.length]!;

@@ -30,7 +30,9 @@ export function Options() {
     if (!check.ok) return setStatus({ kind: 'error', text: check.reason });
     // Origins outside the manifest's host_permissions are requested now (this click is the user gesture).
     const origins = [originPattern(check.origin)];
-    const granted = (await browser.permissions.contains({ origins })) || (await browser.permissions.request({ origins }).catch(() => false));
+    const granted =
+      (await browser.permissions.contains({ origins })) ||
+      (await browser.permissions.request({ origins }).catch(() => false));
     if (!granted) return setStatus({ kind: 'error', text: `Redraft needs permission to talk to ${check.origin}.` });
     const r = await send({ type: 'settings/set-api-url', apiUrl: check.origin });
     if (!r.ok) return setStatus({ kind: 'error', text: r.message });
@@ -54,18 +56,29 @@ export function Options() {
   return (
     <main className="options">
       <header className="head">
-        <span className="brand" aria-hidden="true">R</span>
+        <span className="brand" aria-hidden="true">
+          R
+        </span>
         <h1 className="title">Redraft options</h1>
       </header>
       <form onSubmit={save} className="field">
         <label htmlFor="api-url">API address</label>
         <div className="row">
-          <input id="api-url" value={apiUrl} onChange={(e) => setApiUrl(e.target.value)} placeholder="https://api.example.com" spellCheck={false} />
+          <input
+            id="api-url"
+            value={apiUrl}
+            onChange={(e) => setApiUrl(e.target.value)}
+            placeholder="https://api.example.com"
+            spellCheck={false}
+          />
           <button type="submit" className="primary">
             Save
           </button>
         </div>
-        <p className="muted small">https:// origins, or http:// on this machine (localhost, 127.0.0.1). Default for this build: {__REDRAFT_BUILD__.apiUrl}</p>
+        <p className="muted small">
+          https:// origins, or http:// on this machine (localhost, 127.0.0.1). Default for this build:{' '}
+          {__REDRAFT_BUILD__.apiUrl}
+        </p>
         {status && (
           <p className={status.kind === 'error' ? 'error' : 'ok'} role="status" data-testid="options-status">
             {status.text}

@@ -38,7 +38,13 @@ export function App() {
     void refresh();
   }, [refresh, clerk?.isSignedIn]);
 
-  if (!auth) return <main className="popup" aria-busy="true"><Header /><p className="muted">Loading…</p></main>;
+  if (!auth)
+    return (
+      <main className="popup" aria-busy="true">
+        <Header />
+        <p className="muted">Loading…</p>
+      </main>
+    );
 
   const signOut = async () => {
     if (auth.mode === 'clerk' && clerk) await clerk.signOut();
@@ -56,7 +62,9 @@ export function App() {
       ) : !usage.ok ? (
         <div className="error" role="alert">
           <p>{usage.status === 401 ? 'Your session has ended. Sign out and sign in again.' : usage.message}</p>
-          <button type="button" onClick={() => void refresh()}>Try again</button>
+          <button type="button" onClick={() => void refresh()}>
+            Try again
+          </button>
         </div>
       ) : (
         <Balance usage={usage.usage} fetchedAt={usage.fetchedAt} onRefresh={refresh} loading={loading} />
@@ -68,10 +76,16 @@ export function App() {
 function Header({ auth, onSignOut }: { auth?: AuthState; onSignOut?: () => void }) {
   return (
     <header className="head">
-      <span className="brand" aria-hidden="true">R</span>
+      <span className="brand" aria-hidden="true">
+        R
+      </span>
       <h1 className="title">Redraft</h1>
       {auth?.signedIn && (
-        <span className="user" title={auth.mode === 'dev' ? 'Local development user' : 'Signed in with Clerk'} data-testid="user">
+        <span
+          className="user"
+          title={auth.mode === 'dev' ? 'Local development user' : 'Signed in with Clerk'}
+          data-testid="user"
+        >
           {auth.userId}
           {auth.mode === 'dev' && <span className="tag">local</span>}
         </span>
@@ -119,17 +133,26 @@ function SignedOut({ auth, onSignedIn }: { auth: AuthState; onSignedIn: () => vo
         <form className="dev" onSubmit={devSignIn}>
           <label htmlFor="dev-user">Local user id</label>
           <div className="row">
-            <input id="dev-user" value={userId} onChange={(e) => setUserId(e.target.value)} autoComplete="off" spellCheck={false} />
+            <input
+              id="dev-user"
+              value={userId}
+              onChange={(e) => setUserId(e.target.value)}
+              autoComplete="off"
+              spellCheck={false}
+            />
             <button type="submit" className="primary" disabled={busy}>
               Sign in as a local user
             </button>
           </div>
-          <p className="muted small">Development only: the API at {auth.apiUrl} issues a local session token (DEV_AUTH).</p>
+          <p className="muted small">
+            Development only: the API at {auth.apiUrl} issues a local session token (DEV_AUTH).
+          </p>
         </form>
       )}
       {!clerk && !auth.devAuthAvailable && (
         <p className="error">
-          This build has no sign-in for {auth.apiUrl}. Build with REDRAFT_CLERK_PUBLISHABLE_KEY, or point the options page at a local API.
+          This build has no sign-in for {auth.apiUrl}. Build with REDRAFT_CLERK_PUBLISHABLE_KEY, or point the options
+          page at a local API.
         </p>
       )}
       {error && (
@@ -141,9 +164,22 @@ function SignedOut({ auth, onSignedIn }: { auth: AuthState; onSignedIn: () => vo
   );
 }
 
-function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWithBilling; fetchedAt: string; onRefresh: () => void; loading: boolean }) {
+function Balance({
+  usage: u,
+  fetchedAt,
+  onRefresh,
+  loading,
+}: {
+  usage: UsageWithBilling;
+  fetchedAt: string;
+  onRefresh: () => void;
+  loading: boolean;
+}) {
   const offer = u.proPlan ?? null; // older APIs do not state the Pro price: then none is shown
-  const v = usageView(u, { overageUsdPer1k: u.plan === 'pro' && offer ? offer.overageUsdPer1kTokens : null, resetsOn: fmtDate(u.period.end) });
+  const v = usageView(u, {
+    overageUsdPer1k: u.plan === 'pro' && offer ? offer.overageUsdPer1kTokens : null,
+    resetsOn: fmtDate(u.period.end),
+  });
   const billing = u.billing?.enabled === true && (u.billing.canUpgrade || u.billing.canManage);
   const alert = alertLine(u.alerts, u.plan);
   const planName = u.plan.charAt(0).toUpperCase() + u.plan.slice(1);
@@ -193,14 +229,17 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
           v.barLabel
         ) : (
           <>
-            <span data-testid="used">{fmtInt(u.usedTokens)}</span> of <span data-testid="included">{fmtInt(v.phase === 'included' ? u.includedTokens : u.hardCapTokens)}</span>
+            <span data-testid="used">{fmtInt(u.usedTokens)}</span> of{' '}
+            <span data-testid="included">{fmtInt(v.phase === 'included' ? u.includedTokens : u.hardCapTokens)}</span>
             {v.phase === 'included' ? ' included' : ''} used ({v.bar.pct}%)
           </>
         )}
       </p>
       {v.phase === 'overage' && (
         <p className="small muted" data-testid="used-line">
-          <span data-testid="used">{fmtInt(u.usedTokens)}</span> used this period: <span data-testid="included">{fmtInt(u.includedTokens)}</span> included, then {fmtInt(u.overageTokens)} billed as overage
+          <span data-testid="used">{fmtInt(u.usedTokens)}</span> used this period:{' '}
+          <span data-testid="included">{fmtInt(u.includedTokens)}</span> included, then {fmtInt(u.overageTokens)} billed
+          as overage
           {offer && u.plan === 'pro' ? ` at ${fmtRate(offer.overageUsdPer1kTokens)} per 1,000` : ''}.
         </p>
       )}
@@ -245,8 +284,9 @@ function Balance({ usage: u, fetchedAt, onRefresh, loading }: { usage: UsageWith
               </button>
               {offer && (
                 <p className="small muted" data-testid="upgrade-offer">
-                  {fmtRate(offer.monthlyPriceUsd)} a month for {fmtInt(offer.includedTokens)} tokens, then {fmtRate(offer.overageUsdPer1kTokens)} per 1,000 tokens up to a spending cap you
-                  choose (at most {fmtRate(offer.maxOverageCapUsd)} a month).
+                  {fmtRate(offer.monthlyPriceUsd)} a month for {fmtInt(offer.includedTokens)} tokens, then{' '}
+                  {fmtRate(offer.overageUsdPer1kTokens)} per 1,000 tokens up to a spending cap you choose (at most{' '}
+                  {fmtRate(offer.maxOverageCapUsd)} a month).
                 </p>
               )}
             </div>
@@ -297,7 +337,12 @@ function SpendingCap({ onChanged }: { onChanged: () => void }) {
     };
   }, []);
 
-  if (loadError) return <p className="small muted" data-testid="spending-cap-error">Spending cap: {loadError}</p>;
+  if (loadError)
+    return (
+      <p className="small muted" data-testid="spending-cap-error">
+        Spending cap: {loadError}
+      </p>
+    );
   if (!settings || settings.maxOverageCapUsd === null) return null;
   const max = settings.maxOverageCapUsd;
   const inForce = settings.overageCapUsd ?? max;
@@ -343,7 +388,15 @@ function SpendingCap({ onChanged }: { onChanged: () => void }) {
             Spending cap on overage, US$ a month (at most {fmtUsd(max)})
           </label>
           <div className="row">
-            <input id="cap-input" inputMode="decimal" value={input} placeholder={String(max)} onChange={(e) => setInput(e.target.value)} autoComplete="off" aria-describedby={error ? 'cap-error' : undefined} />
+            <input
+              id="cap-input"
+              inputMode="decimal"
+              value={input}
+              placeholder={String(max)}
+              onChange={(e) => setInput(e.target.value)}
+              autoComplete="off"
+              aria-describedby={error ? 'cap-error' : undefined}
+            />
             <button type="submit" className="primary" disabled={busy}>
               Save
             </button>
@@ -408,6 +461,7 @@ function Recent({ server }: { server: UsageWithBilling['recent'] }) {
           {itemLabel(open)} · {fmtAgo(e.at)}
         </h2>
         <p className="small muted">From: “{e.text}”</p>
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex lint/a11y/useSemanticElements: a scrollable region is focusable so keyboard users can scroll it (axe scrollable-region-focusable) */}
         <div className="result-text" data-testid="recent-result" tabIndex={0} role="region" aria-label="Result">
           {e.result}
         </div>
@@ -437,7 +491,12 @@ function Recent({ server }: { server: UsageWithBilling['recent'] }) {
       <div className="section-head">
         <h2>Recent rewrites</h2>
         {local.length > 0 && (
-          <button type="button" className="link small" onClick={() => void clear()} title="Forget the rewrite texts kept on this device">
+          <button
+            type="button"
+            className="link small"
+            onClick={() => void clear()}
+            title="Forget the rewrite texts kept on this device"
+          >
             Clear
           </button>
         )}
@@ -461,7 +520,12 @@ function Recent({ server }: { server: UsageWithBilling['recent'] }) {
               return (
                 <li key={r.key}>
                   {r.entry ? (
-                    <button type="button" className="item" onClick={() => setOpen(r)} title="Show the whole result, to copy it">
+                    <button
+                      type="button"
+                      className="item"
+                      onClick={() => setOpen(r)}
+                      title="Show the whole result, to copy it"
+                    >
                       {inner}
                     </button>
                   ) : (
@@ -471,7 +535,9 @@ function Recent({ server }: { server: UsageWithBilling['recent'] }) {
               );
             })}
           </ul>
-          {local.length > 0 && <p className="small muted">Texts of the last {local.length} rewrites are kept only on this device.</p>}
+          {local.length > 0 && (
+            <p className="small muted">Texts of the last {local.length} rewrites are kept only on this device.</p>
+          )}
         </>
       )}
     </>
@@ -489,11 +555,25 @@ function DailyChart({ days }: { days: ChartDay[] }) {
   const today = days.filter((d) => !d.future).at(-1)?.date;
   return (
     <figure className="chart" data-testid="chart">
-      <svg viewBox={`0 0 ${W} ${H}`} width="100%" height={H} role="img" aria-label={`Daily tokens this period, ${fmtInt(total)} in all`}>
+      <svg
+        viewBox={`0 0 ${W} ${H}`}
+        width="100%"
+        height={H}
+        role="img"
+        aria-label={`Daily tokens this period, ${fmtInt(total)} in all`}
+      >
         {days.map((d, i) => {
           const h = d.tokens > 0 ? Math.max(2, (d.tokens / max) * (H - 4)) : 1;
           return (
-            <rect key={d.date} x={i * bw + gap / 2} y={H - h} width={Math.max(1, bw - gap)} height={h} rx="1" className={d.future ? 'future' : d.date === today ? 'today' : d.tokens > 0 ? 'day' : 'empty'}>
+            <rect
+              key={d.date}
+              x={i * bw + gap / 2}
+              y={H - h}
+              width={Math.max(1, bw - gap)}
+              height={h}
+              rx="1"
+              className={d.future ? 'future' : d.date === today ? 'today' : d.tokens > 0 ? 'day' : 'empty'}
+            >
               <title>{`${fmtDate(d.date)}: ${fmtInt(d.tokens)} tokens`}</title>
             </rect>
           );

@@ -19,7 +19,8 @@ export const rootText = (root: Node): string => root.textContent ?? '';
 export const fieldText = (el: FieldElement): string => el.value;
 
 /** The value a replacement must leave: the text before the selection, the new text, the text after. */
-export const spliced = (whole: string, start: number, length: number, text: string): string => whole.slice(0, start) + text + whole.slice(start + length);
+export const spliced = (whole: string, start: number, length: number, text: string): string =>
+  whole.slice(0, start) + text + whole.slice(start + length);
 
 export type Settle = (root: Node) => Promise<void>;
 

@@ -12,7 +12,11 @@ import { insertAfterTarget, replaceTarget, undoReplacement, type ReplaceEnv, typ
 import type { ExecCommand } from './strategies';
 
 const tick = () => new Promise<void>((r) => setTimeout(r, 0));
-const env = (exec: ExecCommand = () => false): ReplaceEnv => ({ exec, settle: async () => (await tick(), tick()), mac: false });
+const env = (exec: ExecCommand = () => false): ReplaceEnv => ({
+  exec,
+  settle: async () => (await tick(), tick()),
+  mac: false,
+});
 
 /** The browser's insertText/undo for a textarea, as an undo stack of values. */
 function fieldEditingEngine(el: HTMLTextAreaElement | HTMLInputElement): ExecCommand {
@@ -137,7 +141,13 @@ describe('text fields', () => {
     el.setSelectionRange(0, 0); // the page moved the caret meanwhile
     const exec = fieldEditingEngine(el);
     const rep = expectOk(await replaceTarget(t, 'boots', env(exec)));
-    expect(rep).toMatchObject({ strategy: 'execCommand', before: 'Our shoes are good.', after: 'Our boots are good.', insertedStart: 4, insertedEnd: 9 });
+    expect(rep).toMatchObject({
+      strategy: 'execCommand',
+      before: 'Our shoes are good.',
+      after: 'Our boots are good.',
+      insertedStart: 4,
+      insertedEnd: 9,
+    });
     expect(await undoReplacement(rep, env(exec))).toEqual({ ok: true, how: 'native' });
     expect(el.value).toBe('Our shoes are good.');
   });
@@ -176,14 +186,21 @@ describe('text fields', () => {
     expect(await replaceTarget(t, 'boots', env())).toMatchObject({ ok: false, reason: 'moved' });
     const short = textarea('Our shoes are good.', 4, 9);
     short.maxLength = 22;
-    expect(await replaceTarget(captureSelection(document)!, 'sneakers, boots and sandals', env())).toMatchObject({ ok: false, reason: 'too_long', message: expect.stringMatching(/at most 22 characters/) });
+    expect(await replaceTarget(captureSelection(document)!, 'sneakers, boots and sandals', env())).toMatchObject({
+      ok: false,
+      reason: 'too_long',
+      message: expect.stringMatching(/at most 22 characters/),
+    });
     expect(short.value).toBe('Our shoes are good.');
   });
 
   it('refuses page text and read-only fields', async () => {
     document.body.innerHTML = `<p id="p">Plain</p>`;
     selectIn(document.getElementById('p')!, 'Plain');
-    expect(await replaceTarget(captureSelection(document)!, 'x', env())).toMatchObject({ ok: false, reason: 'not_editable' });
+    expect(await replaceTarget(captureSelection(document)!, 'x', env())).toMatchObject({
+      ok: false,
+      reason: 'not_editable',
+    });
   });
 
   it('undo leaves the field alone when the replaced text was edited since; says so when the user already undid it', async () => {
@@ -199,7 +216,9 @@ describe('text fields', () => {
 
 describe('rich editors', () => {
   it('an editor that owns its model takes the synthetic beforeinput: its model changes, its own undo restores it', async () => {
-    const { root, model } = modelEditor(['Keep this.', 'Our shoes are good. The dull middle. The end.'], { beforeinput: true });
+    const { root, model } = modelEditor(['Keep this.', 'Our shoes are good. The dull middle. The end.'], {
+      beforeinput: true,
+    });
     const t = selectIn(root, 'The dull middle.');
     // The browser command would only change the DOM here (what Slate does with it): it must not be needed.
     const rep = expectOk(await replaceTarget(t, 'A bright middle!', env(domInsertText)));
@@ -223,8 +242,13 @@ describe('rich editors', () => {
   });
 
   it('an editor that reverts DOM-only changes: the command is seen to be reverted, then paste is taken', async () => {
-    const { root, model } = modelEditor(['Our shoes are good. The dull middle. The end.'], { revertsDom: true, paste: true });
-    const rep = expectOk(await replaceTarget(selectIn(root, 'The dull middle.'), 'A bright middle!', env(domInsertText)));
+    const { root, model } = modelEditor(['Our shoes are good. The dull middle. The end.'], {
+      revertsDom: true,
+      paste: true,
+    });
+    const rep = expectOk(
+      await replaceTarget(selectIn(root, 'The dull middle.'), 'A bright middle!', env(domInsertText)),
+    );
     expect(rep.strategy).toBe('paste');
     expect(model.paras).toEqual(['Our shoes are good. A bright middle! The end.']);
   });
@@ -265,7 +289,10 @@ describe('rich editors', () => {
       e.preventDefault();
       model.undo.push([...model.paras]);
       model.paras = ['Our boots boots are good.'];
-      setTimeout(() => root.replaceChildren(Object.assign(document.createElement('p'), { textContent: model.paras[0] })), 0);
+      setTimeout(
+        () => root.replaceChildren(Object.assign(document.createElement('p'), { textContent: model.paras[0] })),
+        0,
+      );
     });
     const o = await replaceTarget(selectIn(root, 'shoes'), 'boots', env());
     expect(o).toMatchObject({ ok: false, reason: 'unexpected' });
@@ -313,7 +340,8 @@ describe('insert below', () => {
   });
 
   it('a contenteditable: after the end of the paragraph holding the selection, the next paragraph untouched', async () => {
-    document.body.innerHTML = '<div id="ce" contenteditable="true"><p>This bag is nice. Really.</p><p>Second stays.</p></div>';
+    document.body.innerHTML =
+      '<div id="ce" contenteditable="true"><p>This bag is nice. Really.</p><p>Second stays.</p></div>';
     const root = document.getElementById('ce')!;
     const rep = expectOk(await insertAfterTarget(selectIn(root, 'bag is'), 'A tote.', env(domInsertText)));
     expect(root.textContent).toBe('This bag is nice. Really.\nA tote.Second stays.');

@@ -25,7 +25,8 @@ export interface ReplaceEnv {
 
 export function browserEnv(doc: Document): ReplaceEnv {
   const nav = doc.defaultView?.navigator;
-  const platform = (nav as { userAgentData?: { platform?: string } } | undefined)?.userAgentData?.platform ?? nav?.platform ?? '';
+  const platform =
+    (nav as { userAgentData?: { platform?: string } } | undefined)?.userAgentData?.platform ?? nav?.platform ?? '';
   return { exec: documentExec(doc), settle: settleDom(), mac: /mac|iphone|ipad/i.test(platform) };
 }
 
@@ -48,17 +49,25 @@ export interface Replacement {
 }
 
 export type ReplaceFailure = 'not_editable' | 'moved' | 'too_long' | 'refused' | 'unexpected';
-export type ReplaceOutcome = { ok: true; replacement: Replacement } | { ok: false; reason: ReplaceFailure; message: string; tried: Strategy[] };
+export type ReplaceOutcome =
+  | { ok: true; replacement: Replacement }
+  | { ok: false; reason: ReplaceFailure; message: string; tried: Strategy[] };
 
 export const REPLACE_MESSAGES: Record<ReplaceFailure, string> = {
   not_editable: 'This text is not editable; copy it instead.',
   moved: 'The selected text changed since you selected it; select it again.',
   too_long: 'The field does not take text this long; copy it instead.',
   refused: 'This editor did not accept the text, so nothing was changed. Copy it and paste it in.',
-  unexpected: 'The editor changed the text differently than expected and it was put back. Copy the result and paste it in.',
+  unexpected:
+    'The editor changed the text differently than expected and it was put back. Copy the result and paste it in.',
 };
 
-const fail = (reason: ReplaceFailure, tried: Strategy[] = [], message = REPLACE_MESSAGES[reason]): ReplaceOutcome => ({ ok: false, reason, message, tried });
+const fail = (reason: ReplaceFailure, tried: Strategy[] = [], message = REPLACE_MESSAGES[reason]): ReplaceOutcome => ({
+  ok: false,
+  reason,
+  message,
+  tried,
+});
 
 /** One field, seen the same way for text fields and editable roots. */
 interface Surface {
@@ -99,7 +108,8 @@ function surfaceOf(t: EditableTarget): Surface {
 }
 
 /** A one-line input drops line breaks: a multi-line result becomes one line (spaces) rather than words run together. */
-const fitsField = (t: EditableTarget, text: string) => (t.kind === 'field' && t.el.tagName === 'INPUT' ? text.replace(/\s*[\r\n]+\s*/g, ' ').trim() : text);
+const fitsField = (t: EditableTarget, text: string) =>
+  t.kind === 'field' && t.el.tagName === 'INPUT' ? text.replace(/\s*[\r\n]+\s*/g, ' ').trim() : text;
 
 /** The target's text in the units its offsets use. */
 const rawOf = (t: EditableTarget) => (t.kind === 'field' ? t.text : t.raw);
@@ -108,7 +118,14 @@ const rawOf = (t: EditableTarget) => (t.kind === 'field' ? t.text : t.raw);
  * Puts `text` over the span [start, start + oldRaw.length) of the field, trying the adapter's strategies in
  * order, each verified by reading the field back.
  */
-async function put(t: EditableTarget, surface: Surface, start: number, oldRaw: string, text: string, env: ReplaceEnv): Promise<ReplaceOutcome> {
+async function put(
+  t: EditableTarget,
+  surface: Surface,
+  start: number,
+  oldRaw: string,
+  text: string,
+  env: ReplaceEnv,
+): Promise<ReplaceOutcome> {
   const adapter = adapterFor(t.kind === 'field' ? t.el : t.root);
   const before = surface.read();
   const expected = spliced(before, start, oldRaw.length, text);
@@ -119,24 +136,53 @@ async function put(t: EditableTarget, surface: Surface, start: number, oldRaw: s
     surface.select(start, start + oldRaw.length);
     await env.settle(surface.el); // editors sync their selection on `selectionchange`, a task later
     tried.push(strategy);
-    const attempt = insertBy(strategy, { el: surface.el, text, exec: env.exec, span: { start, end: start + oldRaw.length } });
+    const attempt = insertBy(strategy, {
+      el: surface.el,
+      text,
+      exec: env.exec,
+      span: { start, end: start + oldRaw.length },
+    });
     if (attempt === 'unhandled' && surface.read() === before) continue;
     await env.settle(surface.el);
     const now = surface.read();
     if (surface.same(now, expected)) {
       const insertedEnd = start + Math.max(0, now.length - (before.length - oldRaw.length));
-      return { ok: true, replacement: { target: t, text, adapter: adapter.name, strategy, before, after: now, insertedStart: start, insertedEnd, original: oldRaw } };
+      return {
+        ok: true,
+        replacement: {
+          target: t,
+          text,
+          adapter: adapter.name,
+          strategy,
+          before,
+          after: now,
+          insertedStart: start,
+          insertedEnd,
+          original: oldRaw,
+        },
+      };
     }
     if (surface.same(now, before)) continue; // ignored, or reverted by the editor (CKEditor does this to DOM-only edits)
     // Something else happened (half inserted, inserted twice, reformatted): take it back and stop.
-    if (!(await revert(t, surface, before, now, env))) return fail('unexpected', tried, 'The editor changed the text differently than expected. Press Ctrl+Z in the field to undo it, then copy the result.');
+    if (!(await revert(t, surface, before, now, env)))
+      return fail(
+        'unexpected',
+        tried,
+        'The editor changed the text differently than expected. Press Ctrl+Z in the field to undo it, then copy the result.',
+      );
     return fail('unexpected', tried);
   }
   return fail('refused', tried);
 }
 
 /** The editor's own undo until the field reads `target` again. */
-async function revert(t: EditableTarget, surface: Surface, target: string, from: string, env: ReplaceEnv): Promise<boolean> {
+async function revert(
+  t: EditableTarget,
+  surface: Surface,
+  target: string,
+  from: string,
+  env: ReplaceEnv,
+): Promise<boolean> {
   const adapter = adapterFor(t.kind === 'field' ? t.el : t.root);
   for (const strategy of adapter.undo) {
     surface.el.focus({ preventScroll: true });
@@ -151,7 +197,11 @@ async function revert(t: EditableTarget, surface: Surface, target: string, from:
 }
 
 /** Replaces the target's text in place, verified. Never throws for the page's doing: the outcome says why. */
-export async function replaceTarget(t: Target, text: string, env: ReplaceEnv = browserEnv(docOf(t))): Promise<ReplaceOutcome> {
+export async function replaceTarget(
+  t: Target,
+  text: string,
+  env: ReplaceEnv = browserEnv(docOf(t)),
+): Promise<ReplaceOutcome> {
   if (t.kind === 'page' || !t.editable) return fail('not_editable');
   const surface = surfaceOf(t);
   const current = surface.read();
@@ -160,7 +210,11 @@ export async function replaceTarget(t: Target, text: string, env: ReplaceEnv = b
   if (at === null) return fail('moved');
   text = fitsField(t, text);
   if (t.kind === 'field' && t.el.maxLength >= 0 && current.length - raw.length + text.length > t.el.maxLength) {
-    return fail('too_long', [], `This field takes at most ${t.el.maxLength.toLocaleString('en-US')} characters and the result would make it ${(current.length - raw.length + text.length).toLocaleString('en-US')}; copy it instead.`);
+    return fail(
+      'too_long',
+      [],
+      `This field takes at most ${t.el.maxLength.toLocaleString('en-US')} characters and the result would make it ${(current.length - raw.length + text.length).toLocaleString('en-US')}; copy it instead.`,
+    );
   }
   const located: EditableTarget = t.kind === 'field' ? { ...t, start: at, end: at + raw.length } : { ...t, start: at };
   return put(located, surface, at, raw, text, env);
@@ -189,9 +243,14 @@ function endOfBlock(t: EditableTarget, current: string, end: number): number {
  * Inserts `text` as a new line (paragraph) after the selection, keeping the selection as it is: verified
  * like a replacement, and undone the same way. One-line inputs have no line below: refused.
  */
-export async function insertAfterTarget(t: Target, text: string, env: ReplaceEnv = browserEnv(docOf(t))): Promise<ReplaceOutcome> {
+export async function insertAfterTarget(
+  t: Target,
+  text: string,
+  env: ReplaceEnv = browserEnv(docOf(t)),
+): Promise<ReplaceOutcome> {
   if (t.kind === 'page' || !t.editable) return fail('not_editable');
-  if (t.kind === 'field' && t.el.tagName === 'INPUT') return fail('refused', [], 'A one-line field has no line below; use Replace or Copy.');
+  if (t.kind === 'field' && t.el.tagName === 'INPUT')
+    return fail('refused', [], 'A one-line field has no line below; use Replace or Copy.');
   const surface = surfaceOf(t);
   const current = surface.read();
   const raw = rawOf(t);
@@ -200,9 +259,14 @@ export async function insertAfterTarget(t: Target, text: string, env: ReplaceEnv
   const at = endOfBlock(t, current, found + raw.length);
   const inserted = `\n${text.replace(/^\s+|\s+$/g, '')}`;
   if (t.kind === 'field' && t.el.maxLength >= 0 && current.length + inserted.length > t.el.maxLength) {
-    return fail('too_long', [], `This field takes at most ${t.el.maxLength.toLocaleString('en-US')} characters and the result would make it ${(current.length + inserted.length).toLocaleString('en-US')}; copy it instead.`);
+    return fail(
+      'too_long',
+      [],
+      `This field takes at most ${t.el.maxLength.toLocaleString('en-US')} characters and the result would make it ${(current.length + inserted.length).toLocaleString('en-US')}; copy it instead.`,
+    );
   }
-  const located: EditableTarget = t.kind === 'field' ? { ...t, start: found, end: found + raw.length } : { ...t, start: found };
+  const located: EditableTarget =
+    t.kind === 'field' ? { ...t, start: found, end: found + raw.length } : { ...t, start: found };
   return put(located, surface, at, '', inserted, env);
 }
 
@@ -215,23 +279,50 @@ export type UndoOutcome =
  * original is replaced back over the inserted text with the same strategies. Leaves the field alone when
  * the inserted text was edited since.
  */
-export async function undoReplacement(rep: Replacement, env: ReplaceEnv = browserEnv(docOf(rep.target))): Promise<UndoOutcome> {
+export async function undoReplacement(
+  rep: Replacement,
+  env: ReplaceEnv = browserEnv(docOf(rep.target)),
+): Promise<UndoOutcome> {
   const t = rep.target;
   const surface = surfaceOf(t);
   const now = surface.read();
   if (surface.same(now, rep.before)) return { ok: true, how: 'already' };
-  if (!surface.same(now, rep.after)) return { ok: false, reason: 'changed-since', message: 'The text was edited after the replacement, so it was left as it is.' };
+  if (!surface.same(now, rep.after))
+    return {
+      ok: false,
+      reason: 'changed-since',
+      message: 'The text was edited after the replacement, so it was left as it is.',
+    };
   // Caret at the end of the inserted text, where a user pressing Ctrl+Z would be.
   surface.select(rep.insertedEnd, rep.insertedEnd);
   if (await revert(t, surface, rep.before, now, env)) return { ok: true, how: 'native' };
-  if (!surface.same(surface.read(), rep.after)) return { ok: false, reason: 'changed-since', message: 'Undo changed something else in the field; press Ctrl+Y there to redo it.' };
+  if (!surface.same(surface.read(), rep.after))
+    return {
+      ok: false,
+      reason: 'changed-since',
+      message: 'Undo changed something else in the field; press Ctrl+Y there to redo it.',
+    };
   const inserted = surface.read().slice(rep.insertedStart, rep.insertedEnd);
-  const back = rep.original === '' ? await removeSpan(t, surface, rep, env) : await put(t, surface, rep.insertedStart, inserted, t.text, env);
-  return back.ok ? { ok: true, how: 'manual' } : { ok: false, reason: 'refused', message: 'The editor did not take the original text back; press Ctrl+Z in the field.' };
+  const back =
+    rep.original === ''
+      ? await removeSpan(t, surface, rep, env)
+      : await put(t, surface, rep.insertedStart, inserted, t.text, env);
+  return back.ok
+    ? { ok: true, how: 'manual' }
+    : {
+        ok: false,
+        reason: 'refused',
+        message: 'The editor did not take the original text back; press Ctrl+Z in the field.',
+      };
 }
 
 /** Takes an inserted span out again (an insertion's manual undo), verified against the text before it. */
-async function removeSpan(t: EditableTarget, surface: Surface, rep: Replacement, env: ReplaceEnv): Promise<{ ok: boolean }> {
+async function removeSpan(
+  t: EditableTarget,
+  surface: Surface,
+  rep: Replacement,
+  env: ReplaceEnv,
+): Promise<{ ok: boolean }> {
   surface.select(rep.insertedStart, rep.insertedEnd);
   await env.settle(surface.el);
   if (t.kind === 'field') {
@@ -245,5 +336,9 @@ async function removeSpan(t: EditableTarget, surface: Surface, rep: Replacement,
 }
 
 function docOf(t: Target): Document {
-  return t.kind === 'field' ? t.el.ownerDocument : t.kind === 'editable' ? t.root.ownerDocument : (t.range.startContainer.ownerDocument ?? document);
+  return t.kind === 'field'
+    ? t.el.ownerDocument
+    : t.kind === 'editable'
+      ? t.root.ownerDocument
+      : (t.range.startContainer.ownerDocument ?? document);
 }

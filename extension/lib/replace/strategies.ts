@@ -48,11 +48,17 @@ function dataTransfer(view: Win, text: string): DataTransfer | null {
 export function fireInput(el: Element, inputType: string, data: string | null): void {
   const view = windowOf(el);
   const Ctor = typeof view.InputEvent === 'function' ? view.InputEvent : null;
-  el.dispatchEvent(Ctor ? new Ctor('input', { bubbles: true, composed: true, inputType, data }) : new view.Event('input', { bubbles: true }));
+  el.dispatchEvent(
+    Ctor
+      ? new Ctor('input', { bubbles: true, composed: true, inputType, data })
+      : new view.Event('input', { bubbles: true }),
+  );
 }
 
 /** Dispatches `event` at `el`: handled when a listener prevented its default. */
-const prevented = (el: Element, event: Event): Attempt => (el.dispatchEvent(event), event.defaultPrevented ? 'handled' : 'unhandled');
+const prevented = (el: Element, event: Event): Attempt => (
+  el.dispatchEvent(event), event.defaultPrevented ? 'handled' : 'unhandled'
+);
 
 export interface InsertContext {
   /** The element the user edits: the editable root, or the text field. */
@@ -70,15 +76,22 @@ export function insertBy(strategy: Strategy, { el, text, exec, span }: InsertCon
       if (typeof view.InputEvent !== 'function') return 'unhandled';
       const multiline = text.includes('\n');
       const dt = multiline ? dataTransfer(view, text) : null;
-      const init: InputEventInit & { dataTransfer?: DataTransfer | null } = multiline && dt
-        ? { inputType: 'insertReplacementText', data: null, dataTransfer: dt }
-        : { inputType: 'insertText', data: text };
-      return prevented(el, new view.InputEvent('beforeinput', { ...init, bubbles: true, cancelable: true, composed: true }));
+      const init: InputEventInit & { dataTransfer?: DataTransfer | null } =
+        multiline && dt
+          ? { inputType: 'insertReplacementText', data: null, dataTransfer: dt }
+          : { inputType: 'insertText', data: text };
+      return prevented(
+        el,
+        new view.InputEvent('beforeinput', { ...init, bubbles: true, cancelable: true, composed: true }),
+      );
     }
     case 'paste': {
       const dt = dataTransfer(view, text);
       if (!dt || typeof view.ClipboardEvent !== 'function') return 'unhandled';
-      return prevented(el, new view.ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true, composed: true }));
+      return prevented(
+        el,
+        new view.ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true, composed: true }),
+      );
     }
     case 'execCommand':
       return exec('insertText', text) ? 'handled' : 'unhandled';
@@ -92,17 +105,40 @@ export function insertBy(strategy: Strategy, { el, text, exec, span }: InsertCon
 }
 
 /** The editor's own undo: the shortcut an editor listens for, its `historyUndo` input, or the browser's undo. */
-export function undoBy(strategy: UndoStrategy, el: HTMLElement | FieldElement, exec: ExecCommand, mac: boolean): Attempt {
+export function undoBy(
+  strategy: UndoStrategy,
+  el: HTMLElement | FieldElement,
+  exec: ExecCommand,
+  mac: boolean,
+): Attempt {
   const view = windowOf(el);
   switch (strategy) {
     case 'keydown': {
       // keyCode/which too: Draft.js, CKEditor and TinyMCE read them, Slate and Quill read `key`.
-      const init = { key: 'z', code: 'KeyZ', keyCode: 90, which: 90, ctrlKey: !mac, metaKey: mac, bubbles: true, cancelable: true, composed: true };
+      const init = {
+        key: 'z',
+        code: 'KeyZ',
+        keyCode: 90,
+        which: 90,
+        ctrlKey: !mac,
+        metaKey: mac,
+        bubbles: true,
+        cancelable: true,
+        composed: true,
+      };
       return prevented(el, new view.KeyboardEvent('keydown', init));
     }
     case 'historyUndo':
       if (typeof view.InputEvent !== 'function') return 'unhandled';
-      return prevented(el, new view.InputEvent('beforeinput', { inputType: 'historyUndo', bubbles: true, cancelable: true, composed: true }));
+      return prevented(
+        el,
+        new view.InputEvent('beforeinput', {
+          inputType: 'historyUndo',
+          bubbles: true,
+          cancelable: true,
+          composed: true,
+        }),
+      );
     case 'execCommand':
       return exec('undo') ? 'handled' : 'unhandled';
   }

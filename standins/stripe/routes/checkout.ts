@@ -11,8 +11,7 @@ function checkLineItem(s: StripeState, li: Obj, i: number): void {
   if (!price) throw new ApiError(400, `No such price: '${li.price}'`, 'resource_missing', `line_items[${i}][price]`);
   const metered = (price.recurring as Obj | null)?.usage_type === 'metered';
   if (metered && li.quantity !== undefined) {
-    const message =
-      'Quantity should not be specified where usage_type is `metered`. ' + `Remove quantity from \`line_items[${i}]\`.`;
+    const message = `Quantity should not be specified where usage_type is \`metered\`. Remove quantity from \`line_items[${i}]\`.`;
     throw new ApiError(400, message, undefined, `line_items[${i}][quantity]`);
   }
   if (!metered && li.quantity === undefined) {
@@ -30,7 +29,7 @@ export function checkoutRoutes(s: StripeState, r: Router): void {
     if (items.length === 0) {
       throw new ApiError(400, 'line_items is required in subscription mode.', 'parameter_missing', 'line_items');
     }
-    items.forEach((li, i) => checkLineItem(s, li, i));
+    for (const [i, li] of items.entries()) checkLineItem(s, li, i);
     const customer = str(p.customer);
     if (customer) liveCustomer(s, customer, 'customer');
     if (!str(p.success_url)) throw new ApiError(400, 'success_url is required.', 'parameter_missing', 'success_url');

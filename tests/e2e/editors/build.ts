@@ -47,7 +47,8 @@ interface HtmlPage {
   inner?: boolean;
 }
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 const POST = '<button id="post" disabled>Post</button>';
 const editorDiv = (attrs = '') => `<div id="editor" class="box"${attrs}></div>`;
@@ -66,7 +67,9 @@ const STYLE = `
 `;
 
 function html(page: HtmlPage, css: boolean): string {
-  const head = page.inner ? '' : `<h1>${escapeHtml(page.title)}</h1>\n<p id="plain">Plain page text for reading only.</p>\n`;
+  const head = page.inner
+    ? ''
+    : `<h1>${escapeHtml(page.title)}</h1>\n<p id="plain">Plain page text for reading only.</p>\n`;
   const link = css && page.script ? `<link rel="stylesheet" href="/${page.script}.css">` : '';
   const script = page.script ? `<script type="module" src="/${page.script}.js"></script>` : '';
   return `<!doctype html>
@@ -114,21 +117,84 @@ const CANVAS_SCRIPT = `
 const TEXTAREA = `<textarea id="field" rows="4">${escapeHtml(INITIAL_TEXT)}</textarea>\n${POST}`;
 
 const PAGES: HtmlPage[] = [
-  { file: 'lexical.html', id: 'lexical', title: 'Lexical', script: 'lexical', body: `${editorDiv(' contenteditable="true"')}\n${POST}` },
+  {
+    file: 'lexical.html',
+    id: 'lexical',
+    title: 'Lexical',
+    script: 'lexical',
+    body: `${editorDiv(' contenteditable="true"')}\n${POST}`,
+  },
   { file: 'draft.html', id: 'draft', title: 'Draft.js', script: 'draft', body: `${editorDiv()}\n${POST}` },
-  { file: 'prosemirror.html', id: 'prosemirror', title: 'ProseMirror', script: 'prosemirror', body: `${editorDiv()}\n${POST}` },
+  {
+    file: 'prosemirror.html',
+    id: 'prosemirror',
+    title: 'ProseMirror',
+    script: 'prosemirror',
+    body: `${editorDiv()}\n${POST}`,
+  },
   { file: 'tiptap.html', id: 'tiptap', title: 'Tiptap', script: 'tiptap', body: `${editorDiv()}\n${POST}` },
-  { file: 'quill.html', id: 'quill', title: 'Quill', script: 'quill', body: `<div style="width:660px"><div id="editor"></div></div>\n${POST}` },
+  {
+    file: 'quill.html',
+    id: 'quill',
+    title: 'Quill',
+    script: 'quill',
+    body: `<div style="width:660px"><div id="editor"></div></div>\n${POST}`,
+  },
   { file: 'slate.html', id: 'slate', title: 'Slate', script: 'slate', body: `${editorDiv()}\n${POST}` },
-  { file: 'ckeditor.html', id: 'ckeditor', title: 'CKEditor 5', script: 'ckeditor', body: `<div style="width:660px"><div id="editor"></div></div>\n${POST}` },
-  { file: 'tinymce.html', id: 'tinymce', title: 'TinyMCE', script: 'tinymce', body: `<div style="width:660px"><textarea id="editor">${escapeHtml(INITIAL_HTML)}</textarea></div>\n${POST}` },
-  { file: 'contenteditable.html', id: 'contenteditable', title: 'Contenteditable', script: 'contenteditable', body: `<div id="editor" class="box" contenteditable="true">${INITIAL_HTML}</div>\n${POST}` },
+  {
+    file: 'ckeditor.html',
+    id: 'ckeditor',
+    title: 'CKEditor 5',
+    script: 'ckeditor',
+    body: `<div style="width:660px"><div id="editor"></div></div>\n${POST}`,
+  },
+  {
+    file: 'tinymce.html',
+    id: 'tinymce',
+    title: 'TinyMCE',
+    script: 'tinymce',
+    body: `<div style="width:660px"><textarea id="editor">${escapeHtml(INITIAL_HTML)}</textarea></div>\n${POST}`,
+  },
+  {
+    file: 'contenteditable.html',
+    id: 'contenteditable',
+    title: 'Contenteditable',
+    script: 'contenteditable',
+    body: `<div id="editor" class="box" contenteditable="true">${INITIAL_HTML}</div>\n${POST}`,
+  },
   { file: 'textarea.html', id: 'textarea', title: 'Textarea', script: 'textarea', body: TEXTAREA },
-  { file: 'input.html', id: 'input', title: 'Input', script: 'input', body: `<input id="field" type="text" value="${escapeHtml(SECOND)}">\n${POST}` },
-  { file: 'react-input.html', id: 'react-input', title: 'React input', script: 'react-input', body: `<div id="editor"></div>\n${POST}` },
-  { file: 'frame-textarea.html', id: 'frame-textarea', title: 'Textarea in a same-origin frame', body: '<iframe id="frame" title="Textarea frame" src="/frame/textarea-inner.html?case=frame-textarea"></iframe>' },
-  { file: 'frame-srcdoc.html', id: 'frame-srcdoc', title: 'Contenteditable in a srcdoc frame', body: `<iframe id="frame" title="Srcdoc frame" srcdoc="${escapeHtml(SRCDOC)}"></iframe>` },
-  { file: 'frame-nested.html', id: 'frame-nested', title: 'Textarea in a frame in a frame', body: '<iframe id="outer" title="Outer frame" src="/frame/nested-middle.html"></iframe>' },
+  {
+    file: 'input.html',
+    id: 'input',
+    title: 'Input',
+    script: 'input',
+    body: `<input id="field" type="text" value="${escapeHtml(SECOND)}">\n${POST}`,
+  },
+  {
+    file: 'react-input.html',
+    id: 'react-input',
+    title: 'React input',
+    script: 'react-input',
+    body: `<div id="editor"></div>\n${POST}`,
+  },
+  {
+    file: 'frame-textarea.html',
+    id: 'frame-textarea',
+    title: 'Textarea in a same-origin frame',
+    body: '<iframe id="frame" title="Textarea frame" src="/frame/textarea-inner.html?case=frame-textarea"></iframe>',
+  },
+  {
+    file: 'frame-srcdoc.html',
+    id: 'frame-srcdoc',
+    title: 'Contenteditable in a srcdoc frame',
+    body: `<iframe id="frame" title="Srcdoc frame" srcdoc="${escapeHtml(SRCDOC)}"></iframe>`,
+  },
+  {
+    file: 'frame-nested.html',
+    id: 'frame-nested',
+    title: 'Textarea in a frame in a frame',
+    body: '<iframe id="outer" title="Outer frame" src="/frame/nested-middle.html"></iframe>',
+  },
   {
     file: 'frame-cross-origin.html',
     id: 'frame-cross-origin',
@@ -142,8 +208,20 @@ const PAGES: HtmlPage[] = [
     title: 'An editor that refuses every change',
     body: `<div id="editor" class="box" contenteditable="true">${INITIAL_HTML}</div>\n${POST}\n<script>${REFUSING_SCRIPT}</script>`,
   },
-  { file: 'canvas.html', id: 'canvas', title: 'A canvas-drawn editor', body: `<canvas id="canvas" width="900" height="500"></canvas>\n<script>${CANVAS_SCRIPT}</script>` },
-  { file: 'frame/textarea-inner.html', id: 'frame-textarea', title: 'Inner frame', script: 'textarea', inner: true, body: `<p>Inner frame</p>\n${TEXTAREA}` },
+  {
+    file: 'canvas.html',
+    id: 'canvas',
+    title: 'A canvas-drawn editor',
+    body: `<canvas id="canvas" width="900" height="500"></canvas>\n<script>${CANVAS_SCRIPT}</script>`,
+  },
+  {
+    file: 'frame/textarea-inner.html',
+    id: 'frame-textarea',
+    title: 'Inner frame',
+    script: 'textarea',
+    inner: true,
+    body: `<p>Inner frame</p>\n${TEXTAREA}`,
+  },
   {
     file: 'frame/nested-middle.html',
     id: 'frame-nested',

@@ -10,7 +10,18 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { CHROMIUM, ROOT } from '../helpers';
 import { buildEditorPages } from './build';
 import { serveEditorSite, type EditorSite } from './server';
-import { changes, EDITOR_CASES, FIRST, initialText, modelText, postButton, selectText, undoUntil, waitReady, type EditorCase } from './fixtures';
+import {
+  changes,
+  EDITOR_CASES,
+  FIRST,
+  initialText,
+  modelText,
+  postButton,
+  selectText,
+  undoUntil,
+  waitReady,
+  type EditorCase,
+} from './fixtures';
 
 const OUT = join(ROOT, 'test-results/editor-pages');
 const MIDDLE = 'The middle sentence is plain and dull.';
@@ -28,7 +39,15 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
 });

@@ -102,7 +102,10 @@ type TestWindow = Window & { __editorTest?: EditorTestApi };
 /** Waits until the page's editor is created (`__editorTest.ready`) and its field is attached. */
 export async function waitReady(page: Page, c: EditorCase): Promise<void> {
   const model = await modelFrame(page, c);
-  await model.waitForFunction(() => (window as TestWindow).__editorTest?.ready === true, undefined, { timeout: TIMEOUT, polling: 50 });
+  await model.waitForFunction(() => (window as TestWindow).__editorTest?.ready === true, undefined, {
+    timeout: TIMEOUT,
+    polling: 50,
+  });
   await (await editorFrame(page, c)).locator(c.field).waitFor({ state: 'attached', timeout: TIMEOUT });
 }
 
@@ -148,7 +151,10 @@ export async function selectText(page: Page, c: EditorCase, needle: string): Pro
         const nodes: Text[] = [];
         const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
         for (let n = walker.nextNode(); n; n = walker.nextNode()) nodes.push(n as Text);
-        const all = nodes.map((n) => n.data).join('').replace(/\u00a0/g, ' ');
+        const all = nodes
+          .map((n) => n.data)
+          .join('')
+          .replace(/\u00a0/g, ' ');
         const start = all.indexOf(needle);
         if (start < 0) throw new Error(`"${needle}" not in ${field}`);
         const end = start + needle.length;

@@ -58,7 +58,11 @@ function staticServer(dir: string, otherOrigin: () => string): Server {
         const ext = extname(file);
         const body = await readFile(file);
         const type = TYPES[ext] ?? 'application/octet-stream';
-        send(200, type, ext === '.html' ? body.toString('utf8').replaceAll(CROSS_ORIGIN_PLACEHOLDER, otherOrigin()) : body);
+        send(
+          200,
+          type,
+          ext === '.html' ? body.toString('utf8').replaceAll(CROSS_ORIGIN_PLACEHOLDER, otherOrigin()) : body,
+        );
       } catch {
         send(404, 'text/plain', 'not found');
       }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkApiUrl, clerkFrontendApiOf, DEFAULT_API_URL, manifestFor, originPattern, resolveBuildConfig } from '../../../extension/lib/build-config';
+import {
+  checkApiUrl,
+  clerkFrontendApiOf,
+  DEFAULT_API_URL,
+  manifestFor,
+  originPattern,
+  resolveBuildConfig,
+} from '../../../extension/lib/build-config';
 
 const pk = (host: string, kind = 'test') => `pk_${kind}_${Buffer.from(`${host}$`).toString('base64')}`;
 
@@ -38,7 +45,14 @@ describe('API URL validation', () => {
 describe('build configuration', () => {
   it('defaults: local API, dev sign-in, no Clerk, no key', () => {
     const c = resolveBuildConfig({});
-    expect(c).toEqual({ apiUrl: DEFAULT_API_URL, clerkPublishableKey: null, clerkFrontendApi: null, clerkSyncHost: null, devAuth: true, extensionKey: null });
+    expect(c).toEqual({
+      apiUrl: DEFAULT_API_URL,
+      clerkPublishableKey: null,
+      clerkFrontendApi: null,
+      clerkSyncHost: null,
+      devAuth: true,
+      extensionKey: null,
+    });
     const m = manifestFor(c);
     expect(m.permissions).toEqual(['storage', 'contextMenus', 'alarms']);
     expect(m.host_permissions).toEqual(['http://127.0.0.1/*', 'http://localhost/*']);
@@ -53,24 +67,40 @@ describe('build configuration', () => {
       REDRAFT_CLERK_SYNC_HOST: 'https://app.redraft.example',
       REDRAFT_EXTENSION_KEY: 'MIIBIjANBgkq\nhkiG9w0BAQEFAAOCAQ8A',
     });
-    expect(c).toMatchObject({ apiUrl: 'https://api.redraft.example', clerkFrontendApi: 'https://clerk.redraft.example', clerkSyncHost: 'https://app.redraft.example', devAuth: false, extensionKey: 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A' });
+    expect(c).toMatchObject({
+      apiUrl: 'https://api.redraft.example',
+      clerkFrontendApi: 'https://clerk.redraft.example',
+      clerkSyncHost: 'https://app.redraft.example',
+      devAuth: false,
+      extensionKey: 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A',
+    });
     const m = manifestFor(c);
     expect(m.permissions).toContain('cookies');
-    expect(m.host_permissions).toEqual(['https://api.redraft.example/*', 'https://clerk.redraft.example/*', 'https://app.redraft.example/*']);
+    expect(m.host_permissions).toEqual([
+      'https://api.redraft.example/*',
+      'https://clerk.redraft.example/*',
+      'https://app.redraft.example/*',
+    ]);
     expect(m.key).toBe('MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A');
   });
 
   it('REDRAFT_DEV_AUTH overrides the default either way', () => {
     expect(resolveBuildConfig({ REDRAFT_DEV_AUTH: '0' }).devAuth).toBe(false);
-    expect(resolveBuildConfig({ REDRAFT_API_URL: 'https://staging.example', REDRAFT_DEV_AUTH: '1' }).devAuth).toBe(true);
+    expect(resolveBuildConfig({ REDRAFT_API_URL: 'https://staging.example', REDRAFT_DEV_AUTH: '1' }).devAuth).toBe(
+      true,
+    );
     expect(() => resolveBuildConfig({ REDRAFT_DEV_AUTH: 'yes' })).toThrow(/0 or 1/);
   });
 
   it('refuses secrets and malformed values', () => {
     expect(() => resolveBuildConfig({ REDRAFT_CLERK_PUBLISHABLE_KEY: 'sk_live_abc' })).toThrow(/SECRET key/);
-    expect(() => resolveBuildConfig({ REDRAFT_CLERK_PUBLISHABLE_KEY: 'pk_test_bm90LWEtaG9zdA==' })).toThrow(/Frontend API host/);
+    expect(() => resolveBuildConfig({ REDRAFT_CLERK_PUBLISHABLE_KEY: 'pk_test_bm90LWEtaG9zdA==' })).toThrow(
+      /Frontend API host/,
+    );
     expect(() => resolveBuildConfig({ REDRAFT_API_URL: 'http://api.example.com' })).toThrow(/REDRAFT_API_URL/);
-    expect(() => resolveBuildConfig({ REDRAFT_CLERK_SYNC_HOST: 'https://app.example' })).toThrow(/needs REDRAFT_CLERK_PUBLISHABLE_KEY/);
+    expect(() => resolveBuildConfig({ REDRAFT_CLERK_SYNC_HOST: 'https://app.example' })).toThrow(
+      /needs REDRAFT_CLERK_PUBLISHABLE_KEY/,
+    );
     expect(() => resolveBuildConfig({ REDRAFT_EXTENSION_KEY: '-----BEGIN PUBLIC KEY-----' })).toThrow(/base64/);
   });
 

@@ -37,7 +37,10 @@ describe('client token estimate', () => {
       for (const r of requests(text)) {
         const real = countChatTokens(buildMessages(r));
         const est = estimateTokens(r).inputTokens;
-        expect(Math.abs(est - real) / real, `${r.action} on ${text.length} chars: est ${est}, real ${real}`).toBeLessThan(0.15);
+        expect(
+          Math.abs(est - real) / real,
+          `${r.action} on ${text.length} chars: est ${est}, real ${real}`,
+        ).toBeLessThan(0.15);
       }
     }
   });
@@ -56,7 +59,11 @@ describe('client token estimate', () => {
   });
 
   it('does not underestimate text in other scripts (one token per character there)', () => {
-    for (const text of ['我们的鞋子很好，你应该买。春季系列现已上市，全场八折。', 'Наши кроссовки лёгкие и удобные. Купите их сегодня со скидкой.', 'Unsere Schuhe sind großartig – jetzt 30 % günstiger! 🎉👟']) {
+    for (const text of [
+      '我们的鞋子很好，你应该买。春季系列现已上市，全场八折。',
+      'Наши кроссовки лёгкие и удобные. Купите их сегодня со скидкой.',
+      'Unsere Schuhe sind großartig – jetzt 30 % günstiger! 🎉👟',
+    ]) {
       const r: RewriteRequest = { text, action: 'rewrite' };
       expect(estimateTokens(r).inputTokens).toBeGreaterThanOrEqual(countChatTokens(buildMessages(r)) * 0.9);
     }

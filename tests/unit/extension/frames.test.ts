@@ -49,11 +49,23 @@ describe('frame messages', () => {
     expect(parseAgentEvent({ type: 'moved', extra: 1 })).toEqual({ type: 'moved' });
     expect(parseAgentEvent({ type: 'dismiss', reason: 'boom' })).toBeNull();
     expect(parseAgentEvent({ type: 'no-selection', canvas: true })).toEqual({ type: 'no-selection', canvas: true });
-    expect(parseAgentEvent({ type: 'replacement-changed', id: 'abc', state: 'reverted' })).toEqual({ type: 'replacement-changed', id: 'abc', state: 'reverted' });
+    expect(parseAgentEvent({ type: 'replacement-changed', id: 'abc', state: 'reverted' })).toEqual({
+      type: 'replacement-changed',
+      id: 'abc',
+      state: 'reverted',
+    });
     expect(parseAgentEvent({ type: 'eval', code: 'x' })).toBeNull();
-    expect(parseAgentCall({ op: 'replace', id: 'abc', text: 'New text' })).toEqual({ op: 'replace', id: 'abc', text: 'New text' });
+    expect(parseAgentCall({ op: 'replace', id: 'abc', text: 'New text' })).toEqual({
+      op: 'replace',
+      id: 'abc',
+      text: 'New text',
+    });
     expect(parseAgentCall({ op: 'replace', id: 'abc', text: '' })).toBeNull();
-    expect(parseAgentCall({ op: 'insert', id: 'abc', text: 'Below' })).toEqual({ op: 'insert', id: 'abc', text: 'Below' });
+    expect(parseAgentCall({ op: 'insert', id: 'abc', text: 'Below' })).toEqual({
+      op: 'insert',
+      id: 'abc',
+      text: 'Below',
+    });
     expect(parseAgentCall({ op: 'insert', id: 'abc', text: ' \n ' })).toBeNull();
     expect(parseAgentCall({ op: 'locate', id: 'abc' })).toEqual({ op: 'locate', id: 'abc' });
     expect(parseAgentCall({ op: 'undo', id: 'abc', extra: 1 })).toEqual({ op: 'undo', id: 'abc' });
@@ -61,15 +73,36 @@ describe('frame messages', () => {
   });
 
   it('geometry carries a nonce and finite numbers only', () => {
-    expect(parseGeometry({ redraftGeometry: 1, nonce: 'n0nce', x: 1.5, y: 2 })).toEqual({ redraftGeometry: 1, nonce: 'n0nce', x: 1.5, y: 2 });
+    expect(parseGeometry({ redraftGeometry: 1, nonce: 'n0nce', x: 1.5, y: 2 })).toEqual({
+      redraftGeometry: 1,
+      nonce: 'n0nce',
+      x: 1.5,
+      y: 2,
+    });
     expect(parseGeometry({ redraftGeometry: 1, nonce: 'n0nce', x: NaN, y: 2 })).toBeNull();
     expect(parseGeometry({ nonce: 'n0nce', x: 1, y: 2 })).toBeNull();
-    expect(offsetBox({ left: 1, top: 2, right: 3, bottom: 4 }, 10, 20)).toEqual({ left: 11, top: 22, right: 13, bottom: 24 });
+    expect(offsetBox({ left: 1, top: 2, right: 3, bottom: 4 }, 10, 20)).toEqual({
+      left: 11,
+      top: 22,
+      right: 13,
+      bottom: 24,
+    });
   });
 });
 
 describe('canvas editors', () => {
-  const rect = (left: number, top: number, width: number, height: number) => ({ left, top, right: left + width, bottom: top + height, width, height, x: left, y: top, toJSON: () => ({}) }) as DOMRect;
+  const rect = (left: number, top: number, width: number, height: number) =>
+    ({
+      left,
+      top,
+      right: left + width,
+      bottom: top + height,
+      width,
+      height,
+      x: left,
+      y: top,
+      toJSON: () => ({}),
+    }) as DOMRect;
 
   it('a canvas covering a good part of the viewport counts; a small chart does not', () => {
     document.body.innerHTML = '<canvas id="a"></canvas>';

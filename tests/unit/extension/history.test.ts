@@ -4,7 +4,15 @@
  * and the popup's join with the API's recent list.
  */
 import { describe, expect, it } from 'vitest';
-import { createHistory, HISTORY_INPUT_MAX, HISTORY_KEY, HISTORY_MAX, mergeRecent, truncate, type HistoryEntry } from '../../../extension/lib/history';
+import {
+  createHistory,
+  HISTORY_INPUT_MAX,
+  HISTORY_KEY,
+  HISTORY_MAX,
+  mergeRecent,
+  truncate,
+  type HistoryEntry,
+} from '../../../extension/lib/history';
 import type { KeyValueArea } from '../../../extension/lib/session';
 
 function memory(delayMs = 0): KeyValueArea & { data: Map<string, unknown>; writes: number } {
@@ -29,7 +37,13 @@ const clock = (start = Date.parse('2026-11-25T12:00:00Z')) => {
   let t = start;
   return { now: () => (t += 1000) };
 };
-const rw = (n: number, extra: Partial<{ text: string; result: string; action: string; tone: string }> = {}) => ({ requestId: `rd_${String(n).padStart(8, '0')}`, action: 'rewrite', text: `input ${n}`, result: `result ${n}`, ...extra });
+const rw = (n: number, extra: Partial<{ text: string; result: string; action: string; tone: string }> = {}) => ({
+  requestId: `rd_${String(n).padStart(8, '0')}`,
+  action: 'rewrite',
+  text: `input ${n}`,
+  result: `result ${n}`,
+  ...extra,
+});
 
 describe('recent rewrites on this device', () => {
   it('records {requestId, at, action, text, result}, newest first, in storage.local under one key', async () => {
@@ -39,8 +53,21 @@ describe('recent rewrites on this device', () => {
     await h.add(rw(2, { action: 'tone', tone: 'friendly' }));
     const list = await h.list();
     expect(list).toEqual([
-      { requestId: 'rd_00000002', at: '2026-11-25T12:00:02.000Z', action: 'tone', tone: 'friendly', text: 'input 2', result: 'result 2' },
-      { requestId: 'rd_00000001', at: '2026-11-25T12:00:01.000Z', action: 'rewrite', text: 'input 1', result: 'result 1' },
+      {
+        requestId: 'rd_00000002',
+        at: '2026-11-25T12:00:02.000Z',
+        action: 'tone',
+        tone: 'friendly',
+        text: 'input 2',
+        result: 'result 2',
+      },
+      {
+        requestId: 'rd_00000001',
+        at: '2026-11-25T12:00:01.000Z',
+        action: 'rewrite',
+        text: 'input 1',
+        result: 'result 1',
+      },
     ]);
     expect([...area.data.keys()]).toEqual([HISTORY_KEY]);
   });
@@ -80,7 +107,13 @@ describe('recent rewrites on this device', () => {
     const area = memory(3);
     const h = createHistory(area, clock());
     await Promise.all([1, 2, 3, 4, 5].map((i) => h.add(rw(i))));
-    expect((await h.list()).map((x) => x.requestId).sort()).toEqual(['rd_00000001', 'rd_00000002', 'rd_00000003', 'rd_00000004', 'rd_00000005']);
+    expect((await h.list()).map((x) => x.requestId).sort()).toEqual([
+      'rd_00000001',
+      'rd_00000002',
+      'rd_00000003',
+      'rd_00000004',
+      'rd_00000005',
+    ]);
     expect(area.writes).toBe(5);
   });
 
@@ -97,7 +130,13 @@ describe('recent rewrites on this device', () => {
 
   it('skips malformed stored data (another version, a damaged store) instead of failing', async () => {
     const area = memory();
-    area.data.set(HISTORY_KEY, [{ requestId: 'rd_ok000001', at: '2026-11-25T12:00:00.000Z', action: 'rewrite', text: 't', result: 'r' }, { requestId: 1 }, null, 'x', { requestId: 'rd_bad', at: 'not a date', action: 'a', text: '', result: '' }]);
+    area.data.set(HISTORY_KEY, [
+      { requestId: 'rd_ok000001', at: '2026-11-25T12:00:00.000Z', action: 'rewrite', text: 't', result: 'r' },
+      { requestId: 1 },
+      null,
+      'x',
+      { requestId: 'rd_bad', at: 'not a date', action: 'a', text: '', result: '' },
+    ]);
     const h = createHistory(area, clock());
     expect((await h.list()).map((e) => e.requestId)).toEqual(['rd_ok000001']);
     area.data.set(HISTORY_KEY, { not: 'an array' });
@@ -109,7 +148,10 @@ describe('recent rewrites on this device', () => {
   it('a failing storage write rejects that call only; the queue goes on', async () => {
     const area = memory();
     let fail = true;
-    const flaky: KeyValueArea = { ...area, set: async (k, v) => (fail ? Promise.reject(new Error('QUOTA_BYTES quota exceeded')) : area.set(k, v)) };
+    const flaky: KeyValueArea = {
+      ...area,
+      set: async (k, v) => (fail ? Promise.reject(new Error('QUOTA_BYTES quota exceeded')) : area.set(k, v)),
+    };
     const h = createHistory(flaky, clock());
     await expect(h.add(rw(1))).rejects.toThrow(/quota/);
     fail = false;
@@ -119,14 +161,24 @@ describe('recent rewrites on this device', () => {
 });
 
 describe("the popup's recent list", () => {
-  const entry = (id: string, at: string, result = `result of ${id}`): HistoryEntry => ({ requestId: id, at, action: 'rewrite', text: 'in', result });
+  const entry = (id: string, at: string, result = `result of ${id}`): HistoryEntry => ({
+    requestId: id,
+    at,
+    action: 'rewrite',
+    text: 'in',
+    result,
+  });
   it("joins the API's list (tokens, every rewrite) with this device's texts by requestId, newest first", () => {
     const server = [
       { requestId: 'a', action: 'rewrite', tokens: 120, at: '2026-11-25T12:03:00.000Z' },
       { requestId: 'b', action: 'expand', tokens: 40, at: '2026-11-25T12:02:00.000Z' }, // stopped: not kept locally
       { requestId: 'c', action: 'shorten', tokens: 80, at: '2026-11-25T12:01:00.000Z' },
     ];
-    const local = [entry('a', '2026-11-25T12:03:01.000Z'), entry('c', '2026-11-25T12:01:01.000Z'), entry('z', '2026-11-20T09:00:00.000Z')];
+    const local = [
+      entry('a', '2026-11-25T12:03:01.000Z'),
+      entry('c', '2026-11-25T12:01:01.000Z'),
+      entry('z', '2026-11-20T09:00:00.000Z'),
+    ];
     const items = mergeRecent(server, local);
     expect(items.map((i) => [i.key, i.tokens ?? null, i.entry?.result ?? null])).toEqual([
       ['a', 120, 'result of a'],

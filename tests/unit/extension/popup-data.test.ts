@@ -1,36 +1,79 @@
 import { describe, expect, it } from 'vitest';
 import { badgeFor, BADGE_AMBER, BADGE_RED } from '../../../extension/lib/badge';
 import { alertLine, fmtAgo, fmtUsd, periodDays, share } from '../../../extension/lib/format';
-import { billingUrl, fetchSettings, fetchUsage, isOpenableBillingUrl, parseCapInput, saveOverageCap, BILLING_ENDPOINTS, SETTINGS_ENDPOINT } from '../../../extension/lib/api';
+import {
+  billingUrl,
+  fetchSettings,
+  fetchUsage,
+  isOpenableBillingUrl,
+  parseCapInput,
+  saveOverageCap,
+  BILLING_ENDPOINTS,
+  SETTINGS_ENDPOINT,
+} from '../../../extension/lib/api';
 import { fmtRate, usageLevel, usageView } from '../../../extension/lib/usage-view';
 
 const PRO = { plan: 'pro', includedTokens: 500_000, hardCapTokens: 25_500_000 };
 /** A balance as GET /v1/usage states it (free: cap = included, no overage price). */
-const bal = (used: number, p: { plan: string; includedTokens: number; hardCapTokens: number; usdPer1k?: number } = { plan: 'free', includedTokens: 20_000, hardCapTokens: 20_000 }) => {
+const bal = (
+  used: number,
+  p: { plan: string; includedTokens: number; hardCapTokens: number; usdPer1k?: number } = {
+    plan: 'free',
+    includedTokens: 20_000,
+    hardCapTokens: 20_000,
+  },
+) => {
   const overageTokens = p.hardCapTokens > p.includedTokens ? Math.max(0, used - p.includedTokens) : 0;
-  return { plan: p.plan, usedTokens: used, includedTokens: p.includedTokens, hardCapTokens: p.hardCapTokens, remainingTokens: Math.max(0, p.hardCapTokens - used), overageTokens, estimatedOverageUsd: (overageTokens / 1000) * (p.usdPer1k ?? 0.002) };
+  return {
+    plan: p.plan,
+    usedTokens: used,
+    includedTokens: p.includedTokens,
+    hardCapTokens: p.hardCapTokens,
+    remainingTokens: Math.max(0, p.hardCapTokens - used),
+    overageTokens,
+    estimatedOverageUsd: (overageTokens / 1000) * (p.usdPer1k ?? 0.002),
+  };
 };
-const u = (used: number, included = 20_000) => bal(used, { plan: 'free', includedTokens: included, hardCapTokens: included });
+const u = (used: number, included = 20_000) =>
+  bal(used, { plan: 'free', includedTokens: included, hardCapTokens: included });
 
 describe('badge', () => {
   it('free: nothing below 80%, amber percentage from 80%, red ! once nothing is left', () => {
     expect(badgeFor(u(15_999)).text).toBe('');
     expect(badgeFor(u(16_000))).toMatchObject({ text: '80%', color: BADGE_AMBER });
     expect(badgeFor(u(19_999))).toMatchObject({ text: '99%', color: BADGE_AMBER });
-    expect(badgeFor(u(20_000))).toMatchObject({ text: '!', color: BADGE_RED, title: expect.stringContaining('20,000 of 20,000 tokens used, 0 left') });
+    expect(badgeFor(u(20_000))).toMatchObject({
+      text: '!',
+      color: BADGE_RED,
+      title: expect.stringContaining('20,000 of 20,000 tokens used, 0 left'),
+    });
     expect(badgeFor(null).text).toBe('');
   });
 
   it('pro: nothing near the end of the included tokens nor in normal paid overage; red only when the spending cap is near or reached', () => {
-    expect(badgeFor(bal(450_000, PRO))).toMatchObject({ text: '', title: expect.stringContaining('450,000 of 500,000 included tokens used, 50,000 included left') });
+    expect(badgeFor(bal(450_000, PRO))).toMatchObject({
+      text: '',
+      title: expect.stringContaining('450,000 of 500,000 included tokens used, 50,000 included left'),
+    });
     expect(badgeFor(bal(500_000, PRO)).text).toBe('');
     // 600,000 used: 100,000 over the included tokens, billed as usual — no alarm (it used to be a red "!").
-    expect(badgeFor(bal(600_000, PRO))).toMatchObject({ text: '', title: expect.stringContaining('100,000 tokens over the included 500,000') });
+    expect(badgeFor(bal(600_000, PRO))).toMatchObject({
+      text: '',
+      title: expect.stringContaining('100,000 tokens over the included 500,000'),
+    });
     expect(badgeFor(bal(22_949_999, PRO)).text).toBe('');
     // ≥ 90% of the hard cap: red, with the popup bar's percentage (share of the overage the cap allows).
-    expect(badgeFor(bal(22_950_000, PRO))).toMatchObject({ text: '89%', color: BADGE_RED, title: expect.stringContaining('spending cap is near') });
+    expect(badgeFor(bal(22_950_000, PRO))).toMatchObject({
+      text: '89%',
+      color: BADGE_RED,
+      title: expect.stringContaining('spending cap is near'),
+    });
     expect(badgeFor(bal(25_499_999, PRO))).toMatchObject({ text: '99%', color: BADGE_RED });
-    expect(badgeFor(bal(25_500_000, PRO))).toMatchObject({ text: '!', color: BADGE_RED, title: expect.stringContaining('spending cap is reached') });
+    expect(badgeFor(bal(25_500_000, PRO))).toMatchObject({
+      text: '!',
+      color: BADGE_RED,
+      title: expect.stringContaining('spending cap is reached'),
+    });
   });
 
   it('pro with a low cap of their own, or capped at the included tokens (past due): the same rule on that cap', () => {
@@ -46,19 +89,36 @@ describe('badge', () => {
 describe('usage view (popup headline, bar, colour)', () => {
   it('free: tokens left is the headline, the bar the share used, no overage or cost anywhere', () => {
     const v = usageView(bal(16_400), { resetsOn: 'Dec 25' });
-    expect(v).toMatchObject({ phase: 'allowance', tone: 'warn', headline: { value: 3_600, text: 'tokens left of 20,000' }, cost: null, then: null, note: null });
+    expect(v).toMatchObject({
+      phase: 'allowance',
+      tone: 'warn',
+      headline: { value: 3_600, text: 'tokens left of 20,000' },
+      cost: null,
+      then: null,
+      note: null,
+    });
     expect(v.bar).toEqual({ value: 16_400, max: 20_000, share: 0.82, pct: 82 });
     expect(v.barLabel).toBe('16,400 of 20,000 used (82%)');
     expect([v.headline.text, v.barLabel, v.barName].join(' ')).not.toMatch(/overage|\$/i);
     expect(usageView(bal(1_000)).tone).toBe('ok');
     const out = usageView(bal(20_000), { resetsOn: 'Dec 25' });
-    expect(out).toMatchObject({ tone: 'danger', blocked: true, note: 'No tokens left this period: rewrites resume when it resets on Dec 25.' });
+    expect(out).toMatchObject({
+      tone: 'danger',
+      blocked: true,
+      note: 'No tokens left this period: rewrites resume when it resets on Dec 25.',
+    });
     expect(out.bar.pct).toBe(100);
   });
 
   it('pro within the included tokens: the headline is the included tokens left (not the 25.5 M cap), calm, with what comes after', () => {
     const v = usageView(bal(120_000, PRO), { overageUsdPer1k: 0.002 });
-    expect(v).toMatchObject({ phase: 'included', tone: 'ok', headline: { value: 380_000, text: 'tokens left of the included 500,000' }, cost: null, note: null });
+    expect(v).toMatchObject({
+      phase: 'included',
+      tone: 'ok',
+      headline: { value: 380_000, text: 'tokens left of the included 500,000' },
+      cost: null,
+      note: null,
+    });
     expect(v.bar).toEqual({ value: 120_000, max: 500_000, share: 0.24, pct: 24 });
     expect(v.barLabel).toBe('120,000 of 500,000 included used (24%)');
     expect(v.then).toBe('Then $0.002 per 1,000 tokens, up to 25,000,000 more (your spending cap).');
@@ -68,7 +128,14 @@ describe('usage view (popup headline, bar, colour)', () => {
 
   it('pro in overage: "N tokens over the included 500,000 · $x so far", the bar and its % are the share of the cap, calm', () => {
     const v = usageView(bal(512_400, PRO));
-    expect(v).toMatchObject({ phase: 'overage', tone: 'ok', headline: { value: 12_400, text: 'tokens over the included 500,000' }, cost: '$0.02 so far', then: null, note: null });
+    expect(v).toMatchObject({
+      phase: 'overage',
+      tone: 'ok',
+      headline: { value: 12_400, text: 'tokens over the included 500,000' },
+      cost: '$0.02 so far',
+      then: null,
+      note: null,
+    });
     expect(v.bar).toEqual({ value: 12_400, max: 25_000_000, share: 12_400 / 25_000_000, pct: 0 });
     expect(v.barLabel).toBe('0% of your spending cap used · 24,987,600 tokens left');
     expect(usageView(bal(625_000, PRO)).cost).toBe('$0.25 so far');
@@ -80,10 +147,18 @@ describe('usage view (popup headline, bar, colour)', () => {
 
   it('red only when the cap is near (≥ 90% of the hard cap) or reached, with a sentence saying so', () => {
     const near = usageView(bal(23_000_000, PRO), { resetsOn: 'Dec 25' });
-    expect(near).toMatchObject({ tone: 'danger', capNear: true, note: 'Close to your spending cap: 2,500,000 tokens left this period, then rewrites stop until it resets on Dec 25.' });
+    expect(near).toMatchObject({
+      tone: 'danger',
+      capNear: true,
+      note: 'Close to your spending cap: 2,500,000 tokens left this period, then rewrites stop until it resets on Dec 25.',
+    });
     expect(near.bar.pct).toBe(90);
     const reached = usageView(bal(25_500_000, PRO), { resetsOn: 'Dec 25' });
-    expect(reached).toMatchObject({ tone: 'danger', blocked: true, note: 'Spending cap reached: rewrites stop until the period resets on Dec 25, or raise your cap.' });
+    expect(reached).toMatchObject({
+      tone: 'danger',
+      blocked: true,
+      note: 'Spending cap reached: rewrites stop until the period resets on Dec 25, or raise your cap.',
+    });
     expect(reached.bar.pct).toBe(100);
   });
 
@@ -137,42 +212,95 @@ describe('popup formatting', () => {
 });
 
 describe('background API client', () => {
-  const usage = { plan: 'free', period: { start: 'a', end: 'b' }, usedTokens: 1, includedTokens: 2, remainingTokens: 1, hardCapTokens: 2, overageTokens: 0, estimatedOverageUsd: 0, rateLimit: { limit: 1, remaining: 1, resetAt: 'c' }, daily: [], recent: [] };
+  const usage = {
+    plan: 'free',
+    period: { start: 'a', end: 'b' },
+    usedTokens: 1,
+    includedTokens: 2,
+    remainingTokens: 1,
+    hardCapTokens: 2,
+    overageTokens: 0,
+    estimatedOverageUsd: 0,
+    rateLimit: { limit: 1, remaining: 1, resetAt: 'c' },
+    daily: [],
+    recent: [],
+  };
 
   it('fetches usage with the token, retrying a 401 with a fresh one', async () => {
     const seen: string[] = [];
     const fetch = (async (url: string, init: RequestInit) => {
       const auth = (init.headers as Record<string, string>).Authorization!;
       seen.push(`${url} ${auth}`);
-      return auth === 'Bearer fresh' ? Response.json(usage) : Response.json({ error: { code: 'unauthenticated', message: 'expired' } }, { status: 401 });
+      return auth === 'Bearer fresh'
+        ? Response.json(usage)
+        : Response.json({ error: { code: 'unauthenticated', message: 'expired' } }, { status: 401 });
     }) as typeof globalThis.fetch;
-    const r = await fetchUsage({ fetch, apiUrl: async () => 'http://api.test', getToken: async (fresh) => (fresh ? 'fresh' : 'stale') }, () => new Date('2026-11-25T00:00:00Z'));
+    const r = await fetchUsage(
+      { fetch, apiUrl: async () => 'http://api.test', getToken: async (fresh) => (fresh ? 'fresh' : 'stale') },
+      () => new Date('2026-11-25T00:00:00Z'),
+    );
     expect(r).toEqual({ ok: true, usage, fetchedAt: '2026-11-25T00:00:00.000Z' });
     expect(seen).toEqual(['http://api.test/v1/usage Bearer stale', 'http://api.test/v1/usage Bearer fresh']);
   });
 
   it('reports signed out, API errors and odd shapes', async () => {
-    const deps = (res: () => Response, token: string | null = 't') => ({ fetch: (async () => res()) as typeof fetch, apiUrl: async () => 'http://api.test', getToken: async () => token });
-    expect(await fetchUsage(deps(() => Response.json(usage), null))).toMatchObject({ ok: false, status: 401, code: 'unauthenticated' });
-    expect(await fetchUsage(deps(() => Response.json({ error: { code: 'metering_unavailable', message: 'down' } }, { status: 503 })))).toEqual({ ok: false, status: 503, code: 'metering_unavailable', message: 'down' });
-    expect(await fetchUsage(deps(() => Response.json({ hello: 1 })))).toMatchObject({ ok: false, code: 'bad_response' });
+    const deps = (res: () => Response, token: string | null = 't') => ({
+      fetch: (async () => res()) as typeof fetch,
+      apiUrl: async () => 'http://api.test',
+      getToken: async () => token,
+    });
+    expect(await fetchUsage(deps(() => Response.json(usage), null))).toMatchObject({
+      ok: false,
+      status: 401,
+      code: 'unauthenticated',
+    });
+    expect(
+      await fetchUsage(
+        deps(() => Response.json({ error: { code: 'metering_unavailable', message: 'down' } }, { status: 503 })),
+      ),
+    ).toEqual({ ok: false, status: 503, code: 'metering_unavailable', message: 'down' });
+    expect(await fetchUsage(deps(() => Response.json({ hello: 1 })))).toMatchObject({
+      ok: false,
+      code: 'bad_response',
+    });
   });
 
   it('billing: POSTs to the endpoint and only ever opens an https URL', async () => {
     const calls: string[] = [];
-    const deps = (body: unknown) => ({ fetch: (async (url: string, init: RequestInit) => (calls.push(`${init.method} ${url}`), Response.json(body))) as typeof fetch, apiUrl: async () => 'http://api.test', getToken: async () => 't' });
-    expect(await billingUrl(deps({ url: 'https://checkout.stripe.com/c/pay/cs_test' }), 'checkout')).toEqual({ ok: true, url: 'https://checkout.stripe.com/c/pay/cs_test' });
+    const deps = (body: unknown) => ({
+      fetch: (async (url: string, init: RequestInit) => (
+        calls.push(`${init.method} ${url}`), Response.json(body)
+      )) as typeof fetch,
+      apiUrl: async () => 'http://api.test',
+      getToken: async () => 't',
+    });
+    expect(await billingUrl(deps({ url: 'https://checkout.stripe.com/c/pay/cs_test' }), 'checkout')).toEqual({
+      ok: true,
+      url: 'https://checkout.stripe.com/c/pay/cs_test',
+    });
     expect(calls).toEqual([`POST http://api.test${BILLING_ENDPOINTS.checkout}`]);
     expect(await billingUrl(deps({ url: 'javascript:alert(1)' }), 'portal')).toMatchObject({ ok: false });
   });
 
   it('billing: opens the local Stripe stand-in (http on this machine) only when the API is on this machine too', async () => {
-    const deps = (apiUrl: string, url: string) => ({ fetch: (async () => Response.json({ url })) as typeof fetch, apiUrl: async () => apiUrl, getToken: async () => 't' });
+    const deps = (apiUrl: string, url: string) => ({
+      fetch: (async () => Response.json({ url })) as typeof fetch,
+      apiUrl: async () => apiUrl,
+      getToken: async () => 't',
+    });
     const standIn = 'http://127.0.0.1:43121/checkout/cs_test_1';
     expect(await billingUrl(deps('http://127.0.0.1:8787', standIn), 'checkout')).toEqual({ ok: true, url: standIn });
-    expect(await billingUrl(deps('https://api.redraft.app', standIn), 'checkout')).toEqual({ ok: false, message: 'The API returned a billing page that is not https (http://127.0.0.1:43121); it was not opened.' });
-    expect(await billingUrl(deps('http://localhost:8787', 'http://example.com/portal/bps_1'), 'portal')).toMatchObject({ ok: false });
-    expect(await billingUrl(deps('http://localhost:8787', ''), 'portal')).toEqual({ ok: false, message: 'The API did not return a billing page address.' });
+    expect(await billingUrl(deps('https://api.redraft.app', standIn), 'checkout')).toEqual({
+      ok: false,
+      message: 'The API returned a billing page that is not https (http://127.0.0.1:43121); it was not opened.',
+    });
+    expect(await billingUrl(deps('http://localhost:8787', 'http://example.com/portal/bps_1'), 'portal')).toMatchObject({
+      ok: false,
+    });
+    expect(await billingUrl(deps('http://localhost:8787', ''), 'portal')).toEqual({
+      ok: false,
+      message: 'The API did not return a billing page address.',
+    });
   });
 
   it('billing URL rule: https anywhere; http only for localhost, 127.0.0.1 and [::1] with a local API; nothing else', () => {
@@ -183,7 +311,11 @@ describe('background API client', () => {
     expect(isOpenableBillingUrl('https://billing.stripe.com/p/session/bps_1', local)).toBe(true);
     // http on a loopback host, with a loopback API (dev/test stand-in).
     for (const api of [local, 'http://localhost:8787', 'http://[::1]:8787']) {
-      for (const url of ['http://127.0.0.1:4242/checkout/cs_1', 'http://localhost:4242/portal/bps_1', 'http://[::1]:4242/checkout/cs_1']) {
+      for (const url of [
+        'http://127.0.0.1:4242/checkout/cs_1',
+        'http://localhost:4242/portal/bps_1',
+        'http://[::1]:4242/checkout/cs_1',
+      ]) {
         expect(isOpenableBillingUrl(url, api), `${url} via ${api}`).toBe(true);
       }
     }
@@ -219,9 +351,28 @@ describe('usage alert line', () => {
     expect(alertLine([], 'free')).toBeNull();
     expect(alertLine(undefined, 'free')).toBeNull();
     expect(alertLine([{ threshold: 50, at }], 'free')).toBe("You've used 50% of your included tokens this period.");
-    expect(alertLine([{ threshold: 50, at }, { threshold: 80, at }], 'pro')).toBe("You've used 80% of your included tokens this period.");
-    expect(alertLine([{ threshold: 50, at }, { threshold: 80, at }, { threshold: 100, at }], 'free')).toBe("You've used all your included tokens this period.");
-    expect(alertLine([{ threshold: 100, at }], 'pro')).toBe("You've used all your included tokens this period; more is billed as overage.");
+    expect(
+      alertLine(
+        [
+          { threshold: 50, at },
+          { threshold: 80, at },
+        ],
+        'pro',
+      ),
+    ).toBe("You've used 80% of your included tokens this period.");
+    expect(
+      alertLine(
+        [
+          { threshold: 50, at },
+          { threshold: 80, at },
+          { threshold: 100, at },
+        ],
+        'free',
+      ),
+    ).toBe("You've used all your included tokens this period.");
+    expect(alertLine([{ threshold: 100, at }], 'pro')).toBe(
+      "You've used all your included tokens this period; more is billed as overage.",
+    );
   });
 });
 
@@ -230,11 +381,23 @@ describe('spending cap client (GET/PUT /v1/settings)', () => {
   const server = (answer: (c: Call) => Response) => {
     const calls: Call[] = [];
     const fetch = (async (url: string, init: RequestInit = {}) => {
-      const c: Call = { method: init.method ?? 'GET', url, auth: (init.headers as Record<string, string>).Authorization!, ...(init.body ? { body: JSON.parse(init.body as string) } : {}) };
+      const c: Call = {
+        method: init.method ?? 'GET',
+        url,
+        auth: (init.headers as Record<string, string>).Authorization!,
+        ...(init.body ? { body: JSON.parse(init.body as string) } : {}),
+      };
       calls.push(c);
       return answer(c);
     }) as typeof globalThis.fetch;
-    return { calls, deps: { fetch, apiUrl: async () => 'http://api.test', getToken: async (fresh?: boolean) => (fresh ? 'fresh' : 't') } };
+    return {
+      calls,
+      deps: {
+        fetch,
+        apiUrl: async () => 'http://api.test',
+        getToken: async (fresh?: boolean) => (fresh ? 'fresh' : 't'),
+      },
+    };
   };
 
   it('reads the cap and the plan maximum', async () => {
@@ -244,9 +407,21 @@ describe('spending cap client (GET/PUT /v1/settings)', () => {
   });
 
   it('PUTs { overageCapUsd } (a number, or null for the plan maximum) and returns the new settings', async () => {
-    const s = server((c) => Response.json({ plan: 'pro', overageCapUsd: (c.body as { overageCapUsd: number | null }).overageCapUsd, maxOverageCapUsd: 50 }));
-    expect(await saveOverageCap(s.deps, 12.5)).toEqual({ ok: true, settings: { overageCapUsd: 12.5, maxOverageCapUsd: 50 } });
-    expect(await saveOverageCap(s.deps, null)).toEqual({ ok: true, settings: { overageCapUsd: null, maxOverageCapUsd: 50 } });
+    const s = server((c) =>
+      Response.json({
+        plan: 'pro',
+        overageCapUsd: (c.body as { overageCapUsd: number | null }).overageCapUsd,
+        maxOverageCapUsd: 50,
+      }),
+    );
+    expect(await saveOverageCap(s.deps, 12.5)).toEqual({
+      ok: true,
+      settings: { overageCapUsd: 12.5, maxOverageCapUsd: 50 },
+    });
+    expect(await saveOverageCap(s.deps, null)).toEqual({
+      ok: true,
+      settings: { overageCapUsd: null, maxOverageCapUsd: 50 },
+    });
     expect(s.calls.map((c) => [c.method, c.url, c.body])).toEqual([
       ['PUT', 'http://api.test/v1/settings', { overageCapUsd: 12.5 }],
       ['PUT', 'http://api.test/v1/settings', { overageCapUsd: null }],
@@ -254,24 +429,69 @@ describe('spending cap client (GET/PUT /v1/settings)', () => {
   });
 
   it('an API without the endpoint (404) is "unsupported": the popup hides the control', async () => {
-    const s = server(() => Response.json({ error: { code: 'not_found', message: 'No route for GET /v1/settings.' } }, { status: 404 }));
+    const s = server(() =>
+      Response.json({ error: { code: 'not_found', message: 'No route for GET /v1/settings.' } }, { status: 404 }),
+    );
     expect(await fetchSettings(s.deps)).toMatchObject({ ok: false, status: 404, unsupported: true });
     expect(await saveOverageCap(s.deps, 5)).toMatchObject({ ok: false, status: 404, unsupported: true });
   });
 
   it('API refusals keep their sentence; a 401 is retried with a fresh token; odd shapes and network errors are reported', async () => {
-    const refused = server(() => Response.json({ error: { code: 'invalid_request', message: 'overageCapUsd must be at most 50' } }, { status: 400 }));
-    expect(await saveOverageCap(refused.deps, 60)).toEqual({ ok: false, status: 400, code: 'invalid_request', message: 'overageCapUsd must be at most 50', unsupported: false });
-    const free = server(() => Response.json({ error: { code: 'overage_not_available', message: 'The free plan has no overage.' } }, { status: 403 }));
-    expect(await saveOverageCap(free.deps, 5)).toMatchObject({ ok: false, status: 403, code: 'overage_not_available', unsupported: false });
-    const expired = server((c) => (c.auth === 'Bearer fresh' ? Response.json({ overageCapUsd: 7, maxOverageCapUsd: 50 }) : Response.json({ error: { code: 'unauthenticated', message: 'expired' } }, { status: 401 })));
-    expect(await fetchSettings(expired.deps)).toEqual({ ok: true, settings: { overageCapUsd: 7, maxOverageCapUsd: 50 } });
+    const refused = server(() =>
+      Response.json(
+        { error: { code: 'invalid_request', message: 'overageCapUsd must be at most 50' } },
+        { status: 400 },
+      ),
+    );
+    expect(await saveOverageCap(refused.deps, 60)).toEqual({
+      ok: false,
+      status: 400,
+      code: 'invalid_request',
+      message: 'overageCapUsd must be at most 50',
+      unsupported: false,
+    });
+    const free = server(() =>
+      Response.json(
+        { error: { code: 'overage_not_available', message: 'The free plan has no overage.' } },
+        { status: 403 },
+      ),
+    );
+    expect(await saveOverageCap(free.deps, 5)).toMatchObject({
+      ok: false,
+      status: 403,
+      code: 'overage_not_available',
+      unsupported: false,
+    });
+    const expired = server((c) =>
+      c.auth === 'Bearer fresh'
+        ? Response.json({ overageCapUsd: 7, maxOverageCapUsd: 50 })
+        : Response.json({ error: { code: 'unauthenticated', message: 'expired' } }, { status: 401 }),
+    );
+    expect(await fetchSettings(expired.deps)).toEqual({
+      ok: true,
+      settings: { overageCapUsd: 7, maxOverageCapUsd: 50 },
+    });
     expect(expired.calls.map((c) => c.auth)).toEqual(['Bearer t', 'Bearer fresh']);
-    expect(await fetchSettings(server(() => Response.json({ overageCapUsd: '7' })).deps)).toMatchObject({ ok: false, code: 'bad_response' });
-    expect(await fetchSettings(server(() => Response.json({ overageCapUsd: -1, maxOverageCapUsd: 50 })).deps)).toMatchObject({ ok: false, code: 'bad_response' });
-    const down = { fetch: (async () => { throw new TypeError('Failed to fetch'); }) as typeof fetch, apiUrl: async () => 'http://api.test', getToken: async () => 't' };
+    expect(await fetchSettings(server(() => Response.json({ overageCapUsd: '7' })).deps)).toMatchObject({
+      ok: false,
+      code: 'bad_response',
+    });
+    expect(
+      await fetchSettings(server(() => Response.json({ overageCapUsd: -1, maxOverageCapUsd: 50 })).deps),
+    ).toMatchObject({ ok: false, code: 'bad_response' });
+    const down = {
+      fetch: (async () => {
+        throw new TypeError('Failed to fetch');
+      }) as typeof fetch,
+      apiUrl: async () => 'http://api.test',
+      getToken: async () => 't',
+    };
     expect(await fetchSettings(down)).toMatchObject({ ok: false, status: 0, code: 'network', unsupported: false });
-    expect(await fetchSettings({ ...down, getToken: async () => null })).toMatchObject({ ok: false, status: 401, unsupported: false });
+    expect(await fetchSettings({ ...down, getToken: async () => null })).toMatchObject({
+      ok: false,
+      status: 401,
+      unsupported: false,
+    });
   });
 
   it('parses what the user types: empty = the plan maximum, dollars with at most 2 decimals, within the maximum', () => {

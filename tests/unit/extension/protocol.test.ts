@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { isOpenToolbarMessage, MAX_MESSAGE_TEXT, newRequestId, openToolbarRoute, parseClientMessage, PROTOCOL_VERSION, REWRITE_PORT } from '../../../extension/lib/protocol';
+import {
+  isOpenToolbarMessage,
+  MAX_MESSAGE_TEXT,
+  newRequestId,
+  openToolbarRoute,
+  parseClientMessage,
+  PROTOCOL_VERSION,
+  REWRITE_PORT,
+} from '../../../extension/lib/protocol';
 import { REQUEST_ID_PATTERN, RewriteRequestSchema } from '../../../shared/contract';
 
 const start = { type: 'start', requestId: 'rd_abcdef123456', text: 'Our shoes are good.', action: 'rewrite' };
@@ -13,12 +21,24 @@ describe('port protocol', () => {
     expect(parseClientMessage(start)).toEqual(start);
     expect(parseClientMessage({ ...start, extra: 'ignored' })).toEqual(start);
     expect(parseClientMessage({ type: 'stop' })).toEqual({ type: 'stop' });
-    expect(parseClientMessage({ ...start, action: 'tone', tone: 'friendly' })).toEqual({ ...start, action: 'tone', tone: 'friendly' });
-    expect(parseClientMessage({ ...start, action: 'social_post', platform: 'x' })).toEqual({ ...start, action: 'social_post', platform: 'x' });
+    expect(parseClientMessage({ ...start, action: 'tone', tone: 'friendly' })).toEqual({
+      ...start,
+      action: 'tone',
+      tone: 'friendly',
+    });
+    expect(parseClientMessage({ ...start, action: 'social_post', platform: 'x' })).toEqual({
+      ...start,
+      action: 'social_post',
+      platform: 'x',
+    });
   });
 
   it('what it accepts, the API schema accepts too', () => {
-    for (const m of [start, { ...start, action: 'tone', tone: 'casual' }, { ...start, action: 'social_post', platform: 'linkedin' }]) {
+    for (const m of [
+      start,
+      { ...start, action: 'tone', tone: 'casual' },
+      { ...start, action: 'social_post', platform: 'linkedin' },
+    ]) {
       const parsed = parseClientMessage(m);
       expect(parsed?.type).toBe('start');
       if (parsed?.type !== 'start') continue;
@@ -58,8 +78,14 @@ describe('port protocol', () => {
 
 describe('open-toolbar routing', () => {
   it('the shortcut goes to every frame (only the focused one answers); the context menu to the frame it was opened in', () => {
-    expect(openToolbarRoute({ kind: 'command' })).toEqual({ message: { type: 'redraft/open-toolbar', scope: 'focused' }, frameId: null });
-    expect(openToolbarRoute({ kind: 'menu', frameId: 7 })).toEqual({ message: { type: 'redraft/open-toolbar', scope: 'frame' }, frameId: 7 });
+    expect(openToolbarRoute({ kind: 'command' })).toEqual({
+      message: { type: 'redraft/open-toolbar', scope: 'focused' },
+      frameId: null,
+    });
+    expect(openToolbarRoute({ kind: 'menu', frameId: 7 })).toEqual({
+      message: { type: 'redraft/open-toolbar', scope: 'frame' },
+      frameId: 7,
+    });
     expect(openToolbarRoute({ kind: 'menu' }).frameId).toBe(0);
     expect(isOpenToolbarMessage(openToolbarRoute({ kind: 'command' }).message)).toBe(true);
   });

@@ -11,7 +11,13 @@ const usage = (over: Record<string, unknown> = {}): UsageResult =>
       period: { start: '2026-12-01T00:00:00Z', end: '2026-12-31T00:00:00Z' },
       remainingTokens: 5000,
       billing: { enabled: true, canUpgrade: true, canManage: false, endsAtPeriodEnd: false, pastDue: false },
-      proPlan: { id: 'pro', monthlyPriceUsd: 20, includedTokens: 500_000, overageUsdPer1kTokens: 0.002, maxOverageCapUsd: 50 },
+      proPlan: {
+        id: 'pro',
+        monthlyPriceUsd: 20,
+        includedTokens: 500_000,
+        overageUsdPer1kTokens: 0.002,
+        maxOverageCapUsd: 50,
+      },
       limits: { maxTextChars: 20_000 },
       ...over,
     },
@@ -25,7 +31,10 @@ describe('blocked before the click', () => {
   });
 
   it('signed out', () => {
-    expect(blockFor({ ok: false, status: 401, code: 'unauthenticated', message: '' }, 10)).toMatchObject({ kind: 'signed_out', next: 'sign_in' });
+    expect(blockFor({ ok: false, status: 401, code: 'unauthenticated', message: '' }, 10)).toMatchObject({
+      kind: 'signed_out',
+      next: 'sign_in',
+    });
   });
 
   it('no tokens left: when they come back, and Upgrade with its price when billing offers it', () => {
@@ -35,10 +44,17 @@ describe('blocked before the click', () => {
       next: 'upgrade',
       upgradeLabel: 'Upgrade · $20/month for 500,000 tokens',
     });
-    expect(blockFor(usage({ remainingTokens: 0, billing: { enabled: false, canUpgrade: false } }), 10)).toMatchObject({ next: 'popup', upgradeLabel: null });
+    expect(blockFor(usage({ remainingTokens: 0, billing: { enabled: false, canUpgrade: false } }), 10)).toMatchObject({
+      next: 'popup',
+      upgradeLabel: null,
+    });
   });
 
   it('a selection over the limit says the limit', () => {
-    expect(blockFor(usage(), 23_456)).toEqual({ kind: 'too_long', sentence: 'This selection is 23,456 characters; Redraft takes up to 20,000. Select a shorter passage.', next: null });
+    expect(blockFor(usage(), 23_456)).toEqual({
+      kind: 'too_long',
+      sentence: 'This selection is 23,456 characters; Redraft takes up to 20,000. Select a shorter passage.',
+      next: null,
+    });
   });
 });

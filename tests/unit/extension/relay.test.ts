@@ -27,7 +27,10 @@ class FakePort {
     for (const fn of this.onDisc) fn();
   }
   text() {
-    return this.sent.filter((m) => m.type === 'chunk').map((m) => (m as { text: string }).text).join('');
+    return this.sent
+      .filter((m) => m.type === 'chunk')
+      .map((m) => (m as { text: string }).text)
+      .join('');
   }
   last() {
     return this.sent.at(-1);
@@ -60,7 +63,13 @@ const until = async (cond: () => boolean, ms = 2000) => {
   }
 };
 
-const START = { type: 'start', requestId: 'rd_0123456789ab', text: 'Our shoes are good.', action: 'tone', tone: 'friendly' };
+const START = {
+  type: 'start',
+  requestId: 'rd_0123456789ab',
+  text: 'Our shoes are good.',
+  action: 'tone',
+  tone: 'friendly',
+};
 
 function setup(fetchImpl: (url: string, init: RequestInit) => Promise<Response>, opts: Partial<RelayDeps> = {}) {
   const port = new FakePort();
@@ -129,12 +138,19 @@ describe('background relay with Server-Sent Events', () => {
 describe('background relay', () => {
   it('sends the request with the token and forwards each chunk as it arrives, then done', async () => {
     const s = controlledStream();
-    const { port, calls, afterRequest } = setup(async () => new Response(s.stream, { status: 200, headers: { 'X-Tokens-Remaining': '18766' } }));
+    const { port, calls, afterRequest } = setup(
+      async () => new Response(s.stream, { status: 200, headers: { 'X-Tokens-Remaining': '18766' } }),
+    );
     port.send(START);
     await until(() => calls.length === 1);
     expect(calls[0]!.url).toBe('http://api.test/v1/rewrite');
     expect((calls[0]!.init.headers as Record<string, string>).Authorization).toBe('Bearer tok-1');
-    expect(JSON.parse(calls[0]!.init.body as string)).toEqual({ text: 'Our shoes are good.', action: 'tone', tone: 'friendly', requestId: 'rd_0123456789ab' });
+    expect(JSON.parse(calls[0]!.init.body as string)).toEqual({
+      text: 'Our shoes are good.',
+      action: 'tone',
+      tone: 'friendly',
+      requestId: 'rd_0123456789ab',
+    });
 
     s.push('Our ');
     await until(() => port.sent.length === 1);
@@ -164,13 +180,18 @@ describe('background relay', () => {
   it('retries a 401 once with a freshly minted token (same requestId)', async () => {
     const tokens = ['old', 'new'];
     const { port, calls } = setup(
-      async (_url, init) => ((init.headers as Record<string, string>).Authorization === 'Bearer new' ? new Response('ok') : jsonError(401, { code: 'unauthenticated', message: 'expired' })),
+      async (_url, init) =>
+        (init.headers as Record<string, string>).Authorization === 'Bearer new'
+          ? new Response('ok')
+          : jsonError(401, { code: 'unauthenticated', message: 'expired' }),
       { getToken: async (fresh) => (fresh ? tokens[1]! : tokens[0]!) },
     );
     port.send(START);
     await until(() => port.last()?.type === 'done');
     expect(calls).toHaveLength(2);
-    expect(JSON.parse(calls[0]!.init.body as string).requestId).toBe(JSON.parse(calls[1]!.init.body as string).requestId);
+    expect(JSON.parse(calls[0]!.init.body as string).requestId).toBe(
+      JSON.parse(calls[1]!.init.body as string).requestId,
+    );
     expect(port.text()).toBe('ok');
   });
 
@@ -240,7 +261,7 @@ describe('background relay', () => {
     ]);
   });
 
-  it('a completed stream hands its input and whole result to onComplete (the popup\'s recent list); stopped, failed and superseded ones do not', async () => {
+  it("a completed stream hands its input and whole result to onComplete (the popup's recent list); stopped, failed and superseded ones do not", async () => {
     const done: unknown[] = [];
     const onComplete = (r: unknown) => void done.push(r);
     // Completed: recorded once, after `done`.
@@ -253,7 +274,15 @@ describe('background relay', () => {
     expect(done).toEqual([]);
     ok.close();
     await until(() => a.port.last()?.type === 'done');
-    expect(done).toEqual([{ requestId: 'rd_0123456789ab', action: 'tone', tone: 'friendly', text: 'Our shoes are good.', result: 'Our shoes are great!' }]);
+    expect(done).toEqual([
+      {
+        requestId: 'rd_0123456789ab',
+        action: 'tone',
+        tone: 'friendly',
+        text: 'Our shoes are good.',
+        result: 'Our shoes are great!',
+      },
+    ]);
 
     // Stopped, broken, refused: nothing.
     const stopped = controlledStream();
@@ -318,9 +347,24 @@ describe('background relay', () => {
   });
 
   it.each([
-    [402, { code: 'quota_exhausted', message: 'used', periodEnd: '2026-12-24T00:00:00.000Z' }, {}, { status: 402, code: 'quota_exhausted', periodEnd: '2026-12-24T00:00:00.000Z' }],
-    [429, { code: 'rate_limited', message: 'slow down', retryAfterSeconds: 17 }, { 'Retry-After': '17' }, { status: 429, code: 'rate_limited', retryAfterSeconds: 17 }],
-    [429, { code: 'rate_limited', message: 'slow down' }, { 'Retry-After': '9' }, { status: 429, code: 'rate_limited', retryAfterSeconds: 9 }],
+    [
+      402,
+      { code: 'quota_exhausted', message: 'used', periodEnd: '2026-12-24T00:00:00.000Z' },
+      {},
+      { status: 402, code: 'quota_exhausted', periodEnd: '2026-12-24T00:00:00.000Z' },
+    ],
+    [
+      429,
+      { code: 'rate_limited', message: 'slow down', retryAfterSeconds: 17 },
+      { 'Retry-After': '17' },
+      { status: 429, code: 'rate_limited', retryAfterSeconds: 17 },
+    ],
+    [
+      429,
+      { code: 'rate_limited', message: 'slow down' },
+      { 'Retry-After': '9' },
+      { status: 429, code: 'rate_limited', retryAfterSeconds: 9 },
+    ],
     [413, { code: 'text_too_long', message: 'too long' }, {}, { status: 413, code: 'text_too_long' }],
     [503, { code: 'metering_unavailable', message: 'redis' }, {}, { status: 503, code: 'metering_unavailable' }],
     [503, { code: 'model_unavailable', message: 'model' }, {}, { status: 503, code: 'model_unavailable' }],
@@ -333,7 +377,14 @@ describe('background relay', () => {
   });
 
   it('a non-JSON error (a proxy page) becomes bad_response with the status', async () => {
-    const e = await errorFromResponse(new Response('<html>Bad gateway</html>', { status: 502, statusText: 'Bad Gateway' }));
-    expect(e).toEqual({ type: 'error', status: 502, code: 'bad_response', message: 'The API answered 502 Bad Gateway' });
+    const e = await errorFromResponse(
+      new Response('<html>Bad gateway</html>', { status: 502, statusText: 'Bad Gateway' }),
+    );
+    expect(e).toEqual({
+      type: 'error',
+      status: 502,
+      code: 'bad_response',
+      message: 'The API answered 502 Bad Gateway',
+    });
   });
 });

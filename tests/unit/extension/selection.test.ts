@@ -15,9 +15,11 @@ import {
 } from '../../../extension/lib/selection';
 
 /** Records input events the way a React/Draft-style editor would listen to them. */
-function inputLog(el: Element) {
+function _inputLog(el: Element) {
   const events: { inputType: string | undefined; data: string | null | undefined }[] = [];
-  el.addEventListener('input', (e) => events.push({ inputType: (e as InputEvent).inputType, data: (e as InputEvent).data }));
+  el.addEventListener('input', (e) =>
+    events.push({ inputType: (e as InputEvent).inputType, data: (e as InputEvent).data }),
+  );
   return events;
 }
 
@@ -51,7 +53,14 @@ describe('capture', () => {
   it('a textarea selection: the element, offsets and selected text', () => {
     const el = textarea('Our shoes are good. Buy them.');
     selectIn(el, 4, 18);
-    expect(captureSelection(document)).toMatchObject({ kind: 'field', el, start: 4, end: 18, text: 'shoes are good', editable: true });
+    expect(captureSelection(document)).toMatchObject({
+      kind: 'field',
+      el,
+      start: 4,
+      end: 18,
+      text: 'shoes are good',
+      editable: true,
+    });
   });
 
   it('a text input selection; read-only fields are not editable (copy only)', () => {
@@ -79,7 +88,13 @@ describe('capture', () => {
     const p2 = document.querySelectorAll('#ce p')[1]!;
     selectText(p2.firstChild!, 0, 5); // "This "
     const t = captureSelection(document);
-    expect(t).toMatchObject({ kind: 'editable', text: 'This ', raw: 'This ', start: 'First line.'.length, editable: true });
+    expect(t).toMatchObject({
+      kind: 'editable',
+      text: 'This ',
+      raw: 'This ',
+      start: 'First line.'.length,
+      editable: true,
+    });
     expect((t as Extract<Target, { kind: 'editable' }>).root.id).toBe('ce');
     expect(editableRoot(p2.querySelector('b')!.firstChild)).toBe(document.getElementById('ce'));
   });

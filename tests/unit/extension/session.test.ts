@@ -3,7 +3,12 @@ import { createSessions, type ClerkSession, type KeyValueArea } from '../../../e
 
 function memory(): KeyValueArea & { data: Map<string, unknown> } {
   const data = new Map<string, unknown>();
-  return { data, get: async (k) => data.get(k), set: async (k, v) => void data.set(k, v), remove: async (k) => void data.delete(k) };
+  return {
+    data,
+    get: async (k) => data.get(k),
+    set: async (k, v) => void data.set(k, v),
+    remove: async (k) => void data.delete(k),
+  };
 }
 
 function devApi() {
@@ -12,7 +17,10 @@ function devApi() {
   const fetch = (async (url: string, init: RequestInit) => {
     calls.push({ url, body: JSON.parse(init.body as string) });
     n += 1;
-    return new Response(JSON.stringify({ token: `dev-token-${n}`, userId: 'u', expiresAt: new Date(now + 3_600_000).toISOString() }), { status: 200 });
+    return new Response(
+      JSON.stringify({ token: `dev-token-${n}`, userId: 'u', expiresAt: new Date(now + 3_600_000).toISOString() }),
+      { status: 200 },
+    );
   }) as typeof globalThis.fetch;
   let now = Date.parse('2026-11-25T12:00:00Z');
   return { fetch, calls, clock: { now: () => now, advance: (ms: number) => void (now += ms) } };
@@ -23,7 +31,15 @@ describe('background sessions', () => {
     const api = devApi();
     const local = memory();
     const session = memory();
-    const s = createSessions({ fetch: api.fetch, apiUrl: async () => 'http://127.0.0.1:8787', devAuth: true, local, session, clerk: null, now: api.clock.now });
+    const s = createSessions({
+      fetch: api.fetch,
+      apiUrl: async () => 'http://127.0.0.1:8787',
+      devAuth: true,
+      local,
+      session,
+      clerk: null,
+      now: api.clock.now,
+    });
     expect(await s.getToken()).toBeNull();
     expect(await s.state()).toMatchObject({ signedIn: false, devAuthAvailable: true, clerkEnabled: false });
 
@@ -40,7 +56,15 @@ describe('background sessions', () => {
     const api = devApi();
     const local = memory();
     const session = memory();
-    const s = createSessions({ fetch: api.fetch, apiUrl: async () => 'http://localhost:8787', devAuth: true, local, session, clerk: null, now: api.clock.now });
+    const s = createSessions({
+      fetch: api.fetch,
+      apiUrl: async () => 'http://localhost:8787',
+      devAuth: true,
+      local,
+      session,
+      clerk: null,
+      now: api.clock.now,
+    });
     await s.devSignIn('user_dev');
     api.clock.advance(3_600_000 - 30_000);
     expect(await s.getToken()).toBe('dev-token-2');
@@ -53,17 +77,38 @@ describe('background sessions', () => {
     const api = devApi();
     const local = memory();
     local.data.set('devUserId', 'user_dev');
-    const remote = createSessions({ fetch: api.fetch, apiUrl: async () => 'https://api.redraft.example', devAuth: true, local, session: memory(), clerk: null });
+    const remote = createSessions({
+      fetch: api.fetch,
+      apiUrl: async () => 'https://api.redraft.example',
+      devAuth: true,
+      local,
+      session: memory(),
+      clerk: null,
+    });
     expect(await remote.getToken()).toBeNull();
     expect((await remote.state()).devAuthAvailable).toBe(false);
     await expect(remote.devSignIn('user_dev')).rejects.toThrow(/only available with a local API/);
-    const prodBuild = createSessions({ fetch: api.fetch, apiUrl: async () => 'http://127.0.0.1:8787', devAuth: false, local, session: memory(), clerk: null });
+    const prodBuild = createSessions({
+      fetch: api.fetch,
+      apiUrl: async () => 'http://127.0.0.1:8787',
+      devAuth: false,
+      local,
+      session: memory(),
+      clerk: null,
+    });
     expect(await prodBuild.getToken()).toBeNull();
     expect(api.calls).toHaveLength(0);
   });
 
   it('explains a local API without DEV_AUTH, and refuses odd user ids', async () => {
-    const s = createSessions({ fetch: (async () => new Response('{"error":{"code":"not_found"}}', { status: 404 })) as typeof fetch, apiUrl: async () => 'http://127.0.0.1:8787', devAuth: true, local: memory(), session: memory(), clerk: null });
+    const s = createSessions({
+      fetch: (async () => new Response('{"error":{"code":"not_found"}}', { status: 404 })) as typeof fetch,
+      apiUrl: async () => 'http://127.0.0.1:8787',
+      devAuth: true,
+      local: memory(),
+      session: memory(),
+      clerk: null,
+    });
     await expect(s.devSignIn('user_dev')).rejects.toThrow(/DEV_AUTH=1/);
     await expect(s.devSignIn('has spaces')).rejects.toThrow(/letters, digits/);
   });
@@ -77,11 +122,23 @@ describe('background sessions', () => {
       signOut: async () => void (signedIn = false),
     };
     const local = memory();
-    const s = createSessions({ fetch: devApi().fetch, apiUrl: async () => 'https://api.redraft.example', devAuth: false, local, session: memory(), clerk });
+    const s = createSessions({
+      fetch: devApi().fetch,
+      apiUrl: async () => 'https://api.redraft.example',
+      devAuth: false,
+      local,
+      session: memory(),
+      clerk,
+    });
     expect(await s.getToken()).toBe('clerk-jwt');
     expect(await s.getToken(true)).toBe('clerk-jwt');
     expect(asked).toEqual([false, true]);
-    expect(await s.state()).toMatchObject({ signedIn: true, mode: 'clerk', userId: 'ada@example.com', clerkEnabled: true });
+    expect(await s.state()).toMatchObject({
+      signedIn: true,
+      mode: 'clerk',
+      userId: 'ada@example.com',
+      clerkEnabled: true,
+    });
     await s.signOut();
     expect(await s.getToken()).toBeNull();
     expect(await s.state()).toMatchObject({ signedIn: false });

@@ -1,10 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, offersOnSelection, parseSettings, siteName, updateSettings, withSite, type InPageSettings } from '../../../extension/lib/settings';
+import {
+  DEFAULT_SETTINGS,
+  offersOnSelection,
+  parseSettings,
+  siteName,
+  updateSettings,
+  withSite,
+  type InPageSettings,
+} from '../../../extension/lib/settings';
 
 describe('in-page settings', () => {
   it('parses what storage holds, dropping junk', () => {
     expect(parseSettings(undefined)).toEqual(DEFAULT_SETTINGS);
-    expect(parseSettings({ pageText: 'yes', disabledSites: ['example.com', 42, 'https://x.com/', 'ok.org', 'example.com'], extra: 1 })).toEqual({ pageText: false, disabledSites: ['example.com', 'ok.org'] });
+    expect(
+      parseSettings({
+        pageText: 'yes',
+        disabledSites: ['example.com', 42, 'https://x.com/', 'ok.org', 'example.com'],
+        extra: 1,
+      }),
+    ).toEqual({ pageText: false, disabledSites: ['example.com', 'ok.org'] });
     expect(parseSettings({ pageText: true, disabledSites: 'a.com' })).toEqual({ pageText: true, disabledSites: [] });
   });
 
@@ -18,7 +32,7 @@ describe('in-page settings', () => {
   });
 
   it('turning a site off and on', async () => {
-    let stored: unknown = undefined;
+    let stored: unknown;
     const area = { get: async () => stored, set: async (v: InPageSettings) => void (stored = v) };
     await updateSettings(area, (s) => withSite(s, 'example.com', true));
     await updateSettings(area, (s) => withSite(s, 'example.com', true));

@@ -16,7 +16,11 @@ describe('generic adapters', () => {
   });
 
   it('every other editable, whatever site it is on, takes the generic path: beforeinput, the command, paste', () => {
-    for (const html of ['<div contenteditable="true"></div>', '<div class="ProseMirror" contenteditable="true"></div>', '<div data-lexical-editor="true" contenteditable="true"></div>']) {
+    for (const html of [
+      '<div contenteditable="true"></div>',
+      '<div class="ProseMirror" contenteditable="true"></div>',
+      '<div data-lexical-editor="true" contenteditable="true"></div>',
+    ]) {
       expect(adapterFor(el(html))).toBe(genericEditable);
     }
     expect(genericEditable.strategies).toEqual(['beforeinput', 'execCommand', 'paste']);

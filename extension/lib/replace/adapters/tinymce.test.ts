@@ -4,7 +4,7 @@ import { adapterFor } from './index';
 import { tinymce } from './tinymce';
 
 describe('TinyMCE adapter', () => {
-  it("is chosen for its iframe body and its inline editable; paste comes first so its undo manager records the change", () => {
+  it('is chosen for its iframe body and its inline editable; paste comes first so its undo manager records the change', () => {
     const doc = document.implementation.createHTMLDocument('tiny');
     doc.body.className = 'mce-content-body';
     doc.body.contentEditable = 'true';

@@ -13,7 +13,12 @@ const editor = createEditor({
     throw error;
   },
 });
-const test = editorTest(() => editor.getEditorState().read(() => $getRoot().getTextContent()).replace(/\n\n/g, '\n'));
+const test = editorTest(() =>
+  editor
+    .getEditorState()
+    .read(() => $getRoot().getTextContent())
+    .replace(/\n\n/g, '\n'),
+);
 
 editor.setRootElement(mount());
 editor.update(
