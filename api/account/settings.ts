@@ -5,22 +5,25 @@
  * plans with overage, so it is kept, unused, across a downgrade.
  */
 import { planOf, type Plan } from '../config/plans';
-import { defineScript, type Redis } from '../store/redis';
+import { defineNamedScript, type Redis } from '../store/redis';
 import { keys } from '../metering/keys';
 import { monthlyPeriodAt } from '../metering/periods';
 
 /**
- * KEYS: quota. ARGV: 1 cents ('' = back to the plan's default), 2 free period start, 3 free period end.
- * A user seen for the first time gets their free period anchored now, as a first reservation would.
+ * `cents` '' = back to the plan's default. A user seen for the first time gets their free period anchored
+ * now, as a first reservation would.
  */
-const SET_CAP_LUA = `
-local q = KEYS[1]
-if redis.call('EXISTS', q) == 0 then
-  redis.call('HSET', q, 'plan', 'free', 'start', ARGV[2], 'end', ARGV[3], 'anchor', ARGV[2], 'used', 0)
+const SET_CAP = {
+  keys: ['quota'],
+  args: ['cents', 'freeStart', 'freeEnd'],
+  body: `
+if redis.call('EXISTS', quota) == 0 then
+  redis.call('HSET', quota, 'plan', 'free', 'start', freeStart, 'end', freeEnd, 'anchor', freeStart, 'used', 0)
 end
-if ARGV[1] == '' then redis.call('HDEL', q, 'overageCapCents') else redis.call('HSET', q, 'overageCapCents', ARGV[1]) end
-return 1
-`;
+if cents == '' then redis.call('HDEL', quota, 'overageCapCents') else redis.call('HSET', quota, 'overageCapCents', cents) end
+return {'result', 'OK'}
+`,
+} as const;
 
 export interface SettingsStore {
   /** Store the user's overage cap in US cents, or null to go back to the plan's default. */
@@ -28,11 +31,14 @@ export interface SettingsStore {
 }
 
 export async function createSettingsStore(redis: Redis): Promise<SettingsStore> {
-  const setCap = await defineScript<number>(redis, SET_CAP_LUA);
+  const setCap = await defineNamedScript(redis, SET_CAP);
   return {
     async setOverageCap(userId, cents, now) {
       const p = monthlyPeriodAt(now, now);
-      await setCap.run([keys.quota(userId)], [cents === null ? '' : Math.round(cents), p.start, p.end]);
+      await setCap.run(
+        { quota: keys.quota(userId) },
+        { cents: cents === null ? '' : Math.round(cents), freeStart: p.start, freeEnd: p.end },
+      );
     },
   };
 }

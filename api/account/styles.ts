@@ -4,21 +4,24 @@
  * so concurrent creates can never exceed it.
  */
 import { STYLES_MAX, type Style } from '../../shared/contract';
-import { defineScript, type Redis } from '../store/redis';
+import { defineNamedScript, type Redis } from '../store/redis';
 import { keys } from '../metering/keys';
 
 /**
  * PUT: create or replace one style, refusing a new id when the user already has `max` styles.
- * KEYS: styles hash. ARGV: 1 id, 2 JSON value, 3 max. Returns {'OK', created (1|0)} | {'FULL', count}.
+ * Replies {result = 'OK', created = 1|0} or {result = 'FULL', count = n}.
  */
-const PUT_LUA = `
-local h = KEYS[1]
-if redis.call('HEXISTS', h, ARGV[1]) == 0 then
-  local n = redis.call('HLEN', h)
-  if n >= tonumber(ARGV[3]) then return {'FULL', n} end
+const PUT = {
+  keys: ['styles'],
+  args: ['id', 'value', 'max'],
+  body: `
+if redis.call('HEXISTS', styles, id) == 0 then
+  local n = redis.call('HLEN', styles)
+  if n >= tonumber(max) then return {'result', 'FULL', 'count', n} end
 end
-return {'OK', redis.call('HSET', h, ARGV[1], ARGV[2])}
-`;
+return {'result', 'OK', 'created', redis.call('HSET', styles, id, value)}
+`,
+} as const;
 
 export type PutResult = { ok: true; style: Style; created: boolean } | { ok: false; reason: 'limit'; count: number };
 
@@ -55,7 +58,7 @@ export const byName = (a: Style, b: Style) =>
 
 export async function createStyleStore(redis: Redis, opts: { max?: number } = {}): Promise<StyleStore> {
   const max = opts.max ?? STYLES_MAX;
-  const putScript = await defineScript<unknown[]>(redis, PUT_LUA);
+  const putScript = await defineNamedScript(redis, PUT);
   return {
     async list(userId) {
       const flat = (await redis.hgetall(keys.styles(userId))) as unknown;
@@ -73,12 +76,12 @@ export async function createStyleStore(redis: Redis, opts: { max?: number } = {}
     },
     async put(userId, id, input, now) {
       const value: Stored = { name: input.name, instructions: input.instructions, updatedAt: now };
-      const [kind, n] = await putScript.run([keys.styles(userId)], [id, JSON.stringify(value), max]);
-      if (kind === 'FULL') return { ok: false, reason: 'limit', count: Number(n) };
-      if (kind !== 'OK') throw new Error(`unexpected style put reply: ${String(kind)}`);
+      const r = await putScript.run({ styles: keys.styles(userId) }, { id, value: JSON.stringify(value), max });
+      if (r.result === 'FULL') return { ok: false, reason: 'limit', count: Number(r.count) };
+      if (r.result !== 'OK') throw new Error(`unexpected style put reply: ${String(r.result)}`);
       return {
         ok: true,
-        created: Number(n) === 1,
+        created: Number(r.created) === 1,
         style: { id, name: value.name, instructions: value.instructions, updatedAt: new Date(now).toISOString() },
       };
     },

@@ -6,6 +6,7 @@
  *
  * Screenshots of the toolbar, the result panel and the popup go to test-results/screenshots/.
  */
+import { keys } from '../../api/metering/keys';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -353,13 +354,13 @@ describe('extension in Chromium', () => {
   });
 
   it('badge: amber percentage from 80% of the included tokens, red "!" at 100%; a rewrite then explains the 402', async () => {
-    await stack.db.hset(`rd:{${USER}}:quota`, 'used', '16400'); // 82% of 20,000
+    await stack.db.hset(keys.quota(USER), 'used', '16400'); // 82% of 20,000
     let popup = await openPopup();
     await popup.getByTestId('remaining').waitFor(WAIT);
     await expect.poll(badgeText, WAIT).toBe('82%');
     await popup.close();
 
-    await stack.db.hset(`rd:{${USER}}:quota`, 'used', '20000');
+    await stack.db.hset(keys.quota(USER), 'used', '20000');
     popup = await openPopup();
     await popup.getByTestId('remaining').waitFor(WAIT);
     expect(await popup.getByTestId('remaining').textContent()).toBe('0');
@@ -484,7 +485,7 @@ describe('choice, styles, keyboard, dark mode', () => {
     )?.content ?? '';
 
   it('versions and instructions: say what you want, Try again adds a version (‹ 2/2 ›), Refine makes a new one from the shown one, Replace uses the shown one', async () => {
-    await stack.db.hset(`rd:{${USER}}:quota`, 'used', '0'); // the badge test used the allowance up
+    await stack.db.hset(keys.quota(USER), 'used', '0'); // the badge test used the allowance up
     await page.bringToFront();
     await page.reload();
     await contentScriptReady(page);
@@ -737,6 +738,7 @@ Keep this second line exactly as it is.</textarea>
     await expect.poll(() => ta.inputValue(), WAIT).toBe(`${line1}\n${text.trim()}\n${line2}`);
     await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Inserted below');
     await p.screenshot({ path: screenshotPath('12-inserted-below-chip') });
+    expect(await axeOnRedraft(p)).toEqual([]); // the chip state too: no serious or critical violations
     await u.chipCmd('undo').click();
     await expect.poll(() => ta.inputValue(), WAIT).toBe(original);
     await expect.poll(() => u.note.textContent(), WAIT).toMatch(/Original restored/);
@@ -754,6 +756,7 @@ Keep this second line exactly as it is.</textarea>
       const cut = await finished(p);
       await expect.poll(() => u.status.textContent(), WAIT).toBe('Cut off at the length limit');
       expect(await u.counter.textContent()).toMatch(/^\d+ \/ 280/);
+      expect(await axeOnRedraft(p)).toEqual([]); // the cut-off state with its counter and Continue
       await u.cmd('continue').click();
       await expect.poll(() => u.status.textContent(), WAIT).toBe('Cut off at the length limit');
       const grown = (await u.result.textContent()) ?? '';

@@ -7,6 +7,7 @@
  *
  * This API has no GET /v1/settings (it is built on another branch): the spending-cap control must stay hidden.
  */
+import { keys } from '../../api/metering/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -371,7 +372,7 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
   });
 
   it('Pro near the spending cap (>= 90% of the hard cap): red bar, a sentence, red badge; reached: "!"', async () => {
-    await b.stack.db.hset(`rd:{${PRO_USER}}:quota`, 'used', String(23_000_000));
+    await b.stack.db.hset(keys.quota(PRO_USER), 'used', String(23_000_000));
     let popup = await openPopup(ext);
     await popup.getByTestId('balance').waitFor(WAIT);
     expect(await popup.getByTestId('bar-label').textContent()).toBe(
@@ -387,7 +388,7 @@ describe('popup and options: clarity, dark mode, accessibility (Chromium, billin
     await bothThemes(popup, 'popup-pro-cap-near');
     await popup.close();
 
-    await b.stack.db.hset(`rd:{${PRO_USER}}:quota`, 'used', String(PRO.hardCapTokens));
+    await b.stack.db.hset(keys.quota(PRO_USER), 'used', String(PRO.hardCapTokens));
     popup = await openPopup(ext);
     await popup.getByTestId('balance').waitFor(WAIT);
     expect(await popup.getByTestId('cap-note').textContent()).toMatch(/^Spending cap reached/);

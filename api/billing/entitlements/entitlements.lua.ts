@@ -112,13 +112,16 @@ return {'result', 'OK', 'plan', qplan, 'start', tostring(qstart), 'end', tostrin
 
 /**
  * LINK: remember a user's Stripe customer on their quota hash (created at first checkout).
- * KEYS: quota. ARGV: 1 customer id, 2 free start, 3 free end. Returns the customer id now stored
- * (an existing one wins, so concurrent checkouts agree).
+ * Replies {customer = the id now stored} (an existing one wins, so concurrent checkouts agree).
  */
-export const LINK_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'plan', 'free', 'start', ARGV[2], 'end', ARGV[3], 'anchor', ARGV[2], 'used', 0)
+export const LINK = {
+  keys: ['quota'],
+  args: ['customer', 'freeStart', 'freeEnd'],
+  body: `
+if redis.call('EXISTS', quota) == 0 then
+  redis.call('HSET', quota, 'plan', 'free', 'start', freeStart, 'end', freeEnd, 'anchor', freeStart, 'used', 0)
 end
-if redis.call('HSETNX', KEYS[1], 'customer', ARGV[1]) == 1 then return ARGV[1] end
-return redis.call('HGET', KEYS[1], 'customer')
-`;
+redis.call('HSETNX', quota, 'customer', customer)
+return {'customer', redis.call('HGET', quota, 'customer')}
+`,
+} as const;

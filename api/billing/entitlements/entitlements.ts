@@ -4,10 +4,10 @@
  * idempotent by event id, and an out-of-order delivery can never replace a newer state.
  */
 import type Stripe from 'stripe';
-import { defineNamedScript, defineScript, type Redis } from '../../store/redis';
+import { defineNamedScript, type Redis } from '../../store/redis';
 import { keys } from '../../metering/keys';
 import { monthlyPeriodAt } from '../../metering/periods';
-import { APPLY, LINK_LUA } from './entitlements.lua';
+import { APPLY, LINK } from './entitlements.lua';
 import { entitlementOf, subscriptionOfInvoice, type Entitlement } from './subscription';
 import type { StripeGateway } from '../stripe/gateway';
 
@@ -38,7 +38,7 @@ export async function createEntitlementStore(
 ): Promise<EntitlementStore> {
   const [applyScript, linkScript] = await Promise.all([
     defineNamedScript(redis, APPLY),
-    defineScript<string>(redis, LINK_LUA),
+    defineNamedScript(redis, LINK),
   ]);
 
   return {
@@ -106,7 +106,11 @@ export async function createEntitlementStore(
     async linkCustomer(userId, customerId, now) {
       await redis.set(keys.customerUser(customerId), userId);
       const free = monthlyPeriodAt(now, now);
-      return String(await linkScript.run([keys.quota(userId)], [customerId, free.start, free.end]));
+      const r = await linkScript.run(
+        { quota: keys.quota(userId) },
+        { customer: customerId, freeStart: free.start, freeEnd: free.end },
+      );
+      return r.customer!;
     },
 
     async customerOf(userId) {

@@ -17,8 +17,16 @@ import type { ReportStore } from './store';
 import type { StripeGateway } from '../stripe/gateway';
 import type { Metrics } from '../../observe/metrics';
 
-const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+/** The lock is renewed or released only by its holder (the token it was taken with). */
+const RENEW_LUA = `local lock = KEYS[1]
+local token = ARGV[1]
+local ttlMs = ARGV[2]
+if redis.call('GET', lock) == token then return redis.call('PEXPIRE', lock, ttlMs) end
+return 0`;
+const RELEASE_LUA = `local lock = KEYS[1]
+local token = ARGV[1]
+if redis.call('GET', lock) == token then return redis.call('DEL', lock) end
+return 0`;
 
 export interface Lock {
   /** Runs `fn` holding the lock (renewed while it runs); undefined when another holder has it. */
