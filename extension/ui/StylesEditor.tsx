@@ -37,6 +37,7 @@ export function StylesEditor({ signedIn }: { signedIn: boolean }) {
     if (r.ok) setStyles(r.styles);
     else setStatus(r.message);
   };
+  // biome-ignore lint/correctness/useExhaustiveDependencies: load once signed in (load reads the background, no state)
   useEffect(() => {
     if (signedIn) void load();
   }, [signedIn]);

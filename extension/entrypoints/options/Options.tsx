@@ -19,6 +19,7 @@ export function Options() {
     setAuth(s);
     setApiUrl((v) => v || s.apiUrl);
   };
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-read when Clerk's sign-in state changes (load reads the background)
   useEffect(() => {
     void load();
   }, [clerk?.isSignedIn]);

@@ -34,6 +34,7 @@ export function App() {
   }, []);
 
   // Re-read when Clerk's sign-in state changes (the background's Clerk client reads the same storage).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the sign-in state is the trigger, not an input of refresh
   useEffect(() => {
     void refresh();
   }, [refresh, clerk?.isSignedIn]);
