@@ -193,7 +193,8 @@ export class Panel {
     const seq = this.seq;
     const r = await held.link.call({ op: 'locate', id: report.id }).catch(() => null);
     if (!r?.ok || seq !== this.seq || this.held !== held) return;
-    const offset = held.link.remote ? await this.geometry.offsetOf(r.nonce) : held.offset;
+    // A frame whose new offset does not arrive keeps its last one (never a jump to the corner).
+    const offset = held.link.remote ? ((await this.geometry.offsetOf(r.nonce)) ?? held.offset) : held.offset;
     if (seq !== this.seq || this.held !== held || this.state.report?.id !== report.id) return;
     held.offset = offset;
     this.dispatch({ type: 'moved', rect: r.rect });
