@@ -205,7 +205,8 @@ async function rewrite(
         : {}),
       ...(end ? { finishReason: end.finishReason } : {}),
     });
-    record(deps, msg, result);
+    // A continuation's stream is only what came next: the recent list keeps the whole answer.
+    record(deps, msg, (msg.continuation ?? '') + result);
   } catch (err) {
     if (signal.aborted) {
       if (run.stopped) post({ type: 'done', stopped: true });

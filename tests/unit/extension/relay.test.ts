@@ -112,6 +112,19 @@ describe('background relay with Server-Sent Events', () => {
     expect(port.last()).toEqual({ type: 'done', stopped: false, finishReason: 'length' });
   });
 
+  it('a continued answer goes to the recent list whole (the draft it continued, then what came next)', async () => {
+    const s = controlledStream();
+    const done: { result: string; text: string }[] = [];
+    const { port } = setup(async () => new Response(s.stream, { status: 200, headers: SSE }), {
+      onComplete: (r) => void done.push(r),
+    });
+    port.send({ ...START, continuation: 'Light shoes,' });
+    s.push(ev('text', ' made to run.') + ev('done', { finishReason: 'stop' }));
+    s.close();
+    await until(() => done.length === 1);
+    expect(done[0]).toMatchObject({ text: 'Our shoes are good.', result: 'Light shoes, made to run.' });
+  });
+
   it('an event stream that ends without done is an interrupted stream, not a short answer', async () => {
     const s = controlledStream();
     const onComplete = vi.fn();
