@@ -739,7 +739,12 @@ Keep this second line exactly as it is.</textarea>
     await expect.poll(() => u.chipLabel.textContent(), WAIT).toBe('Inserted below');
     await p.screenshot({ path: screenshotPath('12-inserted-below-chip') });
     expect(await axeOnRedraft(p)).toEqual([]); // the chip state too: no serious or critical violations
-    await u.chipCmd('undo').click();
+    // Show opens the whole panel again: it says what was done and offers the Undo.
+    await u.chipCmd('expand').click();
+    await u.panel.waitFor({ state: 'visible', ...WAIT });
+    expect(await u.status.textContent()).toBe('Inserted');
+    expect(await u.cmd('insert').isVisible()).toBe(false);
+    await u.cmd('undo').click();
     await expect.poll(() => ta.inputValue(), WAIT).toBe(original);
     await expect.poll(() => u.note.textContent(), WAIT).toMatch(/Original restored/);
     await u.cmd('close').click();
