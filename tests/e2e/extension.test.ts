@@ -234,6 +234,7 @@ describe('extension in Chromium', () => {
 
     await u.cmd('replace').click();
     await expect.poll(() => ce.locator('p').first().textContent()).toBe(text);
+    await expect.poll(() => u.chipLabel.textContent()).toBe('Replaced'); // read back before the user undoes it
     await ce.focus();
     await page.keyboard.press('Control+z');
     await expect.poll(() => ce.innerHTML()).toBe(originalHtml);
@@ -549,6 +550,7 @@ describe('choice, styles, keyboard, dark mode', () => {
     await u.action('rewrite').click();
     await finished(page);
     expect(lastUserMessage()).toContain('Warm and concise; we say customers, never users.');
+    expect(await u.panel.locator('.title').textContent()).toBe('Rewrite · Brand voice'); // the panel names the style used
     await u.cmd('close').click();
 
     await selectFirstLine(page, page.locator('#ta'));
@@ -790,7 +792,7 @@ Keep this second line exactly as it is.</textarea>
       expect(await u.toolbar.locator('select[data-option="platform"]').inputValue()).toBe('linkedin');
       await u.action('social_post').click();
       await finished(li);
-      expect(await u.panel.locator('.title').textContent()).toBe('Social post · LinkedIn');
+      expect(await u.panel.locator('.title').textContent()).toMatch(/^Social post · LinkedIn/); // (then the remembered style)
       expect(await u.counter.textContent()).toMatch(/^\d+ \/ 3,000$/);
       await u.cmd('close').click();
     } finally {

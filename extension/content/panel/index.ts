@@ -321,8 +321,10 @@ export class Panel {
   }
 
   /** A new version: each is its own metered request through the background. */
-  private start(take: Omit<Version, 'text' | 'stopped' | 'finish'> | null) {
-    if (!take || !this.held) return;
+  private start(chosen: Omit<Version, 'text' | 'stopped' | 'finish'> | null) {
+    if (!chosen || !this.held) return;
+    const styleName = chosen.styleId ? this.styles?.find((x) => x.id === chosen.styleId)?.name : undefined;
+    const take = styleName ? { ...chosen, styleName } : chosen;
     this.endStream();
     if (this.view) this.view.dom.instruction.value = '';
     this.dispatch({ type: 'started', take });

@@ -175,6 +175,8 @@ describe('versions, refine, continue', () => {
     expect(takeFor(s, 'refine', {})).toBeNull();
     const r = reduce(s, { type: 'started', take });
     expect(viewOf(r).panel!.title).toBe('Rewrite · “more formal”');
+    const styled = reduce(s, { type: 'started', take: { ...take, styleId: 'brand', styleName: 'Brand voice' } });
+    expect(viewOf(styled).panel!.title).toBe('Rewrite · Brand voice · “more formal”');
   });
 
   it('an answer cut by the length cap says so and offers Continue, which grows the same version', () => {

@@ -29,6 +29,8 @@ export interface Version {
   source: string;
   instruction?: string;
   styleId?: string;
+  /** The saved style's name, as the toolbar showed it (the panel's title names it). */
+  styleName?: string;
   stopped: boolean;
   /** How the API said it finished (`length`: cut off by the output cap, it can be continued); null while streaming or unknown. */
   finish: RewriteDone['finishReason'] | null;
@@ -403,7 +405,8 @@ function titleOf(v: Version | undefined, s: PanelState): string {
   const wish = v?.instruction
     ? ` · “${v.instruction.length > 40 ? `${v.instruction.slice(0, 39)}…` : v.instruction}”`
     : '';
-  return ACTION_LABELS[action] + detail + wish;
+  const style = v?.styleName ? ` · ${v.styleName}` : '';
+  return ACTION_LABELS[action] + detail + style + wish;
 }
 
 function toolbarView(s: PanelState, site: boolean): ToolbarView {
