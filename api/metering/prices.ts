@@ -107,6 +107,11 @@ export interface PriceBookOptions {
   log: Log;
   metrics?: Pick<Metrics, 'inc'>;
   fileLists?: PriceList[];
+  /**
+   * How long a settlement waits for a refresh before costing with the lists it has (the read goes on in the
+   * background), ms. Redis answers in about a millisecond; a slow or unreachable Redis must not hold settlements.
+   */
+  waitMs?: number;
 }
 
 export function createPriceBook(redis: Pick<Redis, 'hgetall'>, o: PriceBookOptions): PriceBook {
@@ -148,7 +153,14 @@ export function createPriceBook(redis: Pick<Redis, 'hgetall'>, o: PriceBookOptio
   return {
     refresh,
     async quote(at, model) {
-      if (o.now() - readAt >= refreshMs) await refresh();
+      if (o.now() - readAt >= refreshMs) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const waited = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, o.waitMs ?? 250);
+        });
+        await Promise.race([refresh(), waited]);
+        clearTimeout(timer);
+      }
       return quoteAt(lists, at, model);
     },
   };

@@ -210,8 +210,10 @@ describe('prices without a redeploy', () => {
       offset += 61_000;
       const quote = await stack.services.prices.quote(Date.now() + offset, 'gpt-4o-mini');
       expect(quote?.version).toBe(newList.version);
-      expect(failures()).toBe('redraft_price_refresh_failures_total 1');
+      // The quote does not wait for a failing read longer than its waitMs; the read fails in the background.
+      await expect.poll(failures, { timeout: 10_000 }).toBe('redraft_price_refresh_failures_total 1');
       expect(stack.logs.some((l) => l.msg === 'price lists not refreshed; the last good ones stay in use')).toBe(true);
+      expect((await stack.services.prices.quote(Date.now() + offset, 'gpt-4o-mini'))?.version).toBe(newList.version);
     } finally {
       await stack.redis.start();
     }

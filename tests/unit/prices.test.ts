@@ -234,6 +234,22 @@ describe('published price lists', () => {
     expect(redis.reads).toBe(1);
   });
 
+  it('a slow Redis holds a quote no longer than waitMs: it is costed with the lists in force, the read goes on', async () => {
+    let answer: (v: unknown) => void = () => {};
+    const slow = { hgetall: () => new Promise((resolve) => (answer = resolve)) };
+    const book = createPriceBook(slow as never, {
+      modelId: 'gpt-4o-mini',
+      refreshMs: 60_000,
+      now: () => Date.parse('2027-03-02T00:00:00Z'),
+      log: () => {},
+      waitMs: 5,
+    });
+    expect((await book.quote(Date.parse('2027-03-02T00:00:00Z'), 'gpt-4o-mini'))?.version).toBe('2026-12-01');
+    answer(['2027-03-01', JSON.stringify(list('2027-03-01', '2027-03-01'))]);
+    await new Promise((r) => setTimeout(r, 0));
+    expect((await book.quote(Date.parse('2027-03-02T00:00:00Z'), 'gpt-4o-mini'))?.version).toBe('2027-03-01');
+  });
+
   it('a stored entry without the running model is ignored (logged once), the lists in force stay', async () => {
     const redis = fakeRedis();
     const { 'gpt-4o-mini': _, ...others } = list('x', 'x').models;
