@@ -185,6 +185,12 @@ describe('prices without a redeploy', () => {
     const r2 = await run('scripts/prices-publish.ts', [listFile('reused.json', reused)]);
     expect(r2.code).toBe(65);
     expect(r2.err).toMatch(/version test-2026-12-02 already exists with other prices/);
+    // --check validates without Redis: the same verdicts.
+    const checked = await runScript('scripts/prices-publish.ts', ['--check', listFile('bad.json', bad)]);
+    expect(checked.code).toBe(65);
+    expect(checked.err).toMatch(/outputUsdPer1k: must not be negative/);
+    const fine = await runScript('scripts/prices-publish.ts', ['--check', listFile('fine.json', newList)]);
+    expect(fine).toMatchObject({ code: 0, out: expect.stringMatching(/fine\.json: valid/) });
     const notJson = join(dir, 'not.json');
     writeFileSync(notJson, '{ "version": ');
     expect((await run('scripts/prices-publish.ts', [notJson])).code).toBe(65);
