@@ -19,6 +19,7 @@ import type { SettingsStore } from './account/settings';
 import type { MeterErrorStore } from './billing/reporting/meter-errors';
 import type { RewriteService } from './rewrite/service';
 import type { Log } from './observe/log';
+import type { PriceBook } from './metering/prices';
 
 /** Present only when billing is enabled (STRIPE_SECRET_KEY set). */
 export interface BillingServices {
@@ -36,6 +37,8 @@ export interface Services {
   rateLimits: RateLimits;
   quota: QuotaStore;
   usage: UsageReader;
+  /** Model prices: the repository's lists and those published to Redis (refreshed within PRICE_REFRESH_MS). */
+  prices: PriceBook;
   /** Saved styles (brand voice) and the user's settings (overage spending cap). */
   styles: StyleStore;
   settings: SettingsStore;

@@ -21,6 +21,7 @@ import { createStyleStore } from './account/styles';
 import { createSettingsStore } from './account/settings';
 import { createMeterErrorStore } from './billing/reporting/meter-errors';
 import { createRewriteService } from './rewrite/service';
+import { createPriceBook } from './metering/prices';
 
 export interface ServiceOptions {
   /** @upstash/ratelimit's in-memory cache of blocked ids (default on; tests that flush Redis turn it off). */
@@ -74,7 +75,15 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const styles = await createStyleStore(redis);
   const inflight = createInflight();
   const now = opts.now ?? Date.now;
+  const prices = createPriceBook(redis, {
+    modelId: config.model.id,
+    refreshMs: config.priceRefreshMs,
+    now,
+    log,
+    metrics,
+  });
   const rewrites = createRewriteService({
+    prices,
     styles,
     rateLimits,
     quota,
@@ -98,6 +107,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     rateLimits,
     quota,
     usage: createUsageReader(redis),
+    prices,
     styles,
     settings: await createSettingsStore(redis),
     model,

@@ -4,7 +4,7 @@
  * configuration — there is no hand-written interface to drift from it. api/config/env.ts loads sections.
  */
 import { z } from 'zod';
-import { PRICE_LISTS } from './model-prices';
+import { KNOWN_MODELS } from './model-prices';
 
 const flag = z
   .enum(['1', '0', 'true', 'false', ''])
@@ -30,7 +30,7 @@ const required = (what: string) =>
 const url = (what: string) => z.url({ message: `must be a URL: ${what}` });
 /** An optional variable where an empty value (`STRIPE_SECRET_KEY=` in an env file) means "not set". */
 const opt = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
-const knownModels = [...new Set(PRICE_LISTS.flatMap((l) => Object.keys(l.models)))];
+const knownModels = KNOWN_MODELS;
 const NODE_ENV = z.enum(['development', 'production', 'test']).default('development');
 
 type Ctx = z.RefinementCtx;
@@ -143,6 +143,21 @@ export const limitsSection = z
     tokensPerMinute: e.RATE_LIMIT_TPM,
     accountRequestsPerMinute: e.RATE_LIMIT_ACCOUNT_RPM,
   }));
+
+/**
+ * How often an instance reads the model price lists published to Redis (npm run prices:publish), at most a
+ * minute: a published list is in use everywhere within this long.
+ */
+export const priceRefreshSection = z
+  .object({
+    PRICE_REFRESH_MS: z.coerce
+      .number({ error: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(0)
+      .max(60_000, 'must be at most 60000 (a published price list must be in use within a minute)')
+      .default(60_000),
+  })
+  .transform((e) => e.PRICE_REFRESH_MS);
 
 export const ledgerRetentionSection = z
   .object({ LEDGER_RETENTION_DAYS: int(400) })

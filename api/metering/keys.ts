@@ -44,6 +44,8 @@ export const keys = {
   reportLastRun: 'rd:billing:last-run',
   /** Global: the user behind a hashed meter event identifier (`rd_h<hash>_…`): Stripe's meter errors name identifiers only. */
   identifierUser: (hash: string) => `rd:billing:ident-user:${hash}`,
+  /** Global hash: model price lists published with `npm run prices:publish` (version → the list as JSON). */
+  modelPrices: 'rd:prices:lists',
   /** Global: marker of one processed thin Stripe event (kept 30 days). */
   thinEvent: (eventId: string) => `rd:stripe:thin-evt:${eventId}`,
 };

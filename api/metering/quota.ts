@@ -21,7 +21,15 @@ export interface LedgerEvent {
   model: string;
   inputTokens: number;
   outputTokens: number;
+  /** Of inputTokens, read from the provider's prompt cache (priced at the cached price). */
+  cachedInputTokens: number;
+  /** Of outputTokens, reasoning tokens (priced as output). */
+  reasoningTokens: number;
+  /** Provider usage details that were not trusted as reported (clamped or ignored), e.g. cached_over_input. */
+  usageAnomalies: string[];
   costUsd: number;
+  /** The version of the price list costUsd was computed with ('' when the model had no price). */
+  priceVersion: string;
   status: 'completed' | 'aborted' | 'error';
   /** Whether the token counts came from the provider or were counted by us (abort, error). */
   source: 'provider' | 'counted';
@@ -175,7 +183,11 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
         model: event.model,
         in: event.inputTokens,
         out: event.outputTokens,
+        cached: event.cachedInputTokens,
+        reasoning: event.reasoningTokens,
         cost: event.costUsd.toFixed(8),
+        prices: event.priceVersion,
+        ...(event.usageAnomalies.length > 0 ? { anomalies: event.usageAnomalies.join(',') } : {}),
         status: event.status,
         source: event.source,
         started: event.startedAt,

@@ -3,7 +3,7 @@
  * The first token is awaited before anything is returned, so a provider failure before it becomes a
  * clean error (and a full release of the reservation) instead of a broken 200.
  */
-import { streamText, type LanguageModel } from 'ai';
+import { streamText, type LanguageModel, type LanguageModelUsage } from 'ai';
 import { countTextTokens } from './estimate';
 import type { ChatMessage } from '../../shared/prompts';
 import type { StreamOutcome } from '../metering/settlement';
@@ -70,8 +70,20 @@ type Part = {
   text?: string;
   error?: unknown;
   finishReason?: unknown;
-  totalUsage?: { inputTokens: number | undefined; outputTokens: number | undefined };
+  totalUsage?: Pick<LanguageModelUsage, 'inputTokens' | 'outputTokens'> &
+    Partial<Pick<LanguageModelUsage, 'inputTokenDetails' | 'outputTokenDetails'>>;
 };
+
+/** The AI SDK's usage as settlement reads it: totals, and the cached-input and reasoning details. */
+export function providerUsageOf(u: Part['totalUsage']): StreamOutcome['providerUsage'] {
+  if (!u) return undefined;
+  return {
+    inputTokens: u.inputTokens,
+    outputTokens: u.outputTokens,
+    cachedInputTokens: u.inputTokenDetails?.cacheReadTokens,
+    reasoningTokens: u.outputTokenDetails?.reasoningTokens,
+  };
+}
 
 /** Resolves with the response body once the first text arrives; rejects with NoFirstToken otherwise. */
 export async function streamModelText(o: StreamOptions): Promise<ReadableStream<Uint8Array>> {
@@ -152,7 +164,7 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
             return;
           }
           if (p.type === 'finish') {
-            await end('completed', p.totalUsage);
+            await end('completed', providerUsageOf(p.totalUsage));
             finish(controller, p.finishReason);
             return;
           }

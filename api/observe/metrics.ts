@@ -96,6 +96,14 @@ export function createApiMetrics(): Metrics {
   m.counter('redraft_rewrites_total', 'Rewrites by action and outcome (completed, aborted, error) once settled.');
   m.counter('redraft_tokens_billed_total', 'Tokens charged to users, by action.');
   m.counter('redraft_provider_cost_usd_total', 'Provider cost in USD of settled rewrites, by model.');
+  m.counter(
+    'redraft_usage_anomalies_total',
+    'Provider usage details not trusted as reported (a cached count above the input, reasoning above the output, not a count), by kind.',
+  );
+  m.counter(
+    'redraft_price_refresh_failures_total',
+    'Reads of the published model price lists that failed (the last good lists stayed in use).',
+  );
   m.histogram(
     'redraft_rewrite_duration_seconds',
     'Whole rewrite streams, from the request to settlement.',

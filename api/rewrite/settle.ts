@@ -3,11 +3,12 @@
  * metrics and the request's log line, which carries its tokens and cost.
  */
 import type { RewriteRequest } from '../../shared/contract';
-import { priceListAt, providerCostUsd } from '../config/model-prices';
+import { providerCostUsd } from '../config/model-prices';
 import { exponential, retry, type RetryOptions } from '../lib/retry';
 import type { Period } from '../metering/periods';
 import type { LedgerEvent, QuotaStore, Settlement } from '../metering/quota';
-import { usageToCharge, type StreamOutcome } from '../metering/settlement';
+import type { PriceBook, PriceQuote } from '../metering/prices';
+import { tokenDetails, usageToCharge, type StreamOutcome } from '../metering/settlement';
 import { PROMPT_VERSION } from '../../shared/prompts';
 import type { Log } from '../observe/log';
 import type { Metrics } from '../observe/metrics';
@@ -19,6 +20,8 @@ export interface SettleDeps {
   now: () => number;
   /** The model's id: its price list entry and the ledger's `model`. */
   modelId: string;
+  /** The price lists in force (the repository's and those published to Redis). */
+  prices: Pick<PriceBook, 'quote'>;
   sleep?: RetryOptions['sleep'];
 }
 
@@ -34,10 +37,20 @@ export interface Served {
 /** Settlement attempts (about 6 s of backoff in all) before the reservation is left to the abandoned sweep. */
 const SETTLE_ATTEMPTS = 6;
 
-export function ledgerEventOf(a: Served, modelId: string, endedAt: number): LedgerEvent {
+/**
+ * The ledger event of a served request: the user is charged input + output tokens (cache or not); the
+ * provider cost prices the cached part of the input at the cached price, with the list quoted for its start.
+ */
+export function ledgerEventOf(a: Served, modelId: string, endedAt: number, quote: PriceQuote | undefined): LedgerEvent {
   const usage = usageToCharge(a.outcome);
-  const price = priceListAt(new Date(a.startedAt)).models[modelId];
-  const costUsd = price ? providerCostUsd(price, usage.inputTokens, usage.outputTokens) : 0;
+  const details = tokenDetails(a.outcome, usage);
+  const costUsd = quote
+    ? providerCostUsd(quote.price, {
+        inputTokens: usage.inputTokens,
+        cachedInputTokens: details.cachedInputTokens,
+        outputTokens: usage.outputTokens,
+      })
+    : 0;
   return {
     requestId: a.requestId,
     userId: a.userId,
@@ -45,7 +58,11 @@ export function ledgerEventOf(a: Served, modelId: string, endedAt: number): Ledg
     model: modelId,
     inputTokens: usage.inputTokens,
     outputTokens: usage.outputTokens,
+    cachedInputTokens: details.cachedInputTokens,
+    reasoningTokens: details.reasoningTokens,
+    usageAnomalies: details.anomalies,
     costUsd,
+    priceVersion: quote?.version ?? '',
     status: a.outcome.status,
     source: usage.source,
     startedAt: a.startedAt,
@@ -56,7 +73,17 @@ export function ledgerEventOf(a: Served, modelId: string, endedAt: number): Ledg
 
 /** Charge what the request used, once. Never throws: a settlement given up is logged and counted. */
 export async function settleRewrite(d: SettleDeps, a: Served): Promise<void> {
-  const event = ledgerEventOf(a, d.modelId, d.now());
+  const event = ledgerEventOf(a, d.modelId, d.now(), await d.prices.quote(a.startedAt, d.modelId));
+  if (event.usageAnomalies.length > 0) {
+    for (const kind of event.usageAnomalies) d.metrics.inc('redraft_usage_anomalies_total', { kind });
+    d.log({
+      level: 'warn',
+      msg: 'provider usage details not trusted as reported',
+      requestId: a.requestId,
+      anomalies: event.usageAnomalies,
+      providerUsage: a.outcome.providerUsage,
+    });
+  }
   let result: Settlement;
   try {
     result = await retry(() => d.quota.settle(a.userId, a.period, event), {
@@ -96,8 +123,11 @@ function recordSettled(d: SettleDeps, a: Served, event: LedgerEvent, result: Set
     usageSource: event.source,
     inputTokens: event.inputTokens,
     outputTokens: event.outputTokens,
+    cachedInputTokens: event.cachedInputTokens,
+    reasoningTokens: event.reasoningTokens,
     billedTokens: result.ok ? result.billed : null,
     costUsd: event.costUsd,
+    priceVersion: event.priceVersion,
     latencyMs: event.endedAt - a.startedAt,
   });
   if (result.ok && result.alerts.length > 0)

@@ -4,7 +4,7 @@
  */
 import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
 import type { ModelState } from './state';
-import { chatMessages, generatePieces, promptTokenCount } from './text';
+import { chatMessages, generatePieces, promptTokens } from './text';
 import { STAND_IN_MODEL_ID, type Fault } from './types';
 
 export interface ChatBody {
@@ -23,6 +23,10 @@ export interface Plan {
   pieces: string[]; // one o200k token each
   finishReason: 'stop' | 'length';
   promptTokens: number;
+  /** Of promptTokens, those a repeated prefix serves from the prompt cache. */
+  cachedTokens: number;
+  /** Reasoning tokens before the answer (reasoning models), counted in completion_tokens. */
+  reasoningTokens: number;
   includeUsage: boolean;
   fault: Fault | undefined;
   tokensPerSecond: number;
@@ -43,14 +47,22 @@ export function planCompletion(s: ModelState, body: ChatBody, fault: Fault | und
       : Math.max(0, Math.floor(options.outputTokens));
   const caps = [positiveInt(body.max_tokens), positiveInt(body.max_completion_tokens)].filter((c) => c !== undefined);
   const cap = caps.length > 0 ? Math.min(...caps) : Infinity;
-  const n = Math.min(wanted, cap);
+  const model = typeof body.model === 'string' ? body.model : STAND_IN_MODEL_ID;
+  // A reasoning model thinks first, within max_tokens (as OpenAI's max_completion_tokens): the answer gets the rest.
+  const reasoningTokens = options.reasoningModels.includes(model)
+    ? Math.min(Math.max(0, Math.floor(options.reasoningTokens)), cap)
+    : 0;
+  const n = Math.min(wanted, cap - reasoningTokens);
+  const prompt = promptTokens(messages);
   return {
     id: s.nextId(),
     created: Math.floor(Date.now() / 1000),
-    model: typeof body.model === 'string' ? body.model : STAND_IN_MODEL_ID,
+    model,
     pieces: options.script ? options.script.slice(0, n) : generatePieces(lastUser, n),
     finishReason: n < wanted ? 'length' : 'stop',
-    promptTokens: promptTokenCount(messages),
+    promptTokens: prompt.length,
+    cachedTokens: options.promptCache ? s.promptCache.lookupAndRemember(model, prompt) : 0,
+    reasoningTokens,
     includeUsage: body.stream_options?.include_usage === true,
     fault,
     tokensPerSecond: options.tokensPerSecond,
@@ -58,14 +70,17 @@ export function planCompletion(s: ModelState, body: ChatBody, fault: Fault | und
   };
 }
 
-/** The usage object of a completion that sent `completionTokens`. */
-export const usageOf = (p: Plan, completionTokens: number) => ({
+/**
+ * The usage object of a completion that sent `sentTokens` of answer, as OpenAI reports it: cached tokens are part
+ * of prompt_tokens, reasoning tokens part of completion_tokens.
+ */
+export const usageOf = (p: Plan, sentTokens: number) => ({
   prompt_tokens: p.promptTokens,
-  completion_tokens: completionTokens,
-  total_tokens: p.promptTokens + completionTokens,
-  prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+  completion_tokens: sentTokens + p.reasoningTokens,
+  total_tokens: p.promptTokens + sentTokens + p.reasoningTokens,
+  prompt_tokens_details: { cached_tokens: p.cachedTokens, audio_tokens: 0 },
   completion_tokens_details: {
-    reasoning_tokens: 0,
+    reasoning_tokens: p.reasoningTokens,
     audio_tokens: 0,
     accepted_prediction_tokens: 0,
     rejected_prediction_tokens: 0,

@@ -60,6 +60,7 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
     setOptions: (o) => s.setOptions(o),
     injectFault: (fault, times) => s.injectFault(fault, times),
     clearFaults: () => s.clearFaults(),
+    clearPromptCache: () => s.promptCache.clear(),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -2,6 +2,7 @@
  * The model stand-in's state: its options (changeable while it runs), the queue of faults for the next completion
  * requests, stats and the last request body.
  */
+import { PromptCache } from './cache';
 import type { Fault, ModelServerOptions, ModelServerStats } from './types';
 
 export type Options = Required<Omit<ModelServerOptions, 'port'>>;
@@ -20,13 +21,24 @@ export class ModelState {
     aborted: 0,
     promptTokens: 0,
     completionTokens: 0,
+    cachedTokens: 0,
+    reasoningTokens: 0,
   };
+  readonly promptCache = new PromptCache();
   lastRequestBody: unknown;
   private readonly faults: { fault: Fault; remaining: number }[] = [];
   private seq = 0;
 
   constructor(opts: ModelServerOptions) {
-    const defaults: Options = { tokensPerSecond: 0, firstTokenDelayMs: 0, outputTokens: 'echo', script: null };
+    const defaults: Options = {
+      tokensPerSecond: 0,
+      firstTokenDelayMs: 0,
+      outputTokens: 'echo',
+      script: null,
+      promptCache: true,
+      reasoningModels: [],
+      reasoningTokens: 64,
+    };
     this.options = { ...defaults, ...withoutUndefined(opts) };
   }
 

@@ -3,7 +3,7 @@
  * generated answer — readable words from the last user message, one o200k token per piece, so any prefix of the
  * answer counts as exactly as many tokens as pieces were sent.
  */
-import { countTokens, encode, encodeChat } from 'gpt-tokenizer/model/gpt-4o';
+import { encode, encodeChat } from 'gpt-tokenizer/model/gpt-4o';
 
 export type ChatMessage = { role: string; content: string };
 
@@ -28,11 +28,12 @@ export function chatMessages(messages: unknown[]): ChatMessage[] {
   });
 }
 
-export function promptTokenCount(messages: ChatMessage[]): number {
+/** The prompt's o200k tokens as the chat format lays them out (what prompt caching matches on). */
+export function promptTokens(messages: ChatMessage[]): number[] {
   try {
-    return encodeChat(messages, 'gpt-4o-mini').length;
+    return encodeChat(messages, 'gpt-4o-mini');
   } catch {
-    return messages.reduce((sum, m) => sum + countTokens(m.content) + 3, 3);
+    return messages.flatMap((m) => [0, 0, 0, ...encode(m.content)]).concat([0, 0, 0]);
   }
 }
 

@@ -21,6 +21,15 @@ export interface ModelServerOptions {
    * null = generate.
    */
   script?: string[] | null;
+  /**
+   * OpenAI-style prompt caching (default on): a repeated prompt prefix of 1,024+ tokens is reported as
+   * `prompt_tokens_details.cached_tokens` (1,024, then steps of 128), per model.
+   */
+  promptCache?: boolean;
+  /** Models that reason: their completions add `reasoningTokens` to `completion_tokens` (`completion_tokens_details.reasoning_tokens`). */
+  reasoningModels?: string[];
+  /** Reasoning tokens per completion of a reasoning model (within max_tokens, before the answer). Default 64. */
+  reasoningTokens?: number;
 }
 
 export interface ModelServerStats {
@@ -35,6 +44,10 @@ export interface ModelServerStats {
   promptTokens: number;
   /** Tokens actually sent, including those of aborted and faulted completions. */
   completionTokens: number;
+  /** Prompt tokens reported as cached. */
+  cachedTokens: number;
+  /** Reasoning tokens reported (reasoning models). */
+  reasoningTokens: number;
 }
 
 export interface ModelServer {
@@ -43,6 +56,8 @@ export interface ModelServer {
   setOptions(o: Partial<ModelServerOptions>): void;
   injectFault(f: Fault, times?: number): void; // the next `times` (default 1) completion requests get this fault
   clearFaults(): void;
+  /** Forget every prompt prefix seen (no prompt is cached until it repeats again). */
+  clearPromptCache(): void;
   stats: ModelServerStats;
   lastRequestBody: unknown; // the last JSON body received on /chat/completions
   close(): Promise<void>;

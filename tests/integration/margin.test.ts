@@ -4,13 +4,13 @@
  * real webhook handler, then `scripts/margin.ts` as its own process reading Redis through the Upstash
  * bridge. Its CSV is checked against the ledger, row by row, and against hand-checked amounts.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvents, startBillingStack, subscribeDirect, type BillingStack } from '../support/billing';
 import { ledgerOf } from '../support/stack';
+import { runScript, type ScriptRun } from '../support/scripts';
 import { monthOf } from '../../api/billing/operator/margin';
 import { CSV_COLUMNS, parseCsvLine } from '../../api/billing/operator/margin-report';
 import { priceListAt, providerCostUsd } from '../../api/config/model-prices';
@@ -58,7 +58,11 @@ async function use(
     model,
     inputTokens: o.in,
     outputTokens: o.out,
-    costUsd: providerCostUsd(price, o.in, o.out),
+    cachedInputTokens: 0,
+    reasoningTokens: 0,
+    usageAnomalies: [],
+    costUsd: providerCostUsd(price, { inputTokens: o.in, cachedInputTokens: 0, outputTokens: o.out }),
+    priceVersion: priceListAt(new Date(o.at)).version,
     status: 'completed',
     source: 'provider',
     startedAt: o.at,
@@ -69,22 +73,8 @@ async function use(
   return s.billed;
 }
 
-function margin(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const c = b.stack.services.config.redis;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/margin.ts', ...args], {
-    env: {
-      PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
-      HOME: process.env.HOME ?? '/tmp',
-      UPSTASH_REDIS_REST_URL: c.url,
-      UPSTASH_REDIS_REST_TOKEN: c.token,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+function margin(args: string[]): Promise<ScriptRun> {
+  return runScript('scripts/margin.ts', args, b.stack.services.config.redis);
 }
 
 /** What the ledger says about a user for periods that started in [start, end): an oracle written independently of the module. */
@@ -308,13 +298,7 @@ describe('npm run margin', () => {
     const bad = await margin(['--period', '2026-13']);
     expect(bad.code).toBe(64);
     expect(bad.err).toMatch(/YYYY-MM/);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/margin.ts'], {
-      env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise((resolve) => child.once('close', resolve));
+    const { code, err } = await runScript('scripts/margin.ts', []);
     expect(code).toBe(78);
     expect(err).toMatch(/UPSTASH_REDIS_REST_URL is required/);
   });

@@ -51,7 +51,8 @@ afterAll(async () => {
 });
 beforeEach(() => {
   server.clearFaults();
-  server.setOptions({ tokensPerSecond: 0, firstTokenDelayMs: 0, outputTokens: 'echo' });
+  server.clearPromptCache();
+  server.setOptions({ tokensPerSecond: 0, firstTokenDelayMs: 0, outputTokens: 'echo', reasoningModels: [] });
 });
 
 type Part = TextStreamPart<ToolSet>;
@@ -323,6 +324,54 @@ describe('model stand-in over plain HTTP', () => {
 
     const models = await fetch(`${server.url}/models`, { headers: { Authorization: 'Bearer x' } });
     expect(await models.json()).toMatchObject({ object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model' }] });
+  });
+
+  it('reports a repeated prompt prefix of 1,024+ tokens as cached input (1,024, then steps of 128), per model', async () => {
+    const long = Array.from({ length: 260 }, (_, i) => `sentence ${i} is about shoes.`).join(' ');
+    const usageOf = async (prompt: string) => {
+      const r = await run({ prompt, maxOutputTokens: 5 });
+      if (!r.usage.ok) throw r.usage.error;
+      return r.usage.value;
+    };
+    const first = await usageOf(long);
+    const p = first.inputTokens!;
+    expect(p).toBeGreaterThan(1300);
+    expect(first.inputTokenDetails.cacheReadTokens).toBe(0);
+    const second = await usageOf(long);
+    expect(second.inputTokens).toBe(p); // cached tokens are part of the input, not extra
+    expect(second.inputTokenDetails.cacheReadTokens).toBe(1024 + Math.floor((p - 1024) / 128) * 128);
+    expect(second.inputTokenDetails.noCacheTokens).toBe(p - second.inputTokenDetails.cacheReadTokens!);
+    // Same first 1,024+ tokens, another ending: the shared prefix only, rounded down to a step.
+    const third = await usageOf(`${long.slice(0, 6000)} and then something else entirely`);
+    expect(third.inputTokenDetails.cacheReadTokens).toBeGreaterThanOrEqual(1024);
+    expect(third.inputTokenDetails.cacheReadTokens! % 128).toBe(0);
+    expect(third.inputTokenDetails.cacheReadTokens).toBeLessThan(second.inputTokenDetails.cacheReadTokens!);
+    // A short prompt is never cached; another model has its own cache.
+    await usageOf(PROMPT);
+    expect((await usageOf(PROMPT)).inputTokenDetails.cacheReadTokens).toBe(0);
+    const other = createOpenAI({ baseURL: server.url, apiKey: 'test' }).chat('gpt-4.1-mini');
+    const r = streamText({ model: other, prompt: long, maxOutputTokens: 5, maxRetries: 0 });
+    expect((await r.usage).inputTokenDetails.cacheReadTokens).toBe(0);
+    // Off: nothing is cached.
+    server.setOptions({ promptCache: false });
+    try {
+      expect((await usageOf(long)).inputTokenDetails.cacheReadTokens).toBe(0);
+    } finally {
+      server.setOptions({ promptCache: true });
+    }
+  });
+
+  it('a reasoning model reports reasoning tokens inside completion_tokens, within max_tokens', async () => {
+    server.setOptions({ reasoningModels: ['gpt-4o-mini'], reasoningTokens: 20 });
+    const r = await run({ maxOutputTokens: 200 });
+    if (!r.usage.ok) throw r.usage.error;
+    expect(r.usage.value.outputTokenDetails.reasoningTokens).toBe(20);
+    expect(r.usage.value.outputTokens).toBe(countTokens(r.text) + 20);
+    expect(r.usage.value.outputTokenDetails.textTokens).toBe(countTokens(r.text));
+    const capped = await run({ maxOutputTokens: 25 });
+    if (!capped.usage.ok) throw capped.usage.error;
+    expect(capped.usage.value.outputTokens).toBe(25);
+    expect(capped.deltas).toHaveLength(5);
   });
 
   it('answers stream: false with a chat.completion and exact usage', async () => {

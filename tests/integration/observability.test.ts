@@ -41,8 +41,11 @@ describe('structured logs', () => {
         usageSource: 'provider',
         inputTokens: Number(event!.in),
         outputTokens: Number(event!.out),
+        cachedInputTokens: Number(event!.cached),
+        reasoningTokens: Number(event!.reasoning),
         billedTokens: Number(event!.billed),
         costUsd: Number(event!.cost),
+        priceVersion: event!.prices,
         latencyMs: expect.any(Number),
       },
     ]);

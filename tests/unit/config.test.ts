@@ -138,9 +138,11 @@ describe('plans and prices', () => {
   });
 
   it('computes provider cost from the price list in force', () => {
+    expect(priceListAt(new Date('2026-11-30T23:59:59Z'))).toBe(PRICE_LISTS[0]);
     const list = priceListAt(new Date('2026-12-01T00:00:00Z'));
-    expect(list).toBe(PRICE_LISTS[0]);
-    expect(providerCostUsd(list.models['gpt-4o-mini']!, 1000, 1000)).toBe(0.00075);
-    expect(providerCostUsd(list.models['gpt-4o-mini']!, 123, 0)).toBeCloseTo(0.00001845, 10);
+    expect(list).toBe(PRICE_LISTS[1]);
+    const p = list.models['gpt-4o-mini']!;
+    expect(providerCostUsd(p, { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 1000 })).toBe(0.00075);
+    expect(providerCostUsd(p, { inputTokens: 123, cachedInputTokens: 0, outputTokens: 0 })).toBeCloseTo(0.00001845, 10);
   });
 });

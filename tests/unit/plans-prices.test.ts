@@ -74,8 +74,11 @@ describe('model prices', () => {
   it('prices a request from its input and output tokens', () => {
     const price = PRICE_LISTS[0]!.models['gpt-4o-mini']!;
     // 1,000 in at $0.00015/1K + 2,000 out at $0.0006/1K
-    expect(providerCostUsd(price, 1000, 2000)).toBeCloseTo(0.00135, 10);
-    expect(providerCostUsd(price, 0, 0)).toBe(0);
+    expect(providerCostUsd(price, { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 2000 })).toBeCloseTo(
+      0.00135,
+      10,
+    );
+    expect(providerCostUsd(price, { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 })).toBe(0);
   });
 
   it('every listed model has positive prices', () => {

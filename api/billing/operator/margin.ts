@@ -36,6 +36,8 @@ export interface MarginEvent {
   costUsd8: number | null;
   model: string;
   inputTokens: number;
+  /** Of inputTokens, read from the provider's cache (0 on events recorded before it was). */
+  cachedInputTokens: number;
   outputTokens: number;
   startedAt: number;
   endedAt: number;
@@ -59,6 +61,7 @@ export function parseMarginEvent(f: Record<string, string>, streamId: string): M
     costUsd8: cost === null ? null : Math.round(cost * USD),
     model: f.model ?? '',
     inputTokens: num(f.in) ?? 0,
+    cachedInputTokens: num(f.cached) ?? 0,
     outputTokens: num(f.out) ?? 0,
     startedAt: num(f.started) ?? endedAt,
     endedAt,
@@ -217,7 +220,7 @@ export function userMargin(
     if (cost === null) {
       const price = priceListAt(new Date(e.startedAt), lists).models[e.model];
       if (price) {
-        cost = Math.round(providerCostUsd(price, e.inputTokens, e.outputTokens) * USD);
+        cost = Math.round(providerCostUsd(price, e) * USD);
         pricedHere++;
       } else {
         cost = 0;

@@ -42,6 +42,8 @@ export async function chatCompletion(s: ModelState, req: IncomingMessage, res: S
   }
   const p = planCompletion(s, body, fault);
   s.stats.promptTokens += p.promptTokens;
+  s.stats.cachedTokens += p.cachedTokens;
+  s.stats.reasoningTokens += p.reasoningTokens;
   const outcome = await (body.stream === true ? streamCompletion : jsonCompletion)(s.stats, res, p, ctrl.signal);
   if (outcome === 'completed') s.stats.completed++;
   else if (outcome === 'gone') s.stats.aborted++;
