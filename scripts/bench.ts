@@ -14,6 +14,8 @@
  *
  * Options (env): BENCH_REQUESTS (per path, default 600), BENCH_CONCURRENCY (default 24),
  * BENCH_FIRST_TOKEN_MS (default 150), BENCH_TOKENS_PER_SECOND (default 250), BENCH_OUTPUT_TOKENS (default 40).
+ * Last, session JWT verification alone: the cached-key verifier against Clerk's verifyToken (the previous
+ * one), µs per call and their ratio (`--role verify` prints only that).
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -29,6 +31,9 @@ import { startUpstashBridge } from '../standins/upstash-bridge';
 import { createChatModel } from '../api/model/provider';
 import { buildMessages } from '../shared/prompts';
 import type { RewriteRequest } from '../shared/contract';
+import { createDevIssuer, DEV_ISSUER } from '../api/auth/dev-issuer';
+import { createSessionVerifier, type SessionVerifier } from '../api/auth/verify';
+import { createClerkSessionVerifier } from '../tests/support/clerk-verifier';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const REQUESTS = env('BENCH_REQUESTS', 600);
@@ -133,10 +138,50 @@ function passthroughApp(modelUrl: string) {
   return app;
 }
 
+/**
+ * Session verification alone, in this process: the cached-key verifier (api/auth/verify.ts) against
+ * `@clerk/backend`'s `verifyToken` with the PEM key (the previous one), on the same tokens, interleaved in
+ * rounds so drift hits both. Returns µs per verification (median of the rounds).
+ */
+async function verifierBench(rounds = 10, perRound = 300): Promise<{ clerk: number; cached: number }> {
+  const issuer = await createDevIssuer();
+  const EXT = 'chrome-extension://benchbenchbenchbenchbenchbenchbe';
+  const opts = { jwtKey: issuer.publicKeyPem, authorizedParties: [EXT], issuer: DEV_ISSUER };
+  const tokens = await Promise.all(
+    Array.from({ length: 16 }, (_, i) => issuer.issue({ userId: `user_v${i}`, azp: EXT })),
+  );
+  const verifiers: Record<'clerk' | 'cached', SessionVerifier> = {
+    clerk: createClerkSessionVerifier(opts),
+    cached: createSessionVerifier(opts),
+  };
+  const times: Record<'clerk' | 'cached', number[]> = { clerk: [], cached: [] };
+  for (let round = -1; round < rounds; round++) {
+    for (const name of ['clerk', 'cached'] as const) {
+      const t0 = performance.now();
+      for (let i = 0; i < perRound; i++) {
+        if (!(await verifiers[name](tokens[i % tokens.length]!)).ok) throw new Error(`${name} refused a valid token`);
+      }
+      if (round >= 0) times[name].push(((performance.now() - t0) * 1000) / perRound); // round -1 warms up
+    }
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { clerk: median(times.clerk), cached: median(times.cached) };
+}
+
+async function printVerifierBench() {
+  const v = await verifierBench();
+  console.log(
+    `session JWT verification (this process, one at a time): Clerk verifyToken with the PEM key ${f1(v.clerk)} µs, cached key ${f1(v.cached)} µs — ×${(v.cached / v.clerk).toFixed(3)} (${(v.clerk / v.cached).toFixed(1)}× faster)`,
+  );
+}
+
 const USERS = 50;
 const { values } = parseArgs({ options: { role: { type: 'string', default: 'main' } } });
 
-if (values.role === 'redis') {
+if (values.role === 'verify') {
+  // `tsx scripts/bench.ts --role verify`: only the session verification figures.
+  await printVerifierBench();
+} else if (values.role === 'redis') {
   // Redis and its REST bridge: the "Upstash" of this benchmark.
   const redis = await startRedisServer();
   const bridge = await startUpstashBridge({ redisUrl: redis.url });
@@ -259,5 +304,6 @@ if (values.role === 'redis') {
   );
 
   await Promise.all([api, redis, model].map((c) => c.stop()));
+  await printVerifierBench();
   process.exit(0);
 }
