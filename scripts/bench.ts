@@ -6,7 +6,9 @@
  *   - metered:     the Redraft API — JWT verification, both rate windows, the Lua quota reservation,
  *                  streamText, settlement and ledger — against a real redis-server through the Upstash
  *                  REST bridge (the real @upstash/redis client, auto-pipelined);
- *   - passthrough: a bare Hono route in the same process that calls streamText and streams the text.
+ *   - passthrough: a bare Hono route in the same process that calls streamText and streams the text;
+ *   - read-ahead:  the metered app as @hono/node-server serves it by default (before the Node entry point sent
+ *                  streams chunked: the head waits for a read-ahead, a timer tick, to look for a Content-Length).
  * As in production, Redis (+ its REST bridge, standing in for Upstash) and the model run in processes of
  * their own, and the load comes from this process. Prints requests/s and time-to-first-byte p50/p99
  * for each, their ratios, and the Redis round trips (HTTP requests to the bridge) per request: before
@@ -20,12 +22,13 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Hono } from 'hono';
-import { serve, type ServerType } from '@hono/node-server';
+import { serve, type Http2Bindings, type HttpBindings, type ServerType } from '@hono/node-server';
 import { streamText } from 'ai';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../api/config/env';
 import { createServices } from '../api/services';
 import { createApp } from '../api/app';
+import { nodeFetch } from '../api/runtimes/node';
 import { startRedisServer } from '../standins/redis';
 import { startUpstashBridge } from '../standins/upstash-bridge';
 import { createChatModel } from '../api/model/provider';
@@ -110,7 +113,7 @@ async function child<T>(
 }
 
 async function listen(app: {
-  fetch: (req: Request) => Response | Promise<Response>;
+  fetch: (req: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response>;
 }): Promise<{ url: string; server: ServerType }> {
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
@@ -207,12 +210,14 @@ if (values.role === 'verify') {
   });
   let logged = 0;
   const services = await createServices(config, { log: () => void logged++ });
-  const metered = await listen(createApp(services));
+  // As the Node entry point serves it (streams sent chunked), and the same app with @hono/node-server's read-ahead.
+  const metered = await listen({ fetch: nodeFetch(services) });
+  const readAhead = await listen(createApp(services));
   const passthrough = await listen(passthroughApp(config.model.baseURL!));
   const tokens = await Promise.all(
     Array.from({ length: USERS }, (_, i) => services.devIssuer!.issue({ userId: `user_bench_${i}`, ttlSeconds: 3600 })),
   );
-  console.log(JSON.stringify({ metered: metered.url, passthrough: passthrough.url, tokens }));
+  console.log(JSON.stringify({ metered: metered.url, readAhead: readAhead.url, passthrough: passthrough.url, tokens }));
   process.once('SIGTERM', () => process.exit(0));
 } else {
   const model = await child<{ url: string }>([
@@ -227,7 +232,7 @@ if (values.role === 'verify') {
     String(OUTPUT_TOKENS),
   ]);
   const redis = await child<{ url: string; token: string }>(['scripts/bench.ts', '--role', 'redis']);
-  const api = await child<{ metered: string; passthrough: string; tokens: string[] }>(
+  const api = await child<{ metered: string; readAhead: string; passthrough: string; tokens: string[] }>(
     ['scripts/bench.ts', '--role', 'api'],
     {
       UPSTASH_REDIS_REST_URL: redis.info.url,
@@ -246,12 +251,14 @@ if (values.role === 'verify') {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
-  const metered = (body: RewriteRequest, i: number) =>
-    fetch(`${api.info.metered}/v1/rewrite`, {
+  const meteredAt = (base: string) => (body: RewriteRequest, i: number) =>
+    fetch(`${base}/v1/rewrite`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[i % USERS]}` },
       body: JSON.stringify(body),
     });
+  const metered = meteredAt(api.info.metered);
+  const readAhead = meteredAt(api.info.readAhead);
 
   console.log(
     `Redraft bench — ${REQUESTS} requests per path, ${CONCURRENCY} in flight, ${USERS} users; model stand-in: first token ${FIRST_TOKEN_MS} ms, ${TOKENS_PER_SECOND} tokens/s, ${OUTPUT_TOKENS} tokens`,
@@ -260,6 +267,7 @@ if (values.role === 'verify') {
   // Warm up both paths (scripts loaded, connections open, JIT).
   await load(passthrough, 48, 8);
   await load(metered, 48, 8);
+  await load(readAhead, 48, 8);
 
   // Redis round trips per request, measured sequentially so requests do not share pipelines.
   const SEQ = 40;
@@ -275,11 +283,12 @@ if (values.role === 'verify') {
     total += (await bridgeRequests()) - r0;
   }
 
-  // Alternate the two paths twice so drift on a noisy machine hits both alike.
-  const runs = { passthrough: [] as Run[], metered: [] as Run[] };
+  // Alternate the paths twice so drift on a noisy machine hits all alike.
+  const runs = { passthrough: [] as Run[], metered: [] as Run[], readAhead: [] as Run[] };
   for (let round = 0; round < 2; round++) {
     runs.passthrough.push(await load(passthrough, REQUESTS / 2));
     runs.metered.push(await load(metered, REQUESTS / 2));
+    runs.readAhead.push(await load(readAhead, REQUESTS / 2));
   }
   const merge = (rs: Run[]): Run => ({
     rps: rs.reduce((sum, r) => sum + r.rps, 0) / rs.length,
@@ -288,11 +297,13 @@ if (values.role === 'verify') {
   });
   const p = merge(runs.passthrough);
   const m = merge(runs.metered);
+  const ra = merge(runs.readAhead);
 
   const rows = [
     ['path', 'req/s', 'TTFB p50 ms', 'TTFB p99 ms', 'failures'],
     ['passthrough (no metering)', f1(p.rps), f1(pct(p.ttfb, 50)), f1(pct(p.ttfb, 99)), String(p.failures)],
     ['metered (full Redraft path)', f1(m.rps), f1(pct(m.ttfb, 50)), f1(pct(m.ttfb, 99)), String(m.failures)],
+    ['metered, head after read-ahead', f1(ra.rps), f1(pct(ra.ttfb, 50)), f1(pct(ra.ttfb, 99)), String(ra.failures)],
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '));
@@ -300,10 +311,14 @@ if (values.role === 'verify') {
     `ratio metered/passthrough: throughput ${(m.rps / p.rps).toFixed(3)}; TTFB p50 ×${(pct(m.ttfb, 50) / pct(p.ttfb, 50)).toFixed(3)} (+${f1(pct(m.ttfb, 50) - pct(p.ttfb, 50))} ms), p99 ×${(pct(m.ttfb, 99) / pct(p.ttfb, 99)).toFixed(3)}`,
   );
   console.log(
+    `streams sent chunked vs after @hono/node-server's read-ahead: TTFB p50 ${f1(pct(m.ttfb, 50))} vs ${f1(pct(ra.ttfb, 50))} ms (${f1(pct(m.ttfb, 50) - pct(ra.ttfb, 50))} ms), p99 ${f1(pct(m.ttfb, 99))} vs ${f1(pct(ra.ttfb, 99))} ms; throughput ×${(m.rps / ra.rps).toFixed(3)}`,
+  );
+  console.log(
     `Redis round trips per request (sequential, ${SEQ} requests): ${f1(beforeFirstByte / SEQ)} before the first byte, ${f1(total / SEQ)} in all (incl. settlement)`,
   );
 
   await Promise.all([api, redis, model].map((c) => c.stop()));
+
   await printVerifierBench();
   process.exit(0);
 }
