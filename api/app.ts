@@ -25,7 +25,16 @@ import { settingsRoutes } from './routes/settings';
 import { bodyLimit } from './middleware/body-limit';
 import { accountLimit } from './middleware/account-limit';
 
-export function createApp(s: Services) {
+export interface AppOptions {
+  /**
+   * A streamed rewrite declares `Transfer-Encoding: chunked`. On @hono/node-server that makes the response head
+   * go out with the first text at once; without it the server reads ahead (a timer tick) to see whether it
+   * can send a Content-Length instead. Set by the Node entry point (api/runtimes/node.ts) only.
+   */
+  chunkedStreams?: boolean;
+}
+
+export function createApp(s: Services, opts: AppOptions = {}) {
   const app = new Hono<AppEnv>();
   app.use('*', requestId());
   app.use('*', requestLog(s));
@@ -69,7 +78,10 @@ export function createApp(s: Services) {
   });
   app.use('/v1/usage', account);
   app.use('/v1/billing/*', account);
-  app.route('/', rewriteRoutes({ rewrites: s.rewrites, limits: config.limits }));
+  app.route(
+    '/',
+    rewriteRoutes({ rewrites: s.rewrites, limits: config.limits, chunkedStream: opts.chunkedStreams ?? false }),
+  );
   app.route(
     '/',
     usageRoutes({ ...s, billingEnabled: config.billing !== undefined, maxTextChars: config.limits.maxTextChars }),

@@ -6,7 +6,9 @@
  *   - metered:     the Redraft API — JWT verification, both rate windows, the Lua quota reservation,
  *                  streamText, settlement and ledger — against a real redis-server through the Upstash
  *                  REST bridge (the real @upstash/redis client, auto-pipelined);
- *   - passthrough: a bare Hono route in the same process that calls streamText and streams the text.
+ *   - passthrough: a bare Hono route in the same process that calls streamText and streams the text;
+ *   - read-ahead:  the metered app as @hono/node-server serves it by default (before the Node entry point sent
+ *                  streams chunked: the head waits for a read-ahead, a timer tick, to look for a Content-Length).
  * As in production, Redis (+ its REST bridge, standing in for Upstash) and the model run in processes of
  * their own, and the load comes from this process. Prints requests/s and time-to-first-byte p50/p99
  * for each, their ratios, and the Redis round trips (HTTP requests to the bridge) per request: before
@@ -14,21 +16,27 @@
  *
  * Options (env): BENCH_REQUESTS (per path, default 600), BENCH_CONCURRENCY (default 24),
  * BENCH_FIRST_TOKEN_MS (default 150), BENCH_TOKENS_PER_SECOND (default 250), BENCH_OUTPUT_TOKENS (default 40).
+ * Last, session JWT verification alone: the cached-key verifier against Clerk's verifyToken (the previous
+ * one), µs per call and their ratio (`--role verify` prints only that).
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Hono } from 'hono';
-import { serve, type ServerType } from '@hono/node-server';
+import { serve, type Http2Bindings, type HttpBindings, type ServerType } from '@hono/node-server';
 import { streamText } from 'ai';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../api/config/env';
 import { createServices } from '../api/services';
 import { createApp } from '../api/app';
+import { nodeFetch } from '../api/runtimes/node';
 import { startRedisServer } from '../standins/redis';
 import { startUpstashBridge } from '../standins/upstash-bridge';
 import { createChatModel } from '../api/model/provider';
 import { buildMessages } from '../shared/prompts';
 import type { RewriteRequest } from '../shared/contract';
+import { createDevIssuer, DEV_ISSUER } from '../api/auth/dev-issuer';
+import { createSessionVerifier, type SessionVerifier } from '../api/auth/verify';
+import { createClerkSessionVerifier } from '../tests/support/clerk-verifier';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const REQUESTS = env('BENCH_REQUESTS', 600);
@@ -105,7 +113,7 @@ async function child<T>(
 }
 
 async function listen(app: {
-  fetch: (req: Request) => Response | Promise<Response>;
+  fetch: (req: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response>;
 }): Promise<{ url: string; server: ServerType }> {
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
@@ -133,10 +141,50 @@ function passthroughApp(modelUrl: string) {
   return app;
 }
 
+/**
+ * Session verification alone, in this process: the cached-key verifier (api/auth/verify.ts) against
+ * `@clerk/backend`'s `verifyToken` with the PEM key (the previous one), on the same tokens, interleaved in
+ * rounds so drift hits both. Returns µs per verification (median of the rounds).
+ */
+async function verifierBench(rounds = 10, perRound = 300): Promise<{ clerk: number; cached: number }> {
+  const issuer = await createDevIssuer();
+  const EXT = 'chrome-extension://benchbenchbenchbenchbenchbenchbe';
+  const opts = { jwtKey: issuer.publicKeyPem, authorizedParties: [EXT], issuer: DEV_ISSUER };
+  const tokens = await Promise.all(
+    Array.from({ length: 16 }, (_, i) => issuer.issue({ userId: `user_v${i}`, azp: EXT })),
+  );
+  const verifiers: Record<'clerk' | 'cached', SessionVerifier> = {
+    clerk: createClerkSessionVerifier(opts),
+    cached: createSessionVerifier(opts),
+  };
+  const times: Record<'clerk' | 'cached', number[]> = { clerk: [], cached: [] };
+  for (let round = -1; round < rounds; round++) {
+    for (const name of ['clerk', 'cached'] as const) {
+      const t0 = performance.now();
+      for (let i = 0; i < perRound; i++) {
+        if (!(await verifiers[name](tokens[i % tokens.length]!)).ok) throw new Error(`${name} refused a valid token`);
+      }
+      if (round >= 0) times[name].push(((performance.now() - t0) * 1000) / perRound); // round -1 warms up
+    }
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { clerk: median(times.clerk), cached: median(times.cached) };
+}
+
+async function printVerifierBench() {
+  const v = await verifierBench();
+  console.log(
+    `session JWT verification (this process, one at a time): Clerk verifyToken with the PEM key ${f1(v.clerk)} µs, cached key ${f1(v.cached)} µs — ×${(v.cached / v.clerk).toFixed(3)} (${(v.clerk / v.cached).toFixed(1)}× faster)`,
+  );
+}
+
 const USERS = 50;
 const { values } = parseArgs({ options: { role: { type: 'string', default: 'main' } } });
 
-if (values.role === 'redis') {
+if (values.role === 'verify') {
+  // `tsx scripts/bench.ts --role verify`: only the session verification figures.
+  await printVerifierBench();
+} else if (values.role === 'redis') {
   // Redis and its REST bridge: the "Upstash" of this benchmark.
   const redis = await startRedisServer();
   const bridge = await startUpstashBridge({ redisUrl: redis.url });
@@ -162,12 +210,14 @@ if (values.role === 'redis') {
   });
   let logged = 0;
   const services = await createServices(config, { log: () => void logged++ });
-  const metered = await listen(createApp(services));
+  // As the Node entry point serves it (streams sent chunked), and the same app with @hono/node-server's read-ahead.
+  const metered = await listen({ fetch: nodeFetch(services) });
+  const readAhead = await listen(createApp(services));
   const passthrough = await listen(passthroughApp(config.model.baseURL!));
   const tokens = await Promise.all(
     Array.from({ length: USERS }, (_, i) => services.devIssuer!.issue({ userId: `user_bench_${i}`, ttlSeconds: 3600 })),
   );
-  console.log(JSON.stringify({ metered: metered.url, passthrough: passthrough.url, tokens }));
+  console.log(JSON.stringify({ metered: metered.url, readAhead: readAhead.url, passthrough: passthrough.url, tokens }));
   process.once('SIGTERM', () => process.exit(0));
 } else {
   const model = await child<{ url: string }>([
@@ -182,7 +232,7 @@ if (values.role === 'redis') {
     String(OUTPUT_TOKENS),
   ]);
   const redis = await child<{ url: string; token: string }>(['scripts/bench.ts', '--role', 'redis']);
-  const api = await child<{ metered: string; passthrough: string; tokens: string[] }>(
+  const api = await child<{ metered: string; readAhead: string; passthrough: string; tokens: string[] }>(
     ['scripts/bench.ts', '--role', 'api'],
     {
       UPSTASH_REDIS_REST_URL: redis.info.url,
@@ -201,12 +251,14 @@ if (values.role === 'redis') {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
-  const metered = (body: RewriteRequest, i: number) =>
-    fetch(`${api.info.metered}/v1/rewrite`, {
+  const meteredAt = (base: string) => (body: RewriteRequest, i: number) =>
+    fetch(`${base}/v1/rewrite`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tokens[i % USERS]}` },
       body: JSON.stringify(body),
     });
+  const metered = meteredAt(api.info.metered);
+  const readAhead = meteredAt(api.info.readAhead);
 
   console.log(
     `Redraft bench — ${REQUESTS} requests per path, ${CONCURRENCY} in flight, ${USERS} users; model stand-in: first token ${FIRST_TOKEN_MS} ms, ${TOKENS_PER_SECOND} tokens/s, ${OUTPUT_TOKENS} tokens`,
@@ -215,6 +267,7 @@ if (values.role === 'redis') {
   // Warm up both paths (scripts loaded, connections open, JIT).
   await load(passthrough, 48, 8);
   await load(metered, 48, 8);
+  await load(readAhead, 48, 8);
 
   // Redis round trips per request, measured sequentially so requests do not share pipelines.
   const SEQ = 40;
@@ -230,11 +283,12 @@ if (values.role === 'redis') {
     total += (await bridgeRequests()) - r0;
   }
 
-  // Alternate the two paths twice so drift on a noisy machine hits both alike.
-  const runs = { passthrough: [] as Run[], metered: [] as Run[] };
+  // Alternate the paths twice so drift on a noisy machine hits all alike.
+  const runs = { passthrough: [] as Run[], metered: [] as Run[], readAhead: [] as Run[] };
   for (let round = 0; round < 2; round++) {
     runs.passthrough.push(await load(passthrough, REQUESTS / 2));
     runs.metered.push(await load(metered, REQUESTS / 2));
+    runs.readAhead.push(await load(readAhead, REQUESTS / 2));
   }
   const merge = (rs: Run[]): Run => ({
     rps: rs.reduce((sum, r) => sum + r.rps, 0) / rs.length,
@@ -243,11 +297,13 @@ if (values.role === 'redis') {
   });
   const p = merge(runs.passthrough);
   const m = merge(runs.metered);
+  const ra = merge(runs.readAhead);
 
   const rows = [
     ['path', 'req/s', 'TTFB p50 ms', 'TTFB p99 ms', 'failures'],
     ['passthrough (no metering)', f1(p.rps), f1(pct(p.ttfb, 50)), f1(pct(p.ttfb, 99)), String(p.failures)],
     ['metered (full Redraft path)', f1(m.rps), f1(pct(m.ttfb, 50)), f1(pct(m.ttfb, 99)), String(m.failures)],
+    ['metered, head after read-ahead', f1(ra.rps), f1(pct(ra.ttfb, 50)), f1(pct(ra.ttfb, 99)), String(ra.failures)],
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '));
@@ -255,9 +311,14 @@ if (values.role === 'redis') {
     `ratio metered/passthrough: throughput ${(m.rps / p.rps).toFixed(3)}; TTFB p50 ×${(pct(m.ttfb, 50) / pct(p.ttfb, 50)).toFixed(3)} (+${f1(pct(m.ttfb, 50) - pct(p.ttfb, 50))} ms), p99 ×${(pct(m.ttfb, 99) / pct(p.ttfb, 99)).toFixed(3)}`,
   );
   console.log(
+    `streams sent chunked vs after @hono/node-server's read-ahead: TTFB p50 ${f1(pct(m.ttfb, 50))} vs ${f1(pct(ra.ttfb, 50))} ms (${f1(pct(m.ttfb, 50) - pct(ra.ttfb, 50))} ms), p99 ${f1(pct(m.ttfb, 99))} vs ${f1(pct(ra.ttfb, 99))} ms; throughput ×${(m.rps / ra.rps).toFixed(3)}`,
+  );
+  console.log(
     `Redis round trips per request (sequential, ${SEQ} requests): ${f1(beforeFirstByte / SEQ)} before the first byte, ${f1(total / SEQ)} in all (incl. settlement)`,
   );
 
   await Promise.all([api, redis, model].map((c) => c.stop()));
+
+  await printVerifierBench();
   process.exit(0);
 }

@@ -13,7 +13,7 @@ import { monthlyPeriodAt } from '../metering/periods';
  * `cents` '' = back to the plan's default. A user seen for the first time gets their free period anchored
  * now, as a first reservation would.
  */
-const SET_CAP = {
+export const SET_CAP = {
   keys: ['quota'],
   args: ['cents', 'freeStart', 'freeEnd'],
   body: `

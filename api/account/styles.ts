@@ -11,7 +11,7 @@ import { keys } from '../metering/keys';
  * PUT: create or replace one style, refusing a new id when the user already has `max` styles.
  * Replies {result = 'OK', created = 1|0} or {result = 'FULL', count = n}.
  */
-const PUT = {
+export const PUT = {
   keys: ['styles'],
   args: ['id', 'value', 'max'],
   body: `

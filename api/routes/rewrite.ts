@@ -14,6 +14,8 @@ import { validate } from '../middleware/json-body/validate';
 export interface RewriteRouteDeps {
   rewrites: RewriteService;
   limits: Pick<Config['limits'], 'maxTextChars' | 'maxBodyBytes'>;
+  /** Declare the stream `Transfer-Encoding: chunked` (AppOptions.chunkedStreams: Node only). */
+  chunkedStream?: boolean;
 }
 
 export function rewriteRoutes(d: RewriteRouteDeps) {
@@ -54,6 +56,7 @@ export function rewriteRoutes(d: RewriteRouteDeps) {
         'Content-Type': events ? `${REWRITE_EVENTS_TYPE}; charset=utf-8` : 'text/plain; charset=utf-8',
         'Cache-Control': 'no-store',
         'X-Content-Type-Options': 'nosniff',
+        ...(d.chunkedStream ? { 'Transfer-Encoding': 'chunked' } : {}),
       },
     });
   });

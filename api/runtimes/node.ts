@@ -4,7 +4,7 @@
  * cuts the rest (each settles, charged for what it generated), then exits.
  * `npm start` runs the bundle of this file (`npm run build`); `npm run dev` runs it with local stand-ins.
  */
-import { serve, type ServerType } from '@hono/node-server';
+import { serve, type Http2Bindings, type HttpBindings, type ServerType } from '@hono/node-server';
 import { createApp } from '../app';
 import { ConfigError, loadConfig, type Config } from '../config/env';
 import { createServices, type ServiceOptions } from '../services';
@@ -19,6 +19,24 @@ export interface NodeServer {
   url: string;
   /** Graceful: stop the report schedule and accepting, drain streams in progress (grace period), close. */
   close: () => Promise<{ finished: number; cut: number; unsettled: number }>;
+}
+
+/**
+ * The app as @hono/node-server serves it: streamed rewrites declared chunked, so their head is written with the
+ * first text (no read-ahead for a Content-Length). Only HTTP/1.1 has chunks: an HTTP/1.0 client cannot read them
+ * (and Node would send them anyway when the header says so), HTTP/2 forbids the header; for those it is dropped.
+ */
+export function nodeFetch(
+  services: Services,
+): (req: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response> {
+  const app = createApp(services, { chunkedStreams: true });
+  return (req, env) => {
+    if (env.incoming.httpVersion === '1.1') return app.fetch(req, env);
+    return Promise.resolve(app.fetch(req, env)).then((res) => {
+      res.headers.delete('Transfer-Encoding');
+      return res;
+    });
+  };
 }
 
 /** How a client reaches an address the server listens on (the wildcard addresses: this machine). */
@@ -43,7 +61,7 @@ export async function startNodeServer(
         })
       : undefined;
   const server = serve({
-    fetch: createApp(services).fetch,
+    fetch: nodeFetch(services),
     port,
     hostname: host,
     // Slow clients cannot pile up: headers within HTTP_HEADERS_TIMEOUT_MS, the whole request (headers and

@@ -3,6 +3,12 @@
  * redis-server behind an Upstash-compatible bridge). Scripts run EVALSHA-first with their SHA
  * computed up front, so a script call issued in the same tick as other commands joins their
  * auto-pipeline (one HTTP round trip).
+ *
+ * Every script starts with `#!lua flags=allow-key-locking` (luaSource): without it Upstash runs a script
+ * under the database-wide lock, so every user's reservations and settlements would queue on one lock;
+ * with it, Upstash locks only the keys passed in KEYS — so every key a script touches must be in KEYS,
+ * never built inside Lua (tests/unit/lua-scripts.test.ts checks both). A local Redis 7.0 refuses the
+ * flag: the Upstash bridge (standins/upstash-bridge) drops the line.
  */
 import { Redis } from '@upstash/redis';
 
@@ -26,13 +32,23 @@ export interface LuaScript<T> {
   run(keys: string[], args: (string | number)[]): Promise<T>;
 }
 
+/** The first line of every project script: Upstash locks the script's KEYS only, not the whole database. */
+export const KEY_LOCKING_SHEBANG = '#!lua flags=allow-key-locking';
+
+/** A script's full source: the key-locking shebang, then the Lua. */
+export const luaSource = (body: string) => `${KEY_LOCKING_SHEBANG}\n${body}`;
+
 async function sha1Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Prepare a Lua script: resolves once its SHA is known; `run` then issues EVALSHA synchronously. */
-export async function defineScript<T>(redis: Redis, source: string): Promise<LuaScript<T>> {
+/**
+ * Prepare a Lua script (`body`: the Lua, without the shebang, which is added here): resolves once its SHA is
+ * known; `run` then issues EVALSHA synchronously.
+ */
+export async function defineScript<T>(redis: Redis, body: string): Promise<LuaScript<T>> {
+  const source = luaSource(body);
   const sha = await sha1Hex(source);
   return {
     async run(keys, args) {
@@ -55,6 +71,7 @@ export async function defineScript<T>(redis: Redis, source: string): Promise<Lua
  * read back as an object by replyFields.
  */
 export interface NamedScript<K extends string, A extends string> {
+  /** The full source sent to Redis (shebang included). */
   readonly source: string;
   run(
     keys: Record<K, string>,
@@ -82,14 +99,18 @@ export function replyFields(reply: unknown): Record<string, string> {
   return out;
 }
 
+/** The Lua of a named script, without the shebang: its `local` lines, then its body. */
+export const namedScriptBody = (spec: NamedScriptSpec<string, string>) =>
+  `${luaLocals('KEYS', spec.keys)}\n${luaLocals('ARGV', spec.args)}\n${spec.body}`;
+
 export async function defineNamedScript<const K extends string, const A extends string>(
   redis: Redis,
   spec: NamedScriptSpec<K, A>,
 ): Promise<NamedScript<K, A>> {
-  const source = `${luaLocals('KEYS', spec.keys)}\n${luaLocals('ARGV', spec.args)}\n${spec.body}`;
-  const script = await defineScript<unknown>(redis, source);
+  const body = namedScriptBody(spec);
+  const script = await defineScript<unknown>(redis, body);
   return {
-    source,
+    source: luaSource(body),
     async run(keys, args, rest = []) {
       return replyFields(
         await script.run(

@@ -85,3 +85,35 @@ describe('slow clients', () => {
     expect((await ledgerOf(infra.db, user))[0]).toMatchObject({ status: 'completed', source: 'provider', out: '150' });
   });
 });
+
+describe('streamed rewrites', () => {
+  const request = async (version: '1.0' | '1.1', user: string) => {
+    const body = JSON.stringify({ text: 'Our soups are back for the autumn, every day from noon.', action: 'shorten' });
+    const token = await infra.issuer.issue({ userId: user });
+    return rawExchange(
+      api.url,
+      `POST /v1/rewrite HTTP/${version}\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      15_000,
+    );
+  };
+
+  it('are sent chunked (the head goes out with the first text, no read-ahead for a length)', async () => {
+    const { raw } = await request('1.1', 'user_chunked_11');
+    const [head, body] = raw.split('\r\n\r\n', 2) as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    expect(head).toMatch(/^transfer-encoding: chunked$/im);
+    expect(head).not.toMatch(/^content-length:/im);
+    expect(raw.endsWith('\r\n0\r\n\r\n')).toBe(true);
+    expect(body.length).toBeGreaterThan(0);
+  });
+
+  it('but not to an HTTP/1.0 client, which cannot read chunks: its body ends with the connection', async () => {
+    const { raw } = await request('1.0', 'user_chunked_10');
+    const [head, body] = raw.split('\r\n\r\n', 2) as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    expect(head).not.toMatch(/^transfer-encoding:/im);
+    expect(body).not.toMatch(/^[0-9a-f]+\r\n/);
+    expect(body.length).toBeGreaterThan(0);
+    await expect.poll(() => ledgerOf(infra.db, 'user_chunked_10')).toHaveLength(1);
+  });
+});

@@ -10,23 +10,23 @@
  * - By hand: npm run report-usage.
  * The lock only avoids wasted work: two reporters at once still bill exactly once (see reporter.ts).
  */
-import type { Redis } from '../../store/redis';
+import { luaSource, type Redis } from '../../store/redis';
 import { keys } from '../../metering/keys';
 import { runReport, type ReportOptions, type ReportSummary } from './reporter';
 import type { ReportStore } from './store';
 import type { StripeGateway } from '../stripe/gateway';
 import type { Metrics } from '../../observe/metrics';
 
-/** The lock is renewed or released only by its holder (the token it was taken with). */
-const RENEW_LUA = `local lock = KEYS[1]
+/** The lock is renewed or released only by its holder (the token it was taken with). Exported for the script checks. */
+export const RENEW_LUA = luaSource(`local lock = KEYS[1]
 local token = ARGV[1]
 local ttlMs = ARGV[2]
 if redis.call('GET', lock) == token then return redis.call('PEXPIRE', lock, ttlMs) end
-return 0`;
-const RELEASE_LUA = `local lock = KEYS[1]
+return 0`);
+export const RELEASE_LUA = luaSource(`local lock = KEYS[1]
 local token = ARGV[1]
 if redis.call('GET', lock) == token then return redis.call('DEL', lock) end
-return 0`;
+return 0`);
 
 export interface Lock {
   /** Runs `fn` holding the lock (renewed while it runs); undefined when another holder has it. */

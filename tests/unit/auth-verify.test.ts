@@ -1,0 +1,212 @@
+/**
+ * The session verifier with its key imported once (api/auth/verify.ts) decides every token exactly as the
+ * previous one, `@clerk/backend`'s `verifyToken` with the PEM key plus the same own checks
+ * (tests/support/clerk-verifier.ts): same acceptance, same failure reason, on valid tokens and on every way a
+ * token can be wrong (form, encoding, header, algorithm, signature, each claim, the clock skew's edges).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { base64urlDecode, CLOCK_SKEW_MS, createSessionVerifier, type SessionVerifier } from '../../api/auth/verify';
+import { createClerkSessionVerifier } from '../support/clerk-verifier';
+
+const EXT = 'chrome-extension://abcdefghijklmnopabcdefghijklmnop';
+const ISS = 'https://clerk.redraft.example';
+const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+
+let sign: (header: unknown, payload: unknown) => Promise<string>;
+let otherSign: (header: unknown, payload: unknown) => Promise<string>;
+let pem: string;
+
+async function signer() {
+  const { privateKey, publicKey } = await crypto.subtle.generateKey(
+    { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+    true,
+    ['sign', 'verify'],
+  );
+  const spki = Buffer.from(await crypto.subtle.exportKey('spki', publicKey)).toString('base64');
+  return {
+    pem: `-----BEGIN PUBLIC KEY-----\n${spki.match(/.{1,64}/g)!.join('\n')}\n-----END PUBLIC KEY-----`,
+    sign: async (header: unknown, payload: unknown) => {
+      const input = `${b64(header)}.${b64(payload)}`;
+      const sig = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', privateKey, new TextEncoder().encode(input));
+      return `${input}.${Buffer.from(sig).toString('base64url')}`;
+    },
+  };
+}
+
+beforeAll(async () => {
+  const a = await signer();
+  const b = await signer();
+  ({ sign, pem } = a);
+  otherSign = b.sign;
+});
+
+const H = { alg: 'RS256', typ: 'JWT', kid: 'ins_1' };
+const claims = (o: Record<string, unknown> = {}) => {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    v: 2,
+    sub: 'user_1',
+    sid: 'sess_1',
+    sts: 'active',
+    iss: ISS,
+    azp: EXT,
+    iat: now,
+    nbf: now - 5,
+    exp: now + 60,
+    ...o,
+  };
+};
+const s = (offsetMs: number) => (Date.now() + offsetMs) / 1000;
+
+/** name → token (made once the key exists). */
+function cases(): Record<string, () => Promise<string> | string> {
+  return {
+    valid: () => sign(H, claims()),
+    'valid, no typ': () => sign({ alg: 'RS256' }, claims()),
+    'valid, no nbf/iat': () => sign(H, claims({ nbf: undefined, iat: undefined })),
+    'valid, padded parts': async () =>
+      (await sign(H, claims()))
+        .split('.')
+        .map((p) => p + '='.repeat((4 - (p.length % 4)) % 4))
+        .join('.'),
+    'expired long ago': () => sign(H, claims({ exp: s(-3600_000) })),
+    'expired, inside the skew': () => sign(H, claims({ exp: s(-CLOCK_SKEW_MS + 2000) })),
+    'expired, just past the skew': () => sign(H, claims({ exp: s(-CLOCK_SKEW_MS - 2000) })),
+    'exp huge (Clerk: no date, not expired)': () => sign(H, claims({ exp: 1e20 })),
+    'exp fractional': () => sign(H, claims({ exp: s(30_000) + 0.7 })),
+    'exp missing': () => sign(H, claims({ exp: undefined })),
+    'exp string': () => sign(H, claims({ exp: String(s(60_000)) })),
+    'nbf in the future past the skew': () => sign(H, claims({ nbf: s(CLOCK_SKEW_MS + 3000) })),
+    'nbf in the future inside the skew': () => sign(H, claims({ nbf: s(CLOCK_SKEW_MS - 2000) })),
+    'nbf string': () => sign(H, claims({ nbf: 'now' })),
+    'iat in the future past the skew': () => sign(H, claims({ iat: s(CLOCK_SKEW_MS + 3000) })),
+    'iat in the future inside the skew': () => sign(H, claims({ iat: s(CLOCK_SKEW_MS - 2000) })),
+    'iat null': () => sign(H, claims({ iat: null })),
+    'sub missing': () => sign(H, claims({ sub: undefined })),
+    'sub number': () => sign(H, claims({ sub: 42 })),
+    'sub hostile': () => sign(H, claims({ sub: 'user_1}:quota' })),
+    'sub empty': () => sign(H, claims({ sub: '' })),
+    'azp other': () => sign(H, claims({ azp: 'https://evil.example.com' })),
+    'azp missing': () => sign(H, claims({ azp: undefined })),
+    'azp empty': () => sign(H, claims({ azp: '' })),
+    'azp number': () => sign(H, claims({ azp: 7 })),
+    'azp array': () => sign(H, claims({ azp: [EXT] })),
+    'iss other': () => sign(H, claims({ iss: 'https://clerk.attacker.example' })),
+    'iss missing': () => sign(H, claims({ iss: undefined })),
+    'sid missing': () => sign(H, claims({ sid: undefined })),
+    'sid empty': () => sign(H, claims({ sid: '' })),
+    'sts pending': () => sign(H, claims({ sts: 'pending' })),
+    'sts missing': () => sign(H, claims({ sts: undefined })),
+    'sts Active': () => sign(H, claims({ sts: 'Active' })),
+    'typ at+jwt': () => sign({ ...H, typ: 'at+jwt' }, claims()),
+    'typ null': () => sign({ ...H, typ: null }, claims()),
+    'machine token category': () => sign({ ...H, cat: 'cl_B7d4PD333AAA' }, claims()),
+    'alg RS384': () => sign({ ...H, alg: 'RS384' }, claims()),
+    'alg RS512': () => sign({ ...H, alg: 'RS512' }, claims()),
+    'alg HS256': () => sign({ ...H, alg: 'HS256' }, claims()),
+    'alg ES256': () => sign({ ...H, alg: 'ES256' }, claims()),
+    'alg missing': () => sign({ typ: 'JWT' }, claims()),
+    'alg none, no signature': () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims())}.`,
+    'header null': () => sign(null, claims()),
+    'header a string': () => sign('"RS256"', claims()),
+    'header an array': () => sign([], claims()),
+    'payload null (signed)': () => sign(H, null),
+    'payload a number (signed)': () => sign(H, 5),
+    'payload an array (signed)': () => sign(H, []),
+    'payload not JSON (signed)': () => sign(H, 'not json'),
+    'signed by another key': () => otherSign(H, claims()),
+    'tampered payload': async () => {
+      const [h, , sig] = (await sign(H, claims())).split('.');
+      return `${h}.${b64(claims({ sub: 'user_attacker' }))}.${sig}`;
+    },
+    'signature truncated': async () => (await sign(H, claims())).slice(0, -10),
+    'signature empty': async () => `${(await sign(H, claims())).split('.').slice(0, 2).join('.')}.`,
+    'signature with a + (not base64url)': async () => `${(await sign(H, claims())).slice(0, -2)}+A`,
+    'signature non-canonical last char': async () => {
+      const t = await sign(H, claims());
+      const last = t.at(-1)!;
+      // 256 bytes → 342 chars, last char carries 4 payload bits: set a low (unused) bit.
+      const alt = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      return t.slice(0, -1) + alt[alt.indexOf(last) ^ 1]!;
+    },
+    'signature with whitespace': async () =>
+      `${(await sign(H, claims())).slice(0, -4)} ${(await sign(H, claims())).slice(-4)}`,
+    'two parts': () => 'eyJhbGciOiJSUzI1NiJ9.e30',
+    'four parts': async () => `${await sign(H, claims())}.x`,
+    garbage: () => 'not.a.jwt',
+    empty: () => '',
+    'unsigned RS256 header': () => 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln',
+    'header length 4n+1': async () => `A${await sign(H, claims())}`,
+    'non-UTF-8 payload bytes': async () => {
+      const t = await sign(H, claims());
+      const [h, , sig] = t.split('.');
+      return `${h}.${Buffer.from([0xff, 0xfe, 0x7b, 0x7d]).toString('base64url')}.${sig}`;
+    },
+  };
+}
+
+describe('the cached-key verifier decides as Clerk verifyToken did', () => {
+  const configs = [
+    { name: 'production (azp + issuer)', authorizedParties: [EXT], issuer: ISS },
+    { name: 'no authorized parties, no issuer', authorizedParties: [] as string[], issuer: undefined },
+  ];
+  for (const cfg of configs) {
+    it(`on every case: ${cfg.name}`, async () => {
+      const fresh = createSessionVerifier({ jwtKey: pem, ...cfg });
+      const reference: SessionVerifier = createClerkSessionVerifier({ jwtKey: pem, ...cfg });
+      const seen = new Set<string>();
+      for (const [name, make] of Object.entries(cases())) {
+        const token = await make();
+        const [mine, clerk] = await Promise.all([fresh(token), reference(token)]);
+        expect({ name, ...mine }).toEqual({ name, ...clerk });
+        seen.add(mine.ok ? 'ok' : mine.reason);
+      }
+      // The cases reach every outcome, or they would prove little.
+      for (const r of [
+        'ok',
+        'token-invalid',
+        'token-invalid-algorithm',
+        'token-verification-failed',
+        'token-invalid-signature',
+        'token-expired',
+        'token-not-active-yet',
+        'token-iat-in-the-future',
+        'token-invalid-sub',
+        'token-not-a-session',
+        'session-not-active',
+      ])
+        expect(seen).toContain(r);
+      if (cfg.authorizedParties.length > 0) {
+        expect(seen).toContain('token-invalid-authorized-parties');
+        expect(seen).toContain('token-wrong-issuer');
+      }
+    });
+  }
+
+  it('uses the injected clock', async () => {
+    const at = Date.UTC(2030, 0, 1);
+    const verify = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS, now: () => at });
+    const token = await sign(H, claims({ iat: at / 1000, nbf: at / 1000, exp: at / 1000 + 60 }));
+    expect(await verify(token)).toEqual({ ok: true, user: { userId: 'user_1', sessionId: 'sess_1' } });
+    const later = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], now: () => at + 66_000 });
+    expect(await later(token)).toEqual({ ok: false, reason: 'token-expired' });
+  });
+
+  it('a key that is not an RSA public key fails every token, as before (the reason may differ)', async () => {
+    const token = await sign(H, claims());
+    const bad = '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----';
+    const verify = createSessionVerifier({ jwtKey: bad, authorizedParties: [EXT], issuer: ISS });
+    const reference = createClerkSessionVerifier({ jwtKey: bad, authorizedParties: [EXT], issuer: ISS });
+    expect(await verify(token)).toEqual({ ok: false, reason: 'token-verification-failed' });
+    // Clerk turns whatever is between the PEM lines into an RSA modulus: this one imports, and never verifies.
+    expect(await reference(token)).toEqual({ ok: false, reason: 'token-invalid-signature' });
+  });
+
+  it('decodes base64url strictly, as Clerk does', () => {
+    expect(Buffer.from(base64urlDecode('aGVsbG8')).toString()).toBe('hello');
+    expect(Buffer.from(base64urlDecode('aGVsbG8=')).toString()).toBe('hello');
+    for (const bad of ['aGVsbG9', 'aGV+bG8', 'aGV/bG8', 'aG=VsbG8', 'A', 'aGVs bG8']) {
+      expect(() => base64urlDecode(bad), bad).toThrow(SyntaxError);
+    }
+  });
+});
