@@ -8,6 +8,7 @@ import { planOf, type Plan } from '../config/plans';
 import { defineNamedScript, type Redis } from '../store/redis';
 import { keys } from '../metering/keys';
 import { monthlyPeriodAt } from '../metering/periods';
+import { newFreeQuotaLua } from '../metering/quota.lua';
 
 /**
  * `cents` '' = back to the plan's default. A user seen for the first time gets their free period anchored
@@ -18,7 +19,7 @@ export const SET_CAP = {
   args: ['cents', 'freeStart', 'freeEnd'],
   body: `
 if redis.call('EXISTS', quota) == 0 then
-  redis.call('HSET', quota, 'plan', 'free', 'start', freeStart, 'end', freeEnd, 'anchor', freeStart, 'used', 0)
+  ${newFreeQuotaLua('quota', 'freeStart', 'freeEnd')}
 end
 if cents == '' then redis.call('HDEL', quota, 'overageCapCents') else redis.call('HSET', quota, 'overageCapCents', cents) end
 return {'result', 'OK'}

@@ -209,13 +209,20 @@ return {'released', '1'}
 `,
 } as const;
 
+/**
+ * The Lua line that starts a user's quota hash on the free plan, its period [start, end) anchored at start:
+ * the one shape every script that may meet a new user writes (`quota`, `start`, `end` are Lua expressions).
+ */
+export const newFreeQuotaLua = (quota: string, start: string, end: string) =>
+  `redis.call('HSET', ${quota}, 'plan', 'free', 'start', ${start}, 'end', ${end}, 'anchor', ${start}, 'used', 0)`;
+
 /** ENSURE: create the quota hash for a user seen for the first time (anchors the free period). Returns: created '1' | '0'. */
 export const ENSURE = {
   keys: ['quotaKey'],
   args: ['periodStart', 'periodEnd'],
   body: `
 if redis.call('EXISTS', quotaKey) == 1 then return {'created', '0'} end
-redis.call('HSET', quotaKey, 'plan', 'free', 'start', periodStart, 'end', periodEnd, 'anchor', periodStart, 'used', 0)
+${newFreeQuotaLua('quotaKey', 'periodStart', 'periodEnd')}
 return {'created', '1'}
 `,
 } as const;

@@ -17,6 +17,7 @@
  * Returns result: DUP (marker 'pending' when the caller must finish the bookkeeping) | STALE why |
  *   OK plan start end rolled ('1'|'0')
  */
+import { newFreeQuotaLua } from '../../metering/quota.lua';
 export const APPLY = {
   keys: ['quotaKey', 'billingKey', 'markerKey'],
   args: [
@@ -73,7 +74,7 @@ local qplan, qstart, qend, used = f[1], tonumber(f[2]), tonumber(f[3]), tonumber
 if not qplan then
   -- Never seen by the API (should not happen: checkout needs a signed-in user). Start a free period now.
   qplan, qstart, qend, used = 'free', tonumber(freeStart), tonumber(freeEnd), 0
-  redis.call('HSET', q, 'plan', 'free', 'start', qstart, 'end', qend, 'anchor', qstart, 'used', 0)
+  ${newFreeQuotaLua('q', 'qstart', 'qend')}
 end
 redis.call('HSET', q, 'customer', customer)
 
@@ -119,7 +120,7 @@ export const LINK = {
   args: ['customer', 'freeStart', 'freeEnd'],
   body: `
 if redis.call('EXISTS', quota) == 0 then
-  redis.call('HSET', quota, 'plan', 'free', 'start', freeStart, 'end', freeEnd, 'anchor', freeStart, 'used', 0)
+  ${newFreeQuotaLua('quota', 'freeStart', 'freeEnd')}
 end
 redis.call('HSETNX', quota, 'customer', customer)
 return {'customer', redis.call('HGET', quota, 'customer')}
