@@ -196,6 +196,17 @@ async function revert(
   return false;
 }
 
+/** A text field's `maxlength` the result would exceed (refused before anything changes), else null. */
+function overMaxLength(t: EditableTarget, length: number): ReplaceOutcome | null {
+  if (t.kind !== 'field' || t.el.maxLength < 0 || length <= t.el.maxLength) return null;
+  const most = t.el.maxLength.toLocaleString('en-US');
+  return fail(
+    'too_long',
+    [],
+    `This field takes at most ${most} characters and the result would make it ${length.toLocaleString('en-US')}; copy it instead.`,
+  );
+}
+
 /** Replaces the target's text in place, verified. Never throws for the page's doing: the outcome says why. */
 export async function replaceTarget(
   t: Target,
@@ -209,13 +220,8 @@ export async function replaceTarget(
   const at = locate(current, raw, t.start);
   if (at === null) return fail('moved');
   text = fitsField(t, text);
-  if (t.kind === 'field' && t.el.maxLength >= 0 && current.length - raw.length + text.length > t.el.maxLength) {
-    return fail(
-      'too_long',
-      [],
-      `This field takes at most ${t.el.maxLength.toLocaleString('en-US')} characters and the result would make it ${(current.length - raw.length + text.length).toLocaleString('en-US')}; copy it instead.`,
-    );
-  }
+  const tooLong = overMaxLength(t, current.length - raw.length + text.length);
+  if (tooLong) return tooLong;
   const located: EditableTarget = t.kind === 'field' ? { ...t, start: at, end: at + raw.length } : { ...t, start: at };
   return put(located, surface, at, raw, text, env);
 }
@@ -258,13 +264,8 @@ export async function insertAfterTarget(
   if (found === null) return fail('moved');
   const at = endOfBlock(t, current, found + raw.length);
   const inserted = `\n${text.replace(/^\s+|\s+$/g, '')}`;
-  if (t.kind === 'field' && t.el.maxLength >= 0 && current.length + inserted.length > t.el.maxLength) {
-    return fail(
-      'too_long',
-      [],
-      `This field takes at most ${t.el.maxLength.toLocaleString('en-US')} characters and the result would make it ${(current.length + inserted.length).toLocaleString('en-US')}; copy it instead.`,
-    );
-  }
+  const tooLong = overMaxLength(t, current.length + inserted.length);
+  if (tooLong) return tooLong;
   const located: EditableTarget =
     t.kind === 'field' ? { ...t, start: found, end: found + raw.length } : { ...t, start: found };
   return put(located, surface, at, '', inserted, env);
