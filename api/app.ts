@@ -49,6 +49,7 @@ export function createApp(s: Services, opts: AppOptions = {}) {
         exposeHeaders: [
           'X-Request-Id',
           'X-Tokens-Remaining',
+          'X-Model',
           'RateLimit-Limit',
           'RateLimit-Remaining',
           'RateLimit-Reset',

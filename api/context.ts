@@ -2,7 +2,6 @@
  * The services of one API instance, behind narrow interfaces: built once (services.ts), each route and
  * middleware takes only the members it uses (a Pick of this, see app.ts). Nothing it imports imports it back.
  */
-import type { LanguageModel } from 'ai';
 import type { Config } from './config/env';
 import type { SessionVerifier } from './auth/verify';
 import type { DevIssuer } from './auth/dev-issuer';
@@ -11,6 +10,7 @@ import type { QuotaStore } from './metering/quota';
 import type { UsageReader } from './metering/ledger';
 import type { Metrics } from './observe/metrics';
 import type { Inflight } from './model/inflight';
+import type { ModelRouter } from './model/router';
 import type { StripeGateway } from './billing/stripe/gateway';
 import type { EntitlementStore } from './billing/entitlements/entitlements';
 import type { ReportRunner } from './billing/reporting/schedule';
@@ -42,7 +42,8 @@ export interface Services {
   /** Saved styles (brand voice) and the user's settings (overage spending cap). */
   styles: StyleStore;
   settings: SettingsStore;
-  model: LanguageModel;
+  /** The routed models and their circuit breakers. */
+  router: ModelRouter;
   /** One rewrite: reserve → stream → settle or release. */
   rewrites: RewriteService;
   billing: BillingServices | undefined;

@@ -8,7 +8,8 @@ import { createRedis } from './store/redis';
 import { createRateLimits } from './limits/rate-limits';
 import { createQuotaStore } from './metering/quota';
 import { createUsageReader } from './metering/ledger';
-import { createChatModel } from './model/provider';
+import { createModelRegistry, probeProvider } from './model/provider';
+import { createModelRouter } from './model/router';
 import { createSessionVerifier } from './auth/verify';
 import { createDevIssuer, DEV_ISSUER } from './auth/dev-issuer';
 import { createApiMetrics } from './observe/metrics';
@@ -22,6 +23,7 @@ import { createSettingsStore } from './account/settings';
 import { createMeterErrorStore } from './billing/reporting/meter-errors';
 import { createRewriteService } from './rewrite/service';
 import { createPriceBook } from './metering/prices';
+import { routedModels } from './config/models';
 
 export interface ServiceOptions {
   /** @upstash/ratelimit's in-memory cache of blocked ids (default on; tests that flush Redis turn it off). */
@@ -37,7 +39,6 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const devIssuer = config.auth.devAuth ? await createDevIssuer() : undefined;
   const jwtKey = devIssuer?.publicKeyPem ?? config.auth.jwtKey;
   if (!jwtKey) throw new Error('no JWT key: set CLERK_JWT_KEY (or DEV_AUTH=1 locally)');
-  const modelBase = config.model.baseURL ?? 'https://api.openai.com/v1';
   const log = opts.log ?? ((line) => console.log(JSON.stringify({ time: new Date().toISOString(), ...line })));
 
   const metrics = createApiMetrics();
@@ -59,7 +60,6 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     billing = { gateway, entitlements, reports, meterErrors };
   }
 
-  const model = createChatModel(config.model);
   const rateLimits = createRateLimits(redis, {
     requestsPerMinute: config.limits.requestsPerMinute,
     tokensPerMinute: config.limits.tokensPerMinute,
@@ -75,8 +75,13 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const styles = await createStyleStore(redis);
   const inflight = createInflight();
   const now = opts.now ?? Date.now;
+  const router = createModelRouter(config.model.routes, createModelRegistry(config.model.providers), {
+    ...config.model.breaker,
+    now,
+    metrics,
+  });
   const prices = createPriceBook(redis, {
-    modelId: config.model.id,
+    models: routedModels(config.model.routes),
     refreshMs: config.priceRefreshMs,
     now,
     log,
@@ -87,7 +92,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     styles,
     rateLimits,
     quota,
-    model,
+    router,
     inflight,
     now,
     log,
@@ -110,20 +115,16 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     prices,
     styles,
     settings: await createSettingsStore(redis),
-    model,
+    router,
     rewrites,
     billing,
     probes: {
       redis: async () => {
         if ((await redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
       },
+      // Every configured provider answers (with fallback a request may still be served when one does not).
       model: async () => {
-        const res = await fetch(`${modelBase}/models`, {
-          headers: { Authorization: `Bearer ${config.model.apiKey}` },
-          signal: AbortSignal.timeout(3000),
-        });
-        if (!res.ok) throw new Error(`GET /models answered ${res.status}`);
-        await res.body?.cancel();
+        await Promise.all(Object.values(config.model.providers).map((p) => probeProvider(p)));
       },
     },
     now,

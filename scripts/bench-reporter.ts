@@ -118,6 +118,7 @@ try {
             userId,
             action: 'rewrite',
             model: 'gpt-4o-mini',
+            provider: 'openai',
             inputTokens: 200,
             outputTokens: 300,
             cachedInputTokens: 0,

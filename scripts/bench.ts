@@ -31,7 +31,7 @@ import { createApp } from '../api/app';
 import { nodeFetch } from '../api/runtimes/node';
 import { startRedisServer } from '../standins/redis';
 import { startUpstashBridge } from '../standins/upstash-bridge';
-import { createChatModel } from '../api/model/provider';
+import { createOpenAI } from '@ai-sdk/openai';
 import { buildMessages } from '../shared/prompts';
 import type { RewriteRequest } from '../shared/contract';
 import { createDevIssuer, DEV_ISSUER } from '../api/auth/dev-issuer';
@@ -122,7 +122,7 @@ async function listen(app: {
 }
 
 function passthroughApp(modelUrl: string) {
-  const model = createChatModel({ id: 'gpt-4o-mini', apiKey: 'stand-in', baseURL: modelUrl });
+  const model = createOpenAI({ apiKey: 'stand-in', baseURL: modelUrl }).chat('gpt-4o-mini');
   const app = new Hono();
   app.post('/v1/rewrite', async (c) => {
     const body = (await c.req.json()) as RewriteRequest;
@@ -213,7 +213,7 @@ if (values.role === 'verify') {
   // As the Node entry point serves it (streams sent chunked), and the same app with @hono/node-server's read-ahead.
   const metered = await listen({ fetch: nodeFetch(services) });
   const readAhead = await listen(createApp(services));
-  const passthrough = await listen(passthroughApp(config.model.baseURL!));
+  const passthrough = await listen(passthroughApp(config.model.providers.openai!.baseURL!));
   const tokens = await Promise.all(
     Array.from({ length: USERS }, (_, i) => services.devIssuer!.issue({ userId: `user_bench_${i}`, ttlSeconds: 3600 })),
   );

@@ -230,7 +230,7 @@ export interface ErrorBody {
     message: string;
     /** 402: when the quota resets (ISO 8601). */
     periodEnd?: string;
-    /** 429: seconds until a retry can succeed. */
+    /** 429, and 503 when no model answered: seconds until a retry can succeed. */
     retryAfterSeconds?: number;
     /** 400: which fields were wrong. */
     issues?: { path: string; message: string }[];
@@ -288,6 +288,8 @@ export interface BillingRedirectResponse {
 export const HEADERS = {
   requestId: 'X-Request-Id',
   tokensRemaining: 'X-Tokens-Remaining',
+  /** The model answering a rewrite, `provider/model` (after a fallback, not the plan's first). */
+  model: 'X-Model',
   rateLimitLimit: 'RateLimit-Limit',
   rateLimitRemaining: 'RateLimit-Remaining',
   rateLimitReset: 'RateLimit-Reset',

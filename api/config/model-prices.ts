@@ -79,6 +79,21 @@ export const PRICE_LISTS: PriceList[] = z.array(priceListSchema).parse([
       'gpt-4o': { inputUsdPer1k: 0.0025, cachedInputUsdPer1k: 0.00125, outputUsdPer1k: 0.01 },
     },
   },
+  {
+    // Models for per-plan routes and fallback: a reasoning model (o4-mini) and Anthropic's Haiku models (cache
+    // reads at a tenth of the input price). The OpenAI prices are unchanged from 2026-12-01.
+    version: '2026-12-02',
+    effectiveFrom: '2026-12-02',
+    models: {
+      'gpt-4o-mini': { inputUsdPer1k: 0.00015, cachedInputUsdPer1k: 0.000075, outputUsdPer1k: 0.0006 },
+      'gpt-4.1-mini': { inputUsdPer1k: 0.0004, cachedInputUsdPer1k: 0.0001, outputUsdPer1k: 0.0016 },
+      'gpt-4.1-nano': { inputUsdPer1k: 0.0001, cachedInputUsdPer1k: 0.000025, outputUsdPer1k: 0.0004 },
+      'gpt-4o': { inputUsdPer1k: 0.0025, cachedInputUsdPer1k: 0.00125, outputUsdPer1k: 0.01 },
+      'o4-mini': { inputUsdPer1k: 0.0011, cachedInputUsdPer1k: 0.000275, outputUsdPer1k: 0.0044 },
+      'claude-haiku-4-5': { inputUsdPer1k: 0.001, cachedInputUsdPer1k: 0.0001, outputUsdPer1k: 0.005 },
+      'claude-3-5-haiku': { inputUsdPer1k: 0.0008, cachedInputUsdPer1k: 0.00008, outputUsdPer1k: 0.004 },
+    },
+  },
 ]);
 
 /** Every model some list in the repository prices: the models the API may be configured with (MODEL). */

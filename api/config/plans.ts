@@ -3,6 +3,8 @@
  * Free users have a hard cap. Pro users have an included allowance and may go over it,
  * billed as overage, up to a spending cap (a user-level override may lower or raise it).
  */
+import type { ModelRoutes } from './models';
+
 export interface Plan {
   id: PlanId;
   /** Tokens included in the base price per period. */
@@ -40,6 +42,16 @@ export const PLANS: Record<PlanId, Plan> = {
     baseUsdPerMonth: 20,
     maxOverageCapUsd: PRO_DEFAULT_OVERAGE_CAP_USD,
   },
+};
+
+/**
+ * The models each plan runs, tried in order (the next one serves when the one before fails before its first
+ * token), optionally per action. MODEL_ROUTES replaces these (api/config/sections.ts); every model named must
+ * have a price (api/config/model-prices.ts) and its provider configured, checked at start-up.
+ */
+export const PLAN_MODELS: ModelRoutes = {
+  free: { default: ['openai/gpt-4o-mini', 'openai/gpt-4.1-nano'] },
+  pro: { default: ['openai/gpt-4.1-mini', 'openai/gpt-4o-mini'] },
 };
 
 export function planOf(id: string | undefined | null): Plan {

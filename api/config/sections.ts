@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { KNOWN_MODELS } from './model-prices';
+import { modelRoutesSchema, parseModelRef, routedRefs, type ModelRoutes } from './models';
+import { PLAN_MODELS } from './plans';
 
 const flag = z
   .enum(['1', '0', 'true', 'false', ''])
@@ -56,35 +58,121 @@ export const redisSection = z
     timeoutMs: e.REDIS_TIMEOUT_MS,
   }));
 
+/** One OpenAI-compatible provider of MODEL_PROVIDERS: its base URL and key. */
+const compatProviderSchema = z.strictObject({
+  baseURL: z.url({ message: 'must be the base URL of an OpenAI-compatible API, e.g. https://api.example.com/v1' }),
+  apiKey: z.string().min(1, 'must not be empty'),
+});
+/** MODEL_ROUTES and MODEL_PROVIDERS are JSON: a variable that is not JSON is named as such. */
+const json = <T extends z.ZodType>(schema: T, example: string) =>
+  z.preprocess((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    try {
+      return JSON.parse(String(v));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be JSON, e.g. ${example}` });
+      return z.NEVER;
+    }
+  }, schema.optional());
+const BUILT_IN_PROVIDERS = ['openai', 'anthropic'];
+
 export const modelSection = z
   .object({
     NODE_ENV,
-    OPENAI_API_KEY: required('an OpenAI API key (or any value for an OpenAI-compatible server that ignores it)'),
+    OPENAI_API_KEY: opt(z.string()),
     OPENAI_BASE_URL: z.url().optional(),
-    MODEL: z
-      .string()
-      .refine((m) => knownModels.includes(m), {
-        message: `must be a model with a price in api/config/model-prices.ts (${knownModels.join(', ')})`,
-      })
-      .default('gpt-4o-mini'),
+    ANTHROPIC_API_KEY: opt(z.string()),
+    ANTHROPIC_BASE_URL: z.url().optional(),
+    /** Extra OpenAI-compatible providers by name: `{"together":{"baseURL":"https://api.together.xyz/v1","apiKey":"..."}}`. */
+    MODEL_PROVIDERS: json(
+      z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'provider names are lower-case words'), compatProviderSchema),
+      '{"together":{"baseURL":"https://api.together.xyz/v1","apiKey":"..."}}',
+    ),
+    /** Each plan's model chain (replaces PLAN_MODELS in api/config/plans.ts). */
+    MODEL_ROUTES: json(
+      modelRoutesSchema,
+      '{"free":["openai/gpt-4o-mini"],"pro":{"default":["openai/gpt-4.1-mini","anthropic/claude-haiku-4-5"]}}',
+    ),
+    /** One OpenAI model for every plan (the setting before MODEL_ROUTES). */
+    MODEL: opt(z.string()),
     MODEL_STAND_IN: flag,
     MODEL_MAX_RETRIES: int(1, 0),
     MODEL_FIRST_TOKEN_TIMEOUT_MS: int(20_000),
     MODEL_TOTAL_TIMEOUT_MS: int(180_000),
+    MODEL_BREAKER_FAILURES: int(3),
+    MODEL_BREAKER_OPEN_MS: int(30_000),
   })
   .superRefine((e, ctx) => {
     if (e.MODEL_STAND_IN && e.NODE_ENV === 'production')
       issue(ctx, 'MODEL_STAND_IN', 'is refused when NODE_ENV=production');
+    if (e.MODEL !== undefined && e.MODEL_ROUTES !== undefined)
+      issue(ctx, 'MODEL', "must not be set with MODEL_ROUTES (MODEL_ROUTES names every plan's models)");
+    if (e.MODEL !== undefined && !knownModels.includes(e.MODEL))
+      issue(ctx, 'MODEL', `must be a model with a price in api/config/model-prices.ts (${knownModels.join(', ')})`);
+    for (const name of Object.keys(e.MODEL_PROVIDERS ?? {}))
+      if (BUILT_IN_PROVIDERS.includes(name))
+        issue(
+          ctx,
+          'MODEL_PROVIDERS',
+          `must not redefine the built-in provider "${name}" (use ${name.toUpperCase()}_*)`,
+        );
+    const routes = routesOf(e);
+    for (const ref of routedRefs(routes)) {
+      const { provider, model } = parseModelRef(ref)!;
+      const where = e.MODEL_ROUTES ? 'MODEL_ROUTES' : e.MODEL ? 'MODEL' : 'MODEL_ROUTES';
+      if (!knownModels.includes(model))
+        issue(
+          ctx,
+          where,
+          `names ${ref}, which has no price in api/config/model-prices.ts (every routed model needs one)`,
+        );
+      if (provider === 'openai' && !e.OPENAI_API_KEY)
+        issue(
+          ctx,
+          'OPENAI_API_KEY',
+          `is required: ${ref} is routed (or any value for an OpenAI-compatible server that ignores it)`,
+        );
+      else if (provider === 'anthropic' && !e.ANTHROPIC_API_KEY)
+        issue(ctx, 'ANTHROPIC_API_KEY', `is required: ${ref} is routed`);
+      else if (!BUILT_IN_PROVIDERS.includes(provider) && !e.MODEL_PROVIDERS?.[provider])
+        issue(ctx, where, `names ${ref}, but MODEL_PROVIDERS has no provider "${provider}"`);
+    }
   })
-  .transform((e) => ({
-    id: e.MODEL,
-    apiKey: e.OPENAI_API_KEY,
-    baseURL: e.OPENAI_BASE_URL,
-    standIn: e.MODEL_STAND_IN,
-    maxRetries: e.MODEL_MAX_RETRIES,
-    firstTokenTimeoutMs: e.MODEL_FIRST_TOKEN_TIMEOUT_MS,
-    totalTimeoutMs: e.MODEL_TOTAL_TIMEOUT_MS,
-  }));
+  .transform((e) => {
+    const routes = routesOf(e);
+    const providers: Record<string, ProviderConfig> = {};
+    const used = new Set(routedRefs(routes).map((r) => parseModelRef(r)!.provider));
+    if (used.has('openai'))
+      providers.openai = { kind: 'openai', apiKey: e.OPENAI_API_KEY!, baseURL: e.OPENAI_BASE_URL };
+    if (used.has('anthropic'))
+      providers.anthropic = { kind: 'anthropic', apiKey: e.ANTHROPIC_API_KEY!, baseURL: e.ANTHROPIC_BASE_URL };
+    for (const [name, p] of Object.entries(e.MODEL_PROVIDERS ?? {}))
+      if (used.has(name)) providers[name] = { kind: 'openai-compatible', apiKey: p.apiKey, baseURL: p.baseURL };
+    return {
+      routes,
+      providers,
+      standIn: e.MODEL_STAND_IN,
+      maxRetries: e.MODEL_MAX_RETRIES,
+      firstTokenTimeoutMs: e.MODEL_FIRST_TOKEN_TIMEOUT_MS,
+      totalTimeoutMs: e.MODEL_TOTAL_TIMEOUT_MS,
+      breaker: { failures: e.MODEL_BREAKER_FAILURES, openMs: e.MODEL_BREAKER_OPEN_MS },
+    };
+  });
+
+/** How a provider is called: OpenAI's chat completions (itself or a compatible server), or Anthropic's messages. */
+export interface ProviderConfig {
+  kind: 'openai' | 'openai-compatible' | 'anthropic';
+  apiKey: string;
+  /** Undefined: the provider's own API. */
+  baseURL: string | undefined;
+}
+
+/** The routes in force: MODEL_ROUTES, or MODEL for every plan, or the plans' own (PLAN_MODELS). */
+function routesOf(e: { MODEL_ROUTES?: ModelRoutes; MODEL?: string }): ModelRoutes {
+  if (e.MODEL_ROUTES) return e.MODEL_ROUTES;
+  if (e.MODEL) return { free: { default: [`openai/${e.MODEL}`] }, pro: { default: [`openai/${e.MODEL}`] } };
+  return PLAN_MODELS;
+}
 
 export const authSection = z
   .object({

@@ -99,8 +99,8 @@ export interface PriceBook {
 }
 
 export interface PriceBookOptions {
-  /** The model this instance runs: a published list without its price is not used. */
-  modelId: string;
+  /** The models this instance may run (every routed model): a published list without a price for each is not used. */
+  models: string[];
   /** How old the lists may get before they are read again, ms (at most MAX_PRICE_REFRESH_MS). */
   refreshMs: number;
   now: () => number;
@@ -124,7 +124,7 @@ export function createPriceBook(redis: Pick<Redis, 'hgetall'>, o: PriceBookOptio
 
   async function read(): Promise<boolean> {
     try {
-      const merged = mergePublished(flatToRecord(await redis.hgetall(keys.modelPrices)), [o.modelId], fileLists);
+      const merged = mergePublished(flatToRecord(await redis.hgetall(keys.modelPrices)), o.models, fileLists);
       for (const r of merged.refused) {
         const key = `${r.version}|${r.problems.join(';')}`;
         if (warned.has(key)) continue;

@@ -36,6 +36,7 @@ end
  * unless retrying after ROLL, with the next period computed from the ended period's end rolledFrom, and the
  * plan and anchor after the roll. attempt: a nonce of this HTTP request (only its holder may release).
  * Returns one of (kind first):
+ * wantsJson: '' or a JSON map plan -> [want, minGrant] that replaces wantArg/minGrantArg for that plan.
  *   OK granted usedAfter cap start end plan
  *   DENY used cap start end plan
  *   DUP state                      the requestId was already reserved or settled
@@ -61,6 +62,7 @@ export const RESERVE = {
     'rollPlan',
     'rollAnchor',
     'attempt',
+    'wantsJson',
   ],
   body: `${LOAD}
 local r, inflight = requestKey, inflightKey
@@ -101,6 +103,9 @@ for _, member in ipairs(stale) do
   redis.call('ZREM', inflight, member)
 end
 
+-- The size may depend on the plan (each plan runs its own models): wantsJson maps plan -> {want, minGrant}.
+local sized = wantsJson ~= '' and cjson.decode(wantsJson)[plan] or nil
+if sized then want, minGrant = tonumber(sized[1]), tonumber(sized[2]) end
 local cap = capOf(plan)
 local grant = math.min(want, cap - used)
 if grant < minGrant then
@@ -181,6 +186,38 @@ if period == pstart then
   end
 end
 return {'kind', 'OK', 'billed', billed, 'usedAfter', usedAfter, 'cap', cap, 'alerts', table.concat(reached, ',')}
+`,
+} as const;
+
+/**
+ * RESIZE: the request moves to another model before any token was generated (fallback), whose prompt count or
+ * output cap differs: its reservation becomes min(want, what the cap leaves), in the same step, by the attempt
+ * that made it only. Never a second reservation: the one request holds one amount, so concurrent requests can
+ * never together hold more than the cap. Returns: OK granted usedAfter cap | DENY granted (unchanged: the cap
+ * leaves less than minGrant) | GONE (not reserved by this attempt, or swept as abandoned).
+ */
+export const RESIZE = {
+  keys: ['quotaKey', 'requestKey', 'inflightKey'],
+  args: ['attempt', 'requestId', 'wantArg', 'minGrantArg', 'plansJson'],
+  body: `${LOAD}
+local r, inflight = requestKey, inflightKey
+local want, minGrant = tonumber(wantArg), tonumber(minGrantArg)
+local req = redis.call('HMGET', r, 'state', 'amount', 'period', 'member', 'attempt')
+if req[1] ~= 'reserved' or req[5] ~= attempt then return {'kind', 'GONE'} end
+local held, period, member = tonumber(req[2]), tonumber(req[3]), req[4]
+local deadline = redis.call('ZSCORE', inflight, member)
+if not deadline then return {'kind', 'GONE'} end
+local field = (period == pstart) and 'used' or ('used:' .. period)
+local counted = tonumber(redis.call('HGET', q, field)) or 0
+local cap = capOf(plan)
+local grant = math.min(want, cap - (counted - held))
+if grant < minGrant then return {'kind', 'DENY', 'granted', held} end
+local resized = requestId .. '|' .. grant .. '|' .. period
+redis.call('HINCRBY', q, field, grant - held)
+redis.call('ZREM', inflight, member)
+redis.call('ZADD', inflight, deadline, resized)
+redis.call('HSET', r, 'amount', grant, 'member', resized)
+return {'kind', 'OK', 'granted', grant, 'usedAfter', counted - held + grant, 'cap', cap}
 `,
 } as const;
 

@@ -6,7 +6,7 @@ import { overageTokensPerCent, PLANS, type PlanId } from '../config/plans';
 import { defineNamedScript, type Redis } from '../store/redis';
 import { keys } from './keys';
 import { monthlyPeriodAt, periodAfter, utcDay, type Period } from './periods';
-import { ENSURE, RELEASE, RESERVE, SETTLE } from './quota.lua';
+import { ENSURE, RELEASE, RESERVE, RESIZE, SETTLE } from './quota.lua';
 
 export type Reservation =
   | { ok: true; granted: number; usedAfter: number; cap: number; period: Period; plan: PlanId }
@@ -14,11 +14,20 @@ export type Reservation =
   | { ok: false; reason: 'duplicate'; state: string }
   | { ok: false; reason: 'cancelled' };
 
+export type SizeByPlan = Partial<Record<PlanId, { want: number; minGrant: number }>>;
+
+export type Resize =
+  | { ok: true; granted: number; usedAfter: number; cap: number }
+  | { ok: false; reason: 'exhausted'; granted: number }
+  | { ok: false; reason: 'gone' };
+
 export interface LedgerEvent {
   requestId: string;
   userId: string;
   action: string;
+  /** The model that served (the price list's key), and its provider (`openai`, `anthropic`, …). */
   model: string;
+  provider: string;
   inputTokens: number;
   outputTokens: number;
   /** Of inputTokens, read from the provider's prompt cache (priced at the cached price). */
@@ -58,7 +67,14 @@ export interface QuotaStore {
     minGrant: number,
     now: number,
     attempt: string,
+    /** Another size for some plans (each plan runs its own models): replaces want/minGrant for that plan. */
+    byPlan?: SizeByPlan,
   ): Promise<Reservation>;
+  /**
+   * Re-size this attempt's reservation (a fallback to a model of another size), atomically: to min(want, what
+   * the cap leaves), or unchanged when that is below minGrant.
+   */
+  resize(userId: string, requestId: string, attempt: string, want: number, minGrant: number): Promise<Resize>;
   settle(userId: string, period: Period, event: LedgerEvent): Promise<Settlement>;
   release(userId: string, requestId: string, attempt: string): Promise<boolean>;
   ensure(userId: string, now: number): Promise<void>;
@@ -83,11 +99,12 @@ const PLANS_JSON = JSON.stringify(
 const num = (v: unknown) => Number(v);
 
 export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promise<QuotaStore> {
-  const [reserveScript, settleScript, releaseScript, ensureScript] = await Promise.all([
+  const [reserveScript, settleScript, releaseScript, ensureScript, resizeScript] = await Promise.all([
     defineNamedScript(redis, RESERVE),
     defineNamedScript(redis, SETTLE),
     defineNamedScript(redis, RELEASE),
     defineNamedScript(redis, ENSURE),
+    defineNamedScript(redis, RESIZE),
   ]);
 
   async function reserve(
@@ -97,7 +114,11 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
     minGrant: number,
     now: number,
     attempt: string,
+    byPlan?: SizeByPlan,
   ): Promise<Reservation> {
+    const wantsJson = byPlan
+      ? JSON.stringify(Object.fromEntries(Object.entries(byPlan).map(([p, s]) => [p, [s.want, s.minGrant]])))
+      : '';
     const init = monthlyPeriodAt(now, now);
     let roll: { from: number; to: Period; plan: PlanId; anchor: number } | undefined;
     // A period that ended is rolled over inside the script, with the next period computed here (calendar
@@ -126,6 +147,7 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
           rollPlan: roll?.plan ?? '',
           rollAnchor: roll?.anchor ?? '',
           attempt,
+          wantsJson,
         },
       );
       const period = () => ({ start: num(r.start), end: num(r.end) });
@@ -174,6 +196,20 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
   return {
     reserve,
 
+    async resize(userId, requestId, attempt, want, minGrant) {
+      const r = await resizeScript.run(
+        {
+          quotaKey: keys.quota(userId),
+          requestKey: keys.request(userId, requestId),
+          inflightKey: keys.inflight(userId),
+        },
+        { attempt, requestId, wantArg: want, minGrantArg: minGrant, plansJson: PLANS_JSON },
+      );
+      if (r.kind === 'OK') return { ok: true, granted: num(r.granted), usedAfter: num(r.usedAfter), cap: num(r.cap) };
+      if (r.kind === 'DENY') return { ok: false, reason: 'exhausted', granted: num(r.granted) };
+      return { ok: false, reason: 'gone' };
+    },
+
     async settle(userId, period, event) {
       const minId = event.endedAt - opts.ledgerRetentionDays * 86_400_000;
       const fields: Record<string, string | number> = {
@@ -181,6 +217,7 @@ export async function createQuotaStore(redis: Redis, opts: QuotaOptions): Promis
         user: event.userId,
         action: event.action,
         model: event.model,
+        prov: event.provider,
         in: event.inputTokens,
         out: event.outputTokens,
         cached: event.cachedInputTokens,

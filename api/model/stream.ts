@@ -14,6 +14,8 @@ export interface StreamOptions {
   messages: ChatMessage[];
   maxOutputTokens: number;
   estimatedInputTokens: number;
+  /** Sampling temperature; undefined: the provider's default (reasoning models accept no other). */
+  temperature?: number;
   maxRetries: number;
   firstTokenTimeoutMs: number;
   totalTimeoutMs: number;
@@ -97,7 +99,7 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
     maxOutputTokens: o.maxOutputTokens,
     maxRetries: o.maxRetries,
     abortSignal: abort.signal,
-    temperature: 0.7,
+    ...(o.temperature === undefined ? {} : { temperature: o.temperature }),
     // Errors arrive as stream parts and are handled below (release or settle); no console noise.
     onError: () => {},
   });

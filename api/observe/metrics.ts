@@ -1,13 +1,15 @@
 /**
- * A small Prometheus registry: counters and histograms with labels, rendered in the text exposition
+ * A small Prometheus registry: counters, histograms and gauges (read when rendered) with labels, rendered in the text exposition
  * format for GET /metrics. Pure and in-memory (per instance: Prometheus sums across instances).
  */
 type Labels = Record<string, string>;
 
 interface Family {
-  type: 'counter' | 'histogram';
+  type: 'counter' | 'histogram' | 'gauge';
   help: string;
   buckets?: number[];
+  /** Gauges: their series, read at each render. */
+  collect?: () => { labels: Labels; value: number }[];
   series: Map<string, { labels: Labels; value: number; counts?: number[]; sum?: number }>;
 }
 
@@ -39,6 +41,16 @@ export class Metrics {
       });
   }
 
+  /** A gauge whose series `collect` reads when /metrics is rendered (e.g. a circuit breaker's state). */
+  gauge(
+    name: string,
+    help: string,
+    collect: () => { labels: Labels; value: number }[],
+    type: 'gauge' | 'counter' = 'gauge',
+  ): void {
+    this.families.set(name, { type, help, collect, series: new Map() });
+  }
+
   inc(name: string, labels: Labels = {}, by = 1): void {
     const f = this.family(name, 'counter');
     const k = keyOf(labels);
@@ -64,6 +76,7 @@ export class Metrics {
     const out: string[] = [];
     for (const [name, f] of this.families) {
       out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
+      if (f.collect) for (const g of f.collect()) out.push(`${name}${labelText(g.labels)} ${g.value}`);
       for (const s of f.series.values()) {
         if (f.type === 'counter') {
           out.push(`${name}${labelText(s.labels)} ${s.value}`);
@@ -96,6 +109,18 @@ export function createApiMetrics(): Metrics {
   m.counter('redraft_rewrites_total', 'Rewrites by action and outcome (completed, aborted, error) once settled.');
   m.counter('redraft_tokens_billed_total', 'Tokens charged to users, by action.');
   m.counter('redraft_provider_cost_usd_total', 'Provider cost in USD of settled rewrites, by model.');
+  m.counter(
+    'redraft_model_attempts_total',
+    'Model calls by model (provider/model) and outcome: served (first token came), failed (before it), skipped (circuit open or no quota for its size).',
+  );
+  m.counter(
+    'redraft_model_fallbacks_total',
+    'Rewrites served by a model after the first of their chain, by serving model.',
+  );
+  m.counter(
+    'redraft_model_unavailable_total',
+    'Rewrites refused with 503 because every model of their chain failed or was open.',
+  );
   m.counter(
     'redraft_usage_anomalies_total',
     'Provider usage details not trusted as reported (a cached count above the input, reasoning above the output, not a count), by kind.',

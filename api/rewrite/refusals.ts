@@ -42,3 +42,16 @@ export function quotaExhausted(q: Extract<Reservation, { reason: 'exhausted' }>)
 
 export const cancelledBeforeAnswer = () =>
   new AppError('model_unavailable', 'The request was cancelled before the model answered. Nothing was charged.');
+
+/**
+ * Every model of the chain failed before its first token, or is left out by its circuit breaker: 503, nothing
+ * charged. `retryAfter`: seconds until a breaker lets a trial through (at least 1).
+ */
+export function noModelAnswered(tried: string[], retryAfter: number, cause?: unknown): AppError {
+  const what = tried.length > 1 ? `None of the ${tried.length} AI models answered` : 'The AI model did not answer';
+  return new AppError('model_unavailable', `${what} right now. Nothing was charged. Try again in ${retryAfter} s.`, {
+    cause,
+    details: { retryAfterSeconds: retryAfter },
+    headers: { 'Retry-After': String(retryAfter) },
+  });
+}

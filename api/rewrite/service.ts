@@ -4,36 +4,51 @@
  * - Reserve: the user's saved style (if any) and the prompt are planned, then both rate windows and the quota
  *   reservation go out in the same tick (one auto-pipelined Redis round trip). Any Redis failure refuses the
  *   request (fail closed) and releases, in the background, whatever this attempt may have reserved.
- * - Stream: the model runs once the reservation is granted; nothing is returned before its first token.
- * - Settle: the stream's end charges what was used (./settle.ts); a failure before the first token releases
- *   the whole reservation instead, so the same requestId may be retried.
+ * - Stream: the plan's model chain (api/model/router.ts) runs once the reservation is granted; nothing is
+ *   returned before the first token. A model that fails before it (error status, connection, first-token
+ *   timeout) hands over to the next of the chain within the same reservation, re-sized atomically when that
+ *   model counts the prompt or caps the output differently; after the first token there is no switch. A model
+ *   whose circuit breaker is open is skipped. When no model answers: 503, and the reservation is released.
+ * - Settle: the stream's end charges what was used, priced as the serving model (./settle.ts); a failure before
+ *   the first token releases the whole reservation instead, so the same requestId may be retried.
  * Refusals are results (`ok: false` with the AppError to answer), not exceptions.
  */
-import type { LanguageModel } from 'ai';
 import type { RewriteRequest } from '../../shared/contract';
+import { sizeFor, traitsOf, type AttemptSize } from '../config/models';
+import { PLANS, type PlanId } from '../config/plans';
 import type { StyleStore } from '../account/styles';
 import type { AppError } from '../errors';
 import { meteringUnavailable, modelUnavailable } from '../errors';
 import { exponential, retry } from '../lib/retry';
 import type { RateDecision, RateLimits } from '../limits/rate-limits';
-import type { QuotaStore, Reservation } from '../metering/quota';
+import type { QuotaStore, Reservation, SizeByPlan } from '../metering/quota';
 import { reservationFor } from '../metering/settlement';
-import { planPrompt } from '../model/estimate';
+import { planPrompt, type PromptPlan } from '../model/estimate';
 import type { Inflight } from '../model/inflight';
+import type { RoutedModel } from '../model/provider';
+import type { ModelRouter } from '../model/router';
 import { NoFirstToken, streamModelText } from '../model/stream';
 import type { Log } from '../observe/log';
-import { cancelledBeforeAnswer, duplicateRequest, quotaExhausted, rateLimited, styleNotFound } from './refusals';
+import {
+  cancelledBeforeAnswer,
+  duplicateRequest,
+  noModelAnswered,
+  quotaExhausted,
+  rateLimited,
+  styleNotFound,
+} from './refusals';
 import { settleRewrite, type SettleDeps } from './settle';
 
-export interface RewriteDeps extends Omit<SettleDeps, 'quota' | 'modelId'> {
+export interface RewriteDeps extends Omit<SettleDeps, 'quota'> {
   styles: Pick<StyleStore, 'get'>;
   rateLimits: Pick<RateLimits, 'check'>;
-  quota: Pick<QuotaStore, 'reserve' | 'settle' | 'release'>;
-  model: LanguageModel;
+  quota: Pick<QuotaStore, 'reserve' | 'resize' | 'settle' | 'release'>;
+  router: ModelRouter;
   inflight: Pick<Inflight, 'track'>;
   log: Log;
   limits: { requestsPerMinute: number; tokensPerMinute: number };
-  modelOptions: { id: string; maxRetries: number; firstTokenTimeoutMs: number; totalTimeoutMs: number };
+  /** maxRetries applies to the last model of a chain only: before that, a failure moves on to the next model. */
+  modelOptions: { maxRetries: number; firstTokenTimeoutMs: number; totalTimeoutMs: number };
 }
 
 export interface RewriteInput {
@@ -60,6 +75,10 @@ export type RewriteResult =
       window: RateWindow;
       /** The user's balance after this request's reservation. */
       tokensRemaining: number;
+      /** The model that is answering (`provider/model`, the X-Model header). */
+      model: string;
+      /** Models that failed (or were skipped) before it. */
+      fellBackFrom: string[];
       stream: ReadableStream<Uint8Array>;
       /** Resolves once the usage is recorded (or given up): runtimes that stop with the response wait for it. */
       settled: Promise<void>;
@@ -76,13 +95,24 @@ export interface RewriteService {
   run(input: RewriteInput): Promise<RewriteResult>;
 }
 
-type Granted = Extract<Reservation, { ok: true }>;
+type Granted = Extract<Reservation, { ok: true }> & { attempt: string };
+
+/** One model's attempt: the model, its size (prompt as it counts it, output cap) and the prompt. */
+interface Attempt {
+  model: RoutedModel;
+  size: AttemptSize;
+  messages: PromptPlan['messages'];
+  /** The chain's last model: the only one the SDK retries (before it, the next model is the retry). */
+  last: boolean;
+}
+
+const PLAN_IDS = Object.keys(PLANS) as PlanId[];
 
 /** A release whose reply was lost is retried this often in the background (release is idempotent). */
 const LATE_RELEASE_RETRIES = 3;
 
 export function createRewriteService(d: RewriteDeps): RewriteService {
-  const settleDeps: SettleDeps = { ...d, modelId: d.modelOptions.id };
+  const settleDeps: SettleDeps = d;
 
   /** Give a reservation back, by this attempt's nonce only; on a Redis error retry `retries` times. */
   async function release(a: RewriteInput, attempt: string, retries: number): Promise<void> {
@@ -116,8 +146,17 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
     return quotaExhausted(q);
   }
 
-  /** The model's stream for a granted reservation; `settled` resolves once its end is charged. */
-  async function stream(a: RewriteInput, plan: ReturnType<typeof planPrompt>, q: Granted, startedAt: number) {
+  /**
+   * One model's stream for a granted reservation of `granted` tokens; `settled` resolves once its end is
+   * charged. Rejects (NoFirstToken) when the model fails before its first token.
+   */
+  async function stream(
+    a: RewriteInput,
+    attempt: Attempt,
+    granted: number,
+    period: Granted['period'],
+    startedAt: number,
+  ) {
     let markSettled = () => {};
     const settled = new Promise<void>((resolve) => (markSettled = resolve));
     const cut = new AbortController();
@@ -126,14 +165,17 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
     const onClientGone = () => cut.abort(a.signal.reason);
     a.signal.addEventListener('abort', onClientGone, { once: true });
     const unlink = () => a.signal.removeEventListener('abort', onClientGone);
+    const { model, size } = attempt;
     try {
       const body = await streamModelText({
         format: a.format ?? 'text',
-        model: d.model,
-        messages: plan.messages,
-        maxOutputTokens: Math.max(1, q.granted - plan.inputTokens),
-        estimatedInputTokens: plan.inputTokens,
-        maxRetries: d.modelOptions.maxRetries,
+        model: model.model,
+        messages: attempt.messages,
+        maxOutputTokens: Math.max(1, granted - size.inputTokens),
+        estimatedInputTokens: size.inputTokens,
+        // Reasoning models take no temperature (OpenAI refuses it).
+        temperature: traitsOf(model.modelId).reasoningBudget > 0 ? undefined : 0.7,
+        maxRetries: attempt.last ? d.modelOptions.maxRetries : 0,
         firstTokenTimeoutMs: d.modelOptions.firstTokenTimeoutMs,
         totalTimeoutMs: d.modelOptions.totalTimeoutMs,
         // The client going away or a shutdown stops the model.
@@ -143,9 +185,10 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
             userId: a.userId,
             requestId: a.requestId,
             req: a.req,
-            period: q.period,
+            period,
             startedAt,
             outcome,
+            model: { modelId: model.modelId, provider: model.provider },
           }).finally(() => {
             unlink();
             markSettled();
@@ -157,6 +200,93 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
       unlink();
       throw err;
     }
+  }
+
+  /** Reservation sizes per plan: each plan's first model (whose breaker is not open) decides its size. */
+  function sizesByPlan(a: RewriteInput, plan: PromptPlan): SizeByPlan {
+    const out: SizeByPlan = {};
+    for (const p of PLAN_IDS) {
+      const size = d.router.firstSize(p, a.req.action, plan.inputTokens, plan.outputCap);
+      out[p] = reservationFor(size.inputTokens, size.outputCap);
+    }
+    return out;
+  }
+
+  /**
+   * The granted plan's chain, model after model, until one streams its first token. Re-sizes the one
+   * reservation when a model needs another size; skips models whose breaker is open or whose size the cap
+   * cannot hold. The caller releases the reservation when this does not return a stream.
+   */
+  async function serve(a: RewriteInput, plan: PromptPlan, q: Granted, want: number, startedAt: number) {
+    const chain = d.router.chain(q.plan, a.req.action);
+    const { breakers } = d.router;
+    const failed: string[] = [];
+    let granted = q.granted;
+    let usedAfter = q.usedAfter;
+    let lastError: unknown;
+    for (const [i, model] of chain.entries()) {
+      if (a.signal.aborted) return { ok: false as const, error: cancelledBeforeAnswer() };
+      const attempt: Attempt = {
+        model,
+        size: sizeFor(model.modelId, plan.inputTokens, plan.outputCap),
+        messages: plan.messages,
+        last: i === chain.length - 1,
+      };
+      if (!breakers.allow(model.ref)) {
+        d.metrics.inc('redraft_model_attempts_total', { model: model.ref, outcome: 'skipped' });
+        failed.push(model.ref);
+        continue;
+      }
+      const sized = reservationFor(attempt.size.inputTokens, attempt.size.outputCap);
+      if (sized.want !== want) {
+        const r = await d.quota.resize(a.userId, a.requestId, q.attempt, sized.want, sized.minGrant);
+        if (!r.ok) {
+          breakers.abandoned(model.ref);
+          if (r.reason === 'gone')
+            return { ok: false as const, error: meteringUnavailable(new Error('reservation gone')) };
+          d.metrics.inc('redraft_model_attempts_total', { model: model.ref, outcome: 'skipped' });
+          failed.push(model.ref);
+          continue;
+        }
+        granted = r.granted;
+        usedAfter = r.usedAfter;
+        want = sized.want;
+      }
+      try {
+        const { body, settled } = await stream(a, attempt, granted, q.period, startedAt);
+        breakers.succeeded(model.ref);
+        d.metrics.inc('redraft_model_attempts_total', { model: model.ref, outcome: 'served' });
+        if (i > 0) d.metrics.inc('redraft_model_fallbacks_total', { model: model.ref });
+        return { ok: true as const, body, settled, model: model.ref, fellBackFrom: failed, usedAfter };
+      } catch (err) {
+        if (err instanceof NoFirstToken && err.reason === 'cancelled') {
+          breakers.abandoned(model.ref);
+          return { ok: false as const, error: cancelledBeforeAnswer() };
+        }
+        if (!(err instanceof NoFirstToken)) {
+          breakers.abandoned(model.ref);
+          throw err;
+        }
+        breakers.failed(model.ref);
+        d.metrics.inc('redraft_model_attempts_total', { model: model.ref, outcome: 'failed' });
+        d.log({
+          level: 'warn',
+          msg:
+            i < chain.length - 1
+              ? 'model failed before its first token; trying the next'
+              : 'model failed before its first token',
+          requestId: a.requestId,
+          model: model.ref,
+          reason: err.reason,
+          error: String(err.cause ?? err),
+        });
+        failed.push(model.ref);
+        lastError = err;
+      }
+    }
+    d.metrics.inc('redraft_model_unavailable_total');
+    const retryAfter = Math.max(1, Math.ceil(breakers.retryInMs(chain.map((m) => m.ref)) / 1000));
+    return { ok: false as const, error: noModelAnswered(failed, retryAfter, lastError ?? modelUnavailable()) };
   }
 
   return {
@@ -171,16 +301,18 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
       if (style === null) return { ok: false, error: styleNotFound(a.req.styleId) };
 
       // The instruction and style are in the prompt, so in inputTokens (reserved and charged); the output cap
-      // is the action's, computed without them.
+      // is the action's, computed without them. Each plan's first model sizes its reservation.
       const plan = planPrompt(a.req, { styleInstructions: style?.instructions });
-      const { want, minGrant } = reservationFor(plan.inputTokens, plan.outputCap);
+      const byPlan = sizesByPlan(a, plan);
+      const largest = Math.max(...Object.values(byPlan).map((s) => s.want));
       const startedAt = d.now();
 
       // Issued in the same tick: both rate windows and the reservation share one auto-pipelined round trip.
       const attempt = crypto.randomUUID();
+      const free = byPlan.free!;
       const [rate, reservation] = await Promise.allSettled([
-        d.rateLimits.check(a.userId, want),
-        d.quota.reserve(a.userId, a.requestId, want, minGrant, startedAt, attempt),
+        d.rateLimits.check(a.userId, largest),
+        d.quota.reserve(a.userId, a.requestId, free.want, free.minGrant, startedAt, attempt, byPlan),
       ]);
       if (rate.status === 'rejected' || reservation.status === 'rejected') {
         // The reservation may have been made even if its reply was lost (timeout): release it in the
@@ -206,18 +338,27 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
       }
       if (!q.ok) return { ok: false, error: reservationRefusal(a, q), window };
 
-      const tokensRemaining = Math.max(0, q.cap - q.usedAfter);
+      let served: Awaited<ReturnType<typeof serve>>;
       try {
-        const { body, settled } = await stream(a, plan, q, startedAt);
-        return { ok: true, window, tokensRemaining, stream: body, settled };
+        served = await serve(a, plan, { ...q, attempt }, byPlan[q.plan]!.want, startedAt);
       } catch (err) {
-        // Nothing was generated: give the whole reservation back, so the user may retry (even with the same requestId).
         await release(a, attempt, 0);
-        if (err instanceof NoFirstToken && err.reason === 'cancelled')
-          return { ok: false, error: cancelledBeforeAnswer(), window, tokensRemaining };
-        if (err instanceof NoFirstToken) return { ok: false, error: modelUnavailable(err), window, tokensRemaining };
         throw err;
       }
+      if (!served.ok) {
+        // Nothing was generated: give the whole reservation back, so the user may retry (even with the same requestId).
+        await release(a, attempt, 0);
+        return { ok: false, error: served.error, window, tokensRemaining: Math.max(0, q.cap - q.usedAfter) };
+      }
+      return {
+        ok: true,
+        window,
+        tokensRemaining: Math.max(0, q.cap - served.usedAfter),
+        model: served.model,
+        fellBackFrom: served.fellBackFrom,
+        stream: served.body,
+        settled: served.settled,
+      };
     },
   };
 }

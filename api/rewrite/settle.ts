@@ -18,8 +18,6 @@ export interface SettleDeps {
   metrics: Pick<Metrics, 'inc' | 'observe'>;
   log: Log;
   now: () => number;
-  /** The model's id: its price list entry and the ledger's `model`. */
-  modelId: string;
   /** The price lists in force (the repository's and those published to Redis). */
   prices: Pick<PriceBook, 'quote'>;
   sleep?: RetryOptions['sleep'];
@@ -32,6 +30,8 @@ export interface Served {
   period: Period;
   startedAt: number;
   outcome: StreamOutcome;
+  /** The model that served: its id (the price list's key and the ledger's `model`) and provider. */
+  model: { modelId: string; provider: string };
 }
 
 /** Settlement attempts (about 6 s of backoff in all) before the reservation is left to the abandoned sweep. */
@@ -41,7 +41,7 @@ const SETTLE_ATTEMPTS = 6;
  * The ledger event of a served request: the user is charged input + output tokens (cache or not); the
  * provider cost prices the cached part of the input at the cached price, with the list quoted for its start.
  */
-export function ledgerEventOf(a: Served, modelId: string, endedAt: number, quote: PriceQuote | undefined): LedgerEvent {
+export function ledgerEventOf(a: Served, endedAt: number, quote: PriceQuote | undefined): LedgerEvent {
   const usage = usageToCharge(a.outcome);
   const details = tokenDetails(a.outcome, usage);
   const costUsd = quote
@@ -55,7 +55,8 @@ export function ledgerEventOf(a: Served, modelId: string, endedAt: number, quote
     requestId: a.requestId,
     userId: a.userId,
     action: a.req.action,
-    model: modelId,
+    model: a.model.modelId,
+    provider: a.model.provider,
     inputTokens: usage.inputTokens,
     outputTokens: usage.outputTokens,
     cachedInputTokens: details.cachedInputTokens,
@@ -73,7 +74,7 @@ export function ledgerEventOf(a: Served, modelId: string, endedAt: number, quote
 
 /** Charge what the request used, once. Never throws: a settlement given up is logged and counted. */
 export async function settleRewrite(d: SettleDeps, a: Served): Promise<void> {
-  const event = ledgerEventOf(a, d.modelId, d.now(), await d.prices.quote(a.startedAt, d.modelId));
+  const event = ledgerEventOf(a, d.now(), await d.prices.quote(a.startedAt, a.model.modelId));
   if (event.usageAnomalies.length > 0) {
     for (const kind of event.usageAnomalies) d.metrics.inc('redraft_usage_anomalies_total', { kind });
     d.log({
@@ -109,7 +110,7 @@ function recordSettled(d: SettleDeps, a: Served, event: LedgerEvent, result: Set
   const billed = result.ok ? result.billed : 0;
   d.metrics.inc('redraft_rewrites_total', { action: event.action, outcome: event.status });
   d.metrics.inc('redraft_tokens_billed_total', { action: event.action }, billed);
-  d.metrics.inc('redraft_provider_cost_usd_total', { model: event.model }, event.costUsd);
+  d.metrics.inc('redraft_provider_cost_usd_total', { model: event.model, provider: event.provider }, event.costUsd);
   d.metrics.observe('redraft_rewrite_duration_seconds', {}, (event.endedAt - a.startedAt) / 1000);
   d.log({
     msg: 'request',
@@ -119,6 +120,7 @@ function recordSettled(d: SettleDeps, a: Served, event: LedgerEvent, result: Set
     status: 200,
     user: a.userId,
     action: event.action,
+    model: `${event.provider}/${event.model}`,
     outcome: event.status,
     usageSource: event.source,
     inputTokens: event.inputTokens,

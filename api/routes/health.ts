@@ -9,6 +9,7 @@ import { Hono } from 'hono';
 import type { Services } from '../context';
 import type { AppEnv } from '../app-env';
 import { hasBearer } from '../middleware/bearer';
+import { baseUrlOf } from '../model/provider';
 
 /** How long one probe result answers /health. */
 export const PROBE_TTL_MS = 5_000;
@@ -34,7 +35,7 @@ async function probe(fn: () => Promise<void>): Promise<ProbeResult> {
 }
 
 /** The probes of both dependencies, run once per PROBE_TTL_MS (a call in that window gets the same result). */
-export type HealthRouteDeps = Pick<Services, 'probes' | 'billing'> & {
+export type HealthRouteDeps = Pick<Services, 'probes' | 'billing' | 'router'> & {
   config: Pick<Services['config'], 'metricsToken' | 'model' | 'auth' | 'billing' | 'reporter'>;
 };
 
@@ -74,9 +75,15 @@ export function healthRoutes(s: HealthRouteDeps) {
         redis,
         model: {
           ...model,
-          id: s.config.model.id,
-          baseURL: s.config.model.baseURL ?? 'https://api.openai.com/v1',
-          standIn: s.config.model.standIn ? 'OFFLINE STAND-IN: a local OpenAI-compatible server, not OpenAI' : false,
+          routes: s.config.model.routes,
+          providers: Object.fromEntries(
+            Object.entries(s.config.model.providers).map(([name, p]) => [
+              name,
+              { kind: p.kind, baseURL: baseUrlOf(p) },
+            ]),
+          ),
+          breakers: s.router.breakers.snapshot(),
+          standIn: s.config.model.standIn ? 'OFFLINE STAND-IN: local model servers, not the real providers' : false,
         },
         auth: {
           mode: s.config.auth.devAuth ? 'dev (local RSA key; POST /dev/session)' : 'clerk (offline JWT verification)',

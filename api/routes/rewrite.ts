@@ -45,6 +45,7 @@ export function rewriteRoutes(d: RewriteRouteDeps) {
     if (result.window) rateHeaders(c, result.window);
     if (result.tokensRemaining !== undefined) c.header(HEADERS.tokensRemaining, String(result.tokensRemaining));
     if (!result.ok) throw result.error;
+    c.header(HEADERS.model, result.model);
     // Runtimes that stop work when the response ends (Workers) are asked to wait for the settlement,
     // registered now, while the request is certainly alive (a client abort may come later).
     waitUntil(c, result.settled);

@@ -11,7 +11,9 @@ import { createServices, type ServiceOptions } from '../services';
 import type { Services } from '../context';
 import { startReportSchedule } from '../billing/reporting/schedule';
 import { priceListAt } from '../config/model-prices';
-import { unprofitableOverage } from '../config/plans';
+import { PLANS, unprofitableOverage } from '../config/plans';
+import { parseModelRef } from '../config/models';
+import { baseUrlOf } from '../model/provider';
 
 export interface NodeServer {
   server: ServerType;
@@ -94,22 +96,38 @@ export async function startNodeServer(
 }
 
 export function startupSummary(config: Config): string[] {
+  const m = config.model;
+  const providers = Object.entries(m.providers).map(([name, p]) => `${name} at ${baseUrlOf(p)}`);
   return [
-    `model: ${config.model.id} via ${config.model.baseURL ?? 'OpenAI'}${config.model.standIn ? '  [OFFLINE STAND-IN — not OpenAI]' : ''}`,
+    `models: ${Object.entries(m.routes)
+      .map(([plan, c]) => `${plan} → ${c.default.join(' → ')}${c.actions ? ' (+ per-action chains)' : ''}`)
+      .join('; ')}${m.standIn ? '  [OFFLINE STAND-IN — not the real providers]' : ''}`,
+    `providers: ${providers.join(', ')}`,
     `auth: ${config.auth.devAuth ? 'DEV_AUTH (local RSA key, POST /dev/session) — development only' : `Clerk JWT (offline), authorized parties: ${config.auth.authorizedParties.join(', ') || '(any)'}`}`,
     billingSummary(config),
     ...marginWarnings(config),
   ];
 }
 
-/** Warns when the configured model costs more per token than a plan's overage brings in (see npm run margin). */
-function marginWarnings(config: Config): string[] {
-  const price = priceListAt(new Date()).models[config.model.id];
-  if (!price) return [];
-  return unprofitableOverage(price).map(
-    (p) =>
-      `WARNING: ${config.model.id} costs up to $${Math.max(price.inputUsdPer1k, price.outputUsdPer1k)} per 1K tokens, more than the ${p.id} plan's overage price ($${p.overageUsdPer1k} per 1K): heavy ${p.id} users would be served at a loss`,
-  );
+/**
+ * Warns, per plan, about each model of its chains that costs more per token than the plan's overage brings in
+ * (see npm run margin): heavy users of that plan served by that model are served at a loss.
+ */
+export function marginWarnings(config: Pick<Config, 'model'>, at = new Date()): string[] {
+  const list = priceListAt(at);
+  const out: string[] = [];
+  for (const plan of Object.values(PLANS)) {
+    const chain = config.model.routes[plan.id];
+    const refs = [...new Set([chain.default, ...Object.values(chain.actions ?? {})].flat())];
+    for (const ref of refs) {
+      const price = list.models[parseModelRef(ref)?.model ?? ref];
+      if (!price || unprofitableOverage(price, [plan]).length === 0) continue;
+      out.push(
+        `WARNING: ${ref} costs up to $${Math.max(price.inputUsdPer1k, price.outputUsdPer1k)} per 1K tokens, more than the ${plan.id} plan's overage price ($${plan.overageUsdPer1k} per 1K): heavy ${plan.id} users it serves would be served at a loss`,
+      );
+    }
+  }
+  return out;
 }
 
 function billingSummary(config: Config): string {

@@ -86,7 +86,7 @@ describe('exact provider cost', () => {
     const metric = stack.services.metrics
       .render()
       .split('\n')
-      .find((l) => l.startsWith('redraft_provider_cost_usd_total{model="gpt-4o-mini"}'));
+      .find((l) => l.startsWith('redraft_provider_cost_usd_total{model="gpt-4o-mini",provider="openai"}'));
     expect(metric).toBeDefined();
   });
 

@@ -56,6 +56,7 @@ async function use(
     userId,
     action: 'rewrite',
     model,
+    provider: model.startsWith('claude') ? 'anthropic' : 'openai',
     inputTokens: o.in,
     outputTokens: o.out,
     cachedInputTokens: 0,

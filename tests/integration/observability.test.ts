@@ -37,6 +37,7 @@ describe('structured logs', () => {
         status: 200,
         user,
         action: 'rewrite',
+        model: 'openai/gpt-4o-mini',
         outcome: 'completed',
         usageSource: 'provider',
         inputTokens: Number(event!.in),
@@ -132,7 +133,7 @@ describe('GET /metrics', () => {
     expect(
       value('redraft_tokens_billed_total{action="rewrite"}') + value('redraft_tokens_billed_total{action="shorten"}'),
     ).toBe(billed);
-    expect(value('redraft_provider_cost_usd_total{model="gpt-4o-mini"}')).toBeGreaterThan(0);
+    expect(value('redraft_provider_cost_usd_total{model="gpt-4o-mini",provider="openai"}')).toBeGreaterThan(0);
     expect(text).toContain('redraft_http_request_duration_seconds_bucket{route="/v1/rewrite",le="+Inf"}');
   });
 });

@@ -68,7 +68,7 @@ describe('rewrite service', () => {
 
   it('releases the whole reservation when the model fails before its first token; the same id may retry', async () => {
     const user = freshUser();
-    stack.model.injectFault({ kind: 'status', status: 500 });
+    stack.model.injectFault({ kind: 'status', status: 500 }, 2); // both models of the free chain
     const failed = await stack.services.rewrites.run(input(user, 'svc_fail_0001'));
     expect(failed.ok ? 'served' : failed.error.code).toBe('model_unavailable');
     expect(failed.tokensRemaining).toBeGreaterThan(0);
@@ -119,6 +119,7 @@ describe('rewrite service', () => {
       modelOptions: s.config.model,
       quota: {
         reserve: () => Promise.reject(new Error('timeout')),
+        resize: s.quota.resize,
         settle: s.quota.settle,
         release: async (_u, requestId, attempt) => (released.push(`${requestId}/${attempt}`), true),
       },

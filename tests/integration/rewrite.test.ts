@@ -125,7 +125,8 @@ describe('POST /v1/rewrite', () => {
   it('releases everything when the provider fails before the first token, and the same requestId may retry', async () => {
     const user = freshUser();
     const token = await stack.token(user);
-    stack.model.injectFault({ kind: 'status', status: 500, message: 'upstream exploded' });
+    // Both models of the free plan's chain fail (the second would otherwise serve it).
+    stack.model.injectFault({ kind: 'status', status: 500, message: 'upstream exploded' }, 2);
     const res = await stack.rewrite(token, {
       text: 'Fresh bread daily.',
       action: 'expand',

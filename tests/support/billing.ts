@@ -159,6 +159,7 @@ export async function seedUsage(
     userId,
     action: 'rewrite',
     model: 'gpt-4o-mini',
+    provider: 'openai',
     inputTokens: tokens,
     outputTokens: 0,
     cachedInputTokens: 0,

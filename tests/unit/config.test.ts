@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../api/config/env';
-import { overage, PLANS } from '../../api/config/plans';
+import { overage, PLAN_MODELS, PLANS } from '../../api/config/plans';
 import { priceListAt, providerCostUsd, PRICE_LISTS } from '../../api/config/model-prices';
 
 const base = {
@@ -20,7 +20,8 @@ describe('config', () => {
       tokensPerMinute: 200_000,
       accountRequestsPerMinute: 120,
     });
-    expect(c.model.id).toBe('gpt-4o-mini');
+    expect(c.model.routes).toEqual(PLAN_MODELS);
+    expect(Object.keys(c.model.providers)).toEqual(['openai']);
     expect(c.auth.devAuth).toBe(true);
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   KNOWN_MODELS,
   PRICE_LISTS,
+  priceListAt,
   priceListProblems,
   providerCostUsd,
   type ModelPrice,
@@ -10,6 +11,9 @@ import {
 import { keys } from '../../api/metering/keys';
 import { createPriceBook, mergePublished, publishPriceList } from '../../api/metering/prices';
 import { tokenDetails, usageToCharge, type StreamOutcome } from '../../api/metering/settlement';
+
+/** The newest list in the repository: what every date after its effective date is costed with. */
+const NEWEST_FILE_LIST = priceListAt(new Date('2027-01-01T00:00:00Z')).version;
 
 const price: ModelPrice = { inputUsdPer1k: 0.00015, cachedInputUsdPer1k: 0.000075, outputUsdPer1k: 0.0006 };
 
@@ -194,25 +198,25 @@ describe('published price lists', () => {
     const logs: Record<string, unknown>[] = [];
     const failures: string[] = [];
     const book = createPriceBook(redis as never, {
-      modelId: 'gpt-4o-mini',
+      models: ['gpt-4o-mini'],
       refreshMs: 60_000,
       now: () => now,
       log: (l) => logs.push(l),
       metrics: { inc: (name) => failures.push(name) },
     });
-    expect((await book.quote(now, 'gpt-4o-mini'))?.version).toBe('2026-12-01');
+    expect((await book.quote(now, 'gpt-4o-mini'))?.version).toBe(NEWEST_FILE_LIST);
     expect(redis.reads).toBe(1);
 
     await publishPriceList(redis as never, list('2027-03-01', '2027-03-01'));
     const reads = redis.reads; // publishing reads the hash too
     now += 30_000; // within the refresh: the lists read 30 s ago stay
-    expect((await book.quote(now, 'gpt-4o-mini'))?.version).toBe('2026-12-01');
+    expect((await book.quote(now, 'gpt-4o-mini'))?.version).toBe(NEWEST_FILE_LIST);
     expect(redis.reads).toBe(reads);
     now += 30_000; // a minute after the last read: read again
     const quote = await book.quote(now, 'gpt-4o-mini');
     expect(quote).toEqual({ version: '2027-03-01', price: list('x', 'x').models['gpt-4o-mini'] });
     // A request that started before the new list took effect keeps the price in force then.
-    expect((await book.quote(Date.parse('2027-02-28T23:59:59Z'), 'gpt-4o-mini'))?.version).toBe('2026-12-01');
+    expect((await book.quote(Date.parse('2027-02-28T23:59:59Z'), 'gpt-4o-mini'))?.version).toBe(NEWEST_FILE_LIST);
 
     redis.down = true;
     now += 60_000;
@@ -229,7 +233,12 @@ describe('published price lists', () => {
 
   it('concurrent requests on stale lists share one read', async () => {
     const redis = fakeRedis();
-    const book = createPriceBook(redis as never, { modelId: 'gpt-4o-mini', refreshMs: 0, now: () => 0, log: () => {} });
+    const book = createPriceBook(redis as never, {
+      models: ['gpt-4o-mini'],
+      refreshMs: 0,
+      now: () => 0,
+      log: () => {},
+    });
     await Promise.all([book.quote(0, 'gpt-4o-mini'), book.quote(0, 'gpt-4o-mini'), book.quote(0, 'gpt-4o-mini')]);
     expect(redis.reads).toBe(1);
   });
@@ -238,13 +247,13 @@ describe('published price lists', () => {
     let answer: (v: unknown) => void = () => {};
     const slow = { hgetall: () => new Promise((resolve) => (answer = resolve)) };
     const book = createPriceBook(slow as never, {
-      modelId: 'gpt-4o-mini',
+      models: ['gpt-4o-mini'],
       refreshMs: 60_000,
       now: () => Date.parse('2027-03-02T00:00:00Z'),
       log: () => {},
       waitMs: 5,
     });
-    expect((await book.quote(Date.parse('2027-03-02T00:00:00Z'), 'gpt-4o-mini'))?.version).toBe('2026-12-01');
+    expect((await book.quote(Date.parse('2027-03-02T00:00:00Z'), 'gpt-4o-mini'))?.version).toBe(NEWEST_FILE_LIST);
     answer(['2027-03-01', JSON.stringify(list('2027-03-01', '2027-03-01'))]);
     await new Promise((r) => setTimeout(r, 0));
     expect((await book.quote(Date.parse('2027-03-02T00:00:00Z'), 'gpt-4o-mini'))?.version).toBe('2027-03-01');
@@ -260,12 +269,12 @@ describe('published price lists', () => {
     const logs: Record<string, unknown>[] = [];
     let now = Date.parse('2027-04-01T00:00:00Z');
     const book = createPriceBook(redis as never, {
-      modelId: 'gpt-4o-mini',
+      models: ['gpt-4o-mini'],
       refreshMs: 1000,
       now: () => now,
       log: (l) => logs.push(l),
     });
-    expect((await book.quote(now, 'gpt-4o-mini'))?.version).toBe('2026-12-01');
+    expect((await book.quote(now, 'gpt-4o-mini'))?.version).toBe(NEWEST_FILE_LIST);
     now += 5000;
     await book.quote(now, 'gpt-4o-mini');
     expect(logs).toEqual([

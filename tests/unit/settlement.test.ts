@@ -101,7 +101,6 @@ describe('settleRewrite: exact cost with the price in force, anomalies flagged',
       metrics: { inc: (name, labels) => void counted.push([name, labels]), observe: () => {} },
       log: (l) => void logs.push(l),
       now: () => 2000,
-      modelId: 'gpt-4o-mini',
       prices: { quote: async () => ({ version: 'v-test', price }) },
     };
     const served = (cachedInputTokens: number, reasoningTokens?: number) => ({
@@ -110,6 +109,7 @@ describe('settleRewrite: exact cost with the price in force, anomalies flagged',
       req: { text: 'x', action: 'rewrite' } as RewriteRequest,
       period: { start: 0, end: 1 },
       startedAt: 1000,
+      model: { modelId: 'gpt-4o-mini', provider: 'openai' },
       outcome: {
         status: 'completed' as const,
         providerUsage: { inputTokens: 1200, outputTokens: 100, cachedInputTokens, reasoningTokens },
