@@ -19,6 +19,8 @@ export interface Stack {
   redis: RedisServer;
   bridge: UpstashBridge;
   model: ModelServer;
+  /** A second model stand-in, when asked for (StackOptions.fallback): another provider to fall back to. */
+  fallback: ModelServer | undefined;
   services: Services;
   /** A direct Redis connection, for assertions. */
   db: IORedis;
@@ -30,8 +32,11 @@ export interface Stack {
 }
 
 export interface StackOptions {
-  env?: Record<string, string>;
+  /** Extra environment; as a function, it may name the model stand-ins' URLs (e.g. in MODEL_PROVIDERS). */
+  env?: Record<string, string> | ((models: { model: ModelServer; fallback: ModelServer | undefined }) => Record<string, string>);
   model?: ModelServerOptions;
+  /** Start a second model stand-in with these options (`stack.fallback`). */
+  fallback?: ModelServerOptions;
   services?: ServiceOptions;
   /** e.g. `{ persist: true }`: data survives a restart, as on Upstash. */
   redis?: RedisServerOptions;
@@ -41,6 +46,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redis = await startRedisServer(opts.redis);
   const bridge = await startUpstashBridge({ redisUrl: redis.url });
   const model = await startModelServer(opts.model);
+  const fallback = opts.fallback ? await startModelServer(opts.fallback) : undefined;
+  const env = typeof opts.env === 'function' ? opts.env({ model, fallback }) : opts.env;
   const config = loadConfig({
     NODE_ENV: 'test',
     UPSTASH_REDIS_REST_URL: bridge.url,
@@ -51,7 +58,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     MODEL_MAX_RETRIES: '0',
     DEV_AUTH: '1',
     REDIS_TIMEOUT_MS: '1500',
-    ...opts.env,
+    ...env,
   });
   const logs: Record<string, unknown>[] = [];
   const services = await createServices(config, { ephemeralCache: false, log: (l) => logs.push(l), ...opts.services });
@@ -68,6 +75,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     redis,
     bridge,
     model,
+    fallback,
     services,
     db,
     logs,
@@ -83,7 +91,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       db.disconnect();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      await Promise.allSettled([model.close(), bridge.close()]);
+      await Promise.allSettled([model.close(), fallback?.close(), bridge.close()]);
       await redis.stop();
     },
   };
