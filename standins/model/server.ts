@@ -1,7 +1,7 @@
 /**
  * Starts the model stand-in. OpenAI: a bearer key is required (any), then `GET /v1/models`,
- * `POST /v1/chat/completions` (routes/chat-completions.ts), or a 404. Anthropic (`POST /v1/messages`, or any request
- * with an `x-api-key` and no Authorization header): `x-api-key` and `anthropic-version` are required, then
+ * `POST /v1/chat/completions` (routes/chat-completions.ts), or a 404. Anthropic (`POST /v1/messages`, or any other
+ * request with an `x-api-key` and no Authorization header, except to /v1/chat/completions): `x-api-key` and `anthropic-version` are required, then
  * routes/messages.ts, `GET /v1/models` or a 404, all Anthropic-shaped. Both share one ModelState.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -58,9 +58,11 @@ export async function startModelServer(opts: ModelServerOptions = {}): Promise<M
     s.stats.requests++;
     const rawPath = (req.url ?? '/').split('?')[0]!;
     const path = rawPath.replace(/^\/v1(?=\/)/, '');
-    // Anthropic's Messages API: its own route, auth (x-api-key) and error shape.
+    // Anthropic's Messages API: its own routes, auth (x-api-key) and error shape. Other requests with an x-api-key
+    // and no Authorization header (say GET /v1/models) are taken as Anthropic's too, but not the OpenAI route.
     const anthropic =
-      rawPath === '/v1/messages' || (req.headers['x-api-key'] !== undefined && !req.headers.authorization);
+      rawPath === '/v1/messages' ||
+      (req.headers['x-api-key'] !== undefined && !req.headers.authorization && path !== '/chat/completions');
     if (anthropic) return anthropicRequest(s, req, res, rawPath);
     const auth = req.headers.authorization ?? '';
     if (!/^Bearer\s+\S+/i.test(auth)) {
