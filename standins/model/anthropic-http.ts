@@ -1,6 +1,7 @@
 /**
  * Anthropic-shaped answers: every response carries a `request-id` header (`req_…`), errors are
- * `{"type":"error","error":{"type":…,"message":…},"request_id":…}` with the error type Anthropic uses for the status.
+ * `{"type":"error","error":{"type":…,"message":…},"request_id":…}` with the error type Anthropic uses for the
+ * status.
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';

@@ -1,6 +1,7 @@
 /**
  * The model stand-in on its own (bench, or by hand): `tsx standins/model/main.ts --port 0 [--tokens-per-second N]
- * [--first-token-ms N] [--output-tokens N|echo]` prints `{"url": ..., "anthropicUrl": ..., "port": ...}` (the OpenAI and the Anthropic base URL) on one line and exits on SIGTERM/SIGINT.
+ * [--first-token-ms N] [--output-tokens N|echo]` prints `{"url": ..., "anthropicUrl": ..., "port": ...}` (the
+ * OpenAI and the Anthropic base URL) on one line and exits on SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';
 import { startModelServer } from './server';

@@ -1,13 +1,14 @@
 /**
  * Starts the model stand-in. OpenAI: a bearer key is required (any), then `GET /v1/models`,
  * `POST /v1/chat/completions` (routes/chat-completions.ts), or a 404. Anthropic (`POST /v1/messages`, or any other
- * request with an `x-api-key` and no Authorization header, except to /v1/chat/completions): `x-api-key` and `anthropic-version` are required, then
- * routes/messages.ts, `GET /v1/models` or a 404, all Anthropic-shaped. Both share one ModelState.
+ * request with an `x-api-key` and no Authorization header, except to /v1/chat/completions): `x-api-key` and
+ * `anthropic-version` are required, then routes/messages.ts, `GET /v1/models` or a 404, all Anthropic-shaped.
+ * Both share one ModelState.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { newRequestId, sendAnthropicError, sendAnthropicJson } from './anthropic-http';
 import { sendError, sendJson } from './http';
-import { sendAnthropicError, sendAnthropicJson, newRequestId } from './anthropic-http';
 import { chatCompletion } from './routes/chat-completions';
 import { anthropicHeadersOk, messages } from './routes/messages';
 import { ModelState } from './state';

@@ -186,7 +186,7 @@ describe('model stand-in as Anthropic, through the real AI SDK', () => {
     expect(r.usage.ok && r.usage.value.outputTokens).toBe(7);
   });
 
-  it('reports a repeated 1,024+ token prefix as cache_read_input_tokens; the SDK counts it inside inputTokens', async () => {
+  it('reports a repeated 1,024+ token prefix as cache reads; the SDK counts them inside inputTokens', async () => {
     const long = Array.from({ length: 260 }, (_, i) => `sentence ${i} is about shoes.`).join(' ');
     const usageOf = async (prompt: string) => {
       const r = await run({ prompt, maxOutputTokens: 5 });
@@ -272,7 +272,7 @@ describe('model stand-in as Anthropic, through the real AI SDK', () => {
     expect(server.stats.completions - before).toBe(2);
   });
 
-  it('an error event mid-stream: text, then an `error` part (overloaded, 529), then finish with reason error', async () => {
+  it('an error event mid-stream: text, an `error` part (overloaded, 529), finish with reason error', async () => {
     server.setOptions({ outputTokens: 200 });
     server.injectFault({ kind: 'error-mid-stream', afterChunks: 20 });
     const before = { ...server.stats };
