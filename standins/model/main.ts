@@ -1,6 +1,7 @@
 /**
  * The model stand-in on its own (bench, or by hand): `tsx standins/model/main.ts --port 0 [--tokens-per-second N]
- * [--first-token-ms N] [--output-tokens N|echo]` prints `{"url": ...}` on one line and exits on SIGTERM/SIGINT.
+ * [--first-token-ms N] [--output-tokens N|echo]` prints `{"url": ..., "anthropicUrl": ..., "port": ...}` (the
+ * OpenAI and the Anthropic base URL) on one line and exits on SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';
 import { startModelServer } from './server';
@@ -21,7 +22,7 @@ const server = await startModelServer({
   firstTokenDelayMs: num(values['first-token-ms']),
   outputTokens: outputTokens === undefined || outputTokens === 'echo' ? 'echo' : Number(outputTokens),
 });
-process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port })}\n`);
+process.stdout.write(`${JSON.stringify({ url: server.url, anthropicUrl: server.anthropicUrl, port: server.port })}\n`);
 const stop = () => void server.close().then(() => process.exit(0));
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

@@ -63,8 +63,8 @@ export class ModelState {
     return head.fault;
   }
 
-  /** A new completion id. */
-  nextId(): string {
-    return `chatcmpl-standin${(++this.seq).toString().padStart(6, '0')}`;
+  /** A new completion id (`chatcmpl-…` as OpenAI's; Anthropic's messages use `msg_`). */
+  nextId(prefix = 'chatcmpl-'): string {
+    return `${prefix}standin${(++this.seq).toString().padStart(6, '0')}`;
   }
 }

@@ -11,7 +11,7 @@ import type { ModelServerStats } from './types';
 export type Outcome = 'completed' | 'gone' | 'faulted';
 
 /** Resolves false once the client has gone away (or the server is closing). */
-const wait = (ms: number, signal: AbortSignal) =>
+export const wait = (ms: number, signal: AbortSignal) =>
   ms > 0
     ? sleep(ms, undefined, { signal }).then(
         () => !signal.aborted,
@@ -19,7 +19,7 @@ const wait = (ms: number, signal: AbortSignal) =>
       )
     : Promise.resolve(!signal.aborted);
 
-const paced = (p: Plan) => p.tokensPerSecond > 0 && Number.isFinite(p.tokensPerSecond);
+export const paced = (p: Plan) => p.tokensPerSecond > 0 && Number.isFinite(p.tokensPerSecond);
 
 const MID_STREAM_ERROR = {
   error: {
@@ -29,6 +29,22 @@ const MID_STREAM_ERROR = {
     code: 'server_error',
   },
 };
+
+/**
+ * Writes raw text to the response, resolving once it is handed to the OS (so a drop after it really delivered the
+ * chunks), false if the client has gone. Waiting for each write also gives backpressure and lets a client abort be
+ * noticed between chunks.
+ */
+export const writer = (res: ServerResponse, gone: AbortSignal) => (text: string) =>
+  new Promise<boolean>((resolve) => {
+    if (gone.aborted) return resolve(false);
+    const onAbort = () => resolve(false);
+    gone.addEventListener('abort', onAbort, { once: true });
+    res.write(text, (err) => {
+      gone.removeEventListener('abort', onAbort);
+      resolve(!err && !gone.aborted);
+    });
+  });
 
 export async function streamCompletion(
   stats: ModelServerStats,
@@ -55,18 +71,8 @@ export async function streamCompletion(
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
     ...(p.includeUsage ? { usage: null } : {}),
   });
-  // Resolves once the data is handed to the OS (so a drop after it really delivered the chunks).
-  // Waiting for each write also gives backpressure and lets a client abort be noticed between chunks.
-  const send = (data: unknown) =>
-    new Promise<boolean>((resolve) => {
-      if (gone.aborted) return resolve(false);
-      const onAbort = () => resolve(false);
-      gone.addEventListener('abort', onAbort, { once: true });
-      res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`, (err) => {
-        gone.removeEventListener('abort', onAbort);
-        resolve(!err && !gone.aborted);
-      });
-    });
+  const write = writer(res, gone);
+  const send = (data: unknown) => write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
 
   if (!(await wait(p.firstTokenDelayMs, gone))) return 'gone';
   if (!(await send(chunk({ role: 'assistant', content: '', refusal: null })))) return 'gone';

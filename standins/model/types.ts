@@ -1,9 +1,9 @@
 /** The model stand-in's public types: its options, faults, stats and the handle tests and dev use. */
 
 export type Fault =
-  // reply with this HTTP status + OpenAI-shaped JSON error, before any token
+  // reply with this HTTP status + an OpenAI- (or Anthropic-) shaped JSON error, before any token
   | { kind: 'status'; status: number; message?: string }
-  // send N content chunks, then an OpenAI-style error chunk, then end
+  // send N content chunks, then an OpenAI-style error chunk (Anthropic: an `error` event, overloaded_error), then end
   | { kind: 'error-mid-stream'; afterChunks: number }
   // send N content chunks, then destroy the socket
   | { kind: 'drop-mid-stream'; afterChunks: number }
@@ -35,23 +35,32 @@ export interface ModelServerOptions {
 export interface ModelServerStats {
   /** Every HTTP request, any route. */
   requests: number;
-  /** Every authorized `POST /chat/completions` (bad bodies and faulted ones included): "calls made to the model". */
+  /**
+   * Every authorized `POST /chat/completions` or `POST /messages` (bad bodies and faulted ones included): "calls
+   * made to the model".
+   */
   completions: number;
-  /** Completions whose whole response (through `[DONE]`) was written. */
+  /** Completions whose whole response (through `[DONE]`, or Anthropic's `message_stop`) was written. */
   completed: number;
   /** Completions the client disconnected from before the end. */
   aborted: number;
+  /** Prompt tokens, cached ones included (for Anthropic: input_tokens + cache_read_input_tokens). */
   promptTokens: number;
   /** Tokens actually sent, including those of aborted and faulted completions. */
   completionTokens: number;
   /** Prompt tokens reported as cached. */
   cachedTokens: number;
-  /** Reasoning tokens reported (reasoning models). */
+  /** Reasoning tokens reported (OpenAI reasoning models; Anthropic completions never reason here). */
   reasoningTokens: number;
 }
 
 export interface ModelServer {
-  url: string; // base URL including /v1, e.g. http://127.0.0.1:1234/v1
+  url: string; // OpenAI base URL including /v1, e.g. http://127.0.0.1:1234/v1
+  /**
+   * Anthropic base URL as `createAnthropic({ baseURL })` takes it (it posts to `${baseURL}/messages`), e.g.
+   * http://127.0.0.1:1234/v1 — the same server and state as `url`.
+   */
+  anthropicUrl: string;
   port: number;
   setOptions(o: Partial<ModelServerOptions>): void;
   injectFault(f: Fault, times?: number): void; // the next `times` (default 1) completion requests get this fault
@@ -59,8 +68,10 @@ export interface ModelServer {
   /** Forget every prompt prefix seen (no prompt is cached until it repeats again). */
   clearPromptCache(): void;
   stats: ModelServerStats;
-  lastRequestBody: unknown; // the last JSON body received on /chat/completions
+  lastRequestBody: unknown; // the last JSON body received on /chat/completions or /messages
   close(): Promise<void>;
 }
 
 export const STAND_IN_MODEL_ID = 'gpt-4o-mini';
+/** The model the Anthropic side lists (any model id is answered). */
+export const STAND_IN_ANTHROPIC_MODEL_ID = 'claude-haiku-4-5';
