@@ -72,6 +72,25 @@ if (stripe) {
   };
 }
 
+/**
+ * The model stand-in as both OpenAI and Anthropic: each plan's chain falls back to Anthropic's Haiku (as a
+ * deployment with both keys would), unless MODEL_ROUTES or MODEL says otherwise.
+ */
+function standInModelEnv(m: NonNullable<typeof model>): Record<string, string> {
+  const routes = {
+    free: ['openai/gpt-4o-mini', 'anthropic/claude-haiku-4-5'],
+    pro: ['openai/gpt-4.1-mini', 'anthropic/claude-haiku-4-5'],
+  };
+  return {
+    OPENAI_API_KEY: 'offline-stand-in',
+    OPENAI_BASE_URL: m.url,
+    ANTHROPIC_API_KEY: 'offline-stand-in',
+    ANTHROPIC_BASE_URL: m.anthropicUrl,
+    MODEL_STAND_IN: '1',
+    ...(process.env.MODEL_ROUTES || process.env.MODEL ? {} : { MODEL_ROUTES: JSON.stringify(routes) }),
+  };
+}
+
 let api: Awaited<ReturnType<typeof startNodeServer>> | undefined;
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -81,7 +100,7 @@ try {
     NODE_ENV: 'development',
     UPSTASH_REDIS_REST_URL: bridge.url,
     UPSTASH_REDIS_REST_TOKEN: bridge.token,
-    ...(model ? { OPENAI_API_KEY: 'offline-stand-in', OPENAI_BASE_URL: model.url, MODEL_STAND_IN: '1' } : {}),
+    ...(model ? standInModelEnv(model) : {}),
     ...stripeEnv,
   });
 } catch (err) {
@@ -100,7 +119,7 @@ console.log(`
 Redraft dev stack
   redis-server  ${redis.url}  (pid ${redis.pid}, data in ${dataDir})
   upstash REST  ${bridge.url}  (local bridge → redis-server)
-  model         ${model ? `${model.url}  — OFFLINE STAND-IN, not OpenAI (set OPENAI_API_KEY to use OpenAI)` : 'OpenAI'}
+  model         ${model ? `${model.url} (OpenAI's protocol), ${model.anthropicUrl} (Anthropic's) — OFFLINE STAND-IN, not OpenAI or Anthropic (set OPENAI_API_KEY to use OpenAI)` : 'OpenAI'}
   stripe        ${stripeLine}
   ${startupSummary(config!).join('\n  ')}
   API           ${api.url}

@@ -108,8 +108,8 @@ const chainSchema = z
   .refine((c) => new Set(c).size === c.length, 'must not name a model twice');
 const actionsSchema = z.partialRecord(z.enum(ACTIONS), chainSchema);
 /** One plan's routes in MODEL_ROUTES: a chain, or `{ "default": chain, "actions": { action: chain } }`. */
-const planRoutesSchema = z.union([
-  chainSchema.transform((c): ModelChain => ({ default: c })),
+const planRoutesSchema = z.preprocess(
+  (v) => (Array.isArray(v) ? { default: v } : v),
   z.strictObject({ default: chainSchema, actions: actionsSchema.optional() }),
-]);
+);
 export const modelRoutesSchema = z.strictObject({ free: planRoutesSchema, pro: planRoutesSchema });

@@ -116,14 +116,13 @@ export const modelSection = z
           'MODEL_PROVIDERS',
           `must not redefine the built-in provider "${name}" (use ${name.toUpperCase()}_*)`,
         );
-    const routes = routesOf(e);
-    for (const ref of routedRefs(routes)) {
+    // Each routed model needs a price and its provider (refs that did not parse are reported by their schema).
+    for (const ref of refsOf(e)) {
       const { provider, model } = parseModelRef(ref)!;
-      const where = e.MODEL_ROUTES ? 'MODEL_ROUTES' : e.MODEL ? 'MODEL' : 'MODEL_ROUTES';
-      if (!knownModels.includes(model))
+      if (e.MODEL_ROUTES && !knownModels.includes(model))
         issue(
           ctx,
-          where,
+          'MODEL_ROUTES',
           `names ${ref}, which has no price in api/config/model-prices.ts (every routed model needs one)`,
         );
       if (provider === 'openai' && !e.OPENAI_API_KEY)
@@ -135,7 +134,7 @@ export const modelSection = z
       else if (provider === 'anthropic' && !e.ANTHROPIC_API_KEY)
         issue(ctx, 'ANTHROPIC_API_KEY', `is required: ${ref} is routed`);
       else if (!BUILT_IN_PROVIDERS.includes(provider) && !e.MODEL_PROVIDERS?.[provider])
-        issue(ctx, where, `names ${ref}, but MODEL_PROVIDERS has no provider "${provider}"`);
+        issue(ctx, 'MODEL_ROUTES', `names ${ref}, but MODEL_PROVIDERS has no provider "${provider}"`);
     }
   })
   .transform((e) => {
@@ -165,6 +164,13 @@ export interface ProviderConfig {
   apiKey: string;
   /** Undefined: the provider's own API. */
   baseURL: string | undefined;
+}
+
+/** The refs of the routes in force that parse, also while other variables are still wrong (for their checks). */
+function refsOf(e: { MODEL_ROUTES?: unknown; MODEL?: string }): string[] {
+  const routes = e.MODEL_ROUTES === undefined ? undefined : modelRoutesSchema.safeParse(e.MODEL_ROUTES);
+  if (routes && !routes.success) return [];
+  return routedRefs(routesOf({ MODEL: e.MODEL, MODEL_ROUTES: routes?.data })).filter((r) => parseModelRef(r));
 }
 
 /** The routes in force: MODEL_ROUTES, or MODEL for every plan, or the plans' own (PLAN_MODELS). */

@@ -33,7 +33,9 @@ export interface Stack {
 
 export interface StackOptions {
   /** Extra environment; as a function, it may name the model stand-ins' URLs (e.g. in MODEL_PROVIDERS). */
-  env?: Record<string, string> | ((models: { model: ModelServer; fallback: ModelServer | undefined }) => Record<string, string>);
+  env?:
+    | Record<string, string>
+    | ((models: { model: ModelServer; fallback: ModelServer | undefined }) => Record<string, string>);
   model?: ModelServerOptions;
   /** Start a second model stand-in with these options (`stack.fallback`). */
   fallback?: ModelServerOptions;
