@@ -1,6 +1,7 @@
 /**
  * `npm run margin`: unit economics per plan and per user — tokens, provider cost, revenue, gross margin,
- * the heaviest users, and the paying users who cost more than they pay (cross-subsidised).
+ * the cost by model (per provider/model, and per plan × model), the heaviest users, and the paying users
+ * who cost more than they pay (cross-subsidised).
  *
  * Period definition: `--period YYYY-MM` (default: the current month, UTC) covers every **billing period
  * that started in that month**, in full — its ledger events (even requests that ran in the next month),
@@ -12,6 +13,9 @@
  *   --period YYYY-MM   the month (UTC) whose billing periods to report (default: the current month)
  *   --top N            heaviest users listed (default 10)
  *   --csv              CSV on stdout instead of the table (a row per user, heaviest first, then per plan, total)
+ *   --by-model         the CSV (--csv, --out) is the cost by model instead: a row per provider/model, per
+ *                      plan × model, and their total (columns: BY_MODEL_CSV_COLUMNS in margin-report.ts);
+ *                      the table always shows it
  *   --out FILE         also write the CSV to FILE (the table still goes to stdout)
  *
  * Reads Redis only (UPSTASH_REDIS_REST_URL / UPSTASH_REDIS_REST_TOKEN): every user with a ledger
@@ -24,13 +28,14 @@ import { loadRedisJobConfig } from '../api/config/env';
 import { createRedis } from '../api/store/redis';
 import { marginReport, monthOf, type Month } from '../api/billing/operator/margin';
 import { readMargins } from '../api/billing/operator/margin-read';
-import { marginCsv, marginTable } from '../api/billing/operator/margin-report';
+import { marginByModelCsv, marginCsv, marginTable } from '../api/billing/operator/margin-report';
 import { configOrExit } from './lib/config-or-exit';
 
 let values: {
   period?: string | undefined;
   top?: string | undefined;
   csv?: boolean | undefined;
+  'by-model'?: boolean | undefined;
   out?: string | undefined;
 };
 try {
@@ -39,6 +44,7 @@ try {
       period: { type: 'string' },
       top: { type: 'string', default: '10' },
       csv: { type: 'boolean', default: false },
+      'by-model': { type: 'boolean', default: false },
       out: { type: 'string' },
     },
   }));
@@ -63,5 +69,6 @@ if (!Number.isInteger(top) || top < 0) {
 const config = configOrExit(loadRedisJobConfig);
 
 const report = marginReport(month, await readMargins(createRedis(config.redis), month), { top });
-if (values.out) writeFileSync(values.out, marginCsv(report));
-process.stdout.write(values.csv ? marginCsv(report) : marginTable(report));
+const csv = values['by-model'] ? marginByModelCsv : marginCsv;
+if (values.out) writeFileSync(values.out, csv(report));
+process.stdout.write(values.csv ? csv(report) : marginTable(report));

@@ -2,7 +2,9 @@
  * `npm run margin` end to end: ledgers written by the real quota scripts (reserve → settle, with the
  * provider cost the API records) on a real redis-server, subscriptions through the Stripe stand-in and the
  * real webhook handler, then `scripts/margin.ts` as its own process reading Redis through the Upstash
- * bridge. Its CSV is checked against the ledger, row by row, and against hand-checked amounts.
+ * bridge. Its CSV is checked against the ledger, row by row, and against hand-checked amounts; its cost by
+ * model against requests served by several models and providers (a Pro user on OpenAI and, on fallback,
+ * Anthropic; a free user; an event written as before the ledger recorded the provider or the cost).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +14,9 @@ import { applyEvents, startBillingStack, subscribeDirect, type BillingStack } fr
 import { ledgerOf } from '../support/stack';
 import { runScript, type ScriptRun } from '../support/scripts';
 import { monthOf } from '../../api/billing/operator/margin';
-import { CSV_COLUMNS, parseCsvLine } from '../../api/billing/operator/margin-report';
+import { BY_MODEL_CSV_COLUMNS, CSV_COLUMNS, parseCsvLine } from '../../api/billing/operator/margin-report';
 import { priceListAt, providerCostUsd } from '../../api/config/model-prices';
+import { keys } from '../../api/metering/keys';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -43,7 +46,7 @@ let seq = 0;
 /** One request through the real quota scripts, charged as the API charges it (cost from the price list in force). */
 async function use(
   userId: string,
-  o: { in: number; out: number; at: number; endedAt?: number; model?: string },
+  o: { in: number; out: number; at: number; endedAt?: number; model?: string; cached?: number },
 ): Promise<number> {
   const requestId = `mg_${(++seq).toString(36)}_${tag}`;
   const model = o.model ?? 'gpt-4o-mini';
@@ -59,10 +62,10 @@ async function use(
     provider: model.startsWith('claude') ? 'anthropic' : 'openai',
     inputTokens: o.in,
     outputTokens: o.out,
-    cachedInputTokens: 0,
+    cachedInputTokens: o.cached ?? 0,
     reasoningTokens: 0,
     usageAnomalies: [],
-    costUsd: providerCostUsd(price, { inputTokens: o.in, cachedInputTokens: 0, outputTokens: o.out }),
+    costUsd: providerCostUsd(price, { inputTokens: o.in, cachedInputTokens: o.cached ?? 0, outputTokens: o.out }),
     priceVersion: priceListAt(new Date(o.at)).version,
     status: 'completed',
     source: 'provider',
@@ -293,6 +296,257 @@ describe('npm run margin', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('breaks the cost down by model and provider, per plan, adding up to the totals', {
+    timeout: 120_000,
+  }, async () => {
+    // A month whose price list prices every model routed here (claude-haiku-4-5 from 2026-12-02 on), months
+    // away from the first test's month, so nothing of that test belongs to it.
+    const month = monthOf(undefined, Date.now() + 90 * DAY);
+    const M = month.start;
+    const V = { pro: `user_mmpro_${tag}`, proB: `user_mmprob_${tag}`, free: `user_mmfree_${tag}` };
+    type Served = {
+      user: string;
+      plan: 'free' | 'pro';
+      prov: string;
+      model: string;
+      in: number;
+      cached: number;
+      out: number;
+      at: number;
+    };
+    const served: Served[] = [];
+    const serve = async (s: Omit<Served, 'prov'>) => {
+      served.push({ ...s, prov: s.model.startsWith('claude') ? 'anthropic' : 'openai' });
+      await use(s.user, { in: s.in, cached: s.cached, out: s.out, at: s.at, model: s.model });
+    };
+
+    clock = M + 2 * DAY;
+    await subscribeDirect(b, V.pro);
+    await serve({
+      user: V.pro,
+      plan: 'pro',
+      model: 'gpt-4.1-mini',
+      in: 10_000,
+      cached: 4_000,
+      out: 2_000,
+      at: clock + HOUR,
+    });
+    // gpt-4.1-mini failed before its first token: Anthropic's Haiku served, and the ledger says so.
+    await serve({
+      user: V.pro,
+      plan: 'pro',
+      model: 'claude-haiku-4-5',
+      in: 13_000,
+      cached: 3_000,
+      out: 2_500,
+      at: clock + 2 * HOUR,
+    });
+    await serve({
+      user: V.pro,
+      plan: 'pro',
+      model: 'gpt-4.1-mini',
+      in: 20_000,
+      cached: 0,
+      out: 5_000,
+      at: clock + 3 * HOUR,
+    });
+    clock = M + 3 * DAY;
+    await subscribeDirect(b, V.proB);
+    await serve({
+      user: V.proB,
+      plan: 'pro',
+      model: 'gpt-4.1-mini',
+      in: 5_000,
+      cached: 0,
+      out: 1_000,
+      at: clock + HOUR,
+    });
+    await serve({
+      user: V.free,
+      plan: 'free',
+      model: 'gpt-4o-mini',
+      in: 3_000,
+      cached: 0,
+      out: 1_000,
+      at: M + 4 * DAY,
+    });
+    // An event as SETTLE wrote it before the ledger recorded the provider or the cost (same period): the
+    // report prices it from the price list by its model and shows its provider as unknown.
+    const [last] = await ledgerOf(b.stack.db, V.free);
+    const oldAt = M + 4 * DAY + HOUR;
+    const old: Record<string, string> = {
+      id: `mg_old_${tag}`,
+      user: V.free,
+      action: 'rewrite',
+      model: 'gpt-4o-mini',
+      in: '2000',
+      out: '500',
+      status: 'completed',
+      source: 'provider',
+      started: String(oldAt),
+      ended: String(oldAt + 1500),
+      prompt: 'margin-test',
+      billed: '2500',
+      period: last!.period!,
+      pend: last!.pend!,
+      billable: '0',
+    };
+    await b.stack.db.xadd(keys.ledger(V.free), '*', ...Object.entries(old).flat());
+    const oldE8 = Math.round(
+      providerCostUsd(priceListAt(new Date(oldAt)).models['gpt-4o-mini']!, {
+        inputTokens: 2000,
+        cachedInputTokens: 0,
+        outputTokens: 500,
+      }) * 1e8,
+    );
+
+    const [byModel, perUser, tableRun] = await Promise.all([
+      margin(['--period', month.label, '--csv', '--by-model']),
+      margin(['--period', month.label, '--csv']),
+      margin(['--period', month.label]),
+    ]);
+    for (const r of [byModel, perUser, tableRun]) expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
+
+    const lines = byModel.out.trimEnd().split('\n').map(parseCsvLine);
+    expect(lines[0]).toEqual([...BY_MODEL_CSV_COLUMNS]);
+    expect(lines.every((l) => l.length === BY_MODEL_CSV_COLUMNS.length)).toBe(true);
+    const rows = lines.slice(1).map((l) => Object.fromEntries(BY_MODEL_CSV_COLUMNS.map((c, i) => [c, l[i]!])));
+    const userRows = perUser.out
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map(parseCsvLine)
+      .map((l) => Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, l[i]!])));
+    // Only this test's users are in the month.
+    expect(
+      userRows
+        .filter((r) => r.kind === 'user')
+        .map((r) => r.user)
+        .sort(),
+    ).toEqual(Object.values(V).sort());
+
+    // The oracle: what each request was charged, from the price list, grouped by what served it.
+    const costE8 = (s: Served) =>
+      Math.round(
+        providerCostUsd(priceListAt(new Date(s.at)).models[s.model]!, {
+          inputTokens: s.in,
+          cachedInputTokens: s.cached,
+          outputTokens: s.out,
+        }) * 1e8,
+      );
+    const want = (pred: (s: Served) => boolean) => {
+      const ss = served.filter(pred);
+      return {
+        users: String(new Set(ss.map((s) => s.user)).size),
+        requests: String(ss.length),
+        tokens: String(ss.reduce((t, s) => t + s.in + s.out, 0)),
+        input_tokens: String(ss.reduce((t, s) => t + s.in, 0)),
+        cached_input_tokens: String(ss.reduce((t, s) => t + s.cached, 0)),
+        output_tokens: String(ss.reduce((t, s) => t + s.out, 0)),
+        cost: ss.reduce((t, s) => t + costE8(s), 0),
+        priced_here: '0',
+      };
+    };
+    const got = (r: Record<string, string>) => {
+      const { users, requests, tokens, input_tokens, cached_input_tokens, output_tokens, priced_here } = r;
+      return {
+        users,
+        requests,
+        tokens,
+        input_tokens,
+        cached_input_tokens,
+        output_tokens,
+        cost: e8(r.cost_usd!),
+        priced_here,
+      };
+    };
+    const modelRows = rows.filter((r) => r.kind === 'model');
+    expect(modelRows.map((r) => `${r.provider}/${r.model}`)).toEqual([
+      'openai/gpt-4.1-mini',
+      'anthropic/claude-haiku-4-5',
+      'openai/gpt-4o-mini',
+      '/gpt-4o-mini',
+    ]);
+    for (const r of modelRows.slice(0, 3))
+      expect({ ref: `${r.provider}/${r.model}`, ...got(r) }).toEqual({
+        ref: `${r.provider}/${r.model}`,
+        ...want((s) => s.prov === r.provider && s.model === r.model),
+      });
+    expect(got(modelRows[3]!)).toEqual({
+      users: '1',
+      requests: '1',
+      tokens: '2500',
+      input_tokens: '2000',
+      cached_input_tokens: '0',
+      output_tokens: '500',
+      cost: oldE8,
+      priced_here: '1',
+    });
+    const planRows = rows.filter((r) => r.kind === 'plan-model');
+    expect(planRows.map((r) => [r.plan, `${r.provider}/${r.model}`, r.users, r.requests, r.request_share_pct])).toEqual(
+      [
+        ['free', 'openai/gpt-4o-mini', '1', '1', '50.0'],
+        ['free', '/gpt-4o-mini', '1', '1', '50.0'],
+        ['pro', 'openai/gpt-4.1-mini', '2', '3', '75.0'],
+        ['pro', 'anthropic/claude-haiku-4-5', '1', '1', '25.0'],
+      ],
+    );
+    expect(e8(planRows[3]!.cost_usd!)).toBe(want((s) => s.plan === 'pro' && s.prov === 'anthropic').cost);
+
+    // Everything adds up, in 1e-8 USD: the model rows, the plan × model rows, the total row, and the per-user
+    // CSV's plan rows and total.
+    const total = rows.find((r) => r.kind === 'total')!;
+    const totalUsers = userRows.find((r) => r.kind === 'total')!;
+    const allE8 = served.reduce((t, s) => t + costE8(s), 0) + oldE8;
+    const sum = (rs: Record<string, string>[], k: string) =>
+      rs.reduce((t, r) => t + (k === 'cost_usd' ? e8(r[k]!) : Number(r[k])), 0);
+    for (const k of ['requests', 'tokens', 'cost_usd']) {
+      expect(sum(modelRows, k)).toBe(sum([total], k));
+      expect(sum(planRows, k)).toBe(sum([total], k));
+      expect(sum([totalUsers], k)).toBe(sum([total], k));
+      for (const plan of ['free', 'pro'])
+        expect(
+          sum(
+            planRows.filter((r) => r.plan === plan),
+            k,
+          ),
+        ).toBe(
+          sum(
+            userRows.filter((r) => r.kind === 'plan' && r.plan === plan),
+            k,
+          ),
+        );
+    }
+    expect(e8(total.cost_usd!)).toBe(allE8);
+    expect(total).toMatchObject({ requests: '6', tokens: '65000', users: '3', priced_here: '1' });
+
+    // The table's section.
+    const text = tableRun.out;
+    const section = text.slice(text.indexOf('Cost by model ('), text.indexOf('Heaviest'));
+    const usd4 = (x: number) => (Math.round(x / 1e4) / 1e4).toFixed(4);
+    const haiku = want((s) => s.prov === 'anthropic');
+    expect(section).toMatch(
+      new RegExp(
+        `^anthropic/claude-haiku-4-5\\s+1\\s+1\\s+15,500\\s+13,000\\s+3,000\\s+2,500\\s+${usd4(haiku.cost).replace('.', '\\.')}\\s`,
+        'm',
+      ),
+    );
+    expect(section).toMatch(/^openai\/gpt-4\.1-mini\s+2\s+3\s+43,000\s+35,000\s+4,000\s+8,000\s/m);
+    expect(section).toMatch(/^\?\/gpt-4o-mini\s+1\s+1\s+2,500\s+2,000\s+0\s+500\s/m);
+    expect(section).toMatch(
+      new RegExp(
+        `^total\\s+3\\s+6\\s+65,000\\s+53,000\\s+7,000\\s+12,000\\s+${usd4(allE8).replace('.', '\\.')}\\s+100\\.0$`,
+        'm',
+      ),
+    );
+    expect(section).toMatch(/^pro\s+anthropic\/claude-haiku-4-5\s+1\s+1\s+25\.0\s+15,500\s/m);
+    expect(section).toMatch(/\? = not recorded: 1 request\(s\)/);
+    expect(text).toMatch(/Note: 1 ledger event\(s\) had no recorded cost and were priced/);
+    console.log(
+      `npm run margin -- --period ${month.label}\n${text}\nnpm run margin -- --period ${month.label} --csv --by-model\n${byModel.out}`,
+    );
   });
 
   it('refuses a malformed period and a missing Redis configuration, saying what is wrong', async () => {

@@ -1,7 +1,9 @@
 /**
  * Unit economics (api/billing/margin.ts, margin-report.ts): hand-checked numbers for a Pro user under and
  * over the allowance, an upgrade in the middle of the month, a free user, a cross-subsidised heavy user,
- * model price versions, and the month/period attribution.
+ * model price versions, the month/period attribution, and the cost by model of mixed models (a Pro user
+ * served by OpenAI and, on fallback, by Anthropic; a free user; an event settled before the ledger recorded
+ * the provider).
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,18 +15,21 @@ import {
   USD,
   userMargin,
   type MarginEvent,
+  type ModelMargin,
   type UserMargin,
 } from '../../api/billing/operator/margin';
 import {
+  BY_MODEL_CSV_COLUMNS,
   CSV_COLUMNS,
   formatUsd8,
+  marginByModelCsv,
   marginCsv,
   marginTable,
   parseCsvLine,
 } from '../../api/billing/operator/margin-report';
 import { userOfLedgerKey } from '../../api/billing/operator/margin-read';
 import { PLANS } from '../../api/config/plans';
-import type { PriceList } from '../../api/config/model-prices';
+import { priceListAt, providerCostUsd, type PriceList } from '../../api/config/model-prices';
 import { ConfigError, loadRedisJobConfig } from '../../api/config/env';
 import { keys } from '../../api/metering/keys';
 
@@ -41,7 +46,10 @@ function ev(o: {
   cost?: string;
   ended?: string;
   model?: string;
+  /** The provider field (`prov`); absent, as on events settled before the ledger recorded it. */
+  prov?: string;
   in?: number;
+  cached?: number;
   out?: number;
 }): MarginEvent {
   const ended = at(o.ended ?? o.period) + (o.ended ? 0 : 3_600_000);
@@ -63,6 +71,8 @@ function ev(o: {
     billable: o.billable ? '1' : '0',
   };
   if (o.cost !== undefined) f.cost = o.cost;
+  if (o.prov !== undefined) f.prov = o.prov;
+  if (o.cached !== undefined) f.cached = String(o.cached);
   if (o.billable) f.cust = 'cus_x';
   return parseMarginEvent(f, `${ended}-0`);
 }
@@ -563,6 +573,267 @@ describe('the report', () => {
     expect(formatUsd8(-4_999, 4)).toBe('0.0000');
     expect(formatUsd8(-5_000, 4)).toBe('-0.0001');
     expect(formatUsd8(15_000, 4)).toBe('0.0002');
+  });
+});
+
+describe('cost by model: mixed models and providers', () => {
+  const DEC = monthOf('2026-12', 0);
+  const pro = { period: '2026-12-03T10:00:00Z', pend: '2027-01-03T10:00:00Z', billable: true };
+  const free = { period: '2026-12-04T10:00:00Z', pend: '2027-01-04T10:00:00Z', billable: false };
+  /** The price list in force when these events ran (each started an hour after its period started). */
+  const list = priceListAt(new Date('2026-12-03T11:00:00Z'));
+  type Use = { model: string; in: number; cached: number; out: number };
+  /** What SETTLE records: the provider cost from the price list, to 8 decimals. */
+  const costOf = (u: Use) =>
+    providerCostUsd(list.models[u.model]!, { inputTokens: u.in, cachedInputTokens: u.cached, outputTokens: u.out });
+  const settled = (p: typeof pro, prov: string, u: Use) =>
+    ev({ ...p, ...u, prov, billed: u.in + u.out, cost: costOf(u).toFixed(8) });
+  const e8 = (uses: Use[]) => uses.reduce((s, u) => s + Math.round(costOf(u) * USD), 0);
+
+  const mini1: Use = { model: 'gpt-4.1-mini', in: 10_000, cached: 4_000, out: 2_000 };
+  const mini2: Use = { model: 'gpt-4.1-mini', in: 20_000, cached: 0, out: 5_000 };
+  const haiku: Use = { model: 'claude-haiku-4-5', in: 13_000, cached: 3_000, out: 2_500 }; // gpt-4.1-mini failed first
+  const miniB: Use = { model: 'gpt-4.1-mini', in: 5_000, cached: 0, out: 1_000 };
+  const fourO: Use = { model: 'gpt-4o-mini', in: 3_000, cached: 0, out: 1_000 };
+  /** Settled before the ledger recorded the provider or the cost: no `prov`, no `cost` (priced here). */
+  const oldFourO: Use = { model: 'gpt-4o-mini', in: 2_000, cached: 0, out: 500 };
+
+  const users = [
+    userMargin(
+      'pro_mixed',
+      [settled(pro, 'openai', mini1), settled(pro, 'anthropic', haiku), settled(pro, 'openai', mini2)],
+      undefined,
+      DEC,
+    )!,
+    userMargin('pro_b', [settled(pro, 'openai', miniB)], undefined, DEC)!,
+    userMargin(
+      'free_4o',
+      [
+        settled(free, 'openai', fourO),
+        ev({ ...free, model: oldFourO.model, in: oldFourO.in, out: oldFourO.out, billed: oldFourO.in + oldFourO.out }),
+      ],
+      undefined,
+      DEC,
+    )!,
+  ];
+  const report = marginReport(DEC, users);
+  const row = (rows: ModelMargin[], plan: string, label: string) =>
+    rows.find((m) => m.plan === plan && `${m.provider || '?'}/${m.model}` === label);
+
+  it('reads the provider from `prov`; an event without it has provider ""', () => {
+    expect(settled(pro, 'anthropic', haiku)).toMatchObject({
+      model: 'claude-haiku-4-5',
+      provider: 'anthropic',
+      inputTokens: 13_000,
+      cachedInputTokens: 3_000,
+      outputTokens: 2_500,
+    });
+    expect(ev({ ...free, billed: 1 }).provider).toBe('');
+  });
+
+  it('has a row per provider/model with its requests, tokens and exact provider cost, most cost first', () => {
+    // By hand (list 2026-12-02): gpt-4.1-mini 6,000 × $0.0004 + 4,000 × $0.0001 + 2,000 × $0.0016 per 1K = $0.006,
+    // + $0.008 + $0.008, + $0.002 + $0.0016 = $0.0256; claude-haiku-4-5 10,000 × $0.001 + 3,000 × $0.0001 +
+    // 2,500 × $0.005 = $0.0228; gpt-4o-mini 3,000 × $0.00015 + 1,000 × $0.0006 = $0.00105; the old event
+    // 2,000 × $0.00015 + 500 × $0.0006 = $0.0006.
+    expect(list.version).toBe('2026-12-02');
+    expect([e8([mini1, mini2, miniB]), e8([haiku]), e8([fourO]), e8([oldFourO])]).toEqual([
+      usd(0.0256),
+      usd(0.0228),
+      usd(0.00105),
+      usd(0.0006),
+    ]);
+    expect(report.models).toEqual([
+      {
+        plan: 'all',
+        provider: 'openai',
+        model: 'gpt-4.1-mini',
+        users: 2,
+        requests: 3,
+        tokens: 43_000,
+        inputTokens: 35_000,
+        cachedInputTokens: 4_000,
+        outputTokens: 8_000,
+        costUsd8: e8([mini1, mini2, miniB]),
+        pricedHere: 0,
+        unpriced: 0,
+        requestSharePct: 50,
+        costSharePct: 51.1,
+      },
+      {
+        plan: 'all',
+        provider: 'anthropic',
+        model: 'claude-haiku-4-5',
+        users: 1,
+        requests: 1,
+        tokens: 15_500,
+        inputTokens: 13_000,
+        cachedInputTokens: 3_000,
+        outputTokens: 2_500,
+        costUsd8: e8([haiku]),
+        pricedHere: 0,
+        unpriced: 0,
+        requestSharePct: 16.7,
+        costSharePct: 45.6,
+      },
+      {
+        plan: 'all',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        users: 1,
+        requests: 1,
+        tokens: 4_000,
+        inputTokens: 3_000,
+        cachedInputTokens: 0,
+        outputTokens: 1_000,
+        costUsd8: e8([fourO]),
+        pricedHere: 0,
+        unpriced: 0,
+        requestSharePct: 16.7,
+        costSharePct: 2.1,
+      },
+      {
+        plan: 'all',
+        provider: '',
+        model: 'gpt-4o-mini',
+        users: 1,
+        requests: 1,
+        tokens: 2_500,
+        inputTokens: 2_000,
+        cachedInputTokens: 0,
+        outputTokens: 500,
+        costUsd8: e8([oldFourO]),
+        pricedHere: 1,
+        unpriced: 0,
+        requestSharePct: 16.7,
+        costSharePct: 1.2,
+      },
+    ]);
+    expect(report.pricedHere).toBe(1);
+  });
+
+  it('adds up to the report’s totals, in the same 1e-8 USD units', () => {
+    const sum = (rows: ModelMargin[], k: 'requests' | 'tokens' | 'costUsd8') => rows.reduce((s, m) => s + m[k], 0);
+    expect(report.total.costUsd8).toBe(e8([mini1, mini2, miniB, haiku, fourO, oldFourO]));
+    expect(report.total.costUsd8).toBe(usd(0.05005));
+    for (const k of ['requests', 'tokens', 'costUsd8'] as const) {
+      expect(sum(report.models, k)).toBe(report.total[k]);
+      expect(sum(report.planModels, k)).toBe(report.total[k]);
+      expect(report.modelTotal[k]).toBe(report.total[k]);
+      for (const p of report.plans)
+        expect(
+          sum(
+            report.planModels.filter((m) => m.plan === p.plan),
+            k,
+          ),
+        ).toBe(p[k]);
+    }
+    // Each user's own rows add up to the user.
+    for (const u of users) expect(u.models.reduce((s, m) => s + m.costUsd8, 0)).toBe(u.costUsd8);
+    expect(report.modelTotal).toMatchObject({
+      users: 3,
+      requests: 6,
+      tokens: 65_000,
+      inputTokens: 53_000,
+      cachedInputTokens: 7_000,
+      outputTokens: 12_000,
+      pricedHere: 1,
+    });
+  });
+
+  it('per plan × model: which models serve each plan’s users, with shares of the plan', () => {
+    expect(
+      report.planModels.map((m) => [
+        m.plan,
+        `${m.provider || '?'}/${m.model}`,
+        m.users,
+        m.requests,
+        m.costUsd8,
+        m.requestSharePct,
+        m.costSharePct,
+      ]),
+    ).toEqual([
+      ['free', 'openai/gpt-4o-mini', 1, 1, e8([fourO]), 50, 63.6],
+      ['free', '?/gpt-4o-mini', 1, 1, e8([oldFourO]), 50, 36.4],
+      ['pro', 'openai/gpt-4.1-mini', 2, 3, e8([mini1, mini2, miniB]), 75, 52.9],
+      ['pro', 'anthropic/claude-haiku-4-5', 1, 1, e8([haiku]), 25, 47.1],
+    ]);
+    expect(row(report.planModels, 'pro', 'anthropic/claude-haiku-4-5')?.cachedInputTokens).toBe(3_000);
+  });
+
+  it('prints a "Cost by model" section with the rows, their total and the plan × model rows', () => {
+    const text = marginTable(report);
+    const section = text.slice(text.indexOf('Cost by model'), text.indexOf('Heaviest'));
+    expect(section).toMatch(/^openai\/gpt-4\.1-mini\s+2\s+3\s+43,000\s+35,000\s+4,000\s+8,000\s+0\.0256\s+51\.1$/m);
+    expect(section).toMatch(
+      /^anthropic\/claude-haiku-4-5\s+1\s+1\s+15,500\s+13,000\s+3,000\s+2,500\s+0\.0228\s+45\.6$/m,
+    );
+    expect(section).toMatch(/^openai\/gpt-4o-mini\s+1\s+1\s+4,000\s+3,000\s+0\s+1,000\s+0\.0011\s+2\.1$/m);
+    expect(section).toMatch(/^\?\/gpt-4o-mini\s+1\s+1\s+2,500\s+2,000\s+0\s+500\s+0\.0006\s+1\.2$/m);
+    expect(section).toMatch(/^total\s+3\s+6\s+65,000\s+53,000\s+7,000\s+12,000\s+0\.0501\s+100\.0$/m);
+    expect(section).toMatch(/^pro\s+anthropic\/claude-haiku-4-5\s+1\s+1\s+25\.0\s+15,500\s+0\.0228\s+47\.1$/m);
+    expect(section).toMatch(/^free\s+\?\/gpt-4o-mini\s+1\s+1\s+50\.0\s+2,500\s+0\.0006\s+36\.4$/m);
+    expect(section).toMatch(/\? = not recorded: 1 request\(s\)/);
+    // The plan table's total is the same cost.
+    expect(text).toMatch(/^total\s+3\s+3\s+6\s+65,000\s+0\s+0\.0501\s/m);
+    expect(
+      marginTable(
+        marginReport(DEC, [userMargin('idle', [], { plan: 'pro', start: at(pro.period), end: at(pro.pend) }, DEC)!]),
+      ),
+    ).toMatch(/Cost by model: no requests\./);
+  });
+
+  it('writes the cost by model as its own CSV (--by-model), whose total is the per-user CSV’s total', () => {
+    const lines = marginByModelCsv(report).trimEnd().split('\n').map(parseCsvLine);
+    expect(lines[0]).toEqual([...BY_MODEL_CSV_COLUMNS]);
+    expect(lines.every((l) => l.length === BY_MODEL_CSV_COLUMNS.length)).toBe(true);
+    const rows = lines.slice(1).map((l) => Object.fromEntries(BY_MODEL_CSV_COLUMNS.map((c, i) => [c, l[i]!])));
+    expect(rows.map((r) => [r.kind, r.plan, r.provider, r.model])).toEqual([
+      ['model', '', 'openai', 'gpt-4.1-mini'],
+      ['model', '', 'anthropic', 'claude-haiku-4-5'],
+      ['model', '', 'openai', 'gpt-4o-mini'],
+      ['model', '', '', 'gpt-4o-mini'],
+      ['plan-model', 'free', 'openai', 'gpt-4o-mini'],
+      ['plan-model', 'free', '', 'gpt-4o-mini'],
+      ['plan-model', 'pro', 'openai', 'gpt-4.1-mini'],
+      ['plan-model', 'pro', 'anthropic', 'claude-haiku-4-5'],
+      ['total', '', '', ''],
+    ]);
+    expect(rows[1]).toMatchObject({
+      users: '1',
+      requests: '1',
+      request_share_pct: '16.7',
+      tokens: '15500',
+      input_tokens: '13000',
+      cached_input_tokens: '3000',
+      output_tokens: '2500',
+      cost_usd: '0.02280000',
+      cost_share_pct: '45.6',
+      priced_here: '0',
+      unpriced: '0',
+    });
+    expect(rows[3]).toMatchObject({ cost_usd: '0.00060000', priced_here: '1' });
+    const cost = (kind: string) =>
+      rows.filter((r) => r.kind === kind).reduce((s, r) => s + Math.round(Number(r.cost_usd) * USD), 0);
+    expect(cost('model')).toBe(report.total.costUsd8);
+    expect(cost('plan-model')).toBe(report.total.costUsd8);
+    const perUser = marginCsv(report).trimEnd().split('\n').map(parseCsvLine);
+    const total = perUser.find((l) => l[0] === 'total')!;
+    expect(rows[8]).toMatchObject({
+      requests: total[CSV_COLUMNS.indexOf('requests')],
+      tokens: total[CSV_COLUMNS.indexOf('tokens')],
+      cost_usd: total[CSV_COLUMNS.indexOf('cost_usd')],
+    });
+    expect(rows[8]!.cost_usd).toBe('0.05005000');
+  });
+
+  it('names the models that had neither a recorded cost nor a price', () => {
+    const u = userMargin('odd', [ev({ ...free, billed: 10, model: 'mystery-1', prov: 'together' })], undefined, DEC)!;
+    const r = marginReport(DEC, [u]);
+    expect(r.models[0]).toMatchObject({ provider: 'together', model: 'mystery-1', unpriced: 1, costUsd8: 0 });
+    expect(r.models[0]!.costSharePct).toBeNull();
+    expect(marginTable(r)).toMatch(/no price for their model \(together\/mystery-1\): counted at 0/);
+    expect(marginTable(r)).toMatch(/^together\/mystery-1\s+1\s+1\s+10\s+10\s+0\s+0\s+0\.0000\s+—$/m);
   });
 });
 

@@ -1,8 +1,16 @@
 /**
- * The margin report as text: an operator's table, or CSV (one table: a row per user, heaviest first,
- * then a row per plan and the total). Pure.
+ * The margin report as text: an operator's table (plans, cost by model, heaviest and cross-subsidised
+ * users), or CSV. Pure.
+ *
+ * Two CSVs, each one table with one header line, so either parses as plain CSV:
+ * - marginCsv (`--csv`): a row per user, heaviest first, then a row per plan and the total (CSV_COLUMNS);
+ * - marginByModelCsv (`--csv --by-model`): the cost by model (BY_MODEL_CSV_COLUMNS) — a `model` row per
+ *   provider/model over all plans (plan empty), most cost first, then a `plan-model` row per plan × model,
+ *   then the `total` of the model rows, which equals marginCsv's total row (requests, tokens, cost).
+ *   `provider` is empty where the ledger recorded none (events settled before model routing; `?` in the
+ *   table). Shares are % of the row's group (all plans, or the row's plan), one decimal; amounts exact.
  */
-import type { MarginReport, PlanMargin, UserMargin } from './margin';
+import { modelLabel, type MarginReport, type ModelMargin, type PlanMargin, type UserMargin } from './margin';
 
 /** An amount in 1e-8 USD as a decimal string with `decimals` places (exact: integer arithmetic, half away from zero). */
 export function formatUsd8(usd8: number, decimals = 8): string {
@@ -87,6 +95,52 @@ export function marginCsv(report: MarginReport): string {
   return `${lines.map((l) => l.map(csvCell).join(',')).join('\n')}\n`;
 }
 
+export const BY_MODEL_CSV_COLUMNS = [
+  'kind',
+  'plan',
+  'provider',
+  'model',
+  'users',
+  'requests',
+  'request_share_pct',
+  'tokens',
+  'input_tokens',
+  'cached_input_tokens',
+  'output_tokens',
+  'cost_usd',
+  'cost_share_pct',
+  'priced_here',
+  'unpriced',
+] as const;
+
+/** The cost by model as CSV (see the header of this file). */
+export function marginByModelCsv(report: MarginReport): string {
+  const row = (kind: string, m: ModelMargin): (string | number)[] => [
+    kind,
+    m.plan === 'all' ? '' : m.plan,
+    m.provider,
+    m.model,
+    m.users,
+    m.requests,
+    pct(m.requestSharePct),
+    m.tokens,
+    m.inputTokens,
+    m.cachedInputTokens,
+    m.outputTokens,
+    formatUsd8(m.costUsd8),
+    pct(m.costSharePct),
+    m.pricedHere,
+    m.unpriced,
+  ];
+  const lines: (string | number)[][] = [
+    [...BY_MODEL_CSV_COLUMNS],
+    ...report.models.map((m) => row('model', m)),
+    ...report.planModels.map((m) => row('plan-model', m)),
+    row('total', report.modelTotal),
+  ];
+  return `${lines.map((l) => l.map(csvCell).join(',')).join('\n')}\n`;
+}
+
 /** A parsed CSV line (the inverse of csvCell for one line; used by tests and anyone post-processing). */
 export function parseCsvLine(line: string): string[] {
   const out: string[] = [];
@@ -168,6 +222,51 @@ const USER_HEAD = [
   'flag',
 ];
 
+const share = (p: number | null) => (p === null ? '—' : p.toFixed(1));
+
+/** The "Cost by model" section: per provider/model over all plans with their total, then per plan × model. */
+function costByModel(report: MarginReport): string[] {
+  if (report.models.length === 0) return ['Cost by model: no requests.'];
+  const label = (m: ModelMargin) => modelLabel(m.provider, m.model);
+  const out = [
+    'Cost by model (each request under the model that served it; cost % of the total):',
+    table(
+      ['provider/model', 'users', 'requests', 'tokens', 'input', 'cached', 'output', 'cost USD', 'cost %'],
+      [...report.models.map((m) => [label(m), m] as const), ['total', report.modelTotal] as const].map(([name, m]) => [
+        name,
+        int(m.users),
+        int(m.requests),
+        int(m.tokens),
+        int(m.inputTokens),
+        int(m.cachedInputTokens),
+        int(m.outputTokens),
+        usd(m.costUsd8),
+        share(m.costSharePct),
+      ]),
+    ),
+    '',
+    "By plan and model (requests % and cost % of the plan's):",
+    table(
+      ['plan', 'provider/model', 'users', 'requests', 'requests %', 'tokens', 'cost USD', 'cost %'],
+      report.planModels.map((m) => [
+        m.plan,
+        label(m),
+        int(m.users),
+        int(m.requests),
+        share(m.requestSharePct),
+        int(m.tokens),
+        usd(m.costUsd8),
+        share(m.costSharePct),
+      ]),
+      [0, 1],
+    ),
+  ];
+  const unrecorded = report.models.filter((m) => m.provider === '').reduce((s, m) => s + m.requests, 0);
+  if (unrecorded > 0)
+    out.push(`? = not recorded: ${int(unrecorded)} request(s) settled before the ledger recorded the provider.`);
+  return out;
+}
+
 /** The operator's table. */
 export function marginTable(report: MarginReport): string {
   const { month } = report;
@@ -201,6 +300,7 @@ export function marginTable(report: MarginReport): string {
       [...report.plans.map(planRow), planRow(report.total)],
     ),
   );
+  out.push('', ...costByModel(report));
   out.push('', `Heaviest ${report.heaviest.length} user(s) by tokens:`);
   out.push(
     table(
@@ -232,9 +332,11 @@ export function marginTable(report: MarginReport): string {
     out.push(
       `Note: ${report.pricedHere} ledger event(s) had no recorded cost and were priced from api/config/model-prices.ts.`,
     );
-  if (report.unpriced > 0)
+  if (report.unpriced > 0) {
+    const which = report.models.filter((m) => m.unpriced > 0).map((m) => modelLabel(m.provider, m.model));
     out.push(
-      `Warning: ${report.unpriced} ledger event(s) had no recorded cost and no price for their model: counted at 0.`,
+      `Warning: ${report.unpriced} ledger event(s) had no recorded cost and no price for their model (${which.join(', ')}): counted at 0.`,
     );
+  }
   return `${out.join('\n')}\n`;
 }
