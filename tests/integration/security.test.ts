@@ -153,7 +153,11 @@ describe('production app (Clerk keys, no dev auth)', () => {
     expect(detailed).toMatchObject({
       status: 'ok',
       redis: { ok: true, latencyMs: expect.any(Number) },
-      model: { ok: true, id: 'gpt-4o-mini', baseURL: infra.model.url },
+      model: {
+        ok: true,
+        routes: { free: { default: ['openai/gpt-4o-mini', 'openai/gpt-4.1-nano'] } },
+        providers: { openai: { kind: 'openai', baseURL: infra.model.url } },
+      },
       auth: { mode: expect.stringMatching(/clerk/) },
       billing: { enabled: false },
     });

@@ -18,7 +18,7 @@ const FORBIDDEN = ['standins', 'tests'];
 /** Strings only a stand-in has (checked below to be in its sources, so they stay meaningful). */
 const MARKERS: Record<string, string[]> = {
   'standins/stripe': ['a local test double, not Stripe', 'bpc_default_standin', 'stand-in fault'],
-  'standins/model': ['chatcmpl-standin', 'fp_stand_in', 'The stand-in model server was told to fail'],
+  'standins/model': ['fp_stand_in', 'The stand-in model server was told to fail', 'Stand-in model server error'],
   'standins/redis': ['redraft-redis-', 'did not start on port'],
   'standins/upstash-bridge': ['ERR bridge: ', 'ERR body must be a non-empty array of commands'],
 };
