@@ -239,7 +239,13 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
       }
       const sized = reservationFor(attempt.size.inputTokens, attempt.size.outputCap);
       if (sized.want !== want) {
-        const r = await d.quota.resize(a.userId, a.requestId, q.attempt, sized.want, sized.minGrant);
+        let r: Awaited<ReturnType<typeof d.quota.resize>>;
+        try {
+          r = await d.quota.resize(a.userId, a.requestId, q.attempt, sized.want, sized.minGrant);
+        } catch (err) {
+          breakers.abandoned(model.ref);
+          return { ok: false as const, error: meteringUnavailable(err) }; // fail closed; the caller releases
+        }
         if (!r.ok) {
           breakers.abandoned(model.ref);
           if (r.reason === 'gone')

@@ -7,6 +7,8 @@ import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
 import { keys } from '../../api/metering/keys';
 import { createRewriteService, type RewriteInput, type RewriteResult } from '../../api/rewrite/service';
 import type { RewriteRequest } from '../../shared/contract';
+import { createModelRegistry } from '../../api/model/provider';
+import { createModelRouter } from '../../api/model/router';
 
 let stack: Stack;
 let n = 0;
@@ -129,5 +131,39 @@ describe('rewrite service', () => {
     expect(r.ok ? 'served' : r.error.code).toBe('metering_unavailable');
     await expect.poll(() => released).toHaveLength(1);
     expect(released[0]).toMatch(/^svc_redis_0001\/[0-9a-f-]{36}$/);
+  });
+  it('fails closed when the re-size for a fallback model cannot reach Redis, and releases the reservation', async () => {
+    // A chain whose second model counts the prompt differently (claude-haiku-4-5's bound), so falling back re-sizes.
+    const s = stack.services;
+    const registry = createModelRegistry(s.config.model.providers);
+    const chain = { default: ['openai/gpt-4o-mini', 'openai/claude-haiku-4-5'] };
+    const router = createModelRouter({ free: chain, pro: chain }, registry, {
+      failures: 100,
+      openMs: 1,
+      now: Date.now,
+    });
+    const resized: string[] = [];
+    const rewrites = createRewriteService({
+      ...s,
+      router,
+      limits: s.config.limits,
+      modelOptions: s.config.model,
+      quota: {
+        ...s.quota,
+        resize: async (_u, requestId) => {
+          resized.push(requestId);
+          throw new Error('timeout');
+        },
+      },
+    });
+    const user = freshUser();
+    const calls = stack.model.stats.completions;
+    stack.model.injectFault({ kind: 'status', status: 500 });
+    const r = await rewrites.run(input(user, 'svc_resize_down'));
+    expect(r.ok ? 'served' : r.error.code).toBe('metering_unavailable');
+    expect(resized).toEqual(['svc_resize_down']);
+    expect(stack.model.stats.completions - calls).toBe(1); // the fallback model was never called
+    expect(await usedOf(stack.db, user)).toBe(0);
+    expect(await stack.db.hget(keys.request(user, 'svc_resize_down'), 'state')).toBe('released');
   });
 });
