@@ -63,8 +63,9 @@ async function api(primaryServer: ModelServer, breakerFailures: string) {
 const main = await api(primary, '1000000');
 const open = await api(dead, '1');
 dead.injectFault({ kind: 'status', status: 500 }, 1_000_000);
-const token = await main.services.devIssuer!.issue({ userId: 'user_bench_fallback', ttlSeconds: 3600 });
-const openToken = await open.services.devIssuer!.issue({ userId: 'user_bench_fallback_open', ttlSeconds: 3600 });
+// A new free user per request (20,000 tokens each would run out over a long run).
+const tokenFor = (a: typeof main, id: string) =>
+  a.services.devIssuer!.issue({ userId: `user_fb_${id}`, ttlSeconds: 3600 });
 
 async function one(base: string, bearer: string, i: number): Promise<{ ttfb: number; model: string | null }> {
   const t0 = performance.now();
@@ -94,14 +95,15 @@ const servedBy: Record<Case, Set<string>> = {
   timeout: new Set(),
   open: new Set(),
 };
-await one(main.url, token, -1); // warm up both paths
-await one(open.url, openToken, -1);
+await one(main.url, await tokenFor(main, 'warm'), -1); // warm up both paths
+await one(open.url, await tokenFor(open, 'warm_open'), -1);
 for (let i = 0; i < N; i++) {
   for (const c of cases) {
     if (c === '5xx') primary.injectFault({ kind: 'status', status: 500 });
     if (c === '429') primary.injectFault({ kind: 'status', status: 429 });
     if (c === 'timeout') primary.injectFault({ kind: 'slow-first-token', delayMs: FT_TIMEOUT_MS * 3 });
-    const r = c === 'open' ? await one(open.url, openToken, i) : await one(main.url, token, i);
+    const app = c === 'open' ? open : main;
+    const r = await one(app.url, await tokenFor(app, `${c}_${i}`), i);
     ttfb[c].push(r.ttfb);
     servedBy[c].add(r.model ?? '?');
   }
