@@ -6,6 +6,8 @@
  * next model counts the prompt or caps the output differently); after the first token there is no switch; when
  * every model fails, 503 and nothing is charged.
  */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { priceListAt, providerCostUsd } from '../../api/config/model-prices';
 import { sizeFor } from '../../api/config/models';
@@ -23,18 +25,28 @@ const ROUTES = {
   free: ['openai/gpt-4o-mini', 'backup/gpt-4.1-nano'],
   pro: {
     default: ['openai/gpt-4.1-mini', 'anthropic/claude-haiku-4-5'],
-    actions: { shorten: ['backup/gpt-4.1-nano'] },
+    actions: { shorten: ['backup/gpt-4.1-nano'], tone: ['down/gpt-4o-mini', 'openai/gpt-4.1-mini'] },
   },
 };
 
+let closedPort = 0;
 beforeAll(async () => {
+  // A port that was free a moment ago and that nobody listens on.
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  closedPort = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
   stack = await startStack({
     fallback: {},
     env: ({ fallback }) => ({
       RATE_LIMIT_RPM: '100000',
       RATE_LIMIT_TPM: '1000000000',
       MODEL_ROUTES: JSON.stringify(ROUTES),
-      MODEL_PROVIDERS: JSON.stringify({ backup: { baseURL: fallback!.url, apiKey: 'stand-in' } }),
+      MODEL_PROVIDERS: JSON.stringify({
+        backup: { baseURL: fallback!.url, apiKey: 'stand-in' },
+        // A provider that is down: nothing listens there (connection refused).
+        down: { baseURL: `http://127.0.0.1:${closedPort}/v1`, apiKey: 'stand-in' },
+      }),
       ANTHROPIC_API_KEY: 'stand-in',
       ANTHROPIC_BASE_URL: fallback!.anthropicUrl,
       MODEL_FIRST_TOKEN_TIMEOUT_MS: '400',
@@ -115,6 +127,18 @@ describe('fallback before the first token', () => {
     expect(Number(e.billed)).toBe(Number(e.in) + Number(e.out));
     expect(await usedOf(stack.db, user)).toBe(Number(e.billed));
     expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
+  });
+
+  it('the provider is down (connection refused): the next provider serves', async () => {
+    const { user, token } = await proUser();
+    const res = await stack.rewrite(token, { text: TEXT, action: 'tone', tone: 'friendly' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-model')).toBe('openai/gpt-4.1-mini');
+    await res.text();
+    expect(await settledEvent(user)).toMatchObject({ model: 'gpt-4.1-mini', prov: 'openai', status: 'completed' });
+    expect(stack.services.metrics.render()).toMatch(
+      /redraft_model_attempts_total\{model="down\/gpt-4o-mini",outcome="failed"\} [1-9]/,
+    );
   });
 
   it('re-sizes the one reservation when the next model counts the prompt differently (Anthropic), atomically', async () => {
