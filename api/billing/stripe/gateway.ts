@@ -127,6 +127,30 @@ function usageItemOf(it: Stripe.InvoiceItem): UsageItem {
   };
 }
 
+/** The invoice of the period [start, end) (seconds), when `inv` is it: its metered line, or the cycle invoice. */
+function periodInvoiceOf(
+  inv: Stripe.Invoice,
+  lines: Stripe.InvoiceLineItem[],
+  period: { start: number; end: number },
+  meteredPrice: string,
+): PeriodInvoice | undefined {
+  const usage = lines.find(
+    (l) =>
+      l.pricing?.price_details?.price === meteredPrice &&
+      l.period.start === period.start &&
+      l.period.end === period.end,
+  );
+  const cycle =
+    inv.period_start === period.start && inv.period_end === period.end && inv.billing_reason === 'subscription_cycle';
+  if (!usage && !cycle) return undefined;
+  return {
+    id: inv.id!,
+    status: String(inv.status),
+    autoFinalizesAt: inv.automatically_finalizes_at ?? null,
+    meteredQuantity: usage?.quantity ?? 0,
+  };
+}
+
 function toCallError(err: unknown): StripeCallError {
   if (err instanceof StripeCallError) return err;
   const e = err as {
@@ -159,9 +183,22 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
   const stripe = createStripeClient(billing);
   let calls = 0;
   let meterIdCache: string | undefined;
-  const counted = <T>(p: () => Promise<T>) => {
+  /** One counted Stripe call; its failure as a StripeCallError (what the retry rules read). */
+  const call = async <T>(p: () => Promise<T>): Promise<T> => {
     calls++;
-    return p();
+    try {
+      return await p();
+    } catch (err) {
+      throw toCallError(err);
+    }
+  };
+  /** A listing (counted once per call, not per page), its failure as a StripeCallError. */
+  const listing = async <T>(p: () => Promise<T>): Promise<T> => {
+    try {
+      return await p();
+    } catch (err) {
+      throw toCallError(err);
+    }
   };
 
   return {
@@ -171,7 +208,7 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
 
     async sendMeterEvent(e) {
       try {
-        await counted(() =>
+        await call(() =>
           reporting.billing.meterEvents.create({
             event_name: billing.meterEventName,
             payload: { stripe_customer_id: e.customerId, value: String(e.value) },
@@ -181,16 +218,15 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
         );
         return 'accepted';
       } catch (err) {
-        const ce = toCallError(err);
-        if (ce.kind === 'duplicate') return 'duplicate';
-        throw ce;
+        if ((err as StripeCallError).kind === 'duplicate') return 'duplicate';
+        throw err;
       }
     },
 
     async meterTotal(meterId, customerId, startSec, endSec) {
-      let total = 0;
-      calls++; // one page in practice: no grouping window means one summary for the whole range
-      try {
+      // One page in practice: no grouping window means one summary for the whole range.
+      return call(async () => {
+        let total = 0;
         for await (const s of stripe.billing.meters.listEventSummaries(meterId, {
           customer: customerId,
           start_time: startSec,
@@ -199,10 +235,8 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
         })) {
           total += s.aggregated_value;
         }
-      } catch (err) {
-        throw toCallError(err);
-      }
-      return total;
+        return total;
+      });
     },
 
     async meterId() {
@@ -214,47 +248,39 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
     },
 
     async createCustomer(userId) {
-      try {
-        // One customer per user: the idempotency key makes concurrent or retried calls return the same one (24 h).
-        const c = await counted(() =>
-          stripe.customers.create({ metadata: { userId } }, { idempotencyKey: `redraft-customer-${userId}` }),
-        );
-        return c.id;
-      } catch (err) {
-        throw toCallError(err);
-      }
+      // One customer per user: the idempotency key makes concurrent or retried calls return the same one (24 h).
+      const c = await call(() =>
+        stripe.customers.create({ metadata: { userId } }, { idempotencyKey: `redraft-customer-${userId}` }),
+      );
+      return c.id;
     },
 
     async createCheckoutSession({ userId, customerId }) {
-      try {
-        const s = await counted(() =>
-          stripe.checkout.sessions.create({
-            mode: 'subscription',
-            customer: customerId,
-            client_reference_id: userId,
-            // Metered prices take no quantity: usage comes from the meter.
-            line_items: [{ price: billing.prices.base, quantity: 1 }, { price: billing.prices.metered }],
-            subscription_data: { metadata: { userId } },
-            metadata: { userId },
-            success_url: billing.urls.checkoutSuccess,
-            cancel_url: billing.urls.checkoutCancel,
-          }),
-        );
-        if (!s.url) throw new Error('Stripe returned a Checkout Session without a url');
-        return s.url;
-      } catch (err) {
-        throw toCallError(err);
-      }
+      const s = await call(() =>
+        stripe.checkout.sessions.create({
+          mode: 'subscription',
+          customer: customerId,
+          client_reference_id: userId,
+          // Metered prices take no quantity: usage comes from the meter.
+          line_items: [{ price: billing.prices.base, quantity: 1 }, { price: billing.prices.metered }],
+          subscription_data: { metadata: { userId } },
+          metadata: { userId },
+          success_url: billing.urls.checkoutSuccess,
+          cancel_url: billing.urls.checkoutCancel,
+        }),
+      );
+      if (!s.url) throw toCallError(new Error('Stripe returned a Checkout Session without a url'));
+      return s.url;
     },
 
     async createPortalSession(customerId) {
       try {
-        const s = await counted(() =>
+        const s = await call(() =>
           stripe.billingPortal.sessions.create({ customer: customerId, return_url: billing.urls.portalReturn }),
         );
         return s.url;
       } catch (err) {
-        const ce = toCallError(err);
+        const ce = err as StripeCallError;
         // Stripe's answer when the customer portal's settings were never saved (per mode: test and live).
         if (ce.statusCode === 400 && PORTAL_NOT_CONFIGURED.test(ce.message))
           throw new StripeCallError(ce.message, 'permanent', 400, undefined, 'portal_not_configured');
@@ -265,7 +291,7 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
     async periodInvoice(customerId, periodStart, periodEnd) {
       const start = Math.floor(periodStart / 1000);
       const end = Math.floor(periodEnd / 1000);
-      try {
+      return listing(async () => {
         // The period's invoice is created when it ends: look at the customer's invoices from then on.
         for await (const inv of stripe.invoices.list({
           customer: customerId,
@@ -276,86 +302,57 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
           const lines: Stripe.InvoiceLineItem[] = [...inv.lines.data];
           if (inv.lines.has_more && inv.id)
             for await (const l of stripe.invoices.listLineItems(inv.id, { limit: 100 })) lines.push(l);
-          const usage = lines.find(
-            (l) =>
-              l.pricing?.price_details?.price === billing.prices.metered &&
-              l.period.start === start &&
-              l.period.end === end,
-          );
-          if (
-            !usage &&
-            !(inv.period_start === start && inv.period_end === end && inv.billing_reason === 'subscription_cycle')
-          )
-            continue;
-          return {
-            id: inv.id!,
-            status: String(inv.status),
-            autoFinalizesAt: inv.automatically_finalizes_at ?? null,
-            meteredQuantity: usage?.quantity ?? 0,
-          };
+          const found = periodInvoiceOf(inv, lines, { start, end }, billing.prices.metered);
+          if (found) return found;
         }
         calls++;
         return undefined;
-      } catch (err) {
-        throw toCallError(err);
-      }
+      });
     },
 
     async usageItems(customerId, identifier) {
-      const out: UsageItem[] = [];
       calls++;
-      try {
+      return listing(async () => {
+        const out: UsageItem[] = [];
         for await (const it of stripe.invoiceItems.list({ customer: customerId, limit: 100 })) {
           const m = it.metadata ?? {};
           if (!m.rd_identifier || (identifier && m.rd_identifier !== identifier)) continue;
           out.push(usageItemOf(it));
           if (identifier) break;
         }
-      } catch (err) {
-        throw toCallError(err);
-      }
-      return out;
+        return out;
+      });
     },
 
     async createUsageItem(a) {
-      try {
-        const it = await counted(() =>
-          reporting.invoiceItems.create(
-            {
-              customer: a.customerId,
-              ...(a.subscriptionId ? { subscription: a.subscriptionId } : {}),
-              currency: 'usd',
-              // `quantity` is deprecated since 2026-03-25 (our pinned version is later): quantity_decimal.
-              quantity_decimal: Stripe.Decimal.from(String(a.overageTokens)),
-              unit_amount_decimal: Stripe.Decimal.from(a.centsPerToken),
-              description: `Redraft tokens of ${new Date(a.period.start).toISOString().slice(0, 10)} – ${new Date(a.period.end).toISOString().slice(0, 10)} reported after that period's invoice was final: ${a.tokens.toLocaleString('en-US')} tokens, ${a.overageTokens.toLocaleString('en-US')} over the included allowance`,
-              period: { start: Math.floor(a.period.start / 1000), end: Math.floor(a.period.end / 1000) },
-              metadata: {
-                rd_identifier: a.identifier,
-                rd_user: a.userId,
-                rd_period_start: String(Math.floor(a.period.start / 1000)),
-                rd_period_end: String(Math.floor(a.period.end / 1000)),
-                rd_tokens: String(a.tokens),
-                rd_overage_tokens: String(a.overageTokens),
-              },
+      const it = await call(() =>
+        reporting.invoiceItems.create(
+          {
+            customer: a.customerId,
+            ...(a.subscriptionId ? { subscription: a.subscriptionId } : {}),
+            currency: 'usd',
+            // `quantity` is deprecated since 2026-03-25 (our pinned version is later): quantity_decimal.
+            quantity_decimal: Stripe.Decimal.from(String(a.overageTokens)),
+            unit_amount_decimal: Stripe.Decimal.from(a.centsPerToken),
+            description: `Redraft tokens of ${new Date(a.period.start).toISOString().slice(0, 10)} – ${new Date(a.period.end).toISOString().slice(0, 10)} reported after that period's invoice was final: ${a.tokens.toLocaleString('en-US')} tokens, ${a.overageTokens.toLocaleString('en-US')} over the included allowance`,
+            period: { start: Math.floor(a.period.start / 1000), end: Math.floor(a.period.end / 1000) },
+            metadata: {
+              rd_identifier: a.identifier,
+              rd_user: a.userId,
+              rd_period_start: String(Math.floor(a.period.start / 1000)),
+              rd_period_end: String(Math.floor(a.period.end / 1000)),
+              rd_tokens: String(a.tokens),
+              rd_overage_tokens: String(a.overageTokens),
             },
-            // Retries within 24 h get the same item; after that the reporter looks for it first (usageItems).
-            { idempotencyKey: `redraft-usage-item-${a.identifier}` },
-          ),
-        );
-        return usageItemOf(it);
-      } catch (err) {
-        throw toCallError(err);
-      }
+          },
+          // Retries within 24 h get the same item; after that the reporter looks for it first (usageItems).
+          { idempotencyKey: `redraft-usage-item-${a.identifier}` },
+        ),
+      );
+      return usageItemOf(it);
     },
 
-    async retrieveSubscription(id) {
-      try {
-        return await counted(() => stripe.subscriptions.retrieve(id));
-      } catch (err) {
-        throw toCallError(err);
-      }
-    },
+    retrieveSubscription: (id) => call(() => stripe.subscriptions.retrieve(id)),
 
     verifyWebhook(rawBody, signature) {
       return stripe.webhooks.constructEventAsync(rawBody, signature, billing.webhookSecret);
@@ -366,13 +363,7 @@ export function createStripeGateway(billing: BillingConfig): StripeGateway {
       const notification = await stripe.parseEventNotificationAsync(rawBody, signature, billing.thinWebhookSecret);
       return {
         notification,
-        fetch: async () => {
-          try {
-            return await counted(() => notification.fetchEvent() as Promise<Stripe.V2.Core.Event>);
-          } catch (err) {
-            throw toCallError(err);
-          }
-        },
+        fetch: () => call(() => notification.fetchEvent() as Promise<Stripe.V2.Core.Event>),
       };
     },
   };
