@@ -26,6 +26,9 @@
  */
 import { PLANS, type Plan, type PlanId } from '../../config/plans';
 import { PRICE_LISTS, priceListAt, providerCostUsd, type PriceList } from '../../config/model-prices';
+import { modelBreakdown, modelTally, type ModelMargin, type ModelUsage } from './margin-models';
+
+export { modelLabel, type ModelMargin, type ModelUsage } from './margin-models';
 
 /** 1 USD in the integer money unit used here (1e-8 USD). */
 export const USD = 100_000_000;
@@ -129,29 +132,6 @@ export interface PeriodMargin {
   overageUsd8: number;
 }
 
-/** `provider/model` as the report prints it: `?` for what the ledger did not record. */
-export const modelLabel = (provider: string, model: string): string => `${provider || '?'}/${model || '?'}`;
-
-/** The usage one model served under one plan (a user's, or everyone's in the report). */
-export interface ModelUsage {
-  plan: PlanId;
-  /** '' when the ledger did not record it (events settled before model routing). */
-  provider: string;
-  model: string;
-  requests: number;
-  /** Tokens billed (charged to the quota) for these requests. */
-  tokens: number;
-  inputTokens: number;
-  /** Of inputTokens, read from the provider's prompt cache. */
-  cachedInputTokens: number;
-  /** Output tokens, reasoning included. */
-  outputTokens: number;
-  /** Provider cost, in 1e-8 USD: recorded, or priced here (see pricedHere). */
-  costUsd8: number;
-  pricedHere: number;
-  unpriced: number;
-}
-
 export interface UserMargin {
   userId: string;
   /** Plans of the user's periods in the month, in period order (an upgrade reads ['free', 'pro']). */
@@ -224,30 +204,7 @@ export function userMargin(
   const byPeriod = new Map<string, PeriodMargin>();
   let pricedHere = 0;
   let unpriced = 0;
-  const byModel = new Map<string, ModelUsage>();
-  const modelOf = (e: MarginEvent): ModelUsage => {
-    // A provider name has no `/` (api/config/models.ts), so this key is unambiguous.
-    const key = `${e.plan}|${e.provider}/${e.model}`;
-    let m = byModel.get(key);
-    if (!m)
-      byModel.set(
-        key,
-        (m = {
-          plan: e.plan,
-          provider: e.provider,
-          model: e.model,
-          requests: 0,
-          tokens: 0,
-          inputTokens: 0,
-          cachedInputTokens: 0,
-          outputTokens: 0,
-          costUsd8: 0,
-          pricedHere: 0,
-          unpriced: 0,
-        }),
-      );
-    return m;
-  };
+  const models = modelTally();
   const periodOf = (plan: PlanId, start: number | null, end: number | null): PeriodMargin => {
     const key = `${plan}|${start ?? ''}`;
     let p = byPeriod.get(key);
@@ -276,27 +233,17 @@ export function userMargin(
     p.requests++;
     p.tokens += e.billedTokens;
     if (e.plan !== 'free') p.billableTokens += e.billedTokens;
-    const m = modelOf(e);
-    m.requests++;
-    m.tokens += e.billedTokens;
-    m.inputTokens += e.inputTokens;
-    m.cachedInputTokens += e.cachedInputTokens;
-    m.outputTokens += e.outputTokens;
     let cost = e.costUsd8;
+    let priced: 'recorded' | 'here' | 'unpriced' = 'recorded';
     if (cost === null) {
       const price = priceListAt(new Date(e.startedAt), lists).models[e.model];
-      if (price) {
-        cost = Math.round(providerCostUsd(price, e) * USD);
-        pricedHere++;
-        m.pricedHere++;
-      } else {
-        cost = 0;
-        unpriced++;
-        m.unpriced++;
-      }
+      priced = price ? 'here' : 'unpriced';
+      cost = price ? Math.round(providerCostUsd(price, e) * USD) : 0;
+      if (price) pricedHere++;
+      else unpriced++;
     }
     p.costUsd8 += cost;
-    m.costUsd8 += cost;
+    models.add(e, cost, priced);
   }
   if (current && current.plan !== 'free' && current.start >= month.start && current.start < month.end)
     periodOf(current.plan, current.start, current.end);
@@ -337,23 +284,9 @@ export function userMargin(
     crossSubsidised: revenueUsd8 > 0 && marginUsd8 < 0,
     pricedHere,
     unpriced,
-    models: [...byModel.values()].sort(planThenCost(Object.keys(plans))),
+    models: models.rows(Object.keys(plans)),
   };
 }
-
-type ModelRow = Pick<ModelUsage, 'provider' | 'model' | 'requests' | 'costUsd8'> & { plan: string };
-
-/** Most cost first, then most requests, then by label (stable output). */
-const costlier = (a: ModelRow, b: ModelRow) =>
-  b.costUsd8 - a.costUsd8 ||
-  b.requests - a.requests ||
-  modelLabel(a.provider, a.model).localeCompare(modelLabel(b.provider, b.model));
-
-/** Plans in the order of PLANS, then costlier. */
-const planThenCost =
-  (order: string[]) =>
-  (a: ModelRow, b: ModelRow): number =>
-    order.indexOf(a.plan) - order.indexOf(b.plan) || costlier(a, b);
 
 /** Totals of one plan (its users' periods under that plan), or of everything. */
 export interface PlanMargin {
@@ -375,19 +308,6 @@ export interface PlanMargin {
   crossSubsidised: number;
 }
 
-/**
- * One row of the cost by model: a model over all plans (`plan: 'all'`), one plan's use of a model, or the
- * total of the model rows (`plan: 'all'`, provider and model ''), which equals the report's total.
- */
-export interface ModelMargin extends Omit<ModelUsage, 'plan'> {
-  plan: PlanId | 'all';
-  /** Users with at least one of these requests. */
-  users: number;
-  /** Share of the requests and of the cost of the row's group — all plans, or the row's plan — in %, one decimal; null when the group has none. */
-  requestSharePct: number | null;
-  costSharePct: number | null;
-}
-
 export interface MarginReport {
   month: Month;
   /** Every user with something in the month, heaviest (most tokens) first. */
@@ -405,70 +325,6 @@ export interface MarginReport {
   planModels: ModelMargin[];
   /** The model rows summed: requests, tokens and cost equal `total`'s. */
   modelTotal: ModelMargin;
-}
-
-const share = (part: number, whole: number): number | null =>
-  whole > 0 ? Math.round((part / whole) * 1000) / 10 : null;
-
-const emptyModelRow = (plan: ModelMargin['plan'], provider: string, model: string): ModelMargin => ({
-  plan,
-  provider,
-  model,
-  users: 0,
-  requests: 0,
-  tokens: 0,
-  inputTokens: 0,
-  cachedInputTokens: 0,
-  outputTokens: 0,
-  costUsd8: 0,
-  pricedHere: 0,
-  unpriced: 0,
-  requestSharePct: null,
-  costSharePct: null,
-});
-
-/** The users' model usages grouped by `keyOf` (plan 'all': over plans), with shares of their group. */
-function modelRows(
-  users: UserMargin[],
-  plan: (m: ModelUsage) => PlanId | 'all',
-  keyOf: (m: ModelUsage) => string,
-): ModelMargin[] {
-  const rows = new Map<string, ModelMargin & { seen: Set<string> }>();
-  for (const u of users)
-    for (const m of u.models) {
-      const key = `${plan(m)}|${keyOf(m)}`;
-      let r = rows.get(key);
-      if (!r) {
-        const whole = keyOf(m) === '';
-        rows.set(
-          key,
-          (r = { ...emptyModelRow(plan(m), whole ? '' : m.provider, whole ? '' : m.model), seen: new Set() }),
-        );
-      }
-      r.seen.add(u.userId);
-      r.requests += m.requests;
-      r.tokens += m.tokens;
-      r.inputTokens += m.inputTokens;
-      r.cachedInputTokens += m.cachedInputTokens;
-      r.outputTokens += m.outputTokens;
-      r.costUsd8 += m.costUsd8;
-      r.pricedHere += m.pricedHere;
-      r.unpriced += m.unpriced;
-    }
-  const out = [...rows.values()].map(({ seen, ...r }) => ({ ...r, users: seen.size }));
-  const group = new Map<string, { requests: number; costUsd8: number }>();
-  for (const r of out) {
-    const g = group.get(r.plan) ?? { requests: 0, costUsd8: 0 };
-    g.requests += r.requests;
-    g.costUsd8 += r.costUsd8;
-    group.set(r.plan, g);
-  }
-  for (const r of out) {
-    const g = group.get(r.plan)!;
-    r.requestSharePct = share(r.requests, g.requests);
-    r.costSharePct = share(r.costUsd8, g.costUsd8);
-  }
-  return out;
 }
 
 function planTotals(
@@ -525,16 +381,6 @@ export function marginReport(
 ): MarginReport {
   const sorted = [...users].sort(heavier);
   const planIds = Object.keys(opts.plans ?? PLANS) as PlanId[];
-  const ref = (m: ModelUsage) => `${m.provider}/${m.model}`;
-  const byPlan = planThenCost(planIds);
-  const models = modelRows(sorted, () => 'all', ref).sort(costlier);
-  const planModels = modelRows(sorted, (m) => m.plan, ref).sort(byPlan);
-  const modelTotal =
-    modelRows(
-      sorted,
-      () => 'all',
-      () => '',
-    )[0] ?? emptyModelRow('all', '', '');
   return {
     month,
     users: sorted,
@@ -548,8 +394,6 @@ export function marginReport(
       .sort((a, b) => a.marginUsd8 - b.marginUsd8 || a.userId.localeCompare(b.userId)),
     pricedHere: sorted.reduce((s, u) => s + u.pricedHere, 0),
     unpriced: sorted.reduce((s, u) => s + u.unpriced, 0),
-    models,
-    planModels,
-    modelTotal,
+    ...modelBreakdown(sorted, planIds),
   };
 }
