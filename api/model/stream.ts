@@ -14,6 +14,11 @@ export interface StreamOptions {
   messages: ChatMessage[];
   maxOutputTokens: number;
   estimatedInputTokens: number;
+  /**
+   * Our exact count of the prompt when estimatedInputTokens is only an upper bound (long inputs): read only if
+   * settlement charges our own count (no provider usage), so the bound is never charged.
+   */
+  exactInputTokens?: () => number;
   maxRetries: number;
   firstTokenTimeoutMs: number;
   totalTimeoutMs: number;
@@ -85,7 +90,15 @@ export function providerUsageOf(u: Part['totalUsage']): StreamOutcome['providerU
   };
 }
 
-/** Resolves with the response body once the first text arrives; rejects with NoFirstToken otherwise. */
+/**
+ * Resolves with the response body once the first text arrives; rejects with NoFirstToken otherwise.
+ *
+ * Cost per token (the base of every request's CPU, `npm run bench`): streamText runs with a single consumer (no
+ * replay branch: its parts are not teed and buffered for projections nobody reads, as
+ * `experimental_streamTextLowMemory` does), its parts are read with one reader (no async-iterator layer), text
+ * that is already waiting is sent as one piece (under load several tokens arrive in one socket read: one
+ * enqueue, one framing, one write for all of them), and the output is counted only if settlement needs our count.
+ */
 export async function streamModelText(o: StreamOptions): Promise<ReadableStream<Uint8Array>> {
   const abort = new AbortController();
   const total = setTimeout(() => abort.abort(new Error('model total timeout')), o.totalTimeoutMs);
@@ -100,8 +113,10 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
     temperature: 0.7,
     // Errors arrive as stream parts and are handled below (release or settle); no console noise.
     onError: () => {},
+    // One consumer (below): no replay branch, no content collected for results nobody reads.
+    _internal: { retention: { replay: false, collectContent: false } },
   });
-  const parts = (result.stream as AsyncIterable<Part>)[Symbol.asyncIterator]();
+  const reader = (result.stream as unknown as ReadableStream<Part>).getReader();
   let text = '';
   let ended = false;
 
@@ -109,11 +124,19 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
     if (ended) return;
     ended = true;
     clearTimeout(total);
+    const streamed = text;
+    let counted: number | undefined;
     await o.onEnd({
       status,
       providerUsage,
-      estimatedInputTokens: o.estimatedInputTokens,
-      countedOutputTokens: countTextTokens(text),
+      get estimatedInputTokens() {
+        return o.exactInputTokens ? o.exactInputTokens() : o.estimatedInputTokens;
+      },
+      // Counted when read: settlement reads it only when the provider's usage is missing (abort, error).
+      get countedOutputTokens() {
+        counted ??= countTextTokens(streamed);
+        return counted;
+      },
     });
   };
 
@@ -121,10 +144,11 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
   let first: string;
   const firstTimer = setTimeout(() => abort.abort(new Error('first token timeout')), o.firstTokenTimeoutMs);
   try {
-    first = await firstText(parts);
+    first = await firstText(reader);
   } catch (err) {
     abort.abort();
     clearTimeout(total);
+    void reader.cancel().catch(() => {});
     if (o.signal?.aborted) throw new NoFirstToken('cancelled', err);
     throw err instanceof NoFirstToken ? err : new NoFirstToken(abort.signal.aborted ? 'timeout' : 'error', err);
   } finally {
@@ -138,42 +162,70 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
     controller.close();
   };
 
+  /** How a part ended the stream, if it did: settle, then close or error the body. */
+  const conclude = async (
+    r: ReadableStreamReadResult<Part>,
+    controller: ReadableStreamDefaultController<Uint8Array>,
+  ): Promise<void> => {
+    const p = r.value;
+    if (r.done) {
+      if (abort.signal.aborted) {
+        // Cut by us (total timeout, shutdown): the client must see a broken stream, not a short answer.
+        await end('aborted');
+        controller.error(abort.signal.reason ?? new Error('model stream cut'));
+        return;
+      }
+      await end('completed');
+      finish(controller, 'other');
+    } else if (p?.type === 'finish') {
+      await end('completed', providerUsageOf(p.totalUsage));
+      finish(controller, p.finishReason);
+    } else {
+      await end(p?.type === 'abort' ? 'aborted' : 'error');
+      controller.error(p?.type === 'error' ? p.error : new Error('model stream aborted'));
+    }
+  };
+  const ends = (r: ReadableStreamReadResult<Part>) =>
+    r.done || r.value.type === 'finish' || r.value.type === 'error' || r.value.type === 'abort';
+  /** A read issued but not used yet: it lost the race against the end of the tick. */
+  let pending: Promise<ReadableStreamReadResult<Part>> | undefined;
+
   return new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(framing.piece(first));
     },
     async pull(controller) {
       try {
+        let piece = '';
+        let r = await (pending ?? reader.read());
+        pending = undefined;
         for (;;) {
-          const next = await parts.next();
-          if (next.done) {
-            if (abort.signal.aborted) {
-              // Cut by us (total timeout, shutdown): the client must see a broken stream, not a short answer.
-              await end('aborted');
-              controller.error(abort.signal.reason ?? new Error('model stream cut'));
-              return;
+          if (ends(r)) {
+            // The text before the end goes out first, then the end is settled.
+            if (piece) {
+              text += piece;
+              controller.enqueue(framing.piece(piece));
             }
-            await end('completed');
-            finish(controller, 'other');
+            await conclude(r, controller);
             return;
           }
-          const p = next.value;
-          if (p.type === 'text-delta' && p.text) {
-            text += p.text;
-            controller.enqueue(framing.piece(p.text));
-            return;
+          if (r.value?.type === 'text-delta' && r.value.text) piece += r.value.text;
+          const read = reader.read();
+          if (!piece) {
+            r = await read; // nothing to send yet: wait for text
+            continue;
           }
-          if (p.type === 'finish') {
-            await end('completed', providerUsageOf(p.totalUsage));
-            finish(controller, p.finishReason);
-            return;
+          // Text to send: add whatever else is already waiting, until this tick ends.
+          const raced = await Promise.race([read, endOfTick()]);
+          if (raced === TICK) {
+            pending = read;
+            read.catch(() => {}); // awaited by the next pull, if any
+            break;
           }
-          if (p.type === 'error' || p.type === 'abort') {
-            await end(p.type === 'abort' ? 'aborted' : 'error');
-            controller.error(p.type === 'error' ? p.error : new Error('model stream aborted'));
-            return;
-          }
+          r = raced;
         }
+        text += piece;
+        controller.enqueue(framing.piece(piece));
       } catch (err) {
         await end(abort.signal.aborted ? 'aborted' : 'error');
         controller.error(err);
@@ -182,14 +234,28 @@ export async function streamModelText(o: StreamOptions): Promise<ReadableStream<
     async cancel() {
       // The client went away: stop the model and charge what was generated so far.
       abort.abort();
+      void reader.cancel().catch(() => {});
       await end('aborted');
     },
   });
 }
 
-async function firstText(parts: AsyncIterator<Part>): Promise<string> {
+const TICK = Symbol('tick');
+let tick: Promise<typeof TICK> | undefined;
+/** Resolves once this turn of the event loop is over (one timer shared by every stream). */
+function endOfTick(): Promise<typeof TICK> {
+  tick ??= new Promise((resolve) =>
+    setImmediate(() => {
+      tick = undefined;
+      resolve(TICK);
+    }),
+  );
+  return tick;
+}
+
+async function firstText(parts: ReadableStreamDefaultReader<Part>): Promise<string> {
   for (;;) {
-    const next = await parts.next();
+    const next = await parts.read();
     if (next.done) throw new NoFirstToken('empty');
     const p = next.value;
     if (p.type === 'text-delta' && p.text) return p.text;
