@@ -133,6 +133,7 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         messages: plan.messages,
         maxOutputTokens: Math.max(1, q.granted - plan.inputTokens),
         estimatedInputTokens: plan.inputTokens,
+        exactInputTokens: plan.exactInputTokens,
         maxRetries: d.modelOptions.maxRetries,
         firstTokenTimeoutMs: d.modelOptions.firstTokenTimeoutMs,
         totalTimeoutMs: d.modelOptions.totalTimeoutMs,
@@ -172,7 +173,7 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
 
       // The instruction and style are in the prompt, so in inputTokens (reserved and charged); the output cap
       // is the action's, computed without them.
-      const plan = planPrompt(a.req, { styleInstructions: style?.instructions });
+      let plan = planPrompt(a.req, { styleInstructions: style?.instructions });
       const { want, minGrant } = reservationFor(plan.inputTokens, plan.outputCap);
       const startedAt = d.now();
 
@@ -194,7 +195,18 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         };
       }
       const r = rate.value;
-      const q = reservation.value;
+      let q = reservation.value;
+      if (r.allowed && !q.ok && q.reason === 'exhausted' && plan.bounded) {
+        // Refused on the bound of a long prompt (nothing reserved): ask again with the exact count.
+        plan = planPrompt(a.req, { styleInstructions: style?.instructions }, { exact: true });
+        const exact = reservationFor(plan.inputTokens, plan.outputCap);
+        try {
+          q = await d.quota.reserve(a.userId, a.requestId, exact.want, exact.minGrant, startedAt, attempt);
+        } catch (err) {
+          void release(a, attempt, LATE_RELEASE_RETRIES);
+          return { ok: false, error: meteringUnavailable(err) };
+        }
+      }
       const window: RateWindow = {
         limit: r.limit,
         remaining: Math.max(0, r.remaining),

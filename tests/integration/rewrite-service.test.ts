@@ -7,6 +7,8 @@ import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
 import { keys } from '../../api/metering/keys';
 import { createRewriteService, type RewriteInput, type RewriteResult } from '../../api/rewrite/service';
 import type { RewriteRequest } from '../../shared/contract';
+import { planPrompt } from '../../api/model/estimate';
+import { reservationFor } from '../../api/metering/settlement';
 
 let stack: Stack;
 let n = 0;
@@ -128,5 +130,30 @@ describe('rewrite service', () => {
     expect(r.ok ? 'served' : r.error.code).toBe('metering_unavailable');
     await expect.poll(() => released).toHaveLength(1);
     expect(released[0]).toMatch(/^svc_redis_0001\/[0-9a-f-]{36}$/);
+  });
+
+  it('a long text is reserved with its bound, asked again with the exact count when only that fits, charged what the provider reports', async () => {
+    const user = freshUser();
+    const long: RewriteRequest = {
+      text: 'Light, fast shoes made from recycled bottles. '.repeat(100),
+      action: 'rewrite',
+    };
+    const plan = planPrompt(long);
+    expect(plan.bounded).toBe(true);
+    const exact = reservationFor(plan.exactInputTokens(), planPrompt(long, {}, { exact: true }).outputCap);
+    const bound = reservationFor(plan.inputTokens, plan.outputCap);
+    // Room for the exact reservation's minimum, not for the bound's.
+    await stack.services.quota.ensure(user, Date.now());
+    const room = exact.minGrant + 10;
+    expect(room).toBeLessThan(bound.minGrant);
+    await stack.db.hset(keys.quota(user), 'used', 20_000 - room);
+
+    const r = await stack.services.rewrites.run({ ...input(user, 'svc_long_0001'), req: long });
+    expect(r.ok ? 'served' : r.error.code).toBe('served');
+    await read(r);
+    const [event] = await ledgerOf(stack.db, user);
+    expect(event).toMatchObject({ status: 'completed', source: 'provider', in: String(plan.exactInputTokens()) });
+    expect(await usedOf(stack.db, user)).toBe(20_000 - room + Number(event!.billed));
+    expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
   });
 });
