@@ -49,15 +49,14 @@ export function rewriteRoutes(d: RewriteRouteDeps) {
     // registered now, while the request is certainly alive (a client abort may come later).
     waitUntil(c, result.settled);
     c.set('deferLog', true); // the settlement writes this request's log line, with its tokens
-    return new Response(result.stream, {
-      status: 200,
-      headers: {
-        ...Object.fromEntries(c.res.headers),
-        'Content-Type': events ? `${REWRITE_EVENTS_TYPE}; charset=utf-8` : 'text/plain; charset=utf-8',
-        'Cache-Control': 'no-store',
-        'X-Content-Type-Options': 'nosniff',
-        ...(d.chunkedStream ? { 'Transfer-Encoding': 'chunked' } : {}),
-      },
+    // c.body adds the headers set above (c.header) to these. Reading c.res here would create a response early,
+    // and Hono would then copy ours into a new one (on @hono/node-server: a full Response object, the stream
+    // taken through it, and the head after a read-ahead unless chunked).
+    return c.body(result.stream, 200, {
+      'Content-Type': events ? `${REWRITE_EVENTS_TYPE}; charset=utf-8` : 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      ...(d.chunkedStream ? { 'Transfer-Encoding': 'chunked' } : {}),
     });
   });
 
