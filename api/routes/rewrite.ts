@@ -46,8 +46,9 @@ export function rewriteRoutes(d: RewriteRouteDeps) {
     if (result.tokensRemaining !== undefined) c.header(HEADERS.tokensRemaining, String(result.tokensRemaining));
     if (!result.ok) throw result.error;
     // Runtimes that stop work when the response ends (Workers) are asked to wait for the settlement,
-    // registered now, while the request is certainly alive (a client abort may come later).
-    waitUntil(c, result.settled);
+    // registered now, while the request is certainly alive (a client abort may come later). Node (the chunked
+    // streams are its own) has no execution context: asking for one throws, an Error with its stack per request.
+    if (!d.chunkedStream) waitUntil(c, result.settled);
     c.set('deferLog', true); // the settlement writes this request's log line, with its tokens
     // c.body adds the headers set above (c.header) to these. Reading c.res here would create a response early,
     // and Hono would then copy ours into a new one (on @hono/node-server: a full Response object, the stream
