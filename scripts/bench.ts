@@ -90,6 +90,7 @@ const NONE: Merged = {
   p99: Number.NaN,
   cpuPerRequest: Number.NaN,
   failures: 0,
+  failed: {},
   bytesPerRequest: 0,
 };
 
@@ -98,6 +99,8 @@ interface Run {
   seconds: number;
   ttfb: number[];
   failures: number;
+  /** Failed requests by HTTP status (0: no answer). */
+  failed: Record<string, number>;
   bytes: number;
   /** API process CPU ms over the run (undefined for the floor: no gateway). */
   cpuMs: number | undefined;
@@ -131,6 +134,7 @@ async function load(t: Target, bodies: RewriteRequest[], requests: number, concu
   const serialized = bodies.map((b) => t.body(b));
   const ttfb: number[] = [];
   let failures = 0;
+  const failed: Record<string, number> = {};
   let bytes = 0;
   let next = 0;
   const cpu0 = await t.cpu?.();
@@ -139,8 +143,10 @@ async function load(t: Target, bodies: RewriteRequest[], requests: number, concu
     Array.from({ length: concurrency }, async () => {
       for (let i = next++; i < requests; i = next++) {
         const r = await post(t.agent, t.url, t.headers(i), serialized[i % serialized.length]!);
-        if (r.status !== 200 || r.bytes === 0) failures++;
-        else ttfb.push(r.ttfb);
+        if (r.status !== 200 || r.bytes === 0) {
+          failures++;
+          failed[r.status] = (failed[r.status] ?? 0) + 1;
+        } else ttfb.push(r.ttfb);
         bytes += r.bytes;
       }
     }),
@@ -154,6 +160,7 @@ async function load(t: Target, bodies: RewriteRequest[], requests: number, concu
     seconds,
     ttfb,
     failures,
+    failed,
     bytes,
     cpuMs: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0 - idle,
   };
@@ -165,6 +172,7 @@ interface Merged {
   p99: number;
   cpuPerRequest: number;
   failures: number;
+  failed: Record<string, number>;
   bytesPerRequest: number;
 }
 
@@ -181,6 +189,10 @@ function merge(rs: Run[]): Merged {
     p99: pct(ttfb, 99),
     cpuPerRequest: cpu,
     failures: rs.reduce((s, r) => s + r.failures, 0),
+    failed: rs.reduce<Record<string, number>>((acc, r) => {
+      for (const [k, v] of Object.entries(r.failed)) acc[k] = (acc[k] ?? 0) + v;
+      return acc;
+    }, {}),
     bytesPerRequest: rs.reduce((s, r) => s + r.bytes, 0) / n,
   };
 }
@@ -264,6 +276,8 @@ function serveCpu(): void {
 async function listen(fetch: (req: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response>) {
   const server = serve({ fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  // The load generator keeps connections open across the other paths' batches.
+  (server as { keepAliveTimeout?: number }).keepAliveTimeout = 120_000;
   const address = server.address();
   return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 }
@@ -590,7 +604,11 @@ if (values.role === 'verify') {
         `${f1(m.p99)} (${signed(m.p99 - r.floor.p99)})`,
         f2(m.cpuPerRequest),
         f2(m.cpuPerRequest / r.proxy.cpuPerRequest),
-        String(m.failures),
+        m.failures === 0
+          ? '0'
+          : `${m.failures} (${Object.entries(m.failed)
+              .map(([k, v]) => `${k === '0' ? 'no answer' : k} ×${v}`)
+              .join(', ')})`,
       ]);
     }
     console.log(table(rows));

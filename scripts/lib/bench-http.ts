@@ -21,8 +21,9 @@ export function post(
   headers: Record<string, string>,
   body: string,
   onFirstByte?: () => void,
+  retried = false,
 ): Promise<Sent> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const start = performance.now();
     const req = request(
       {
@@ -44,10 +45,16 @@ export function post(
           bytes += chunk.length;
         });
         res.once('end', () => resolve({ status: res.statusCode ?? 0, ttfb, bytes }));
-        res.once('error', reject);
+        res.once('error', () => resolve({ status: 0, ttfb, bytes }));
       },
     );
-    req.once('error', reject);
+    req.once('error', (err: NodeJS.ErrnoException) => {
+      // A kept-alive socket the server closed just as it was reused (its idle timeout): send again, as Node's
+      // docs advise. Any other error is a failed request, counted, not thrown.
+      if (req.reusedSocket && err.code === 'ECONNRESET' && !retried)
+        resolve(post(agent, url, headers, body, onFirstByte, true));
+      else resolve({ status: 0, ttfb: Number.NaN, bytes: 0 });
+    });
     req.end(body);
   });
 }
@@ -109,6 +116,7 @@ export async function startPipeProxy(modelBaseUrl: string): Promise<{ url: strin
       up.end(body);
     });
   });
+  server.keepAliveTimeout = 120_000; // the load generator keeps connections open across the other paths' batches
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
