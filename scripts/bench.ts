@@ -21,7 +21,8 @@
  * Options (env): BENCH_LEVELS (in-flight levels, default "1,24,64"), BENCH_REQUESTS_<level> (per path per level,
  * defaults 1: 40, 24: 240, 64: 512), BENCH_ROUNDS (default 2), BENCH_SCALE (0 skips the growth table),
  * BENCH_SCALE_CONCURRENCY (default 8), BENCH_SCALE_REQUESTS (per path per row, default 24), BENCH_FIRST_TOKEN_MS
- * (150), BENCH_TOKENS_PER_SECOND (250), BENCH_OUTPUT_TOKENS (40), BENCH_PROFILE=metered|passthrough|proxy (that
+ * (150), BENCH_TOKENS_PER_SECOND (250), BENCH_OUTPUT_TOKENS (40), BENCH_PATHS (only these, e.g. "metered"),
+ * BENCH_BASELINE (a copy of an earlier tree: its metered API as a fifth path), BENCH_PROFILE=metered|passthrough|proxy (that
  * process runs with --cpu-prof, profiles in BENCH_PROFILE_DIR, default /tmp/redraft-bench-prof).
  * `--role verify`: session JWT verification alone (cached key vs Clerk's verifyToken).
  * Loopback only; it stops every process it started and nothing else.
@@ -80,8 +81,13 @@ const PROSE =
 /** English prose of exactly `chars` characters. */
 const proseOf = (chars: number) => PROSE.repeat(Math.ceil(chars / PROSE.length)).slice(0, chars);
 
-type PathName = 'floor' | 'proxy' | 'passthrough' | 'metered';
-const PATHS: PathName[] = ['floor', 'proxy', 'passthrough', 'metered'];
+type PathName = 'floor' | 'proxy' | 'passthrough' | 'metered' | 'baseline';
+/**
+ * BENCH_BASELINE: a copy of an earlier tree (with this bench script and node_modules in it): its metered API runs as
+ * a fifth path, `baseline`, alternated with the others, for before/after figures from one run.
+ */
+const BASELINE = process.env.BENCH_BASELINE;
+const PATHS: PathName[] = ['floor', 'proxy', 'passthrough', 'metered', ...(BASELINE ? (['baseline'] as const) : [])];
 /** BENCH_PATHS (e.g. "metered", for a profile): only these paths are loaded; the others print as —. */
 const ONLY = process.env.BENCH_PATHS?.split(',') as PathName[] | undefined;
 const NONE: Merged = {
@@ -232,10 +238,16 @@ interface Child<T> {
 }
 
 /** Starts a child process and resolves with the JSON it prints on its first line. */
-async function child<T>(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Child<T>> {
+async function child<T>(
+  args: string[],
+  env: Record<string, string> = {},
+  nodeFlags: string[] = [],
+  cwd?: string,
+): Promise<Child<T>> {
   const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, ...env },
+    ...(cwd ? { cwd } : {}),
   });
   const kill = () => proc.kill();
   process.once('exit', kill);
@@ -392,8 +404,8 @@ if (values.role === 'verify') {
   serveCpu();
 } else {
   const started: Child<unknown>[] = [];
-  const start = async <T>(args: string[], env: Record<string, string> = {}, flags: string[] = []) => {
-    const c = await child<T>(args, env, flags);
+  const start = async <T>(args: string[], env: Record<string, string> = {}, flags: string[] = [], cwd?: string) => {
+    const c = await child<T>(args, env, flags, cwd);
     started.push(c as Child<unknown>);
     return c;
   };
@@ -425,11 +437,17 @@ if (values.role === 'verify') {
     };
     const api = (path: Exclude<PathName, 'floor'>) =>
       start<{ url: string; tokens?: string[] }>(
-        ['scripts/bench.ts', '--role', 'api', '--path', path],
+        ['scripts/bench.ts', '--role', 'api', '--path', path === 'baseline' ? 'metered' : path],
         apiEnv,
         PROFILE === path ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+        path === 'baseline' ? BASELINE : undefined,
       );
-    const [proxy, passthrough, metered] = await Promise.all([api('proxy'), api('passthrough'), api('metered')]);
+    const [proxy, passthrough, metered, baseline] = await Promise.all([
+      api('proxy'),
+      api('passthrough'),
+      api('metered'),
+      ...(BASELINE ? [api('baseline')] : []),
+    ]);
     const tokens = metered.info.tokens!;
     const agent = () => new Agent({ keepAlive: true, maxSockets: 256 });
     const json = (r: RewriteRequest) => JSON.stringify(r);
@@ -470,7 +488,19 @@ if (values.role === 'verify') {
         agent: agent(),
       },
     ];
-    const mine = [model, proxy, passthrough, metered] as Child<unknown>[];
+    if (baseline) {
+      const baseTokens = baseline.info.tokens!;
+      targets.push({
+        name: 'baseline',
+        url: new URL(`${baseline.info.url}/v1/rewrite`),
+        headers: (i) => ({ Authorization: `Bearer ${baseTokens[i % USERS]}` }),
+        body: json,
+        cpu: cpuOf(baseline.proc),
+        idlePerMs: 0,
+        agent: agent(),
+      });
+    }
+    const mine = [model, proxy, passthrough, metered, ...(baseline ? [baseline] : [])] as Child<unknown>[];
     return {
       targets,
       stop: async () => {
@@ -574,6 +604,14 @@ if (values.role === 'verify') {
       `  at ${at} in flight: metered throughput ${f3(hi.metered.rps / hi.proxy.rps)} × proxy (goal ≥ 0.9; passthrough ${f3(hi.passthrough.rps / hi.proxy.rps)}, proxy ${f3(hi.proxy.rps / hi.floor.rps)} × floor); API CPU per request ${f2(hi.metered.cpuPerRequest / hi.proxy.cpuPerRequest)} × proxy (goal ≤ 1.3; passthrough ${f2(hi.passthrough.cpuPerRequest / hi.proxy.cpuPerRequest)})`,
     );
   }
+  if (BASELINE) {
+    for (const level of LEVELS) {
+      const r = levels[level]!;
+      console.log(
+        `  metered against the baseline (${BASELINE}) at ${level} in flight: CPU per request ×${f3(r.metered.cpuPerRequest / r.baseline.cpuPerRequest)}, throughput ×${f3(r.metered.rps / r.baseline.rps)}, TTFB p50 ${signed(r.metered.p50 - r.baseline.p50)} ms, p99 ${signed(r.metered.p99 - r.baseline.p99)} ms`,
+      );
+    }
+  }
   const one = levels[1];
   if (one) {
     console.log(
@@ -628,7 +666,8 @@ if (values.role === 'verify') {
         'passthrough CPU',
         'metered CPU',
         'metered × proxy',
-        'TTFB p50 +ms proxy / pass / metered',
+        ...(BASELINE ? ['baseline CPU', 'metered × baseline'] : []),
+        `TTFB p50 +ms proxy / pass / metered${BASELINE ? ' / baseline' : ''}`,
         'failures',
       ],
     ];
@@ -640,7 +679,8 @@ if (values.role === 'verify') {
         f2(r.passthrough.cpuPerRequest),
         f2(r.metered.cpuPerRequest),
         f2(r.metered.cpuPerRequest / r.proxy.cpuPerRequest),
-        `${signed(r.proxy.p50 - r.floor.p50)} / ${signed(r.passthrough.p50 - r.floor.p50)} / ${signed(r.metered.p50 - r.floor.p50)}`,
+        ...(BASELINE ? [f2(r.baseline.cpuPerRequest), f2(r.metered.cpuPerRequest / r.baseline.cpuPerRequest)] : []),
+        `${signed(r.proxy.p50 - r.floor.p50)} / ${signed(r.passthrough.p50 - r.floor.p50)} / ${signed(r.metered.p50 - r.floor.p50)}${BASELINE ? ` / ${signed(r.baseline.p50 - r.floor.p50)}` : ''}`,
         String(PATHS.reduce((s, p) => s + r[p].failures, 0)),
       ]);
     }
