@@ -25,7 +25,7 @@ export function countTextTokens(text: string): number {
 }
 
 /** User content longer than this (UTF-16 code units) is reserved with tokenUpperBound, not counted first. */
-export const EXACT_COUNT_MAX_CHARS = 2000;
+export const EXACT_COUNT_MAX_CHARS = 5000;
 
 /**
  * An upper bound on the o200k tokens of `text`: its UTF-8 length. o200k is a byte-level BPE: its tokens split the

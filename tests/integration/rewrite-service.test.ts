@@ -135,7 +135,7 @@ describe('rewrite service', () => {
   it('a long text is reserved with its bound, asked again with the exact count when only that fits, charged what the provider reports', async () => {
     const user = freshUser();
     const long: RewriteRequest = {
-      text: 'Light, fast shoes made from recycled bottles. '.repeat(100),
+      text: 'Light, fast shoes made from recycled bottles. '.repeat(150),
       action: 'rewrite',
     };
     const plan = planPrompt(long);
