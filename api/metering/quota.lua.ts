@@ -154,7 +154,8 @@ if state ~= 'reserved' then return {'kind', 'MISSING'} end
 -- Still holding the reservation? (It may have been swept as stale if we were very slow.)
 local held = redis.call('ZREM', inflight, member) == 1 and reserved or 0
 local field = (period == pstart) and 'used' or ('used:' .. period)
-local counted = tonumber(redis.call('HGET', q, field)) or 0
+-- The current period's count was loaded above (LOAD); an earlier period's is read.
+local counted = (field == 'used') and used or (tonumber(redis.call('HGET', q, field)) or 0)
 local cap = capOf(plan)
 local headroom = math.max(0, cap - (counted - held))
 local billed = math.min(actual, headroom)
@@ -172,8 +173,8 @@ if billable == '1' then
   fields[#fields + 1] = customer or ''
 end
 redis.call('XADD', ledger, 'MINID', '~', minId, '*', unpack(fields))
-redis.call('HINCRBY', daily, day, billed)
-redis.call('EXPIRE', daily, 40 * 86400 * 12)
+-- The daily counts live 480 days after the day's first settlement (the TTL is set when a day's count starts).
+if redis.call('HINCRBY', daily, day, billed) == billed then redis.call('EXPIRE', daily, 40 * 86400 * 12) end
 
 local usedAfter = counted - held + billed
 local reached = {}

@@ -102,6 +102,8 @@ interface Attempt {
   model: RoutedModel;
   size: AttemptSize;
   messages: PromptPlan['messages'];
+  /** Our exact count of the prompt in this model's tokens, when `size.inputTokens` is only a bound. */
+  exactInputTokens: (() => number) | undefined;
   /** The chain's last model: the only one the SDK retries (before it, the next model is the retry). */
   last: boolean;
 }
@@ -173,6 +175,7 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         messages: attempt.messages,
         maxOutputTokens: Math.max(1, granted - size.inputTokens),
         estimatedInputTokens: size.inputTokens,
+        ...(attempt.exactInputTokens ? { exactInputTokens: attempt.exactInputTokens } : {}),
         // Reasoning models take no temperature (OpenAI refuses it).
         temperature: traitsOf(model.modelId).reasoningBudget > 0 ? undefined : 0.7,
         maxRetries: attempt.last ? d.modelOptions.maxRetries : 0,
@@ -230,6 +233,10 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         model,
         size: sizeFor(model.modelId, plan.inputTokens, plan.outputCap),
         messages: plan.messages,
+        // A bounded prompt is charged, when we count, by its exact count (in this model's tokens).
+        exactInputTokens: plan.bounded
+          ? () => sizeFor(model.modelId, plan.exactInputTokens(), plan.outputCap).inputTokens
+          : undefined,
         last: i === chain.length - 1,
       };
       if (!breakers.allow(model.ref)) {
@@ -308,8 +315,8 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
 
       // The instruction and style are in the prompt, so in inputTokens (reserved and charged); the output cap
       // is the action's, computed without them. Each plan's first model sizes its reservation.
-      const plan = planPrompt(a.req, { styleInstructions: style?.instructions });
-      const byPlan = sizesByPlan(a, plan);
+      let plan = planPrompt(a.req, { styleInstructions: style?.instructions });
+      let byPlan = sizesByPlan(a, plan);
       const largest = Math.max(...Object.values(byPlan).map((s) => s.want));
       const startedAt = d.now();
 
@@ -332,7 +339,19 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         };
       }
       const r = rate.value;
-      const q = reservation.value;
+      let q = reservation.value;
+      if (r.allowed && !q.ok && q.reason === 'exhausted' && plan.bounded) {
+        // Refused on the bound of a long prompt (nothing reserved): ask again with the exact count.
+        plan = planPrompt(a.req, { styleInstructions: style?.instructions }, { exact: true });
+        byPlan = sizesByPlan(a, plan);
+        const exact = byPlan.free!;
+        try {
+          q = await d.quota.reserve(a.userId, a.requestId, exact.want, exact.minGrant, startedAt, attempt, byPlan);
+        } catch (err) {
+          void release(a, attempt, LATE_RELEASE_RETRIES);
+          return { ok: false, error: meteringUnavailable(err) };
+        }
+      }
       const window: RateWindow = {
         limit: r.limit,
         remaining: Math.max(0, r.remaining),

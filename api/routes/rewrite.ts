@@ -47,18 +47,18 @@ export function rewriteRoutes(d: RewriteRouteDeps) {
     if (!result.ok) throw result.error;
     c.header(HEADERS.model, result.model);
     // Runtimes that stop work when the response ends (Workers) are asked to wait for the settlement,
-    // registered now, while the request is certainly alive (a client abort may come later).
-    waitUntil(c, result.settled);
+    // registered now, while the request is certainly alive (a client abort may come later). Node (the chunked
+    // streams are its own) has no execution context: asking for one throws, an Error with its stack per request.
+    if (!d.chunkedStream) waitUntil(c, result.settled);
     c.set('deferLog', true); // the settlement writes this request's log line, with its tokens
-    return new Response(result.stream, {
-      status: 200,
-      headers: {
-        ...Object.fromEntries(c.res.headers),
-        'Content-Type': events ? `${REWRITE_EVENTS_TYPE}; charset=utf-8` : 'text/plain; charset=utf-8',
-        'Cache-Control': 'no-store',
-        'X-Content-Type-Options': 'nosniff',
-        ...(d.chunkedStream ? { 'Transfer-Encoding': 'chunked' } : {}),
-      },
+    // c.body adds the headers set above (c.header) to these. Reading c.res here would create a response early,
+    // and Hono would then copy ours into a new one (on @hono/node-server: a full Response object, the stream
+    // taken through it, and the head after a read-ahead unless chunked).
+    return c.body(result.stream, 200, {
+      'Content-Type': events ? `${REWRITE_EVENTS_TYPE}; charset=utf-8` : 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      ...(d.chunkedStream ? { 'Transfer-Encoding': 'chunked' } : {}),
     });
   });
 

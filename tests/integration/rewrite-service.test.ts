@@ -9,6 +9,8 @@ import { createRewriteService, type RewriteInput, type RewriteResult } from '../
 import type { RewriteRequest } from '../../shared/contract';
 import { createModelRegistry } from '../../api/model/provider';
 import { createModelRouter } from '../../api/model/router';
+import { planPrompt } from '../../api/model/estimate';
+import { reservationFor } from '../../api/metering/settlement';
 
 let stack: Stack;
 let n = 0;
@@ -165,5 +167,30 @@ describe('rewrite service', () => {
     expect(stack.model.stats.completions - calls).toBe(1); // the fallback model was never called
     expect(await usedOf(stack.db, user)).toBe(0);
     expect(await stack.db.hget(keys.request(user, 'svc_resize_down'), 'state')).toBe('released');
+  });
+
+  it('a long text is reserved with its bound, asked again with the exact count when only that fits, charged what the provider reports', async () => {
+    const user = freshUser();
+    const long: RewriteRequest = {
+      text: 'Light, fast shoes made from recycled bottles. '.repeat(150),
+      action: 'rewrite',
+    };
+    const plan = planPrompt(long);
+    expect(plan.bounded).toBe(true);
+    const exact = reservationFor(plan.exactInputTokens(), planPrompt(long, {}, { exact: true }).outputCap);
+    const bound = reservationFor(plan.inputTokens, plan.outputCap);
+    // Room for the exact reservation's minimum, not for the bound's.
+    await stack.services.quota.ensure(user, Date.now());
+    const room = exact.minGrant + 10;
+    expect(room).toBeLessThan(bound.minGrant);
+    await stack.db.hset(keys.quota(user), 'used', 20_000 - room);
+
+    const r = await stack.services.rewrites.run({ ...input(user, 'svc_long_0001'), req: long });
+    expect(r.ok ? 'served' : r.error.code).toBe('served');
+    await read(r);
+    const [event] = await ledgerOf(stack.db, user);
+    expect(event).toMatchObject({ status: 'completed', source: 'provider', in: String(plan.exactInputTokens()) });
+    expect(await usedOf(stack.db, user)).toBe(20_000 - room + Number(event!.billed));
+    expect(await stack.db.zcard(keys.inflight(user))).toBe(0);
   });
 });
