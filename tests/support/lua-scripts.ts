@@ -9,7 +9,6 @@ import { APPLY, LINK } from '../../api/billing/entitlements/entitlements.lua';
 import { CLAIM, COMMIT, METER_ERROR, ROUTE } from '../../api/billing/reporting/reporter.lua';
 import { RELEASE_LUA, RENEW_LUA } from '../../api/billing/reporting/schedule';
 import { ENSURE, RELEASE, RESERVE, SETTLE } from '../../api/metering/quota.lua';
-import { CHECK_BOTH } from '../../api/limits/rate-limits';
 import { KEY_LOCKING_SHEBANG, luaSource, namedScriptBody } from '../../api/store/redis';
 
 /** The modules (under api/) that hold Lua, and their scripts' full sources. */
@@ -24,7 +23,6 @@ export const SCRIPT_MODULES: Record<string, Record<string, string>> = {
     Object.entries({ APPLY, LINK }).map(([n, s]) => [n, luaSource(namedScriptBody(s))]),
   ),
   'api/account/settings.ts': { SET_CAP: luaSource(namedScriptBody(SET_CAP)) },
-  'api/limits/rate-limits.ts': { CHECK_BOTH: luaSource(namedScriptBody(CHECK_BOTH)) },
   'api/account/styles.ts': { PUT: luaSource(namedScriptBody(PUT)) },
   'api/billing/reporting/schedule.ts': { RENEW_LUA, RELEASE_LUA },
 };
@@ -32,7 +30,6 @@ export const SCRIPT_MODULES: Record<string, Record<string, string>> = {
 /** Redis commands the scripts may call, and which of their arguments are keys. */
 const KEY_ARGS: Record<string, 'first' | 'all'> = {
   GET: 'first',
-  INCRBY: 'first',
   SET: 'first',
   DEL: 'all',
   EXISTS: 'all',

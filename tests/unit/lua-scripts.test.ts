@@ -24,7 +24,7 @@ describe('project Lua scripts', () => {
       .map((f) => relative(ROOT, f))
       .sort();
     expect(withLua).toEqual(Object.keys(SCRIPT_MODULES).sort());
-    expect(scripts.length).toBe(15);
+    expect(scripts.length).toBe(14);
   });
 
   it('only the script helper and the report lock send Lua to Redis', () => {
