@@ -13,6 +13,7 @@
 import { countTokens, encodeChat } from 'gpt-tokenizer/model/gpt-4o';
 import { buildMessages, withoutUserExtras, type ChatMessage, type UserExtras } from '../../shared/prompts';
 import { outputTokenCap } from '../../shared/actions';
+import { approxTokens } from '../../shared/approx-tokens';
 import type { RewriteRequest } from '../../shared/contract';
 
 /** Prompt tokens of a chat request, including the chat format's per-message overhead. */
@@ -73,21 +74,33 @@ function systemTokens(content: string): number {
   return n;
 }
 
-/** Tokens of a prompt: exact, or an upper bound when a user message is long (`bounded`). */
-function promptTokens(messages: ChatMessage[], exact: boolean): { tokens: number; bounded: boolean } {
+/**
+ * Tokens of a prompt: exact, or an upper bound when a user message is long (`bounded`). `likely`: the exact
+ * count, or with the long messages estimated (approxTokens) instead of bounded — what sizes the output cap, so
+ * a long text's cap is about what the exact count gives it (the bound is up to 4× the count), never the bound's.
+ */
+function promptTokens(messages: ChatMessage[], exact: boolean): { tokens: number; likely: number; bounded: boolean } {
   let tokens = chatOverhead(messages);
+  let likely = tokens;
   let bounded = false;
   for (const m of messages) {
-    if (m.role === 'system') tokens += systemTokens(m.content);
+    if (m.role === 'system') {
+      const n = systemTokens(m.content);
+      tokens += n;
+      likely += n;
+    }
     // Text that may hold a special token (`<|…|>`) is counted exactly, which refuses it, as before any bound.
-    else if (exact || m.content.length <= EXACT_COUNT_MAX_CHARS || m.content.includes('<|'))
-      tokens += countTextTokens(m.content);
-    else {
+    else if (exact || m.content.length <= EXACT_COUNT_MAX_CHARS || m.content.includes('<|')) {
+      const n = countTextTokens(m.content);
+      tokens += n;
+      likely += n;
+    } else {
       tokens += tokenUpperBound(m.content);
+      likely += approxTokens(m.content);
       bounded = true;
     }
   }
-  return { tokens, bounded };
+  return { tokens, likely, bounded };
 }
 
 export interface PromptPlan {
@@ -101,7 +114,10 @@ export interface PromptPlan {
   bounded: boolean;
   /** The exact prompt tokens (counted on the first call when bounded): what we charge when we count. */
   exactInputTokens: () => number;
-  /** The action's output cap, from the prompt without the instruction and style (they never raise it). */
+  /**
+   * The action's output cap, from the prompt without the instruction and style (they never raise it); for a long
+   * (bounded) text, from its estimate, not its bound.
+   */
   outputCap: number;
 }
 
@@ -111,9 +127,9 @@ export interface PromptPlan {
  */
 export function planPrompt(r: RewriteRequest, extras: UserExtras = {}, opts: { exact?: boolean } = {}): PromptPlan {
   const messages = buildMessages(r, extras);
-  const { tokens: inputTokens, bounded } = promptTokens(messages, opts.exact ?? false);
+  const { tokens: inputTokens, likely, bounded } = promptTokens(messages, opts.exact ?? false);
   const extra = r.instruction !== undefined || r.continuation !== undefined || extras.styleInstructions !== undefined;
-  const capBasis = extra ? promptTokens(buildMessages(withoutUserExtras(r)), opts.exact ?? false).tokens : inputTokens;
+  const capBasis = extra ? promptTokens(buildMessages(withoutUserExtras(r)), opts.exact ?? false).likely : likely;
   let exact: number | undefined = bounded ? undefined : inputTokens;
   return {
     messages,

@@ -10,7 +10,10 @@
  *   That is what is held from the balance while the rewrite runs; only actual use is charged.
  * - Likely: input + a typical output length per action (an approximation, capped by the maximum).
  */
+import { approxTokens } from '../../shared/approx-tokens';
 import { buildMessages } from '../../shared/prompts';
+
+export { approxTokens };
 import { outputTokenCap } from '../../shared/actions';
 import type { Action, Platform, Tone } from '../../shared/contract';
 
@@ -28,15 +31,7 @@ export interface Estimate {
 }
 
 const PROMPT_CHARS_PER_TOKEN = 4.4;
-const TEXT_CHARS_PER_TOKEN = 4.6;
 const PER_MESSAGE_OVERHEAD = 3;
-
-/** Approximate o200k tokens of user text: Latin-script characters at 4.6 per token, others one each. */
-export function approxTokens(text: string): number {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the Latin range starts at U+0000 on purpose
-  const other = text.match(/[^\u0000-\u02ff\u2000-\u206f]/gu)?.length ?? 0;
-  return Math.ceil((text.length - other) / TEXT_CHARS_PER_TOKEN + other);
-}
 
 export function estimateTokens(r: EstimateInput): Estimate {
   const req = {

@@ -12,6 +12,7 @@ import {
   tokenUpperBound,
 } from '../../api/model/estimate';
 import { buildMessages } from '../../shared/prompts';
+import { outputTokenCap } from '../../shared/actions';
 import { usageToCharge } from '../../api/metering/settlement';
 import type { RewriteRequest } from '../../shared/contract';
 
@@ -129,6 +130,23 @@ describe('planPrompt', () => {
       if (!plan.bounded) expect(plan.inputTokens).toBe(exact);
     },
   );
+
+  it('a long text’s output cap comes from its estimate, near the exact count’s cap — never from the bound', () => {
+    for (const text of [
+      'Light, fast shoes made from recycled bottles, for runners who care. '.repeat(76),
+      '轻便快速的跑鞋，由回收塑料瓶制成。'.repeat(300),
+    ]) {
+      const r: RewriteRequest = { text, action: 'shorten' };
+      const plan = planPrompt(r);
+      const exact = planPrompt(r, {}, { exact: true });
+      expect(plan.bounded).toBe(true);
+      expect(plan.inputTokens).toBeGreaterThan(exact.inputTokens * 3); // the reservation holds the bound
+      // English: within 5 % of the exact cap (1,052 vs 1,008); Chinese, where the estimate counts a token per
+      // character: within 15 % (4,234 vs 3,756) — the bound would give 4,297 and 5,000.
+      expect(Math.abs(plan.outputCap - exact.outputCap) / exact.outputCap).toBeLessThan(0.15);
+      expect(plan.outputCap).toBeLessThan(outputTokenCap(r, plan.inputTokens));
+    }
+  });
 
   it('a style counts like the rest of the user message (memoized system prompts change nothing)', () => {
     const r: RewriteRequest = { text: 'Our running shoes are light.', action: 'rewrite' };
