@@ -8,6 +8,7 @@ export const TEXT_CHARS_PER_TOKEN = 4.6;
 
 /** Approximate o200k tokens of user text: Latin-script characters at 4.6 per token, others one each. */
 export function approxTokens(text: string): number {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the Latin range starts at U+0000 on purpose
   const other = text.match(/[^\u0000-\u02ff\u2000-\u206f]/gu)?.length ?? 0;
   return Math.ceil((text.length - other) / TEXT_CHARS_PER_TOKEN + other);
 }
