@@ -44,8 +44,3 @@ export const meteringUnavailable = (cause?: unknown) =>
     'Usage metering is unavailable right now, so no request can be served. Try again shortly.',
     { cause },
   );
-
-export const modelUnavailable = (cause?: unknown) =>
-  new AppError('model_unavailable', 'The AI model is unavailable right now. Nothing was charged. Try again shortly.', {
-    cause,
-  });

@@ -39,11 +39,10 @@ export function createModelRouter(
   o.metrics?.gauge(
     'redraft_model_breaker_opened_total',
     'How often each model’s circuit breaker opened.',
-    () =>
-      routedRefs(routes).map((ref) => ({
-        labels: { model: ref },
-        value: breakers.snapshot().find((e) => e.ref === ref)?.opened ?? 0,
-      })),
+    () => {
+      const opened = new Map(breakers.snapshot().map((e) => [e.ref, e.opened]));
+      return routedRefs(routes).map((ref) => ({ labels: { model: ref }, value: opened.get(ref) ?? 0 }));
+    },
     'counter',
   );
   return {

@@ -18,7 +18,7 @@ import { sizeFor, traitsOf, type AttemptSize } from '../config/models';
 import { PLANS, type PlanId } from '../config/plans';
 import type { StyleStore } from '../account/styles';
 import type { AppError } from '../errors';
-import { meteringUnavailable, modelUnavailable } from '../errors';
+import { meteringUnavailable } from '../errors';
 import { exponential, retry } from '../lib/retry';
 import type { RateDecision, RateLimits } from '../limits/rate-limits';
 import type { QuotaStore, Reservation, SizeByPlan } from '../metering/quota';
@@ -77,8 +77,6 @@ export type RewriteResult =
       tokensRemaining: number;
       /** The model that is answering (`provider/model`, the X-Model header). */
       model: string;
-      /** Models that failed (or were skipped) before it. */
-      fellBackFrom: string[];
       stream: ReadableStream<Uint8Array>;
       /** Resolves once the usage is recorded (or given up): runtimes that stop with the response wait for it. */
       settled: Promise<void>;
@@ -114,8 +112,6 @@ const PLAN_IDS = Object.keys(PLANS) as PlanId[];
 const LATE_RELEASE_RETRIES = 3;
 
 export function createRewriteService(d: RewriteDeps): RewriteService {
-  const settleDeps: SettleDeps = d;
-
   /** Give a reservation back, by this attempt's nonce only; on a Redis error retry `retries` times. */
   async function release(a: RewriteInput, attempt: string, retries: number): Promise<void> {
     try {
@@ -184,7 +180,7 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         // The client going away or a shutdown stops the model.
         signal: cut.signal,
         onEnd: (outcome) =>
-          settleRewrite(settleDeps, {
+          settleRewrite(d, {
             userId: a.userId,
             requestId: a.requestId,
             req: a.req,
@@ -270,7 +266,7 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         breakers.succeeded(model.ref);
         d.metrics.inc('redraft_model_attempts_total', { model: model.ref, outcome: 'served' });
         if (i > 0) d.metrics.inc('redraft_model_fallbacks_total', { model: model.ref });
-        return { ok: true as const, body, settled, model: model.ref, fellBackFrom: failed, usedAfter };
+        return { ok: true as const, body, settled, model: model.ref, usedAfter };
       } catch (err) {
         if (err instanceof NoFirstToken && err.reason === 'cancelled') {
           breakers.abandoned(model.ref);
@@ -299,7 +295,7 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
     }
     d.metrics.inc('redraft_model_unavailable_total');
     const retryAfter = Math.max(1, Math.ceil(breakers.retryInMs(chain.map((m) => m.ref)) / 1000));
-    return { ok: false as const, error: noModelAnswered(failed, retryAfter, lastError ?? modelUnavailable()) };
+    return { ok: false as const, error: noModelAnswered(failed, retryAfter, lastError) };
   }
 
   return {
@@ -380,7 +376,6 @@ export function createRewriteService(d: RewriteDeps): RewriteService {
         window,
         tokensRemaining: Math.max(0, q.cap - served.usedAfter),
         model: served.model,
-        fellBackFrom: served.fellBackFrom,
         stream: served.body,
         settled: served.settled,
       };
