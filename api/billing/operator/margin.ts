@@ -132,6 +132,19 @@ export interface PeriodMargin {
   overageUsd8: number;
 }
 
+/** The counts of a period that add up into a user's month and a plan's totals. */
+const PERIOD_SUMS = [
+  'requests',
+  'tokens',
+  'billableTokens',
+  'overageTokens',
+  'costUsd8',
+  'baseUsd8',
+  'overageUsd8',
+] as const;
+type PeriodSum = (typeof PERIOD_SUMS)[number];
+const periodZeros = () => Object.fromEntries(PERIOD_SUMS.map((k) => [k, 0])) as Record<PeriodSum, number>;
+
 export interface UserMargin {
   userId: string;
   /** Plans of the user's periods in the month, in period order (an upgrade reads ['free', 'pro']). */
@@ -215,13 +228,7 @@ export function userMargin(
           plan,
           periodStart: start,
           periodEnd: end,
-          requests: 0,
-          tokens: 0,
-          billableTokens: 0,
-          overageTokens: 0,
-          costUsd8: 0,
-          baseUsd8: 0,
-          overageUsd8: 0,
+          ...periodZeros(),
         }),
       );
     return p;
@@ -259,9 +266,7 @@ export function userMargin(
     p.overageTokens = r.overageTokens;
     p.overageUsd8 = r.overageUsd8;
   }
-  const sum = (
-    k: 'requests' | 'tokens' | 'billableTokens' | 'overageTokens' | 'costUsd8' | 'baseUsd8' | 'overageUsd8',
-  ) => periods.reduce((s, p) => s + p[k], 0);
+  const sum = (k: PeriodSum) => periods.reduce((s, p) => s + p[k], 0);
   const baseUsd8 = sum('baseUsd8');
   const overageUsd8 = sum('overageUsd8');
   const revenueUsd8 = baseUsd8 + overageUsd8;
@@ -336,13 +341,7 @@ function planTotals(
     plan,
     users: 0,
     periods: 0,
-    requests: 0,
-    tokens: 0,
-    billableTokens: 0,
-    overageTokens: 0,
-    costUsd8: 0,
-    baseUsd8: 0,
-    overageUsd8: 0,
+    ...periodZeros(),
     revenueUsd8: 0,
     marginUsd8: 0,
     marginPct: null,
@@ -355,13 +354,7 @@ function planTotals(
     if (u.crossSubsidised) t.crossSubsidised++;
     for (const p of ps) {
       t.periods++;
-      t.requests += p.requests;
-      t.tokens += p.tokens;
-      t.billableTokens += p.billableTokens;
-      t.overageTokens += p.overageTokens;
-      t.costUsd8 += p.costUsd8;
-      t.baseUsd8 += p.baseUsd8;
-      t.overageUsd8 += p.overageUsd8;
+      for (const k of PERIOD_SUMS) t[k] += p[k];
     }
   }
   t.revenueUsd8 = t.baseUsd8 + t.overageUsd8;
