@@ -11,7 +11,7 @@
 import type { ServerResponse } from 'node:http';
 import { anthropicHeaders, sendAnthropicError, sendAnthropicJson } from './anthropic-http';
 import type { Plan } from './plan';
-import { type Outcome, paced, wait, writer } from './stream';
+import { jsonAnswerDue, type Outcome, paced, wait, writer } from './stream';
 import type { ModelServerStats } from './types';
 
 const stopReason = (p: Plan) => (p.finishReason === 'length' ? 'max_tokens' : 'end_turn');
@@ -101,16 +101,10 @@ export async function jsonMessage(
   gone: AbortSignal,
   requestId: string,
 ): Promise<Outcome> {
-  const generating = paced(p) ? (p.pieces.length * 1000) / p.tokensPerSecond : 0;
-  if (!(await wait(p.firstTokenDelayMs + generating, gone))) return 'gone';
-  if (p.fault?.kind === 'drop-mid-stream') {
-    res.socket?.destroy();
-    return 'faulted';
-  }
-  if (p.fault?.kind === 'error-mid-stream') {
-    sendAnthropicError(res, 529, OVERLOADED.error.message, requestId);
-    return 'faulted';
-  }
+  const ended = await jsonAnswerDue(res, p, gone, () =>
+    sendAnthropicError(res, 529, OVERLOADED.error.message, requestId),
+  );
+  if (ended) return ended;
   stats.completionTokens += p.pieces.length;
   const body = {
     id: p.id,

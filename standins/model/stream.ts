@@ -105,12 +105,16 @@ export async function streamCompletion(
   return 'completed';
 }
 
-export async function jsonCompletion(
-  stats: ModelServerStats,
+/**
+ * A JSON (non-streaming) answer's wait — first token plus the paced generation — and its faults, both protocols:
+ * 'gone' or 'faulted' when it ended there (`failMidStream` answers the error fault), null when the body is due.
+ */
+export async function jsonAnswerDue(
   res: ServerResponse,
   p: Plan,
   gone: AbortSignal,
-): Promise<Outcome> {
+  failMidStream: () => void,
+): Promise<Outcome | null> {
   const generating = paced(p) ? (p.pieces.length * 1000) / p.tokensPerSecond : 0;
   if (!(await wait(p.firstTokenDelayMs + generating, gone))) return 'gone';
   if (p.fault?.kind === 'drop-mid-stream') {
@@ -118,9 +122,22 @@ export async function jsonCompletion(
     return 'faulted';
   }
   if (p.fault?.kind === 'error-mid-stream') {
-    sendError(res, 500, 'The stand-in model server was told to fail.', 'server_error');
+    failMidStream();
     return 'faulted';
   }
+  return null;
+}
+
+export async function jsonCompletion(
+  stats: ModelServerStats,
+  res: ServerResponse,
+  p: Plan,
+  gone: AbortSignal,
+): Promise<Outcome> {
+  const ended = await jsonAnswerDue(res, p, gone, () =>
+    sendError(res, 500, 'The stand-in model server was told to fail.', 'server_error'),
+  );
+  if (ended) return ended;
   stats.completionTokens += p.pieces.length;
   const message = { role: 'assistant', content: p.pieces.join(''), refusal: null, annotations: [] };
   sendJson(res, 200, {
