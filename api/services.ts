@@ -75,11 +75,15 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
   const styles = await createStyleStore(redis);
   const inflight = createInflight();
   const now = opts.now ?? Date.now;
-  const router = createModelRouter(config.model.routes, createModelRegistry(config.model.providers), {
-    ...config.model.breaker,
-    now,
-    metrics,
-  });
+  const router = createModelRouter(
+    config.model.routes,
+    createModelRegistry(config.model.providers, { coalesceMs: config.model.coalesceMs }),
+    {
+      ...config.model.breaker,
+      now,
+      metrics,
+    },
+  );
   const prices = createPriceBook(redis, {
     models: routedModels(config.model.routes),
     refreshMs: config.priceRefreshMs,

@@ -101,6 +101,8 @@ export const modelSection = z
     MODEL_TOTAL_TIMEOUT_MS: int(180_000),
     MODEL_BREAKER_FAILURES: int(3),
     MODEL_BREAKER_OPEN_MS: int(30_000),
+    /** Longest a model's text delta waits to be merged with the next (api/model/coalesce.ts); 0: every delta alone. */
+    MODEL_STREAM_COALESCE_MS: int(16, 0),
   })
   .superRefine((e, ctx) => {
     if (e.MODEL_STAND_IN && e.NODE_ENV === 'production')
@@ -155,6 +157,7 @@ export const modelSection = z
       firstTokenTimeoutMs: e.MODEL_FIRST_TOKEN_TIMEOUT_MS,
       totalTimeoutMs: e.MODEL_TOTAL_TIMEOUT_MS,
       breaker: { failures: e.MODEL_BREAKER_FAILURES, openMs: e.MODEL_BREAKER_OPEN_MS },
+      coalesceMs: e.MODEL_STREAM_COALESCE_MS,
     };
   });
 

@@ -8,6 +8,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import type { LanguageModel } from 'ai';
 import { parseModelRef, type ModelRef } from '../config/models';
 import type { ProviderConfig } from '../config/sections';
+import { coalescingFetch } from './coalesce';
 
 /** One routed model: what to call, and the names the ledger, the price list and X-Model use. */
 export interface RoutedModel {
@@ -20,19 +21,29 @@ export interface RoutedModel {
 
 export type ModelRegistry = (ref: ModelRef) => RoutedModel;
 
-function providerFor(name: string, p: ProviderConfig): (modelId: string) => LanguageModel {
+export interface RegistryOptions {
+  /** Text deltas arriving within this many ms are merged into one event before the SDK parses them; 0: off. */
+  coalesceMs: number;
+}
+
+function providerFor(name: string, p: ProviderConfig, o: RegistryOptions): (modelId: string) => LanguageModel {
   const baseURL = p.baseURL ? { baseURL: p.baseURL } : {};
+  // Resolved per call, so a fetch replaced after start-up (tests' interceptors) is still the one used.
+  const fetch = coalescingFetch((input, init) => globalThis.fetch(input, init), { windowMs: o.coalesceMs });
   if (p.kind === 'anthropic') {
-    const anthropic = createAnthropic({ apiKey: p.apiKey, ...baseURL });
+    const anthropic = createAnthropic({ apiKey: p.apiKey, fetch, ...baseURL });
     return (id) => anthropic(id);
   }
-  const openai = createOpenAI({ apiKey: p.apiKey, name, ...baseURL });
+  const openai = createOpenAI({ apiKey: p.apiKey, name, fetch, ...baseURL });
   return (id) => openai.chat(id);
 }
 
 /** The registry of `providers`; a ref whose provider is not configured throws (config validation prevents it). */
-export function createModelRegistry(providers: Record<string, ProviderConfig>): ModelRegistry {
-  const clients = new Map(Object.entries(providers).map(([name, p]) => [name, providerFor(name, p)]));
+export function createModelRegistry(
+  providers: Record<string, ProviderConfig>,
+  opts: RegistryOptions = { coalesceMs: 0 },
+): ModelRegistry {
+  const clients = new Map(Object.entries(providers).map(([name, p]) => [name, providerFor(name, p, opts)]));
   const models = new Map<ModelRef, RoutedModel>();
   return (ref) => {
     const known = models.get(ref);
