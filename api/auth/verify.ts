@@ -104,11 +104,8 @@ const secondsToMs = (s: number) => new Date(0).setUTCSeconds(s);
 
 type Claims = Record<string, unknown>;
 
-/** Clerk's `verifyToken` with a PEM key: the payload, or Clerk's failure reason. */
-async function verifyClerkJwt(
-  token: string,
-  opts: { key: string; authorizedParties: string[]; now: number },
-): Promise<{ claims: Claims } | { reason: string }> {
+/** The first half of Clerk's `verifyToken` with a PEM key: the token's form, header and signature → its claims. */
+async function verifySignature(token: string, pem: string): Promise<{ claims: Claims } | { reason: string }> {
   const parts = token.split('.');
   if (parts.length !== 3) return { reason: 'token-invalid' };
   const [rawHeader, rawPayload, rawSignature] = parts as [string, string, string];
@@ -133,49 +130,73 @@ async function verifyClerkJwt(
 
   let valid: boolean;
   try {
-    const key = await importVerifyKey(opts.key);
+    const key = await importVerifyKey(pem);
     valid = await crypto.subtle.verify(RS256, key, signature, encoder.encode(`${rawHeader}.${rawPayload}`));
   } catch {
     return { reason: 'token-verification-failed' };
   }
   if (!valid) return { reason: 'token-invalid-signature' };
-
   if (payload === null) return { reason: 'token-invalid' };
-  const claims = Object(payload) as Claims;
-  const { azp, sub, exp, nbf, iat } = claims;
-  if (typeof sub !== 'string') return { reason: 'token-verification-failed' };
-  if (opts.authorizedParties.length > 0 && (!azp || !opts.authorizedParties.includes(azp as string)))
-    return { reason: 'token-invalid-authorized-parties' };
-  if (typeof exp !== 'number') return { reason: 'token-verification-failed' };
-  if (secondsToMs(exp) <= opts.now - CLOCK_SKEW_MS) return { reason: 'token-expired' };
-  if (nbf !== undefined) {
-    if (typeof nbf !== 'number') return { reason: 'token-verification-failed' };
-    if (secondsToMs(nbf) > opts.now + CLOCK_SKEW_MS) return { reason: 'token-not-active-yet' };
-  }
-  if (iat !== undefined) {
-    if (typeof iat !== 'number') return { reason: 'token-verification-failed' };
-    if (secondsToMs(iat) > opts.now + CLOCK_SKEW_MS) return { reason: 'token-iat-in-the-future' };
-  }
-  return { claims };
+  return { claims: Object(payload) as Claims };
 }
 
+/** The second half, at `now`: the claims Clerk checks (subject, authorized party, exp / nbf / iat with skew). */
+function checkClaims(claims: Claims, opts: { authorizedParties: string[]; now: number }): string | undefined {
+  const { azp, sub, exp, nbf, iat } = claims;
+  if (typeof sub !== 'string') return 'token-verification-failed';
+  if (opts.authorizedParties.length > 0 && (!azp || !opts.authorizedParties.includes(azp as string)))
+    return 'token-invalid-authorized-parties';
+  if (typeof exp !== 'number') return 'token-verification-failed';
+  if (secondsToMs(exp) <= opts.now - CLOCK_SKEW_MS) return 'token-expired';
+  if (nbf !== undefined) {
+    if (typeof nbf !== 'number') return 'token-verification-failed';
+    if (secondsToMs(nbf) > opts.now + CLOCK_SKEW_MS) return 'token-not-active-yet';
+  }
+  if (iat !== undefined) {
+    if (typeof iat !== 'number') return 'token-verification-failed';
+    if (secondsToMs(iat) > opts.now + CLOCK_SKEW_MS) return 'token-iat-in-the-future';
+  }
+  return undefined;
+}
+
+/** Tokens whose signature a verifier has checked, kept (by their exact text) for this many. */
+export const VERIFIED_TOKENS_KEPT = 5_000;
+
+/**
+ * A session verifier. A token whose signature checked out is remembered by its exact text (the signature is part
+ * of it: any other text is checked anew), so the extension's next requests with the same token (Clerk refreshes it
+ * about once a minute) skip the RSA check and its trip to the crypto thread pool; every claim, and the clock
+ * against exp / nbf / iat, is still checked on every request. At most VERIFIED_TOKENS_KEPT are kept (the oldest
+ * go first); a token found expired is dropped.
+ */
 export function createSessionVerifier(opts: {
   jwtKey: string;
   authorizedParties: string[];
   issuer?: string | undefined;
   now?: () => number;
+  /** How many verified tokens to keep (default VERIFIED_TOKENS_KEPT). */
+  keep?: number;
 }): SessionVerifier {
   const now = opts.now ?? Date.now;
+  const keep = opts.keep ?? VERIFIED_TOKENS_KEPT;
   // Imported now, so the first request does not pay for it (a bad key is reported per token, as before).
   void importVerifyKey(opts.jwtKey).catch(() => {});
+  const verified = new Map<string, Claims>();
   return async (token) => {
-    const verified = await verifyClerkJwt(token, {
-      key: opts.jwtKey,
-      authorizedParties: opts.authorizedParties,
-      now: now(),
-    });
-    if ('reason' in verified) return { ok: false, reason: verified.reason };
-    return checkSession(verified.claims, opts);
+    let claims = verified.get(token);
+    if (!claims) {
+      const checked = await verifySignature(token, opts.jwtKey);
+      if ('reason' in checked) return { ok: false, reason: checked.reason };
+      claims = checked.claims;
+      if (verified.size >= keep) verified.delete(verified.keys().next().value!);
+      verified.set(token, claims);
+    }
+    const refused = checkClaims(claims, { authorizedParties: opts.authorizedParties, now: now() });
+    if (refused) {
+      if (refused === 'token-expired') verified.delete(token);
+      return { ok: false, reason: refused };
+    }
+    return checkSession(claims, opts);
   };
 }
 

@@ -4,7 +4,7 @@
  * (tests/support/clerk-verifier.ts): same acceptance, same failure reason, on valid tokens and on every way a
  * token can be wrong (form, encoding, header, algorithm, signature, each claim, the clock skew's edges).
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { base64urlDecode, CLOCK_SKEW_MS, createSessionVerifier, type SessionVerifier } from '../../api/auth/verify';
 import { createClerkSessionVerifier } from '../support/clerk-verifier';
 
@@ -161,6 +161,12 @@ describe('the cached-key verifier decides as Clerk verifyToken did', () => {
         expect({ name, ...mine }).toEqual({ name, ...clerk });
         seen.add(mine.ok ? 'ok' : mine.reason);
       }
+      // Asked again, from what it remembers of the first time: the same decisions.
+      for (const [name, make] of Object.entries(cases())) {
+        const token = await make();
+        await fresh(token);
+        expect({ name, ...(await fresh(token)) }).toEqual({ name, ...(await reference(token)) });
+      }
       // The cases reach every outcome, or they would prove little.
       for (const r of [
         'ok',
@@ -208,5 +214,78 @@ describe('the cached-key verifier decides as Clerk verifyToken did', () => {
     for (const bad of ['aGVsbG9', 'aGV+bG8', 'aGV/bG8', 'aG=VsbG8', 'A', 'aGVs bG8']) {
       expect(() => base64urlDecode(bad), bad).toThrow(SyntaxError);
     }
+  });
+});
+
+describe('verified tokens are remembered by their exact text; claims and clock are checked every time', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const checks = () => vi.spyOn(crypto.subtle, 'verify');
+
+  it("checks a token's signature once, then only its claims", async () => {
+    const spy = checks();
+    const verify = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS });
+    const token = await sign(H, claims());
+    for (let i = 0; i < 5; i++)
+      expect(await verify(token)).toEqual({ ok: true, user: { userId: 'user_1', sessionId: 'sess_1' } });
+    expect(spy).toHaveBeenCalledTimes(1);
+  });
+
+  it('a remembered token expires with the clock, and is then forgotten', async () => {
+    const at = Date.UTC(2030, 0, 1);
+    let clock = at;
+    const spy = checks();
+    const verify = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS, now: () => clock });
+    const token = await sign(H, claims({ iat: at / 1000, nbf: at / 1000, exp: at / 1000 + 60 }));
+    expect((await verify(token)).ok).toBe(true);
+    clock = at + 64_000; // within the 5 s skew
+    expect((await verify(token)).ok).toBe(true);
+    clock = at + 66_000;
+    expect(await verify(token)).toEqual({ ok: false, reason: 'token-expired' });
+    expect(spy).toHaveBeenCalledTimes(1);
+    clock = at; // forgotten: checked anew
+    expect((await verify(token)).ok).toBe(true);
+    expect(spy).toHaveBeenCalledTimes(2);
+  });
+
+  it('not yet valid, then valid: the clock decides on every request', async () => {
+    const at = Date.UTC(2030, 0, 1);
+    let clock = at;
+    const verify = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS, now: () => clock });
+    const token = await sign(H, claims({ iat: at / 1000, nbf: at / 1000 + 30, exp: at / 1000 + 90 }));
+    expect(await verify(token)).toEqual({ ok: false, reason: 'token-not-active-yet' });
+    clock = at + 30_000;
+    expect((await verify(token)).ok).toBe(true);
+  });
+
+  it('any other text is checked anew: a changed signature, payload or header after the real one was accepted', async () => {
+    const verify = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS });
+    const token = await sign(H, claims());
+    expect((await verify(token)).ok).toBe(true);
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    const flip = (x: string) => (x.endsWith('A') ? `${x.slice(0, -2)}B${x.at(-1)}` : `${x.slice(0, -2)}A${x.at(-1)}`);
+    expect(await verify(`${h}.${p}.${flip(sig)}`)).toMatchObject({ ok: false });
+    expect(await verify(`${h}.${b64(claims({ sub: 'user_2' }))}.${sig}`)).toEqual({
+      ok: false,
+      reason: 'token-invalid-signature',
+    });
+    expect(await verify(`${b64({ ...H, kid: 'x' })}.${p}.${sig}`)).toEqual({
+      ok: false,
+      reason: 'token-invalid-signature',
+    });
+    const forged = await otherSign(H, claims());
+    expect(await verify(forged)).toEqual({ ok: false, reason: 'token-invalid-signature' });
+  });
+
+  it('keeps a bounded number, the oldest going first', async () => {
+    const spy = checks();
+    const verify = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS, keep: 2 });
+    const [a, b, c] = await Promise.all([1, 2, 3].map((i) => sign(H, claims({ sid: `sess_${i}` }))));
+    for (const t of [a, b, c]) expect((await verify(t!)).ok).toBe(true);
+    expect(spy).toHaveBeenCalledTimes(3);
+    await verify(c!);
+    await verify(b!);
+    expect(spy).toHaveBeenCalledTimes(3); // b and c remembered
+    await verify(a!);
+    expect(spy).toHaveBeenCalledTimes(4); // a was dropped when c came
   });
 });
