@@ -148,12 +148,12 @@ export function coalesceEvents(body: ReadableStream<Uint8Array>, opts: CoalesceO
       };
       const flush = () => emit(takePending());
 
-      /** The complete blocks of `text` (each without its blank line), and what is left over. */
-      const handle = (text: string) => {
+      /** Each complete event block of `text` merged or passed on; what follows the last one is kept in `rest`. */
+      const handle = (text: string, searchFrom: number) => {
         let out = '';
         let at = 0;
         for (;;) {
-          const end = text.indexOf('\n\n', at);
+          const end = text.indexOf('\n\n', Math.max(at, searchFrom));
           if (end === -1) break;
           const block = text.slice(at, end);
           at = end + 2;
@@ -184,25 +184,24 @@ export function coalesceEvents(body: ReadableStream<Uint8Array>, opts: CoalesceO
           for (;;) {
             const r = await reader.read();
             if (r.done) break;
+            const text = decoder.decode(r.value, { stream: true });
             if (raw) {
-              if (!closed) controller.enqueue(r.value);
+              emit(text);
               continue;
             }
-            const text = rest + decoder.decode(r.value, { stream: true });
             if (text.includes('\r')) {
-              // Not a shape this merges: what is waiting, then everything verbatim.
+              // Not a shape this merges: what is waiting, then everything as it comes (decoded and re-encoded,
+              // so a character split across reads stays whole).
               raw = true;
-              emit(takePending() + text);
+              emit(takePending() + rest + text);
               rest = '';
               continue;
             }
-            handle(text);
+            // Only the new text can complete an event: search from the end of what was left over.
+            handle(rest + text, Math.max(0, rest.length - 1));
           }
-          if (!raw) {
-            const tail = rest + decoder.decode();
-            rest = '';
-            emit(takePending() + tail);
-          }
+          emit(takePending() + rest + decoder.decode());
+          rest = '';
           if (!closed) {
             closed = true;
             controller.close();

@@ -220,6 +220,21 @@ describe('coalesceEvents', () => {
     expect(h.text).toBe(`${openAi('a')}${openAi('b')}${crlf}${openAi('d')}`);
   });
 
+  it('keeps a character split across reads whole after switching to passing through', async () => {
+    const bytes = enc.encode(`${openAi('a')}data: {"x":"\r"}\n\ndata: {"y":"Grüße 👋🏽"}\n\n`);
+    const at = bytes.indexOf(0xc3); // inside "ü", after the CR
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes.slice(0, at + 1));
+        c.enqueue(bytes.slice(at + 1, at + 9)); // also splits the emoji
+        c.enqueue(bytes.slice(at + 9));
+        c.close();
+      },
+    });
+    const text = await new Response(coalesceEvents(body, { windowMs: 16 })).text();
+    expect(text).toBe(new TextDecoder().decode(bytes));
+  });
+
   it('delivers the waiting text, then the failure, when the body breaks', async () => {
     const h = harness();
     await h.push(openAi('a'));
