@@ -245,6 +245,74 @@ describe('coalesceEvents', () => {
     expect(h.error).toBeInstanceOf(TypeError);
   });
 
+  it('the waiting text and then the failure reach a reader that comes later (no read waiting when it broke)', async () => {
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          pulls++;
+          if (pulls === 1) c.enqueue(enc.encode(openAi('a') + openAi('b') + openAi('c')));
+          else throw new TypeError('terminated');
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const reader = coalesceEvents(body, { windowMs: 10_000 }).getReader();
+    const got: string[] = [];
+    let error: unknown;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 10)); // the reader comes back later each time
+      try {
+        const r = await reader.read();
+        if (r.done) break;
+        got.push(new TextDecoder().decode(r.value));
+      } catch (err) {
+        error = err;
+        break;
+      }
+    }
+    expect(deltas(got.join(''))).toEqual(['a', 'bc']);
+    expect(error).toBeInstanceOf(TypeError);
+  });
+
+  it('reads the provider only as fast as it is read (a slow client slows the socket)', async () => {
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          pulls++;
+          c.enqueue(enc.encode(pulls === 1 ? openAi('first') : `data: {"id":"c1","n":${pulls},"choices":[]}\n\n`));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const reader = coalesceEvents(body, { windowMs: 16 }).getReader();
+    await reader.read();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pulls).toBeLessThan(5); // not the whole upstream
+    await reader.read();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(pulls).toBeLessThan(7);
+    await reader.cancel();
+  });
+
+  it('merges only chunks alike in every other field, with a numeric choice index and no extra fields', async () => {
+    const h = harness();
+    await h.push(openAi('a'));
+    await h.push(openAi('b', { model: 'm1' }));
+    await h.push(openAi('c', { model: 'm2' })); // another model: not merged with b
+    await h.push(openAi('d', { model: 'm2', obfuscation: 'zz' })); // padding differs: merged with c
+    await h.end();
+    expect(deltas(h.text)).toEqual(['a', 'b', 'cd']);
+    const noIndex = `data: ${JSON.stringify({ id: 'c1', choices: [{ delta: { content: 'x' }, finish_reason: null }] })}`;
+    const objectField = openAi('x', { system_fingerprint: { v: 1 } }).trim();
+    const anthropicExtra = `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'x' }, extra: 1 })}`;
+    const anthropicDeltaExtra = `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'x', citations: [] } })}`;
+    const anthropicNoIndex = `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', delta: { type: 'text_delta', text: 'x' } })}`;
+    for (const b of [noIndex, objectField, anthropicExtra, anthropicDeltaExtra, anthropicNoIndex])
+      expect(textDeltaOf(b), b).toBeUndefined();
+  });
+
   it('passes an incomplete last event as it came', async () => {
     const h = harness();
     await h.push(openAi('a'));
