@@ -161,6 +161,8 @@ function checkClaims(claims: Claims, opts: { authorizedParties: string[]; now: n
 
 /** Tokens whose signature a verifier has checked, kept (by their exact text) for this many. */
 export const VERIFIED_TOKENS_KEPT = 5_000;
+/** Longer tokens are checked every time (a Clerk session token is about 1 KB): the memory stays ≤ ~40 MB. */
+const MAX_KEPT_TOKEN_CHARS = 8_192;
 
 /**
  * A session verifier. A token whose signature checked out is remembered by its exact text (the signature is part
@@ -174,7 +176,7 @@ export function createSessionVerifier(opts: {
   authorizedParties: string[];
   issuer?: string | undefined;
   now?: () => number;
-  /** How many verified tokens to keep (default VERIFIED_TOKENS_KEPT). */
+  /** How many verified tokens to keep (default VERIFIED_TOKENS_KEPT; 0: none). */
   keep?: number;
 }): SessionVerifier {
   const now = opts.now ?? Date.now;
@@ -183,17 +185,22 @@ export function createSessionVerifier(opts: {
   void importVerifyKey(opts.jwtKey).catch(() => {});
   const verified = new Map<string, Claims>();
   return async (token) => {
-    let claims = verified.get(token);
+    // The signature's `=` padding is optional (Clerk decodes it loosely): one entry however much is appended.
+    // Padding elsewhere changes the signed text, so those tokens fail their check and are never kept.
+    const key = token.replace(/=+$/, '');
+    let claims = verified.get(key);
     if (!claims) {
       const checked = await verifySignature(token, opts.jwtKey);
       if ('reason' in checked) return { ok: false, reason: checked.reason };
       claims = checked.claims;
-      if (verified.size >= keep) verified.delete(verified.keys().next().value!);
-      verified.set(token, claims);
+      if (keep > 0 && token.length <= MAX_KEPT_TOKEN_CHARS && !verified.has(key)) {
+        if (verified.size >= keep) verified.delete(verified.keys().next().value!);
+        verified.set(key, claims);
+      }
     }
     const refused = checkClaims(claims, { authorizedParties: opts.authorizedParties, now: now() });
     if (refused) {
-      if (refused === 'token-expired') verified.delete(token);
+      if (refused === 'token-expired') verified.delete(key);
       return { ok: false, reason: refused };
     }
     return checkSession(claims, opts);

@@ -276,6 +276,35 @@ describe('verified tokens are remembered by their exact text; claims and clock a
     expect(await verify(forged)).toEqual({ ok: false, reason: 'token-invalid-signature' });
   });
 
+  it('one entry per token however much padding is appended to its signature; padding elsewhere fails', async () => {
+    const spy = checks();
+    const verify = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS, keep: 2 });
+    const [a, b] = await Promise.all([1, 2].map((i) => sign(H, claims({ sid: `sess_${i}` }))));
+    expect((await verify(a!)).ok).toBe(true);
+    expect((await verify(b!)).ok).toBe(true);
+    for (let n = 1; n < 20; n++) expect((await verify(`${a}${'='.repeat(n)}`)).ok).toBe(true);
+    expect(spy).toHaveBeenCalledTimes(2); // a's padded copies are a, and did not push b out
+    await verify(b!);
+    expect(spy).toHaveBeenCalledTimes(2);
+    const [h, p, sig] = a!.split('.');
+    expect(await verify(`${h}=.${p}.${sig}`)).toEqual({ ok: false, reason: 'token-invalid-signature' });
+    expect(await verify(`${h}.${p}==.${sig}`)).toEqual({ ok: false, reason: 'token-invalid-signature' });
+  });
+
+  it('keep 0 keeps nothing; a very long token is checked every time', async () => {
+    const spy = checks();
+    const none = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS, keep: 0 });
+    const token = await sign(H, claims());
+    await none(token);
+    await none(token);
+    expect(spy).toHaveBeenCalledTimes(2);
+    const verify = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS });
+    const long = await sign(H, claims({ pad: 'x'.repeat(9_000) }));
+    expect((await verify(long)).ok).toBe(true);
+    expect((await verify(long)).ok).toBe(true);
+    expect(spy).toHaveBeenCalledTimes(4);
+  });
+
   it('keeps a bounded number, the oldest going first', async () => {
     const spy = checks();
     const verify = createSessionVerifier({ jwtKey: pem, authorizedParties: [EXT], issuer: ISS, keep: 2 });
