@@ -13,10 +13,8 @@
  * throughput × proxy. Figures, not assertions. Env: LADDER_REQUESTS (per path per round, 512), LADDER_ROUNDS (2),
  * LADDER_CONCURRENCY (64). Loopback only; stops the processes it started.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createOpenAI } from '@ai-sdk/openai';
 import { streamText } from 'ai';
@@ -24,6 +22,7 @@ import { coalescingFetch } from '../api/model/coalesce';
 import { buildMessages } from '../shared/prompts';
 import type { RewriteRequest } from '../shared/contract';
 import { chatBody, post, startPipeProxy } from './lib/bench-http';
+import { child, cpuOf, serveCpu, table, type Child } from './lib/bench-proc';
 
 const LAYERS = ['proxy', 'fetch', 'provider', 'streamText', 'coalesced'] as const;
 type Layer = (typeof LAYERS)[number];
@@ -131,34 +130,17 @@ async function startLayer(layer: Layer, modelUrl: string): Promise<string> {
   });
 }
 
-interface Child {
-  proc: ChildProcess;
-  url: string;
-}
-
-async function spawnChild(args: string[]): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  process.once('exit', () => proc.kill());
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).once('line', resolve);
-    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
-  });
-  return { proc, url: (JSON.parse(line) as { url: string }).url };
-}
-
-const cpuOf = (proc: ChildProcess) =>
-  new Promise<number>((resolve) => {
-    proc.once('message', (m) => resolve((m as { cpuMs: number }).cpuMs));
-    proc.send('cpu');
-  });
-
-async function batch(c: Child, n: number): Promise<{ cpuMs: number; seconds: number; failures: number }> {
+async function batch(
+  c: Child<{ url: string }>,
+  n: number,
+): Promise<{ cpuMs: number; seconds: number; failures: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  const url = new URL(`${c.url}/v1/rewrite`);
+  const url = new URL(`${c.info.url}/v1/rewrite`);
+  const cpu = cpuOf(c.proc);
   const body = JSON.stringify(BODY);
   let next = 0;
   let failures = 0;
-  const cpu0 = await cpuOf(c.proc);
+  const cpu0 = await cpu();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -169,7 +151,7 @@ async function batch(c: Child, n: number): Promise<{ cpuMs: number; seconds: num
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  const cpuMs = (await cpuOf(c.proc)) - cpu0;
+  const cpuMs = (await cpu()) - cpu0;
   agent.destroy();
   return { cpuMs, seconds, failures };
 }
@@ -180,14 +162,10 @@ const { values } = parseArgs({
 
 if (values.role === 'layer') {
   console.log(JSON.stringify({ url: await startLayer(values.layer as Layer, values.model!) }));
-  process.on('message', () => {
-    const u = process.cpuUsage();
-    process.send!({ cpuMs: (u.user + u.system) / 1000 });
-  });
-  process.once('SIGTERM', () => process.exit(0));
+  serveCpu();
 } else {
   const started = performance.now();
-  const model = await spawnChild([
+  const model = await child<{ url: string }>([
     'standins/model/main.ts',
     '--port',
     '0',
@@ -199,7 +177,9 @@ if (values.role === 'layer') {
     '40',
   ]);
   const layers = await Promise.all(
-    LAYERS.map((l) => spawnChild(['scripts/bench-ladder.ts', '--role', 'layer', '--layer', l, '--model', model.url])),
+    LAYERS.map((l) =>
+      child<{ url: string }>(['scripts/bench-ladder.ts', '--role', 'layer', '--layer', l, '--model', model.info.url]),
+    ),
   );
   const sums = LAYERS.map(() => ({ cpuMs: 0, seconds: 0, n: 0, failures: 0 }));
   for (const c of layers) await batch(c, Math.min(REQUESTS, 128)); // warm-up: JIT, connections
@@ -233,8 +213,7 @@ if (values.role === 'layer') {
       String(sums[i]!.failures),
     ]);
   });
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  console.log(rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n'));
-  for (const c of [...layers, model]) c.proc.kill('SIGTERM');
+  console.log(table(rows));
+  await Promise.all([...layers, model].map((c) => c.stop()));
   process.exit(0);
 }

@@ -27,9 +27,7 @@
  * `--role verify`: session JWT verification alone (cached key vs Clerk's verifyToken).
  * Loopback only; it stops every process it started and nothing else.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent } from 'node:http';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Hono } from 'hono';
@@ -51,6 +49,7 @@ import { createRedis } from '../api/store/redis';
 import { keys } from '../api/metering/keys';
 import { createClerkSessionVerifier } from '../tests/support/clerk-verifier';
 import { chatBody, post, startPipeProxy } from './lib/bench-http';
+import { child, cpuOf, serveCpu, table, type Child } from './lib/bench-proc';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,24,64').split(',').map(Number);
@@ -225,65 +224,6 @@ const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '—');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '—');
 const f3 = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : '—');
 const signed = (n: number) => `${n >= 0 ? '+' : ''}${f1(n)}`;
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n');
-}
-
-interface Child<T> {
-  info: T;
-  proc: ChildProcess;
-  stop: () => Promise<void>;
-}
-
-/** Starts a child process and resolves with the JSON it prints on its first line. */
-async function child<T>(
-  args: string[],
-  env: Record<string, string> = {},
-  nodeFlags: string[] = [],
-  cwd?: string,
-): Promise<Child<T>> {
-  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    env: { ...process.env, ...env },
-    ...(cwd ? { cwd } : {}),
-  });
-  const kill = () => proc.kill();
-  process.once('exit', kill);
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).once('line', resolve);
-    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
-  });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return {
-    info: JSON.parse(line) as T,
-    proc,
-    // Resolves once the child has cleaned up after itself (the Redis role stops its redis-server).
-    stop: () => {
-      process.off('exit', kill);
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
-
-/** The CPU time (ms) a gateway child reports for itself. */
-const cpuOf = (proc: ChildProcess) => () =>
-  new Promise<number>((resolve) => {
-    proc.once('message', (m) => resolve((m as { cpuMs: number }).cpuMs));
-    proc.send('cpu');
-  });
-
-/** In a gateway child: answer the bench's CPU questions over IPC, exit on SIGTERM. */
-function serveCpu(): void {
-  process.on('message', (m) => {
-    if (m !== 'cpu') return;
-    const u = process.cpuUsage();
-    process.send!({ cpuMs: (u.user + u.system) / 1000 });
-  });
-  process.once('SIGTERM', () => process.exit(0));
-}
 
 async function listen(fetch: (req: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response>) {
   const server = serve({ fetch, port: 0, hostname: '127.0.0.1' });
