@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { ledgerOf, startStack, usedOf, type Stack } from '../support/stack';
+import { mulberry32 } from '../support/prng';
 import {
   ACTIONS,
   INSTRUCTION_MAX_CHARS,
@@ -24,16 +25,6 @@ interface Case {
   name: string;
   body: string;
   contentType?: string;
-}
-
-/** Deterministic PRNG (mulberry32), so a failure names a case that can be rerun. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const WRONG_VALUES: unknown[] = [
@@ -71,7 +62,7 @@ const INJECTIONS = [
 ];
 
 function corpus(): Case[] {
-  const r = rng(20261125);
+  const r = mulberry32(20261125);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   const json = (v: unknown) => JSON.stringify(v);
   const cases: Case[] = [];
@@ -337,7 +328,7 @@ describe('bad input corpus', () => {
       body: JSON.stringify({ name: 'Evil', instructions: STYLE }),
     });
     expect(put.status).toBe(200);
-    const r = rng(7);
+    const r = mulberry32(7);
     const requests: RewriteRequest[] = [];
     for (const text of [...UNICODE_TEXTS, ...INJECTIONS]) {
       const action = ACTIONS[Math.floor(r() * ACTIONS.length)]!;

@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../support/prng';
 import {
   applyEvents,
   billedFor,
@@ -36,17 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await b?.close();
 });
-
-/** Deterministic randomness for the usage mix. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function jobEnv(): Record<string, string> {
   const c = b.stack.services.config;
@@ -104,7 +94,7 @@ describe('exactly-once usage reporting under faults', () => {
   it('bills every token once: 1,000 users, 20% failing calls, a killed reporter, two reporters at once', {
     timeout: 300_000,
   }, async () => {
-    const rand = rng(20261125);
+    const rand = mulberry32(20261125);
     const realNow = Date.now();
     const users = Array.from({ length: USERS }, (_, i) => ({
       id: `user_eo${i.toString().padStart(4, '0')}_${realNow.toString(36)}`,

@@ -15,19 +15,9 @@ import { buildMessages } from '../../shared/prompts';
 import { outputTokenCap } from '../../shared/actions';
 import { usageToCharge } from '../../api/metering/settlement';
 import type { RewriteRequest } from '../../shared/contract';
+import { mulberry32 } from '../support/prng';
 
-/** A deterministic PRNG (mulberry32): the same strings on every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = prng(14);
+const rand = mulberry32(14);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]) => xs[int(xs.length)]!;
 
